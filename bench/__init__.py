@@ -1,0 +1,1 @@
+"""lakewatch benchmarks: ``make bench`` (``python -m bench``) prints figures, never asserts."""

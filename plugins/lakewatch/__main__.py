@@ -1,0 +1,3 @@
+from lakewatch.cli import main
+
+raise SystemExit(main())

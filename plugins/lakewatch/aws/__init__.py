@@ -1,0 +1,1 @@
+"""AWS plumbing shared by both backends: client factories and S3 helpers."""

@@ -1,0 +1,69 @@
+"""Boto3 client factories.
+
+Business logic never builds clients itself: it takes a ``ClientFactory`` (``factory("s3")``).
+Outside Airflow that is ``Boto3Clients(settings)``; inside a DAG it is built from the Amazon
+provider's hook for the ``aws_default`` connection (see ``lakewatch.airflow``), so the
+connection's ``endpoint_url`` extra decides where calls go, the provider's documented way.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from lakewatch.settings import Settings
+
+ClientFactory = Callable[[str], Any]
+
+# The services the local emulator serves; everything else keeps AWS's own endpoint.
+EMULATED_SERVICES = frozenset({"s3", "sqs", "ssm", "iam", "sts", "sns", "logs"})
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
+
+
+class Boto3Clients:
+    """Thread-safe, cached boto3 clients for one ``Settings``."""
+
+    def __init__(self, settings: Settings, *, endpoint_overrides: dict[str, str] | None = None):
+        self.settings = settings
+        self._overrides = dict(endpoint_overrides or {})
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._session = boto3.session.Session(region_name=settings.region)
+
+    def __call__(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._cache:
+                self._cache[service] = self._session.client(service, **self._kwargs(service))
+            return self._cache[service]
+
+    def _kwargs(self, service: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"config": _RETRIES}
+        endpoint = self._overrides.get(service)
+        if endpoint is None and service in EMULATED_SERVICES:
+            endpoint = self.settings.resolved_endpoint_url
+        if endpoint:
+            kwargs["endpoint_url"] = endpoint
+        if self.settings.backend == "local" and not os.environ.get("AWS_ACCESS_KEY_ID"):
+            # The emulator accepts any credentials; never fall through to a real profile.
+            kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
+        return kwargs
+
+
+def local_runtime_clients(settings: Settings) -> Boto3Clients:
+    """Local backend clients: S3/SQS/SSM on the emulator, SageMaker runtime on our server."""
+    return Boto3Clients(
+        settings, endpoint_overrides={"sagemaker-runtime": settings.model_server_url}
+    )
+
+
+def clients_for(settings: Settings) -> Boto3Clients:
+    """The right factory for the configured backend, outside Airflow."""
+    if settings.backend == "local":
+        return local_runtime_clients(settings)
+    return Boto3Clients(settings)

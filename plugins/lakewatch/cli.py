@@ -1,0 +1,215 @@
+"""The ``lakewatch`` command.
+
+Sub-commands import their modules lazily so ``lakewatch --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {value!r}") from err
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return n
+
+
+# lake ----------------------------------------------------------------------------------------
+
+
+def cmd_lake_generate(args: argparse.Namespace) -> int:
+    from lakewatch.aws.clients import clients_for
+    from lakewatch.lake import notify
+    from lakewatch.lake.generator import GenerateOptions
+    from lakewatch.lake.sink import open_store
+    from lakewatch.lake.write import write_lake
+    from lakewatch.settings import load_settings
+
+    settings = load_settings(region=args.region)
+    clients = clients_for(settings)
+    options = GenerateOptions(
+        days=args.days,
+        start=args.start,
+        seed=args.seed,
+        source_version=args.source_version,
+        rows_per_day=args.rows_per_day,
+        accounts=args.accounts,
+        instances_per_account=args.instances,
+        region=settings.region,
+        anomalies_per_kind=args.anomalies_per_kind,
+    )
+    store = open_store(args.out, clients)
+    notifier = None
+    if args.notify:
+        sqs = clients("sqs")
+        notifier = lambda messages: notify.send(sqs, args.notify, messages)  # noqa: E731
+    summary = write_lake(
+        options,
+        store,
+        ground_truth_prefix=settings.ground_truth_prefix,
+        notifier=notifier,
+        account_id=settings.account_id,
+    )
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_lake_validate(args: argparse.Namespace) -> int:
+    import io
+
+    import pyarrow.parquet as pq
+
+    from lakewatch.aws.clients import clients_for
+    from lakewatch.lake.layout import OCSF_VERSION, parse_key
+    from lakewatch.lake.sink import open_store
+    from lakewatch.lake.validate import validate_table
+    from lakewatch.settings import load_settings
+
+    store = open_store(args.source, clients_for(load_settings()))
+    checked = bad = 0
+    for key in store.list("aws/"):
+        parsed = parse_key(key)
+        if parsed is None or parsed.version not in OCSF_VERSION:
+            continue
+        table = pq.read_table(io.BytesIO(store.get(key)))
+        violations = validate_table(table, OCSF_VERSION[parsed.version], sample=args.sample)
+        checked += min(table.num_rows, args.sample or table.num_rows)
+        for v in violations[:5]:
+            print(f"{key}: {v}")
+        bad += len(violations)
+    print(f"checked {checked:,} records: {bad} violations")
+    return 1 if bad else 0
+
+
+# local backend -------------------------------------------------------------------------------
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from lakewatch.aws.clients import clients_for
+    from lakewatch.local import emulator
+    from lakewatch.local.bootstrap import bootstrap
+    from lakewatch.settings import load_settings
+
+    settings = load_settings()
+    record = emulator.start(settings)
+    resources = bootstrap(settings, clients_for(settings))
+    where = settings.resolved_endpoint_url
+    pid, log = (record.pid, record.log) if record else ("?", "-")
+    print(f"emulator: {where} (pid {pid}, log {log})")
+    print(f"lake bucket:    s3://{resources.lake_bucket}")
+    print(f"results bucket: s3://{resources.results_bucket}")
+    print(f"queue:          {resources.queue_url}")
+    print(f"dead letters:   {resources.dlq_url}")
+    return 0
+
+
+def cmd_local_down(args: argparse.Namespace) -> int:
+    from lakewatch.local.processes import ProcessRegistry
+    from lakewatch.settings import load_settings
+
+    stopped = ProcessRegistry(load_settings().run_dir).stop_all()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_local_status(args: argparse.Namespace) -> int:
+    from lakewatch.local.processes import ProcessRegistry
+    from lakewatch.settings import load_settings
+
+    records = ProcessRegistry(load_settings().run_dir).records()
+    for r in records:
+        print(f"{r.name:<20} pid {r.pid:<8} {'running' if r.alive() else 'stopped'}  log {r.log}")
+    if not records:
+        print("no lakewatch processes")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lakewatch.demo import run_demo
+
+    return run_demo(days=args.days, rows_per_day=args.rows_per_day, seed=args.seed)
+
+
+# parser --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakewatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    lake = sub.add_parser("lake", help="synthetic Security Lake").add_subparsers(
+        dest="lake_command", required=True
+    )
+    gen = lake.add_parser("generate", help="write a synthetic Security Lake with anomalies")
+    gen.add_argument("--out", required=True, help="s3://bucket[/prefix] or a local folder")
+    gen.add_argument("--days", type=_positive, required=True)
+    gen.add_argument("--start", type=_date, help="first day (default: DAYS days ago)")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--source-version", choices=("1.0", "2.0"), default="2.0")
+    gen.add_argument("--rows-per-day", type=_positive, default=200_000)
+    gen.add_argument("--accounts", type=_positive, default=3)
+    gen.add_argument("--instances", type=_positive, default=20, help="instances per account")
+    gen.add_argument(
+        "--anomalies-per-kind",
+        type=int,
+        default=None,
+        help="injected events of each kind per day (default: one per account)",
+    )
+    gen.add_argument("--region", default=None)
+    gen.add_argument(
+        "--notify",
+        metavar="QUEUE_URL",
+        help="send Security Lake's subscriber notification for each object",
+    )
+    gen.set_defaults(func=cmd_lake_generate)
+    val = lake.add_parser("validate", help="check lake objects against the OCSF JSON schema")
+    val.add_argument("source", help="s3://bucket[/prefix] or a local folder")
+    val.add_argument("--sample", type=int, default=None, help="records per object to check")
+    val.set_defaults(func=cmd_lake_validate)
+
+    local = sub.add_parser("local", help="the local backend's emulator and processes")
+    lsub = local.add_subparsers(dest="local_command", required=True)
+    lsub.add_parser("up", help="start the AWS emulator and create resources").set_defaults(
+        func=cmd_local_up
+    )
+    lsub.add_parser("down", help="stop every process lakewatch started").set_defaults(
+        func=cmd_local_down
+    )
+    lsub.add_parser("status", help="list lakewatch's processes").set_defaults(func=cmd_local_status)
+
+    demo = sub.add_parser("demo", help="run the main job on the local backend")
+    demo.add_argument("--days", type=_positive, default=4)
+    demo.add_argument("--rows-per-day", type=_positive, default=60_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, RuntimeError, TimeoutError, FileNotFoundError) as err:
+        print(f"lakewatch: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

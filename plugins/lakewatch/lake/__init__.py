@@ -1,0 +1,1 @@
+"""Security Lake: its layout, OCSF schemas, readers, validation and a synthetic lake generator."""

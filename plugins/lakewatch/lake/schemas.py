@@ -1,0 +1,171 @@
+"""Arrow schemas of Security Lake's VPC Flow (4001) and Route 53 (4003) tables.
+
+Source version 1.0 (OCSF 1.0.0-rc.2) copies AWS's own files field for field, nullability and
+Avro-style list element names included. Source version 2.0 (OCSF 1.1.0) adds ``*_time_dt``
+timestamps, ``cloud.account.uid``, ``action``, ``observables`` and the ``accountid``/``region``/
+``asl_version`` columns Security Lake adds to its 2.0 tables.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from lakewatch.lake.layout import Source
+
+S = pa.string()
+I32 = pa.int32()
+I64 = pa.int64()
+TS = pa.timestamp("ms", tz="UTC")
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = True) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+def _list(item: pa.DataType) -> pa.DataType:
+    return pa.list_(pa.field("array", item, nullable=False))
+
+
+METADATA = pa.struct(
+    [
+        _f(
+            "product",
+            pa.struct(
+                [
+                    _f("version", S, False),
+                    _f("name", S, False),
+                    _f("feature", pa.struct([_f("name", S, False)]), False),
+                    _f("vendor_name", S, False),
+                ]
+            ),
+            False,
+        ),
+        _f("profiles", _list(S)),
+        _f("version", S, False),
+    ]
+)
+
+VPC_ENDPOINT = pa.struct(
+    [
+        _f("port", I32),
+        _f("svc_name", S),
+        _f("ip", S),
+        _f("intermediate_ips", _list(S)),
+        _f("interface_uid", S),
+        _f("vpc_uid", S),
+        _f("instance_uid", S),
+        _f("subnet_uid", S),
+    ]
+)
+
+VPC_CONNECTION_INFO = pa.struct(
+    [
+        _f("protocol_num", I32),
+        _f("tcp_flags", I32),
+        _f("protocol_ver", S),
+        _f("boundary_id", I32),
+        _f("boundary", S),
+        _f("direction_id", I32),
+        _f("direction", S),
+    ]
+)
+
+TRAFFIC = pa.struct([_f("packets", I64), _f("bytes", I64)])
+UNMAPPED = pa.map_(pa.field("key", S, False), pa.field("value", S, False))
+DNS_QUERY = pa.struct([_f("hostname", S), _f("type", S), _f("class", S)])
+DNS_ANSWER = pa.struct([_f("type", S), _f("rdata", S), _f("class", S)])
+DNS_CONNECTION_INFO = pa.struct(
+    [_f("protocol_name", S), _f("direction", S, False), _f("direction_id", I32, False)]
+)
+OBSERVABLE = pa.struct([_f("name", S), _f("type", S), _f("type_id", I32), _f("value", S)])
+
+_CLASSIFICATION = [
+    _f("severity_id", I32, False),
+    _f("severity", S, False),
+    _f("class_name", S, False),
+    _f("class_uid", I32, False),
+    _f("category_name", S, False),
+    _f("category_uid", I32, False),
+]
+
+
+def _cloud(version: str, zone: bool) -> pa.DataType:
+    account = (
+        [_f("account_uid", S)] if version == "1.0" else [_f("account", pa.struct([_f("uid", S)]))]
+    )
+    return pa.struct(
+        [*account, _f("region", S), *([_f("zone", S)] if zone else []), _f("provider", S, False)]
+    )
+
+
+def vpc_flow_schema(version: str) -> pa.Schema:
+    v2 = version == "2.0"
+    fields = [
+        _f("metadata", METADATA, False),
+        _f("cloud", _cloud(version, zone=True), False),
+        _f("src_endpoint", VPC_ENDPOINT, False),
+        _f("dst_endpoint", VPC_ENDPOINT, False),
+        _f("connection_info", VPC_CONNECTION_INFO, False),
+        _f("traffic", TRAFFIC, False),
+        _f("time", I64, False),
+        *([_f("time_dt", TS)] if v2 else []),
+        _f("start_time", I64),
+        *([_f("start_time_dt", TS)] if v2 else []),
+        _f("end_time", I64),
+        *([_f("end_time_dt", TS)] if v2 else []),
+        _f("status_code", S),
+        *_CLASSIFICATION,
+        _f("activity_name", S, False),
+        _f("activity_id", I32, False),
+        *([_f("action", S), _f("action_id", I32)] if v2 else []),
+        _f("disposition", S, False),
+        _f("disposition_id", I32, False),
+        _f("type_uid", I32, False),
+        _f("type_name", S, False),
+        *([_f("observables", _list(OBSERVABLE))] if v2 else []),
+        _f("unmapped", UNMAPPED),
+        *_sl2_columns(v2),
+    ]
+    return pa.schema(fields)
+
+
+def route53_schema(version: str) -> pa.Schema:
+    v2 = version == "2.0"
+    src = [_f("vpc_uid", S), _f("ip", S), _f("port", I32), _f("instance_uid", S)]
+    fields = [
+        _f("metadata", METADATA, False),
+        _f("cloud", _cloud(version, zone=False), False),
+        _f("src_endpoint", pa.struct(src), False),
+        _f("time", I64, False),
+        *([_f("time_dt", TS)] if v2 else []),
+        _f("query", DNS_QUERY, False),
+        _f("answers", _list(DNS_ANSWER)),
+        _f("connection_info", DNS_CONNECTION_INFO, False),
+        _f("dst_endpoint", pa.struct([_f("instance_uid", S), _f("interface_uid", S)]), False),
+        *_CLASSIFICATION,
+        _f("rcode_id", I32),
+        _f("rcode", S),
+        _f("activity_id", I32, False),
+        _f("activity_name", S, False),
+        *([_f("action", S), _f("action_id", I32)] if v2 else []),
+        _f("type_name", S, False),
+        _f("type_uid", I32, False),
+        _f("disposition", S, False),
+        _f("disposition_id", I32, False),
+        *([_f("observables", _list(OBSERVABLE))] if v2 else []),
+        _f("unmapped", UNMAPPED),
+        *_sl2_columns(v2),
+    ]
+    return pa.schema(fields)
+
+
+def _sl2_columns(v2: bool) -> list[pa.Field]:
+    if not v2:
+        return []
+    return [_f("accountid", S), _f("region", S), _f("asl_version", S)]
+
+
+def schema_for(source: Source, version: str) -> pa.Schema:
+    if version not in ("1.0", "2.0"):
+        raise ValueError(f"unknown Security Lake source version {version!r} (1.0 or 2.0)")
+    return vpc_flow_schema(version) if source is Source.VPC_FLOW else route53_schema(version)

@@ -1,0 +1,87 @@
+"""Where a lake is written or read: an S3 bucket (AWS or the emulator) or a local folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from lakewatch.aws.s3 import S3Uri, list_keys, put_atomic
+
+
+class ObjectStore(Protocol):
+    """The few object operations lakewatch needs, the same for S3 and a folder."""
+
+    def put(self, key: str, body: bytes) -> dict[str, Any]: ...
+    def get(self, key: str) -> bytes: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+    def uri(self, key: str = "") -> str: ...
+
+
+class S3Store:
+    def __init__(self, s3: Any, bucket: str, prefix: str = ""):
+        self.s3, self.bucket = s3, bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+
+    def put(self, key: str, body: bytes) -> dict[str, Any]:
+        resp = put_atomic(self.s3, self.bucket, self.prefix + key, body)
+        return {"size": len(body), "etag": resp.get("ETag", "").strip('"')}
+
+    def get(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        for obj in list_keys(self.s3, self.bucket, self.prefix + prefix):
+            yield obj["Key"][len(self.prefix) :]
+
+    def uri(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+
+class LocalStore:
+    """A folder laid out like the bucket; writes go to a temporary file, then rename."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+
+    def put(self, key: str, body: bytes) -> dict[str, Any]:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return {"size": len(body), "etag": hashlib.md5(body, usedforsecurity=False).hexdigest()}
+
+    def get(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self.root
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                rel = path.relative_to(base).as_posix()
+                if rel.startswith(prefix):
+                    yield rel
+
+    def uri(self, key: str = "") -> str:
+        return str(self.root / key)
+
+
+def open_store(out: str, clients=None) -> ObjectStore:
+    """``s3://bucket[/prefix]`` (needs a client factory) or a local folder."""
+    if out.startswith("s3://"):
+        if clients is None:
+            raise ValueError("an s3:// location needs AWS clients")
+        uri = S3Uri.parse(out)
+        return S3Store(clients("s3"), uri.bucket, uri.key)
+    if "://" in out:
+        raise ValueError(f"unsupported location {out!r}: use s3://bucket[/prefix] or a folder")
+    return LocalStore(out)

@@ -1,0 +1,169 @@
+"""Start, find and stop the background processes lakewatch owns.
+
+Each process is started in a new session (its own process group) and recorded in
+``<state_dir>/run/<name>.json`` with its pid and start time. Stopping kills that process group
+and nothing else; a recorded pid that now belongs to another program is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    pid: int
+    create_time: float
+    argv: list[str]
+    log: str
+
+    def alive(self) -> bool:
+        """True while the recorded process (same pid and start time) is running."""
+        try:
+            proc = psutil.Process(self.pid)
+            return (
+                abs(proc.create_time() - self.create_time) < 1.0
+                and proc.status() != psutil.STATUS_ZOMBIE
+            )
+        except psutil.Error:
+            return False
+
+
+class ProcessRegistry:
+    """The pid files under one run directory."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+
+    def _path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.json"
+
+    def get(self, name: str) -> ProcessRecord | None:
+        path = self._path(name)
+        if not path.exists():
+            return None
+        try:
+            return ProcessRecord(**json.loads(path.read_text()))
+        except (ValueError, TypeError):
+            return None
+
+    def running(self, name: str) -> ProcessRecord | None:
+        record = self.get(name)
+        return record if record and record.alive() else None
+
+    def records(self) -> list[ProcessRecord]:
+        if not self.run_dir.exists():
+            return []
+        found = (self.get(p.stem) for p in sorted(self.run_dir.glob("*.json")))
+        return [r for r in found if r is not None]
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> ProcessRecord:
+        """Start ``argv`` in its own process group, logging to ``<run_dir>/<name>.log``."""
+        if self.running(name):
+            raise RuntimeError(f"{name} is already running (see {self._path(name)})")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        log = self.run_dir / f"{name}.log"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                cwd=cwd,
+                start_new_session=True,
+            )
+        record = ProcessRecord(
+            name=name,
+            pid=proc.pid,
+            create_time=psutil.Process(proc.pid).create_time(),
+            argv=list(argv),
+            log=str(log),
+        )
+        tmp = self._path(name).with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record)))
+        tmp.replace(self._path(name))
+        return record
+
+    def stop(self, name: str, timeout: float = 15.0) -> bool:
+        """Stop the process group of ``name``; True if something was stopped."""
+        record = self.get(name)
+        self._path(name).unlink(missing_ok=True)
+        if record is None or not record.alive():
+            return False
+        _kill_group(record.pid, timeout)
+        return True
+
+    def stop_all(self, timeout: float = 15.0) -> list[str]:
+        """Stop every recorded process, newest first; returns the names stopped."""
+        stopped = []
+        for record in sorted(self.records(), key=lambda r: r.create_time, reverse=True):
+            if self.stop(record.name, timeout):
+                stopped.append(record.name)
+        return stopped
+
+
+def _kill_group(pid: int, timeout: float) -> None:
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    if pgid != pid:
+        # Not a group leader we created: signal the process (and its children) only.
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        for p in procs:
+            _signal(p.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=timeout)
+        for p in alive:
+            _signal(p.pid, signal.SIGKILL)
+        return
+    members = [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    _, alive = psutil.wait_procs(members, timeout=timeout)
+    if alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition") -> None:
+    """Poll ``predicate`` until it is true or raise ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -1,0 +1,57 @@
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from lakewatch.local.processes import ProcessRegistry, wait_for
+
+SLEEPER = [
+    sys.executable,
+    "-c",
+    "import subprocess,sys,time; subprocess.Popen([sys.executable,'-c','import time; "
+    "time.sleep(60)']); time.sleep(60)",
+]
+
+
+def test_stop_ends_the_whole_group_and_nothing_else(tmp_path):
+    reg = ProcessRegistry(tmp_path)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        rec = reg.start("sleeper", SLEEPER)
+        wait_for(lambda: len(psutil.Process(rec.pid).children()) == 1, 10, what="child")
+        child = psutil.Process(rec.pid).children()[0]
+        assert reg.running("sleeper")
+        assert reg.stop("sleeper") is True
+        wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, 5)
+        assert not rec.alive()
+        assert bystander.poll() is None, "a process lakewatch did not start was killed"
+        assert reg.get("sleeper") is None
+    finally:
+        bystander.kill()
+
+
+def test_stale_pid_file_is_not_trusted(tmp_path):
+    reg = ProcessRegistry(tmp_path)
+    rec = reg.start("short", [sys.executable, "-c", "pass"])
+    wait_for(lambda: not rec.alive(), 10)
+    assert reg.running("short") is None
+    assert reg.stop("short") is False
+
+
+def test_refuses_to_start_twice(tmp_path):
+    reg = ProcessRegistry(tmp_path)
+    reg.start("one", [sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            reg.start("one", [sys.executable, "-c", "pass"])
+    finally:
+        assert reg.stop_all() == ["one"]
+
+
+def test_wait_for_names_what_it_waited_for():
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match="the thing"):
+        wait_for(lambda: False, 0.2, what="the thing")
+    assert time.monotonic() - start < 2
