@@ -1,0 +1,192 @@
+"""The model artifact: ``model.tar.gz`` as SageMaker lays it out.
+
+It holds ``model.safetensors`` (the weights and the hashes of known entities; never pickle) and
+``model.json`` (format version, hyperparameters, the encoding's constants, training stats).
+SageMaker script mode writes the two files into ``SM_MODEL_DIR`` and SageMaker tars them; run
+locally, ``save`` writes the tarball itself. ``load`` reads either form.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from lakewatch import __version__
+from lakewatch.model.encoding import LEVELS, V4_BITS, V6_BITS
+from lakewatch.model.hyperparameters import Hyperparameters
+
+FORMAT = "lakewatch-ipinsights"
+FORMAT_VERSION = 1
+WEIGHTS, META, TARBALL = "model.safetensors", "model.json", "model.tar.gz"
+
+
+class ArtifactError(ValueError):
+    """A model artifact that cannot be used, and why."""
+
+
+@dataclass
+class ModelArtifact:
+    hp: Hyperparameters
+    entity: np.ndarray  # (num_entity_vectors, dim) float32
+    ip_tokens: np.ndarray  # (ip_hash_buckets, dim) float32
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (weight (out, in), bias)
+    known_entities: np.ndarray  # sorted uint64
+    meta: dict[str, Any]
+
+    @classmethod
+    def from_training(cls, result) -> ModelArtifact:
+        state = {k: v.detach().cpu().numpy() for k, v in result.model.state_dict().items()}
+        layers = [
+            (state[f"encoder.{i}.weight"], state[f"encoder.{i}.bias"])
+            for i in range(len(result.model.encoder))
+            if f"encoder.{i}.weight" in state
+        ]
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "lakewatch_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "hyperparameters": result.hp.to_dict(),
+            "encoding": {
+                "entity_hash": "blake2b-64",
+                "token_hash": "splitmix64",
+                "levels": LEVELS,
+                "ipv4_prefix_bits": list(V4_BITS),
+                "ipv6_prefix_bits": list(V6_BITS),
+            },
+            "stats": result.stats,
+        }
+        return cls(
+            result.hp,
+            state["entity.weight"],
+            state["ip_tokens.weight"],
+            layers,
+            result.known_entities.astype(np.uint64),
+            meta,
+        )
+
+    # write ---------------------------------------------------------------------------------
+
+    def files(self) -> dict[str, bytes]:
+        tensors = {
+            "entity": self.entity,
+            "ip_tokens": self.ip_tokens,
+            "known_entities": self.known_entities,
+        }
+        for i, (w, b) in enumerate(self.layers):
+            tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"] = w, b
+        return {
+            WEIGHTS: st_save(tensors),
+            META: json.dumps(self.meta, indent=2, sort_keys=True).encode(),
+        }
+
+    def save(self, model_dir: str | Path, tarball: bool = True) -> Path:
+        """Write ``model.tar.gz`` (or, for SageMaker script mode, the plain files)."""
+        out = Path(model_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files = self.files()
+        if not tarball:
+            for name, body in files.items():
+                _write_atomic(out / name, body)
+            return out
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, body in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = len(body), 0, 0o644
+                tar.addfile(info, io.BytesIO(body))
+        _write_atomic(out / TARBALL, buf.getvalue())
+        return out / TARBALL
+
+    # read ----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, location: str | Path | bytes) -> ModelArtifact:
+        """From a directory (``model.tar.gz`` or the plain files), a tarball path, or bytes."""
+        files = _read_files(location)
+        if META not in files or WEIGHTS not in files:
+            raise ArtifactError(f"{location}: expected {META} and {WEIGHTS} in the artifact")
+        try:
+            meta = json.loads(files[META])
+        except ValueError as err:
+            raise ArtifactError(f"{location}: {META} is not JSON: {err}") from None
+        if meta.get("format") != FORMAT:
+            raise ArtifactError(f"{location}: not a {FORMAT} model (format={meta.get('format')!r})")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(
+                f"{location}: model format version {meta.get('format_version')} "
+                f"is not supported (this lakewatch reads {FORMAT_VERSION})"
+            )
+        tensors = st_load(files[WEIGHTS])
+        hp = Hyperparameters(**meta["hyperparameters"])
+        layers = []
+        while f"layer{len(layers)}.weight" in tensors:
+            i = len(layers)
+            layers.append((tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]))
+        art = cls(
+            hp, tensors["entity"], tensors["ip_tokens"], layers, tensors["known_entities"], meta
+        )
+        art._check()
+        return art
+
+    def _check(self) -> None:
+        hp = self.hp
+        if self.entity.shape != (hp.num_entity_vectors, hp.vector_dim):
+            raise ArtifactError(
+                f"entity table is {self.entity.shape}, hyperparameters say "
+                f"({hp.num_entity_vectors}, {hp.vector_dim})"
+            )
+        if self.ip_tokens.shape != (hp.ip_hash_buckets, hp.vector_dim):
+            raise ArtifactError(
+                f"address table is {self.ip_tokens.shape}, hyperparameters say "
+                f"({hp.ip_hash_buckets}, {hp.vector_dim})"
+            )
+        if len(self.layers) != hp.num_ip_encoder_layers:
+            raise ArtifactError(
+                f"{len(self.layers)} encoder layers, hyperparameters say {hp.num_ip_encoder_layers}"
+            )
+
+    @property
+    def model_id(self) -> str:
+        return str(self.meta.get("model_id") or self.meta.get("created", "unknown"))
+
+
+def _read_files(location: str | Path | bytes) -> dict[str, bytes]:
+    if isinstance(location, bytes):
+        return _untar(location, "<bytes>")
+    path = Path(location)
+    if path.is_dir():
+        if (path / TARBALL).exists():
+            return _untar((path / TARBALL).read_bytes(), str(path / TARBALL))
+        return {n: (path / n).read_bytes() for n in (WEIGHTS, META) if (path / n).exists()}
+    if path.is_file():
+        return _untar(path.read_bytes(), str(path))
+    raise ArtifactError(f"no model at {location} (expected a folder with {TARBALL})")
+
+
+def _untar(body: bytes, name: str) -> dict[str, bytes]:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:
+            out = {}
+            for member in tar.getmembers():
+                base = member.name.lstrip("./")
+                if member.isfile() and base in (WEIGHTS, META):
+                    out[base] = tar.extractfile(member).read()
+            return out
+    except tarfile.TarError as err:
+        raise ArtifactError(f"{name}: not a model tarball: {err}") from None
+
+
+def _write_atomic(path: Path, body: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(body)
+    tmp.replace(path)

@@ -1,0 +1,249 @@
+"""Read (entity, address) pairs from headerless CSV: a file, a folder or an S3 prefix.
+
+Bad rows (wrong column count, empty entity, invalid address) are counted by reason and reported
+with their file and line number; reading fails only when they exceed ``max_bad_share`` of all
+rows, so a damaged file is never silently half-used.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from lakewatch.aws.s3 import S3Uri, is_s3, list_keys
+from lakewatch.model.encoding import Addresses, entity_hashes, parse_addresses
+
+MAX_EXAMPLES = 20
+
+
+class BadDataError(ValueError):
+    """Too many bad rows to trust the input."""
+
+
+@dataclass
+class BadRows:
+    rows: int = 0  # every data line seen, good or bad
+    counts: Counter = field(default_factory=Counter)
+    examples: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def share(self) -> float:
+        return self.total / self.rows if self.rows else 0.0
+
+    def add(self, source: str, line: int | None, reason: str, text: str) -> None:
+        self.counts[reason] += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append((source, line, reason, text[:120]))
+
+    def describe(self) -> list[str]:
+        if not self.total:
+            return [f"bad rows: 0 of {self.rows:,}"]
+        out = [
+            f"bad rows: {self.total:,} of {self.rows:,} ({self.share:.2%}): "
+            + ", ".join(f"{reason} {n:,}" for reason, n in self.counts.most_common())
+        ]
+        out += [
+            f"  {src}:{line or '?'}: {reason}: {text!r}"
+            for src, line, reason, text in self.examples
+        ]
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "bad": self.total,
+            "by_reason": dict(self.counts),
+            "examples": [
+                {"source": s, "line": ln, "reason": r, "text": t} for s, ln, r, t in self.examples
+            ],
+        }
+
+
+@dataclass
+class Pairs:
+    entities: pa.Array  # the entity strings, for reporting and the unknown-entity set
+    entity_hash: np.ndarray  # uint64
+    addrs: Addresses
+    bad: BadRows
+    sources: list[str]
+
+    def __len__(self) -> int:
+        return len(self.entity_hash)
+
+
+def iter_sources(location: str, clients) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every CSV under ``location``."""
+    if is_s3(location):
+        if clients is None:
+            raise ValueError(f"reading {location} needs AWS clients")
+        s3 = clients("s3")
+        uri = S3Uri.parse(location)
+        keys = [o["Key"] for o in list_keys(s3, uri.bucket, uri.key) if not o["Key"].endswith("/")]
+        if not keys:
+            raise FileNotFoundError(f"no objects under {location}")
+        for key in sorted(keys):
+            body = s3.get_object(Bucket=uri.bucket, Key=key)["Body"].read()
+            yield f"s3://{uri.bucket}/{key}", body
+        return
+    path = Path(location)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise FileNotFoundError(f"no files in {location}")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise FileNotFoundError(f"no such file or folder: {location}")
+    for p in files:
+        yield str(p), p.read_bytes()
+
+
+def read_csv_table(
+    name: str, body: bytes, bad: BadRows, exact_columns: bool
+) -> tuple[pa.Table, np.ndarray]:
+    """The CSV's first two columns (``entity``, ``ip``) and the line number of each row.
+
+    ``exact_columns``: a row must have exactly two columns (training). Otherwise (scoring) any
+    row with at least two is used, whatever the first row's width.
+    """
+    stream: pa.NativeFile = pa.BufferReader(body)
+    if name.endswith(".gz"):
+        stream = pa.CompressedInputStream(stream, "gzip")
+    invalid: list[pv.InvalidRow] = []
+
+    def on_invalid(row: pv.InvalidRow) -> str:
+        invalid.append(row)
+        return "skip"
+
+    names = ["entity", "ip"] if exact_columns else None
+    read = pv.ReadOptions(
+        use_threads=False,
+        block_size=1 << 24,
+        column_names=names,
+        autogenerate_column_names=not exact_columns,
+    )
+    first_two = names or ["f0", "f1"]
+    convert = pv.ConvertOptions(
+        strings_can_be_null=False, column_types={c: pa.string() for c in first_two}
+    )
+    parse = pv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False)
+    try:
+        table = pv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as err:
+        if "Empty CSV file" not in str(err):
+            raise BadDataError(f"{name}: cannot parse as CSV: {err}") from None
+        table = pa.table({"f0": pa.array([], pa.string())})
+    total = table.num_rows + len(invalid)
+    bad.rows += total
+    invalid_lines = np.array([r.number for r in invalid if r.number], dtype=np.int64)
+    lines = np.setdiff1d(np.arange(1, total + 1), invalid_lines)[: table.num_rows]
+    if table.num_columns >= 2:
+        entity, ip = table.column(0).cast(pa.string()), table.column(1).cast(pa.string())
+    else:  # the first row had one column: every such row is bad
+        for line, text in zip(lines, table.column(0).to_pylist(), strict=True):
+            bad.add(name, int(line), "expected 2 columns, found 1", str(text))
+        entity = ip = pa.chunked_array([], pa.string())
+        lines = np.zeros(0, np.int64)
+    extra_e, extra_ip, extra_lines = [], [], []
+    for row in invalid:
+        if not exact_columns and row.actual_columns >= 2 and row.text is not None:
+            fields = next(csv.reader([row.text]))
+            extra_e.append(fields[0])
+            extra_ip.append(fields[1])
+            extra_lines.append(row.number or 0)
+        else:
+            want = row.expected_columns if exact_columns else "at least 2"
+            bad.add(
+                name,
+                row.number,
+                f"expected {want} columns, found {row.actual_columns}",
+                row.text or "",
+            )
+    out = pa.table(
+        {
+            "entity": pa.concat_arrays([entity.combine_chunks(), pa.array(extra_e, pa.string())]),
+            "ip": pa.concat_arrays([ip.combine_chunks(), pa.array(extra_ip, pa.string())]),
+        }
+    )
+    all_lines = np.concatenate([lines, np.array(extra_lines, np.int64)])
+    if extra_lines:
+        order = np.argsort(all_lines, kind="stable")
+        out, all_lines = out.take(pa.array(order)), all_lines[order]
+    return out, all_lines
+
+
+def read_pairs(
+    location: str,
+    clients=None,
+    *,
+    allow_ipv6: bool = True,
+    max_bad_share: float = 0.01,
+    exact_columns: bool = True,
+) -> Pairs:
+    """Every valid pair under ``location``; raises ``BadDataError`` past ``max_bad_share``."""
+    bad = BadRows()
+    entities, ips, sources = [], [], []
+    for name, body in iter_sources(location, clients):
+        sources.append(name)
+        table, lines = read_csv_table(name, body, bad, exact_columns)
+        if table.num_rows == 0:
+            continue
+        addrs = parse_addresses(table["ip"].combine_chunks(), allow_ipv6=True)
+        ent = table["entity"].combine_chunks()
+        empty = pc.equal(pc.utf8_trim_whitespace(ent), "").to_numpy(zero_copy_only=False)
+        blank = empty & pc.equal(table["ip"].combine_chunks(), "").to_numpy(zero_copy_only=False)
+        empty &= ~blank
+        invalid = ~empty & ~blank & (addrs.family == 0)
+        refused = ~empty & (addrs.family == 6) & (not allow_ipv6)
+        for mask, reason in (
+            (blank, "empty line"),
+            (empty, "empty entity"),
+            (invalid, "invalid IP address"),
+            (refused, "IPv6 address (the built-in algorithm takes IPv4 only)"),
+        ):
+            for i in np.flatnonzero(mask):
+                bad.add(name, int(lines[i]), reason, f"{ent[int(i)]},{table['ip'][int(i)]}")
+        keep = ~(blank | empty | invalid | refused)
+        index = np.flatnonzero(keep)
+        entities.append(ent.take(pa.array(index)))
+        ips.append(addrs.take(index))
+    if bad.share > max_bad_share:
+        raise BadDataError(
+            f"{bad.total:,} of {bad.rows:,} rows in {location} are bad ({bad.share:.2%} > "
+            f"the allowed {max_bad_share:.2%}):\n" + "\n".join(bad.describe()[1:])
+        )
+    if entities:
+        ent_all = pa.concat_arrays(entities)
+        addrs_all = Addresses(
+            np.concatenate([a.family for a in ips]),
+            np.concatenate([a.hi for a in ips]),
+            np.concatenate([a.lo for a in ips]),
+        )
+    else:
+        ent_all = pa.array([], pa.string())
+        addrs_all = Addresses(np.zeros(0, np.uint8), np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+    return Pairs(ent_all, entity_hashes(ent_all), addrs_all, bad, sources)
+
+
+def pairs_from_lists(entities: list[str], ips: list[str]) -> Pairs:
+    """In-memory pairs (tests, benchmarks); rows with invalid addresses are dropped and counted."""
+    ent = pa.array(entities, pa.string())
+    addrs = parse_addresses(pa.array(ips, pa.string()))
+    keep = np.flatnonzero(addrs.valid)
+    bad = BadRows(rows=len(entities))
+    for i in np.flatnonzero(~addrs.valid):
+        bad.add("<memory>", int(i) + 1, "invalid IP address", f"{entities[i]},{ips[i]}")
+    ent = ent.take(pa.array(keep))
+    return Pairs(ent, entity_hashes(ent), addrs.take(keep), bad, ["<memory>"])

@@ -1,0 +1,151 @@
+"""Entities and addresses as the network sees them: hashed entity ids and prefix tokens.
+
+Entities are hashed with BLAKE2b (stable across processes and machines) into
+``num_entity_vectors`` buckets. An address becomes four tokens, one per prefix level (/8, /16,
+/24, /32 for IPv4; /32, /48, /64, /128 for IPv6), each hashed into ``ip_hash_buckets`` rows of
+one embedding table: addresses that share a prefix share its row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+LEVELS = 4
+V4_BITS = (8, 16, 24, 32)
+V6_BITS = (32, 48, 64, 128)
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4 = rf"^{_OCTET}(\.{_OCTET}){{3}}$"
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@dataclass
+class Addresses:
+    """Parsed addresses: family 4 or 6 (0 = invalid), and the 128-bit value as two halves."""
+
+    family: np.ndarray  # uint8
+    hi: np.ndarray  # uint64
+    lo: np.ndarray  # uint64
+
+    def __len__(self) -> int:
+        return len(self.family)
+
+    def take(self, index: np.ndarray) -> Addresses:
+        return Addresses(self.family[index], self.hi[index], self.lo[index])
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.family != 0
+
+
+def parse_addresses(values: pa.Array | list[str], allow_ipv6: bool = True) -> Addresses:
+    """Vectorised parse; IPv4 on a fast path, anything else through ``ipaddress``."""
+    arr = pa.array(values, pa.string()) if not isinstance(values, pa.Array) else values
+    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    n = len(arr)
+    family = np.zeros(n, np.uint8)
+    hi = np.zeros(n, np.uint64)
+    lo = np.zeros(n, np.uint64)
+    is_v4 = pc.fill_null(pc.match_substring_regex(arr, _V4), False).to_numpy(zero_copy_only=False)
+    if is_v4.any():
+        v4 = arr.filter(pa.array(is_v4))
+        octets = pc.list_flatten(pc.split_pattern(v4, ".")).cast(pa.uint32()).to_numpy()
+        octets = octets.reshape(-1, 4).astype(np.uint64)
+        lo[is_v4] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+        family[is_v4] = 4
+    if allow_ipv6:
+        rest = np.flatnonzero(~is_v4)
+        texts = arr.take(pa.array(rest)).to_pylist() if rest.size else []
+        for i, text in zip(rest, texts, strict=True):
+            if text and ":" in text:
+                try:
+                    value = int(ipaddress.IPv6Address(text))
+                except ValueError:
+                    continue
+                family[i], hi[i], lo[i] = 6, value >> 64, value & ((1 << 64) - 1)
+    return Addresses(family, hi, lo)
+
+
+def format_addresses(addrs: Addresses) -> list[str]:
+    out = []
+    for f, h, low in zip(addrs.family, addrs.hi, addrs.lo, strict=True):
+        if f == 4:
+            out.append(str(ipaddress.IPv4Address(int(low))))
+        elif f == 6:
+            out.append(str(ipaddress.IPv6Address((int(h) << 64) | int(low))))
+        else:
+            out.append("")
+    return out
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a fast, well-spread 64-bit hash of uint64 values."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _M64
+        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _M64
+        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _M64
+        return x ^ (x >> np.uint64(31))
+
+
+def ip_tokens(addrs: Addresses, buckets: int) -> np.ndarray:
+    """(n, 4) int64 rows of the embedding table, one per prefix level."""
+    n = len(addrs)
+    out = np.empty((n, LEVELS), np.int64)
+    v6 = addrs.family == 6
+    for level in range(LEVELS):
+        b4 = V4_BITS[level]
+        key = (addrs.lo >> np.uint64(32 - b4)) if b4 < 32 else addrs.lo.copy()
+        key = _mix(key ^ np.uint64(0x1000 + b4))
+        if v6.any():
+            bits = V6_BITS[level]
+            if bits <= 64:
+                h = addrs.hi[v6] >> np.uint64(64 - bits) if bits < 64 else addrs.hi[v6]
+                k6 = _mix(h ^ np.uint64(0x6000 + bits))
+            else:
+                k6 = _mix(_mix(addrs.hi[v6] ^ np.uint64(0x6000 + bits)) ^ addrs.lo[v6])
+            key[v6] = k6
+        out[:, level] = (key % np.uint64(buckets)).astype(np.int64)
+    return out
+
+
+def random_addresses(
+    rng: np.random.Generator, n: int, family: np.ndarray | None = None
+) -> Addresses:
+    """Uniformly random addresses: IPv4 over the whole space; IPv6 (where ``family`` says so)
+    over global unicast 2000::/3."""
+    lo = rng.integers(0, 2**32, n, dtype=np.uint64)
+    fam = np.full(n, 4, np.uint8)
+    hi = np.zeros(n, np.uint64)
+    if family is not None and (family == 6).any():
+        v6 = family == 6
+        k = int(v6.sum())
+        hi[v6] = rng.integers(0, 2**61, k, dtype=np.uint64) | np.uint64(1 << 61)
+        lo[v6] = rng.integers(0, 2**63, k, dtype=np.uint64) * np.uint64(2)
+        fam[v6] = 6
+    return Addresses(fam, hi, lo)
+
+
+def entity_hashes(entities: pa.Array | list[str]) -> np.ndarray:
+    """Stable 64-bit hashes of entity strings (BLAKE2b); hashes each distinct value once."""
+    arr = pa.array(entities, pa.string()) if not isinstance(entities, pa.Array) else entities
+    arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    encoded = arr.dictionary_encode()
+    uniques = encoded.dictionary.to_pylist()
+    table = np.array(
+        [
+            int.from_bytes(hashlib.blake2b((u or "").encode(), digest_size=8).digest(), "little")
+            for u in uniques
+        ],
+        dtype=np.uint64,
+    )
+    idx = encoded.indices.to_numpy(zero_copy_only=False)
+    return table[idx] if len(uniques) else np.zeros(0, np.uint64)
+
+
+def entity_rows(hashes: np.ndarray, num_entity_vectors: int) -> np.ndarray:
+    return (hashes % np.uint64(num_entity_vectors)).astype(np.int64)

@@ -1,0 +1,152 @@
+"""The model's entry points: train (locally or as a SageMaker script-mode job) and batch score.
+
+Script mode: when SageMaker runs the job, ``SM_CHANNEL_TRAIN``/``SM_CHANNEL_VALIDATION`` name
+the input folders, ``SM_MODEL_DIR`` the output folder (SageMaker tars it into model.tar.gz), and
+``/opt/ml/input/config/hyperparameters.json`` holds the hyperparameters as strings. Explicit
+arguments win over all of these.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pv
+
+from lakewatch.aws.s3 import S3Uri, is_s3
+from lakewatch.model.data import BadRows, iter_sources, read_csv_table, read_pairs
+from lakewatch.model.hyperparameters import parse_assignments, resolve
+
+SM_HYPERPARAMETERS = Path("/opt/ml/input/config/hyperparameters.json")
+
+
+def sagemaker_hyperparameters(path: Path | None = None) -> dict[str, str]:
+    """SageMaker's hyperparameters (``SM_HPS``, else the config file), minus ``sagemaker_*``."""
+    if os.environ.get("SM_HPS"):
+        raw = json.loads(os.environ["SM_HPS"])
+    else:
+        path = path or SM_HYPERPARAMETERS
+        if not path.exists():
+            return {}
+        raw = json.loads(path.read_text())
+    return {k: str(v).strip('"') for k, v in raw.items() if not k.startswith("sagemaker_")}
+
+
+def run_training(
+    train: str | None,
+    model_dir: str | None,
+    validation: str | None = None,
+    hp_items: list[str] | None = None,
+    *,
+    clients=None,
+    max_bad_share: float = 0.01,
+    device: str | None = None,
+    allow_ipv6: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Read, train, save; returns the training stats (also written into the artifact)."""
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.train import train as fit
+
+    script_mode = "SM_MODEL_DIR" in os.environ and model_dir is None
+    train = train or os.environ.get("SM_CHANNEL_TRAIN")
+    validation = validation or os.environ.get("SM_CHANNEL_VALIDATION")
+    model_dir = model_dir or os.environ.get("SM_MODEL_DIR")
+    if not train or not model_dir:
+        raise ValueError("--train and --model-dir are required outside SageMaker")
+    given = {**sagemaker_hyperparameters(), **parse_assignments(hp_items or [])}
+
+    pairs = read_pairs(train, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share)
+    for line in pairs.bad.describe():
+        log(line)
+    val = None
+    if validation:
+        val = read_pairs(validation, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share)
+        log("validation " + val.bad.describe()[0])
+    hp = resolve(
+        given,
+        distinct_entities=len(np.unique(pairs.entity_hash)),
+        distinct_addresses=len(np.unique(pairs.addrs.lo ^ pairs.addrs.hi)),
+    )
+    result = fit(pairs, hp, validation=val, log=log, device=device)
+    artifact = ModelArtifact.from_training(result)
+    artifact.meta["inputs"] = {"train": train, "validation": validation}
+    if is_s3(model_dir):
+        uri = S3Uri.parse(model_dir)
+        body = artifact_tarball(artifact)
+        clients("s3").put_object(Bucket=uri.bucket, Key=uri.join("model.tar.gz").key, Body=body)
+        where = str(uri.join("model.tar.gz"))
+    else:
+        where = str(artifact.save(model_dir, tarball=not script_mode))
+    if "validation:discriminator_auc" in result.stats:
+        log(f"validation:discriminator_auc={result.stats['validation:discriminator_auc']:.6f}")
+    log(f"model written to {where}")
+    return {**result.stats, "artifact": where}
+
+
+def artifact_tarball(artifact) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return artifact.save(tmp).read_bytes()
+
+
+def score_file(
+    model_dir: str,
+    input_path: str,
+    output: str | None = None,
+    *,
+    clients=None,
+    flag_unknown: bool = False,
+    log=lambda s: print(s, file=sys.stderr),
+) -> BadRows:
+    """One ``dot_product`` per input line, in order; lines that cannot be scored stay empty."""
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.scorer import Scorer
+
+    scorer = Scorer(ModelArtifact.load(model_dir))
+    bad = BadRows()
+    columns: dict[str, list[pa.Array]] = {"dot_product": [], "known_entity": []}
+    for name, body in iter_sources(input_path, clients):
+        before = bad.rows
+        table, lines = read_csv_table(name, body, bad, exact_columns=False)
+        total = bad.rows - before
+        scores = scorer.score(table["entity"].combine_chunks(), table["ip"].combine_chunks())
+        for i in np.flatnonzero(~scores.valid)[:20]:
+            bad.add(name, int(lines[i]), "invalid IP address", str(table["ip"][int(i)]))
+        dots = np.full(total, np.nan, np.float32)
+        known = np.zeros(total, bool)
+        dots[lines - 1] = scores.dot_product
+        known[lines - 1] = scores.known_entity
+        columns["dot_product"].append(pa.array(dots, mask=np.isnan(dots)))
+        columns["known_entity"].append(pa.array(known))
+    names = ["dot_product", "known_entity"] if flag_unknown else ["dot_product"]
+    table = pa.table({n: pa.chunked_array(columns[n], type=columns[n][0].type) for n in names})
+    buf = io.BytesIO()
+    pv.write_csv(table, buf, pv.WriteOptions(include_header=False))
+    _write_output(output, buf.getvalue(), clients)
+    if bad.total:
+        for line in bad.describe():
+            log(line)
+    return bad
+
+
+def _write_output(output: str | None, body: bytes, clients) -> None:
+    if output is None or output == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    elif is_s3(output):
+        uri = S3Uri.parse(output)
+        clients("s3").put_object(Bucket=uri.bucket, Key=uri.key, Body=body)
+    else:
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(body)
+        tmp.replace(path)

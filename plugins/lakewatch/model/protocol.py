@@ -1,0 +1,156 @@
+"""SageMaker IP Insights' inference formats: parse requests, render responses.
+
+Requests: ``text/csv`` (``entity,address`` lines), ``application/json`` (``{"instances": [...]}``
+with either ``{"data": {"features": {"values": [e, ip]}}}`` or ``{"features": [e, ip]}`` items)
+and ``application/jsonlines`` (one such item per line). Responses: ``application/json``
+(``{"predictions": [{"dot_product": ...}]}``) or ``application/jsonlines``; ``verbose=True`` in
+the Accept header adds the embeddings. lakewatch adds ``known_entity`` to each prediction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from lakewatch.model.scorer import Scores
+
+MAX_PAYLOAD = 6 * 1024 * 1024  # SageMaker real-time endpoints' request limit
+CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines")
+ACCEPT_TYPES = ("application/json", "application/jsonlines")
+
+
+class RequestError(ValueError):
+    """A bad request: the message names the offending row. ``status`` is the HTTP code."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def media_type(header: str | None) -> tuple[str, dict[str, str]]:
+    """``'application/json; verbose=True'`` -> ``('application/json', {'verbose': 'True'})``."""
+    parts = [p.strip() for p in (header or "").split(";")]
+    params = {}
+    for p in parts[1:]:
+        key, _, value = p.partition("=")
+        if key:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return parts[0].lower(), params
+
+
+def _pair(item: Any, where: str) -> tuple[str, str]:
+    values = item
+    if isinstance(item, dict):
+        if "features" in item:
+            values = item["features"]
+        elif isinstance(item.get("data"), dict):
+            values = item["data"].get("features", {}).get("values")
+        else:
+            raise RequestError(
+                f'{where}: expected {{"features": [entity, address]}} or '
+                f'{{"data": {{"features": {{"values": [...]}}}}}}'
+            )
+    if (
+        not isinstance(values, list)
+        or len(values) != 2
+        or not all(isinstance(v, str) for v in values)
+    ):
+        raise RequestError(
+            f"{where}: expected [entity, address] as two strings, got {json.dumps(values)[:80]}"
+        )
+    return values[0], values[1]
+
+
+def parse_request(body: bytes, content_type: str | None) -> tuple[list[str], list[str], str]:
+    """(entities, addresses, row label) from a request body; raises ``RequestError``."""
+    if len(body) > MAX_PAYLOAD:
+        raise RequestError(
+            f"payload of {len(body):,} bytes exceeds the {MAX_PAYLOAD:,}-byte limit", status=413
+        )
+    mtype, _ = media_type(content_type)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RequestError(f"body is not UTF-8: {err}") from None
+    entities, addresses = [], []
+    if mtype == "text/csv":
+        for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if not row:
+                continue
+            if len(row) != 2:
+                raise RequestError(
+                    f"line {n}: expected 2 columns (entity,address), found {len(row)}"
+                )
+            entities.append(row[0].strip())
+            addresses.append(row[1].strip())
+        label = "line"
+    elif mtype == "application/json":
+        try:
+            doc = json.loads(text)
+        except ValueError as err:
+            raise RequestError(f"body is not JSON: {err}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("instances"), list):
+            raise RequestError('expected a JSON object with an "instances" list')
+        for n, item in enumerate(doc["instances"], start=1):
+            e, a = _pair(item, f"instance {n}")
+            entities.append(e)
+            addresses.append(a)
+        label = "instance"
+    elif mtype in ("application/jsonlines", "application/x-jsonlines"):
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line.rstrip().rstrip(","))
+            except ValueError as err:
+                raise RequestError(f"line {n}: not JSON: {err}") from None
+            e, a = _pair(item, f"line {n}")
+            entities.append(e)
+            addresses.append(a)
+        label = "line"
+    else:
+        raise RequestError(
+            f"unsupported Content-Type {content_type!r}; use one of " + ", ".join(CONTENT_TYPES),
+            status=415,
+        )
+    if not entities:
+        raise RequestError("the request holds no (entity, address) pairs")
+    return entities, addresses, label
+
+
+def check_scores(scores: Scores, addresses: list[str], label: str) -> None:
+    """A request with an address that does not parse is refused, naming the first one."""
+    if not scores.valid.all():
+        bad = int((~scores.valid).argmax())
+        raise RequestError(f"{label} {bad + 1}: {addresses[bad]!r} is not an IP address")
+
+
+def render(scores: Scores, accept: str | None) -> tuple[bytes, str]:
+    mtype, params = media_type(accept or "application/json")
+    if mtype in ("*/*", ""):
+        mtype = "application/json"
+    if mtype not in ACCEPT_TYPES and mtype != "application/x-jsonlines":
+        raise RequestError(
+            f"unsupported Accept {accept!r}; use one of " + ", ".join(ACCEPT_TYPES), status=406
+        )
+    verbose = params.get("verbose", "").lower() in ("true", "1")
+    preds = []
+    for i, dot in enumerate(scores.dot_product.tolist()):
+        p: dict[str, Any] = {
+            "dot_product": None if math.isnan(dot) else dot,
+            "known_entity": bool(scores.known_entity[i]),
+        }
+        if verbose and scores.entity_embedding is not None:
+            p["entity_embedding"] = scores.entity_embedding[i].tolist()
+            p["ip_embedding"] = scores.ip_embedding[i].tolist()
+        preds.append(p)
+    if mtype == "application/json":
+        return json.dumps({"predictions": preds}).encode(), "application/json"
+    return ("".join(json.dumps(p) + "\n" for p in preds)).encode(), "application/jsonlines"
+
+
+def wants_embeddings(accept: str | None) -> bool:
+    return media_type(accept)[1].get("verbose", "").lower() in ("true", "1")

@@ -1,0 +1,97 @@
+"""Inference in numpy: dot products (and embeddings) for (entity, address) pairs.
+
+Distinct entities and addresses are embedded once per call; the pair dot products then run in
+cache-sized chunks. No torch import: the model server and the scorer start fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.encoding import (
+    Addresses,
+    entity_hashes,
+    entity_rows,
+    ip_tokens,
+    parse_addresses,
+)
+
+CHUNK = 32_768
+
+
+@dataclass
+class Scores:
+    dot_product: np.ndarray  # float32, nan where the address is invalid
+    known_entity: np.ndarray  # bool
+    valid: np.ndarray  # bool: the address parsed
+    entity_embedding: np.ndarray | None = None
+    ip_embedding: np.ndarray | None = None
+
+
+class Scorer:
+    def __init__(self, artifact: ModelArtifact):
+        self.art = artifact
+        self.hp = artifact.hp
+
+    def embed_addresses(self, addrs: Addresses) -> np.ndarray:
+        """(n, dim) address embeddings: prefix tokens summed, then the encoder layers."""
+        x = self.art.ip_tokens[ip_tokens(addrs, self.hp.ip_hash_buckets)].sum(axis=1)
+        for i, (w, b) in enumerate(self.art.layers):
+            x = x @ w.T + b
+            if i < len(self.art.layers) - 1:
+                np.maximum(x, 0, out=x)
+        return x.astype(np.float32, copy=False)
+
+    def _embed_distinct(self, addrs: Addresses) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of the distinct addresses, and each input's row among them."""
+        if not (addrs.family == 6).any():  # IPv4 (and invalid) only: one 64-bit key
+            key = addrs.lo | (addrs.family.astype(np.uint64) << np.uint64(32))
+            u, inv = np.unique(key, return_inverse=True)
+            distinct = Addresses(
+                (u >> np.uint64(32)).astype(np.uint8), np.zeros_like(u), u & np.uint64(0xFFFFFFFF)
+            )
+        else:
+            key = np.stack([addrs.family.astype(np.uint64), addrs.hi, addrs.lo], axis=1)
+            u, inv = np.unique(key, axis=0, return_inverse=True)
+            distinct = Addresses(u[:, 0].astype(np.uint8), u[:, 1], u[:, 2])
+        return self.embed_addresses(distinct), inv.reshape(-1)
+
+    def score(
+        self,
+        entities: pa.Array | list[str],
+        addresses: pa.Array | list[str],
+        embeddings: bool = False,
+    ) -> Scores:
+        hashes = entity_hashes(entities)
+        addrs = parse_addresses(addresses)
+        return self.score_parsed(hashes, addrs, embeddings)
+
+    def score_parsed(
+        self, hashes: np.ndarray, addrs: Addresses, embeddings: bool = False
+    ) -> Scores:
+        n = len(hashes)
+        valid = addrs.valid
+        known = np.zeros(n, bool)
+        if self.art.known_entities.size:
+            pos = np.searchsorted(self.art.known_entities, hashes)
+            pos = np.minimum(pos, self.art.known_entities.size - 1)
+            known = self.art.known_entities[pos] == hashes
+        ent_u, ent_inv = np.unique(
+            entity_rows(hashes, self.hp.num_entity_vectors), return_inverse=True
+        )
+        ent_vec = self.art.entity[ent_u]
+        ip_vec, addr_inv = self._embed_distinct(addrs)
+        dots = np.empty(n, np.float32)
+        for start in range(0, n, CHUNK):
+            sl = slice(start, start + CHUNK)
+            dots[sl] = np.einsum("ij,ij->i", ent_vec[ent_inv[sl]], ip_vec[addr_inv[sl]])
+        dots[~valid] = np.nan
+        out = Scores(dots, known, valid)
+        if embeddings:
+            out.entity_embedding = ent_vec[ent_inv]
+            out.ip_embedding = ip_vec[addr_inv]
+        return out

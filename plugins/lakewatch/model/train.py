@@ -1,0 +1,269 @@
+"""Train IP Insights: binary cross-entropy of observed pairs against generated negatives.
+
+Each mini-batch of B observed (positive) pairs is scored against
+``random_negative_sampling_rate`` x B uniformly random addresses paired with the same entities
+and ``shuffled_negative_sampling_rate`` x B in-batch re-pairings (entity i with address j).
+Embedding tables get sparse gradients and a row-wise ("lazy") Adam with L2 weight decay on the
+rows a batch touched; the dense encoder layers use plain Adam with the same weight decay.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from lakewatch.metrics import roc_auc
+from lakewatch.model.data import Pairs
+from lakewatch.model.encoding import entity_rows, ip_tokens, random_addresses
+from lakewatch.model.hyperparameters import Hyperparameters
+from lakewatch.model.network import IPInsightsNet
+
+Log = Callable[[str], None]
+_BETAS = (0.9, 0.999)
+_EPS = 1e-8
+VALIDATION_CAP = 200_000
+
+
+@dataclass
+class TrainResult:
+    model: IPInsightsNet
+    hp: Hyperparameters
+    known_entities: np.ndarray  # sorted uint64 hashes of every entity seen in training
+    stats: dict = field(default_factory=dict)
+
+
+class _LazyAdam:
+    """Adam for an embedding table that updates only the rows a batch touched."""
+
+    def __init__(self, table: torch.Tensor, lr: float, weight_decay: float):
+        self.table, self.lr, self.wd = table, lr, weight_decay
+        self.m = torch.zeros_like(table)
+        self.v = torch.zeros_like(table)
+
+    @torch.no_grad()
+    def step(self, t: int, rows: torch.Tensor, rows_now: torch.Tensor, grad: torch.Tensor) -> None:
+        """``rows``: unique table rows; ``rows_now``: their current values; ``grad``: dL/drow."""
+        b1, b2 = _BETAS
+        if self.wd:
+            grad = grad.add(rows_now, alpha=self.wd)
+        m = self.m.index_select(0, rows).mul_(b1).add_(grad, alpha=1 - b1)
+        v = self.v.index_select(0, rows).mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        self.m.index_copy_(0, rows, m)
+        self.v.index_copy_(0, rows, v)
+        denom = v.sqrt_().div_(math.sqrt(1 - b2**t)).add_(_EPS)
+        self.table.index_copy_(0, rows, rows_now.addcdiv_(m, denom, value=-self.lr / (1 - b1**t)))
+
+
+def keep_freed_memory() -> None:
+    """Stop glibc returning large freed blocks to the OS after every batch.
+
+    Each batch allocates tens of MB of short-lived tensors; with glibc's defaults every such
+    allocation is a fresh mmap that page-faults on first touch, which made row gathers 8x
+    slower. Keeping freed memory in the heap (as tcmalloc/jemalloc do) removes that cost.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+    libc.mallopt(-1, 1 << 31)  # M_TRIM_THRESHOLD
+
+
+def _device(prefer: str | None = None) -> torch.device:
+    if prefer:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class _Sampler:
+    """Random-address negatives, as prefix tokens, from one seeded stream."""
+
+    def __init__(self, seed: int, buckets: int, families: np.ndarray | None):
+        self.rng = np.random.default_rng(seed)
+        self.buckets = buckets
+        self.families = families  # None when the data is IPv4 only
+
+    def tokens(self, n: int, family: np.ndarray | None = None) -> np.ndarray:
+        return ip_tokens(random_addresses(self.rng, n, family), self.buckets)
+
+
+def _train_step(
+    model: IPInsightsNet,
+    opt: tuple[_LazyAdam, _LazyAdam],
+    t: int,
+    ent: torch.Tensor,
+    tok: torch.Tensor,
+    rand_tok: torch.Tensor | None,
+    shuffles: list[torch.Tensor],
+) -> torch.Tensor:
+    """One mini-batch: forward on the unique rows it touches, backward, row-wise updates."""
+    b = ent.shape[0]
+    tokens = (
+        tok.reshape(-1) if rand_tok is None else torch.cat([tok.reshape(-1), rand_tok.reshape(-1)])
+    )
+    ent_rows, ent_inv = torch.unique(ent, return_inverse=True)
+    tok_rows, tok_inv = torch.unique(tokens, return_inverse=True)
+    ent_now = model.entity.weight.detach().index_select(0, ent_rows).requires_grad_()
+    tok_now = model.ip_tokens.weight.detach().index_select(0, tok_rows).requires_grad_()
+    ent_vec = ent_now.index_select(0, ent_inv)
+    base = nn.functional.embedding_bag(tok_inv.view(-1, 4), tok_now, mode="sum")
+    ip_all = model.encoder(base)
+    ip_vec = ip_all[:b]
+    positive = (ent_vec * ip_vec).sum(dim=1)
+    negatives = []
+    if rand_tok is not None:
+        reps = rand_tok.shape[0] // b
+        negatives.append((ent_vec.repeat(reps, 1) * ip_all[b:]).sum(dim=1))
+    for perm in shuffles:
+        negatives.append((ent_vec * ip_vec.index_select(0, perm)).sum(dim=1))
+    # binary cross-entropy with logits, label 1 for observed pairs and 0 for negatives
+    neg = torch.cat(negatives)
+    loss = (nn.functional.softplus(-positive).sum() + nn.functional.softplus(neg).sum()) / (
+        positive.shape[0] + neg.shape[0]
+    )
+    loss.backward()
+    opt[0].step(t, ent_rows, ent_now.detach(), ent_now.grad)
+    opt[1].step(t, tok_rows, tok_now.detach(), tok_now.grad)
+    return loss.detach()
+
+
+def _negative_rates(hp: Hyperparameters) -> tuple[int, int]:
+    r, s = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
+    return (r, s) if r + s > 0 else (1, 0)
+
+
+def discriminator_auc(
+    model: IPInsightsNet, hp: Hyperparameters, pairs: Pairs, device: torch.device, seed: int = 12345
+) -> float:
+    """``validation:discriminator_auc``: how well the model tells the validation pairs from
+    negatives generated the way training generates them (same rates, fixed seed)."""
+    n = min(len(pairs), VALIDATION_CAP)
+    rng = np.random.default_rng(seed)
+    index = rng.choice(len(pairs), n, replace=False) if n < len(pairs) else np.arange(n)
+    ent = torch.from_numpy(entity_rows(pairs.entity_hash[index], hp.num_entity_vectors))
+    tok = torch.from_numpy(ip_tokens(pairs.addrs.take(index), hp.ip_hash_buckets))
+    r, s = _negative_rates(hp)
+    model.eval()
+    with torch.no_grad():
+        ent_vec = model.entity(ent.to(device))
+        ip_vec = model.encode_ip(tok.to(device))
+        pos = (ent_vec * ip_vec).sum(1)
+        neg = []
+        if r:
+            fam = pairs.addrs.family[index]
+            rand = ip_tokens(random_addresses(rng, n * r, np.tile(fam, r)), hp.ip_hash_buckets)
+            rv = model.encode_ip(torch.from_numpy(rand).to(device))
+            neg.append((ent_vec.repeat(r, 1) * rv).sum(1))
+        for _ in range(s):
+            perm = torch.from_numpy(rng.permutation(n)).to(device)
+            neg.append((ent_vec * ip_vec[perm]).sum(1))
+    model.train()
+    return roc_auc(pos.cpu().numpy(), torch.cat(neg).cpu().numpy())
+
+
+def train(
+    pairs: Pairs,
+    hp: Hyperparameters,
+    validation: Pairs | None = None,
+    log: Log = print,
+    device: str | None = None,
+) -> TrainResult:
+    """Train on ``pairs``; reports loss (and validation AUC) per epoch through ``log``."""
+    if len(pairs) == 0:
+        raise ValueError("no valid training pairs")
+    dev = _device(device)
+    torch.manual_seed(hp.seed)
+    model = IPInsightsNet(
+        hp.num_entity_vectors, hp.ip_hash_buckets, hp.vector_dim, hp.num_ip_encoder_layers
+    ).to(dev)
+    keep_freed_memory()
+    sparse = (
+        _LazyAdam(model.entity.weight.data, hp.learning_rate, hp.weight_decay),
+        _LazyAdam(model.ip_tokens.weight.data, hp.learning_rate, hp.weight_decay),
+    )
+    step = 0
+    dense = (
+        torch.optim.Adam(
+            model.dense_parameters(),
+            lr=hp.learning_rate,
+            weight_decay=hp.weight_decay,
+            betas=_BETAS,
+            eps=_EPS,
+        )
+        if model.dense_parameters()
+        else None
+    )
+    ent_all = torch.from_numpy(entity_rows(pairs.entity_hash, hp.num_entity_vectors)).to(dev)
+    tok_all = torch.from_numpy(ip_tokens(pairs.addrs, hp.ip_hash_buckets)).to(dev)
+    has_v6 = bool((pairs.addrs.family == 6).any())
+    fam_all = pairs.addrs.family if has_v6 else None
+    r, s = _negative_rates(hp)
+    sampler = _Sampler(hp.seed + 1, hp.ip_hash_buckets, fam_all)
+    gen = torch.Generator().manual_seed(hp.seed)
+    n, bsz = len(pairs), hp.mini_batch_size
+    epochs: list[dict] = []
+    log(
+        f"training on {n:,} pairs ({len(np.unique(pairs.entity_hash)):,} entities) on {dev}: "
+        + ", ".join(f"{k}={v}" for k, v in hp.to_dict().items())
+    )
+    for epoch in range(hp.epochs):
+        started = time.perf_counter()
+        perm = torch.randperm(n, generator=gen).to(dev)
+        total, batches = 0.0, 0
+        for start in range(0, n, bsz):
+            idx = perm[start : start + bsz]
+            b = idx.shape[0]
+            rand_tok = None
+            if r:
+                fam = np.tile(fam_all[idx.cpu().numpy()], r) if has_v6 else None
+                rand_tok = torch.from_numpy(sampler.tokens(b * r, fam)).to(dev)
+            shuffles = [torch.randperm(b, generator=gen).to(dev) for _ in range(s)]
+            step += 1
+            loss = _train_step(model, sparse, step, ent_all[idx], tok_all[idx], rand_tok, shuffles)
+            if dense is not None:
+                dense.step()
+                dense.zero_grad(set_to_none=True)
+            total += float(loss)
+            batches += 1
+            if batches % hp.batch_metrics_publish_interval == 0:
+                done = min(start + bsz, n)
+                log(
+                    f"Epoch[{epoch}] Batch[{batches}] Speed: "
+                    f"{done / (time.perf_counter() - started):,.0f} samples/sec "
+                    f"loss={total / batches:.4f}"
+                )
+        seconds = time.perf_counter() - started
+        record = {
+            "epoch": epoch,
+            "loss": total / max(batches, 1),
+            "seconds": seconds,
+            "pairs_per_second": n / seconds,
+        }
+        if validation is not None and len(validation):
+            record["validation_auc"] = discriminator_auc(model, hp, validation, dev)
+        epochs.append(record)
+        line = (
+            f"#quality_metric: epoch={epoch}, train:loss={record['loss']:.5f}, "
+            f"pairs/s={record['pairs_per_second']:,.0f}"
+        )
+        if "validation_auc" in record:
+            line += f", validation:discriminator_auc={record['validation_auc']:.5f}"
+        log(line)
+    stats = {
+        "epochs": epochs,
+        "train_pairs": n,
+        "train_entities": len(np.unique(pairs.entity_hash)),
+        "train_bad_rows": pairs.bad.to_dict(),
+        "device": str(dev),
+    }
+    if epochs and "validation_auc" in epochs[-1]:
+        stats["validation:discriminator_auc"] = epochs[-1]["validation_auc"]
+        stats["validation_pairs"] = len(validation)
+    return TrainResult(model.cpu().eval(), hp, np.unique(pairs.entity_hash), stats)

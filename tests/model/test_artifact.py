@@ -1,0 +1,85 @@
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+
+from lakewatch.model.artifact import ArtifactError, ModelArtifact
+from lakewatch.model.encoding import entity_hashes, entity_rows, ip_tokens, parse_addresses
+from lakewatch.model.scorer import Scorer
+
+
+def test_tarball_is_laid_out_like_sagemakers(trained):
+    _, model_dir = trained
+    with tarfile.open(model_dir / "model.tar.gz") as tar:
+        names = sorted(tar.getnames())
+        meta = json.load(tar.extractfile("model.json"))
+        weights = tar.extractfile("model.safetensors").read()
+    assert names == ["model.json", "model.safetensors"]
+    assert meta["format_version"] == 1 and meta["hyperparameters"]["vector_dim"] == 32
+    assert meta["stats"]["epochs"] and "train_bad_rows" in meta["stats"]
+    assert b"pickle" not in weights[:2000] and not weights.startswith(b"\x80")
+
+
+def test_round_trip_scores_like_the_trained_network(trained, lake_pairs):
+    result, model_dir = trained
+    art = ModelArtifact.load(model_dir)
+    ents, ips = lake_pairs[0][:200], lake_pairs[1][:200]
+    got = Scorer(art).score(ents, ips).dot_product
+    hp = result.hp
+    with torch.no_grad():
+        want = result.model(
+            torch.from_numpy(entity_rows(entity_hashes(ents), hp.num_entity_vectors)),
+            torch.from_numpy(ip_tokens(parse_addresses(ips), hp.ip_hash_buckets)),
+        ).numpy()
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_plain_files_load_too(trained, tmp_path):
+    _, model_dir = trained
+    art = ModelArtifact.load(model_dir)
+    art.save(tmp_path, tarball=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.safetensors"]
+    assert ModelArtifact.load(tmp_path).hp == art.hp
+
+
+def test_unknown_entities_are_flagged(trained, lake_pairs):
+    _, model_dir = trained
+    scores = Scorer(ModelArtifact.load(model_dir)).score(
+        [lake_pairs[0][0], "i-never-seen"], ["10.0.0.1", "10.0.0.1"]
+    )
+    assert scores.known_entity.tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda m: m.update(format="other"), "not a lakewatch-ipinsights model"),
+        (lambda m: m.update(format_version=99), "format version 99 is not supported"),
+        (lambda m: m["hyperparameters"].update(vector_dim=7), "entity table is"),
+    ],
+)
+def test_bad_artifacts_are_refused(trained, tmp_path, mutate, message):
+    _, model_dir = trained
+    with tarfile.open(model_dir / "model.tar.gz") as tar:
+        files = {n: tar.extractfile(n).read() for n in tar.getnames()}
+    meta = json.loads(files["model.json"])
+    mutate(meta)
+    files["model.json"] = json.dumps(meta).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, body in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    with pytest.raises(ArtifactError, match=message):
+        ModelArtifact.load(buf.getvalue())
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ArtifactError, match="no model at"):
+        ModelArtifact.load(tmp_path / "nope")
+    with pytest.raises(ArtifactError, match="not a model tarball"):
+        ModelArtifact.load(b"not a tarball")

@@ -1,0 +1,122 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from lakewatch.cli import main
+from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.jobs import run_training
+from tests.model.conftest import write_csv
+
+
+@pytest.fixture
+def csvs(lake_pairs, tmp_path):
+    ents, ips = lake_pairs
+    train = write_csv(tmp_path / "train.csv", list(zip(ents[:8000], ips[:8000], strict=True)))
+    val = write_csv(tmp_path / "val.csv", list(zip(ents[8000:10000], ips[8000:10000], strict=True)))
+    return train, val
+
+
+def test_cli_train_then_score(csvs, tmp_path, capsys):
+    train, _ = csvs
+    model_dir = tmp_path / "model"
+    assert (
+        main(
+            [
+                "train",
+                "--train",
+                train,
+                "--model-dir",
+                str(model_dir),
+                "--hp",
+                "epochs=1",
+                "--hp",
+                "vector_dim=8",
+            ]
+        )
+        == 0
+    )
+    assert (model_dir / "model.tar.gz").exists()
+    score_in = tmp_path / "in.csv"
+    score_in.write_text("i-x,10.0.0.1,extra-column\nonly-entity\ni-y,not-an-ip\ni-z,1.1.1.1\n")
+    capsys.readouterr()
+    assert main(["score", "--model-dir", str(model_dir), "--input", str(score_in)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 4  # one per input line, in order
+    assert lines[1] == "" and lines[2] == ""
+    float(lines[0]), float(lines[3])
+    assert "in.csv:2: expected at least 2 columns, found 1" in captured.err
+    assert "in.csv:3: invalid IP address" in captured.err
+
+
+def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):
+    train, val = csvs
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    (channel / "part.csv").write_text(Path(train).read_text())
+    out = tmp_path / "opt-ml-model"
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", str(channel))
+    monkeypatch.setenv("SM_CHANNEL_VALIDATION", val)
+    monkeypatch.setenv("SM_MODEL_DIR", str(out))
+    monkeypatch.setenv(
+        "SM_HPS", json.dumps({"epochs": "1", "vector_dim": "8", "sagemaker_program": "train.py"})
+    )
+    lines = []
+    stats = run_training(None, None, log=lines.append)
+    # SageMaker tars SM_MODEL_DIR itself: script mode writes the plain files
+    assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
+    assert ModelArtifact.load(out).hp.vector_dim == 8
+    assert any(line.startswith("validation:discriminator_auc=") for line in lines)
+    assert stats["train_pairs"] == 8000
+
+
+def test_script_mode_hyperparameters_as_arguments(csvs, tmp_path):
+    train, _ = csvs
+    model_dir = tmp_path / "m"
+    assert (
+        main(
+            [
+                "train",
+                "--train",
+                train,
+                "--model-dir",
+                str(model_dir),
+                "--epochs",
+                "1",
+                "--vector-dim",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert ModelArtifact.load(model_dir).hp.vector_dim == 8
+
+
+def test_bad_hyperparameter_is_a_clear_cli_error(csvs, tmp_path, capsys):
+    train, _ = csvs
+    rc = main(
+        ["train", "--train", train, "--model-dir", str(tmp_path / "m"), "--hp", "vector_dim=2"]
+    )
+    assert rc == 2
+    assert "vector_dim=2 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_to_s3(csvs, aws, clients):
+    settings, _ = aws
+    train, _ = csvs
+    stats = run_training(
+        train,
+        f"s3://{settings.results_bucket_name}/models/x",
+        hp_items=["epochs=1", "vector_dim=8"],
+        clients=clients,
+        log=lambda s: None,
+    )
+    assert stats["artifact"] == f"s3://{settings.results_bucket_name}/models/x/model.tar.gz"
+    body = (
+        clients("s3")
+        .get_object(Bucket=settings.results_bucket_name, Key="models/x/model.tar.gz")["Body"]
+        .read()
+    )
+    assert ModelArtifact.load(body).hp.vector_dim == 8

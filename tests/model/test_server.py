@@ -1,0 +1,202 @@
+"""The model server through boto3's sagemaker-runtime client with endpoint_url, as users call it."""
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import boto3
+import numpy as np
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lakewatch.local.emulator import free_port
+from lakewatch.local.processes import wait_for
+from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.scorer import Scorer
+
+ENDPOINT = "lakewatch-test"
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    _, model_dir = trained
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lakewatch",
+            "serve",
+            "--model-dir",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--endpoint-name",
+            ENDPOINT,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            return urllib.request.urlopen(f"{url}/ping", timeout=1).status == 200
+        except OSError:
+            return False
+
+    wait_for(up, 60, what="the model server")
+    yield url, Scorer(ModelArtifact.load(model_dir))
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def runtime(server):
+    url, _ = server
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def _invoke(runtime, body, content_type, accept="application/json"):
+    resp = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT, Body=body, ContentType=content_type, Accept=accept
+    )
+    return resp["ContentType"], resp["Body"].read().decode()
+
+
+def test_ping_and_binds_loopback(server):
+    url, _ = server
+    assert url.startswith("http://127.0.0.1:")
+    assert urllib.request.urlopen(f"{url}/ping").status == 200
+
+
+def test_csv_scores_match_the_scorer_in_order(server, runtime, lake_pairs):
+    _, scorer = server
+    ents, ips = lake_pairs[0][:50], lake_pairs[1][:50]
+    body = "".join(f"{e}, {ip}\n" for e, ip in zip(ents, ips, strict=True))
+    ctype, out = _invoke(runtime, body, "text/csv")
+    assert ctype == "application/json"
+    preds = json.loads(out)["predictions"]
+    want = scorer.score(ents, ips).dot_product
+    assert np.allclose([p["dot_product"] for p in preds], want, atol=1e-5)
+    assert all(p["known_entity"] for p in preds)
+
+
+def test_json_accepts_both_instance_forms(runtime, lake_pairs):
+    e, ip = lake_pairs[0][0], lake_pairs[1][0]
+    body = json.dumps(
+        {
+            "instances": [
+                {"data": {"features": {"values": [e, ip]}}},
+                {"features": ["i-new", "10.9.9.9"]},
+            ]
+        }
+    )
+    _, out = _invoke(runtime, body, "application/json")
+    preds = json.loads(out)["predictions"]
+    assert len(preds) == 2 and [p["known_entity"] for p in preds] == [True, False]
+
+
+def test_jsonlines_in_and_out(runtime):
+    body = '{"features": ["a", "1.1.1.1"]}\n{"data": {"features": {"values": ["b", "2.2.2.2"]}}}\n'
+    ctype, out = _invoke(runtime, body, "application/jsonlines", "application/jsonlines")
+    assert ctype == "application/jsonlines"
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2 and all("dot_product" in p for p in lines)
+
+
+def test_verbose_adds_embeddings(runtime, trained):
+    result, _ = trained
+    _, out = _invoke(runtime, "a,1.1.1.1\n", "text/csv", "application/json; verbose=True")
+    pred = json.loads(out)["predictions"][0]
+    assert len(pred["entity_embedding"]) == len(pred["ip_embedding"]) == result.hp.vector_dim
+    assert np.isclose(
+        np.dot(pred["entity_embedding"], pred["ip_embedding"]), pred["dot_product"], atol=1e-4
+    )
+
+
+def test_container_path_invocations(server):
+    url, _ = server
+    req = urllib.request.Request(
+        f"{url}/invocations", data=b"a,1.1.1.1\n", headers={"Content-Type": "text/csv"}
+    )
+    assert "predictions" in json.loads(urllib.request.urlopen(req).read())
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "accept", "status", "message"),
+    [
+        ("a,1.1.1.1\nb\n", "text/csv", "application/json", 400, "line 2: expected 2 columns"),
+        (
+            json.dumps(
+                {"instances": [{"features": ["a", "1.1.1.1"]}, {"features": ["b", "1.1.1"]}]}
+            ),
+            "application/json",
+            "application/json",
+            400,
+            "instance 2: '1.1.1' is not an IP address",
+        ),
+        (
+            json.dumps({"instances": [{"features": ["a"]}]}),
+            "application/json",
+            "application/json",
+            400,
+            "instance 1: expected [entity, address]",
+        ),
+        ("{not json", "application/json", "application/json", 400, "body is not JSON"),
+        (
+            "a,1.1.1.1",
+            "application/x-recordio-protobuf",
+            "application/json",
+            415,
+            "unsupported Content-Type",
+        ),
+        ("a,1.1.1.1", "text/csv", "text/csv", 406, "unsupported Accept"),
+        ("", "text/csv", "application/json", 400, "no (entity, address) pairs"),
+    ],
+)
+def test_bad_requests_get_4xx_naming_the_row(runtime, body, ctype, accept, status, message):
+    with pytest.raises(ClientError) as err:
+        _invoke(runtime, body, ctype, accept)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert message in err.value.response["Error"]["Message"]
+
+
+def test_payload_over_six_megabytes_is_413(runtime):
+    body = "a,1.1.1.1\n" * 700_000  # 7 MB
+    with pytest.raises(ClientError) as err:
+        _invoke(runtime, body, "text/csv")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+def test_other_endpoint_name_is_404(server):
+    url, _ = server
+    other = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    with pytest.raises(ClientError) as err:
+        other.invoke_endpoint(
+            EndpointName="someone-else", Body=b"a,1.1.1.1", ContentType="text/csv"
+        )
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_server_survives_bad_requests(runtime):
+    for _ in range(3):
+        with pytest.raises(ClientError):
+            _invoke(runtime, "garbage", "text/csv")
+    assert _invoke(runtime, "a,1.1.1.1\n", "text/csv")[0] == "application/json"

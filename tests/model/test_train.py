@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lakewatch.model import train as T
+from lakewatch.model.data import pairs_from_lists
+from lakewatch.model.hyperparameters import resolve
+from lakewatch.model.network import IPInsightsNet
+from tests.model.conftest import auc_of
+
+
+def test_lazy_adam_equals_adam_with_l2_on_touched_rows():
+    torch.manual_seed(0)
+    table = torch.randn(6, 3)
+    ref = table.clone().requires_grad_()
+    adam = torch.optim.Adam([ref], lr=0.1, weight_decay=0.01)
+    lazy = T._LazyAdam(table, lr=0.1, weight_decay=0.01)
+    rows = torch.tensor([0, 2, 5])
+    for t in (1, 2, 3):
+        grad = torch.randn(3, 3)
+        full = torch.zeros(6, 3)
+        full[rows] = grad
+        ref.grad = full
+        adam.step()
+        lazy.step(t, rows, table.index_select(0, rows), grad)
+    # touched rows follow Adam; untouched rows do not move (Adam would decay them)
+    assert torch.allclose(table[rows], ref.detach()[rows], atol=1e-6)
+    assert torch.equal(table[1], torch.randn(6, 3, generator=torch.Generator().manual_seed(0))[1])
+
+
+def test_step_loss_is_bce_over_positives_and_both_negative_kinds():
+    torch.manual_seed(1)
+    model = IPInsightsNet(8, 64, 4, 1)
+    snapshot = {k: v.clone() for k, v in model.state_dict().items()}
+    ent = torch.tensor([0, 1, 2])
+    tok = torch.randint(0, 64, (3, 4))
+    rand_tok = torch.randint(0, 64, (6, 4))  # rate 2
+    perm = torch.tensor([2, 0, 1])
+    opt = (
+        T._LazyAdam(model.entity.weight.data, 0.0, 0.0),
+        T._LazyAdam(model.ip_tokens.weight.data, 0.0, 0.0),
+    )
+    loss = T._train_step(model, opt, 1, ent, tok, rand_tok, [perm])
+    model.load_state_dict(snapshot)
+    with torch.no_grad():
+        e = model.entity(ent)
+        ip = model.encode_ip(tok)
+        pos = (e * ip).sum(1)
+        neg_r = (e.repeat(2, 1) * model.encode_ip(rand_tok)).sum(1)
+        neg_s = (e * ip[perm]).sum(1)
+        logits = torch.cat([pos, neg_r, neg_s])
+        labels = torch.cat([torch.ones(3), torch.zeros(9)])
+        expected = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    assert torch.allclose(loss, expected, atol=1e-6)
+
+
+def test_no_negative_rate_falls_back_to_one_random():
+    hp = resolve(
+        {"random_negative_sampling_rate": 0, "shuffled_negative_sampling_rate": 0},
+        distinct_entities=2,
+    )
+    assert T._negative_rates(hp) == (1, 0)
+
+
+def _tiny_train(seed, lake_pairs, **hp):
+    ents, ips = lake_pairs
+    pairs = pairs_from_lists(ents[:20_000], ips[:20_000])
+    params = {"epochs": 2, "vector_dim": 16, "mini_batch_size": 1000, "seed": seed, **hp}
+    return T.train(pairs, resolve(params, distinct_entities=60), log=lambda s: None)
+
+
+def test_same_seed_same_model_other_seed_other_model(lake_pairs):
+    a = _tiny_train(3, lake_pairs)
+    b = _tiny_train(3, lake_pairs)
+    c = _tiny_train(4, lake_pairs)
+    for (k, va), vb in zip(
+        a.model.state_dict().items(), b.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k
+    assert not torch.equal(a.model.entity.weight, c.model.entity.weight)
+
+
+def test_loss_falls_and_validation_auc_is_reported(lake_pairs):
+    ents, ips = lake_pairs
+    val = pairs_from_lists(ents[-5000:], ips[-5000:])
+    pairs = pairs_from_lists(ents[:-5000], ips[:-5000])
+    hp = resolve({"epochs": 3, "vector_dim": 32, "mini_batch_size": 2000}, distinct_entities=60)
+    lines = []
+    result = T.train(pairs, hp, validation=val, log=lines.append)
+    losses = [e["loss"] for e in result.stats["epochs"]]
+    assert losses[-1] < losses[0]
+    assert result.stats["validation:discriminator_auc"] > 0.7
+    assert any("validation:discriminator_auc=" in line for line in lines)
+    assert len(result.known_entities) == len(set(ents[:-5000]))
+
+
+def test_ipv6_pairs_train_with_ipv6_negatives():
+    ents = [f"e{i % 10}" for i in range(2000)]
+    ips = [
+        f"2600:1f18:{i % 10:x}::{i % 97:x}" if i % 2 else f"10.0.{i % 10}.{i % 50}"
+        for i in range(2000)
+    ]
+    result = T.train(
+        pairs_from_lists(ents, ips),
+        resolve({"epochs": 2, "vector_dim": 8, "mini_batch_size": 500}, distinct_entities=10),
+        log=lambda s: None,
+    )
+    assert np.isfinite(result.stats["epochs"][-1]["loss"])
+
+
+def test_empty_input_is_an_error():
+    with pytest.raises(ValueError, match="no valid training pairs"):
+        T.train(pairs_from_lists([], []), resolve({}, distinct_entities=1), log=lambda s: None)
+
+
+def test_model_separates_real_pairs_from_random_addresses(trained, lake_pairs):
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.scorer import Scorer
+
+    _, model_dir = trained
+    scorer = Scorer(ModelArtifact.load(model_dir))
+    ents, ips = lake_pairs
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(ents), 3000, replace=False)
+    real = scorer.score([ents[i] for i in pick], [ips[i] for i in pick]).dot_product
+    fake_ips = [".".join(map(str, rng.integers(1, 255, 4))) for _ in pick]
+    fake = scorer.score([ents[i] for i in pick], fake_ips).dot_product
+    assert auc_of(real, fake) > 0.9
