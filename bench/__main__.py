@@ -8,7 +8,7 @@ import os
 import platform
 import time
 
-BENCHMARKS = ["generator"]
+BENCHMARKS = ["generator", "model"]
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -16,13 +17,16 @@ print("BENCH-RESULT " + json.dumps(result))
 """
 
 
-def isolated(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
+def isolated(
+    module: str, function: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """Call ``module.function(**kwargs)`` in a new Python process; returns its dict + peak RSS."""
     proc = subprocess.run(
         [sys.executable, "-c", _RUNNER, module, function, json.dumps(kwargs)],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH-RESULT "):
@@ -32,3 +36,13 @@ def isolated(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
 
 def row(name: str, value: str, note: str = "") -> str:
     return f"  {name:<44} {value:>18}  {note}"
+
+
+ONE_CORE = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def lake_egress_pairs(days: int, rows: int, seed: int = 5) -> tuple[list[str], list[str]]:
+    """(instance, destination) pairs of a generated lake's outbound IPv4 flows."""
+    from tests.model.conftest import egress_pairs
+
+    return egress_pairs(days=days, rows=rows, seed=seed)

@@ -627,12 +627,7 @@ class LakeGenerator:
         if ev.kind == "lateral_movement":
             x = inst[int(rng.integers(0, len(inst)))]
             svc = SERVICE_BY_NAME[x.service]
-            targets = [
-                s.name
-                for s in SERVICES
-                if s.name not in (*svc.deps, x.service) and x.service not in s.deps
-            ]
-            target_svc = targets[int(rng.integers(0, len(targets)))]
+            target_svc = _lateral_target(svc, rng)
             victims = w.service_instances(a, target_svc)
             for v in rng.choice(len(victims), min(2, len(victims)), replace=False):
                 t = victims[int(v)]
@@ -1133,6 +1128,17 @@ def _observables(n: int, slots: list[tuple[str, str, int, pa.Array]]) -> pa.Arra
     items = items.filter(flat_valid)
     offsets = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
     return au.list_array(offsets, items, pa.field("array", OBSERVABLE, nullable=False))
+
+
+def _lateral_target(svc, rng: np.random.Generator) -> str:
+    """A service the attacker's service never talks to, preferably in a subnet tier it does
+    reach: the realistic hard case, invisible to a per-subnet frequency count."""
+    unrelated = [
+        s for s in SERVICES if s.name not in (*svc.deps, svc.name) and svc.name not in s.deps
+    ]
+    tiers = {SERVICE_BY_NAME[d].tier for d in svc.deps}
+    near = [s for s in unrelated if s.tier in tiers] or unrelated
+    return near[int(rng.integers(0, len(near)))].name
 
 
 def _flatten(pools: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

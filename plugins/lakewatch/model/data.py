@@ -147,8 +147,10 @@ def read_csv_table(
         table = pa.table({"f0": pa.array([], pa.string())})
     total = table.num_rows + len(invalid)
     bad.rows += total
-    invalid_lines = np.array([r.number for r in invalid if r.number], dtype=np.int64)
-    lines = np.setdiff1d(np.arange(1, total + 1), invalid_lines)[: table.num_rows]
+    lines = np.arange(1, total + 1, dtype=np.int64)
+    if invalid:
+        invalid_lines = np.array([r.number for r in invalid if r.number], dtype=np.int64)
+        lines = np.setdiff1d(lines, invalid_lines)[: table.num_rows]
     if table.num_columns >= 2:
         entity, ip = table.column(0).cast(pa.string()), table.column(1).cast(pa.string())
     else:  # the first row had one column: every such row is bad

@@ -121,6 +121,6 @@ def resolve(
 
 
 def default_ip_buckets(distinct_addresses: int) -> int:
-    """Room for every prefix token of the data with few collisions: 4 tokens per address."""
-    want = max(1 << 16, 8 * max(distinct_addresses, 1))
+    """Room for every prefix token of the data with few collisions (two tokens per address)."""
+    want = max(1 << 16, 4 * max(distinct_addresses, 1))
     return min(1 << 22, 1 << (want - 1).bit_length())

@@ -1,7 +1,7 @@
 """The IP Insights network in PyTorch.
 
 Entity vectors live in an embedding table indexed by the entity's hash bucket. An address's
-four prefix tokens index rows of a second table; their sum is the address's base vector, which
+prefix tokens index rows of a second table; their sum is the address's base vector, which
 ``num_ip_encoder_layers`` fully connected layers (ReLU between them) turn into its embedding.
 Both tables use sparse gradients: a batch touches a few thousand of their rows, and updating
 only those is what makes training fast.
@@ -36,7 +36,7 @@ class IPInsightsNet(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def encode_ip(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(n, 4) prefix tokens -> (n, dim) address embeddings."""
+        """(n, levels) prefix tokens -> (n, dim) address embeddings."""
         return self.encoder(self.ip_tokens(tokens).sum(dim=1))
 
     def forward(self, entity_rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -84,14 +84,51 @@ class Scorer:
             entity_rows(hashes, self.hp.num_entity_vectors), return_inverse=True
         )
         ent_vec = self.art.entity[ent_u]
-        ip_vec, addr_inv = self._embed_distinct(addrs)
-        dots = np.empty(n, np.float32)
-        for start in range(0, n, CHUNK):
-            sl = slice(start, start + CHUNK)
-            dots[sl] = np.einsum("ij,ij->i", ent_vec[ent_inv[sl]], ip_vec[addr_inv[sl]])
+        if len(self.art.layers) <= 1 and not embeddings:
+            dots = self._linear_dots(ent_vec, ent_inv, addrs)
+        else:
+            dots = self._general_dots(ent_vec, ent_inv, addrs, embeddings)
         dots[~valid] = np.nan
         out = Scores(dots, known, valid)
         if embeddings:
             out.entity_embedding = ent_vec[ent_inv]
-            out.ip_embedding = ip_vec[addr_inv]
+            out.ip_embedding = self._ip_vec[self._addr_inv]
         return out
+
+    def _linear_dots(
+        self, ent_vec: np.ndarray, ent_inv: np.ndarray, addrs: Addresses
+    ) -> np.ndarray:
+        """One linear encoder layer (the default): e.(W x + b) = (W^T e).x + e.b, with x the
+        sum of the address's token rows. W folds into the few entity vectors, so each pair
+        costs a row gather per token level, or a lookup where a level has few distinct tokens.
+        """
+        if self.art.layers:
+            w, b = self.art.layers[0]
+            folded, offset = ent_vec @ w, ent_vec @ b
+        else:
+            folded, offset = ent_vec, np.zeros(len(ent_vec), np.float32)
+        dots = offset[ent_inv].astype(np.float32)
+        tokens = ip_tokens(addrs, self.hp.ip_hash_buckets)
+        for level in range(tokens.shape[1]):
+            tok_u, tok_inv = np.unique(tokens[:, level], return_inverse=True)
+            if len(tok_u) * len(folded) <= 4_000_000:  # small: an entity x token table
+                table = folded @ self.art.ip_tokens[tok_u].T
+                dots += table[ent_inv, tok_inv]
+                continue
+            rows = self.art.ip_tokens
+            col = tokens[:, level]
+            for start in range(0, len(dots), CHUNK):
+                sl = slice(start, start + CHUNK)
+                dots[sl] += np.einsum("ij,ij->i", folded[ent_inv[sl]], rows[col[sl]])
+        return dots
+
+    def _general_dots(
+        self, ent_vec: np.ndarray, ent_inv: np.ndarray, addrs: Addresses, embeddings: bool
+    ) -> np.ndarray:
+        ip_vec, addr_inv = self._embed_distinct(addrs)
+        self._ip_vec, self._addr_inv = ip_vec, addr_inv
+        dots = np.empty(len(ent_inv), np.float32)
+        for start in range(0, len(dots), CHUNK):
+            sl = slice(start, start + CHUNK)
+            dots[sl] = np.einsum("ij,ij->i", ent_vec[ent_inv[sl]], ip_vec[addr_inv[sl]])
+        return dots

@@ -113,7 +113,7 @@ def _train_step(
     ent_now = model.entity.weight.detach().index_select(0, ent_rows).requires_grad_()
     tok_now = model.ip_tokens.weight.detach().index_select(0, tok_rows).requires_grad_()
     ent_vec = ent_now.index_select(0, ent_inv)
-    base = nn.functional.embedding_bag(tok_inv.view(-1, 4), tok_now, mode="sum")
+    base = nn.functional.embedding_bag(tok_inv.view(-1, tok.shape[1]), tok_now, mode="sum")
     ip_all = model.encoder(base)
     ip_vec = ip_all[:b]
     positive = (ent_vec * ip_vec).sum(dim=1)

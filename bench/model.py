@@ -1,0 +1,274 @@
+"""IP Insights: training and scoring speed, server throughput, and quality against a baseline.
+
+Every figure has a baseline measured in the same run: training against a plain dense-Adam
+PyTorch loop on the same data, scoring against pyarrow merely reading the same CSV, the server
+against the same scorer called in-process, and the model's anomaly AUC against the per-entity
+prefix-frequency baseline on the same lake.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from bench.common import ONE_CORE, isolated, row
+
+
+def _pairs(kind: str, n: int):
+    from lakewatch.model.data import pairs_from_lists
+
+    if kind == "lake":
+        from bench.common import lake_egress_pairs
+
+        ents, ips = lake_egress_pairs(days=3, rows=max(200_000, n // 2))
+        return pairs_from_lists(ents[:n], ips[:n])
+    rng = np.random.default_rng(0)  # worst case: every address distinct and random
+    ents = [f"i-{k:05d}" for k in rng.integers(0, 3000, n)]
+    ips = [f"10.{a}.{b}.{c}" for a, b, c in rng.integers(0, 256, (n, 3))]
+    return pairs_from_lists(ents, ips)
+
+
+def train_speed(kind: str, n: int, epochs: int = 2) -> dict:
+    from lakewatch.model.hyperparameters import resolve
+    from lakewatch.model.train import train
+
+    pairs = _pairs(kind, n)
+    hp = resolve(
+        {"epochs": epochs, "vector_dim": 128},
+        distinct_entities=len(np.unique(pairs.entity_hash)),
+        distinct_addresses=len(np.unique(pairs.addrs.lo)),
+    )
+    result = train(pairs, hp, log=lambda s: None)
+    best = max(e["pairs_per_second"] for e in result.stats["epochs"])
+    return {"pairs": len(pairs), "pairs_per_second": best, "buckets": hp.ip_hash_buckets}
+
+
+def dense_adam_speed(kind: str, n: int, batches: int = 8) -> dict:
+    """The same model with dense gradients and torch.optim.Adam over whole tables."""
+    import torch
+
+    from lakewatch.model.encoding import entity_rows, ip_tokens, random_addresses
+    from lakewatch.model.hyperparameters import resolve
+    from lakewatch.model.network import IPInsightsNet
+
+    pairs = _pairs(kind, n)
+    hp = resolve(
+        {"vector_dim": 128},
+        distinct_entities=len(np.unique(pairs.entity_hash)),
+        distinct_addresses=len(np.unique(pairs.addrs.lo)),
+    )
+    net = IPInsightsNet(hp.num_entity_vectors, hp.ip_hash_buckets, 128, 1)
+    net.entity.sparse = net.ip_tokens.sparse = False
+    opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    ent = torch.from_numpy(entity_rows(pairs.entity_hash, hp.num_entity_vectors))
+    tok = torch.from_numpy(ip_tokens(pairs.addrs, hp.ip_hash_buckets))
+    rng = np.random.default_rng(0)
+    b = hp.mini_batch_size
+    started = time.perf_counter()
+    for i in range(batches):
+        sl = slice(i * b, (i + 1) * b)
+        e, t = net.entity(ent[sl]), net.encode_ip(tok[sl])
+        rt = net.encode_ip(
+            torch.from_numpy(ip_tokens(random_addresses(rng, b), hp.ip_hash_buckets))
+        )
+        logits = torch.cat([(e * t).sum(1), (e * rt).sum(1), (e * t[torch.randperm(b)]).sum(1)])
+        labels = torch.cat([torch.ones(b), torch.zeros(2 * b)])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {"pairs_per_second": batches * b / (time.perf_counter() - started)}
+
+
+def _model_dir(tmp: str) -> str:
+    from bench.common import lake_egress_pairs
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.data import pairs_from_lists
+    from lakewatch.model.hyperparameters import resolve
+    from lakewatch.model.train import train
+
+    ents, ips = lake_egress_pairs(days=2, rows=100_000)
+    result = train(
+        pairs_from_lists(ents, ips),
+        resolve({"epochs": 1}, distinct_entities=60),
+        log=lambda s: None,
+    )
+    ModelArtifact.from_training(result).save(tmp)
+    return tmp
+
+
+def _score_csv(path: str, n: int) -> None:
+    rng = np.random.default_rng(1)
+    ents = rng.integers(0, 5000, n)
+    octets = rng.integers(0, 256, (n, 4))
+    with open(path, "w") as f:
+        f.writelines(
+            f"i-{e:05d},{a}.{b}.{c}.{d}\n" for e, (a, b, c, d) in zip(ents, octets, strict=True)
+        )
+
+
+def score_speed(n: int) -> dict:
+    """``lakewatch score`` on n pairs: read, parse, score, write; the model load timed apart."""
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.jobs import score_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = _model_dir(tmp)
+        csv = os.path.join(tmp, "in.csv")
+        _score_csv(csv, n)
+        started = time.perf_counter()
+        ModelArtifact.load(model_dir)
+        load = time.perf_counter() - started
+        started = time.perf_counter()
+        score_file(model_dir, csv, os.path.join(tmp, "out.csv"), log=lambda s: None)
+        total = time.perf_counter() - started
+        return {"pairs_per_second": n / max(total - load, 1e-9), "load_seconds": load}
+
+
+def read_only_speed(n: int) -> dict:
+    import pyarrow.csv as pv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = os.path.join(tmp, "in.csv")
+        _score_csv(csv, n)
+        started = time.perf_counter()
+        pv.read_csv(
+            csv, read_options=pv.ReadOptions(use_threads=False, autogenerate_column_names=True)
+        )
+        return {"pairs_per_second": n / (time.perf_counter() - started)}
+
+
+def server_speed(requests: int, pairs_per_request: int = 1000) -> dict:
+    import http.client
+    import subprocess
+    import sys
+
+    from lakewatch.local.emulator import free_port
+    from lakewatch.local.processes import wait_for
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.scorer import Scorer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = _model_dir(tmp)
+        rng = np.random.default_rng(2)
+        body = "".join(
+            f"i-{rng.integers(0, 5000):05d},10.{rng.integers(0, 256)}."
+            f"{rng.integers(0, 256)}.{rng.integers(0, 256)}\n"
+            for _ in range(pairs_per_request)
+        ).encode()
+        ents, ips = zip(*(line.split(",") for line in body.decode().splitlines()), strict=True)
+        scorer = Scorer(ModelArtifact.load(model_dir))
+        started = time.perf_counter()
+        for _ in range(requests):
+            scorer.score(list(ents), list(ips))
+        in_process = requests / (time.perf_counter() - started)
+        port = free_port()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lakewatch",
+                "serve",
+                "--model-dir",
+                model_dir,
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+            def ping() -> bool:
+                try:
+                    conn.request("GET", "/ping")
+                    return conn.getresponse().read() == b""
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    return False
+
+            wait_for(ping, 60, what="the model server")
+            started = time.perf_counter()
+            for _ in range(requests):
+                conn.request(
+                    "POST", "/invocations", body=body, headers={"Content-Type": "text/csv"}
+                )
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 200
+            served = requests / (time.perf_counter() - started)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return {"requests_per_second": served, "in_process_per_second": in_process}
+
+
+def quality(days: int, rows: int) -> dict:
+    from bench.quality import evaluate
+
+    return evaluate(days=days, rows=rows)
+
+
+def run(quick: bool = False) -> list[str]:
+    n = 200_000 if quick else 1_000_000
+    lines = [
+        "IP Insights (vector_dim 128, one random + one shuffled negative per pair, "
+        "mini_batch_size 10,000, 2 CPU threads)"
+    ]
+    for kind, label in (("lake", "lake egress pairs"), ("random", "every address distinct")):
+        fast = isolated("bench.model", "train_speed", kind=kind, n=n)
+        dense = isolated("bench.model", "dense_adam_speed", kind=kind, n=n)
+        lines.append(
+            row(
+                f"train, {label}, positive pairs/s/epoch",
+                f"{fast['pairs_per_second']:,.0f}",
+                f"{fast['pairs_per_second'] / dense['pairs_per_second']:.1f}x dense "
+                f"Adam ({dense['pairs_per_second']:,.0f}/s, same data); "
+                f"{fast['buckets']:,} address rows",
+            )
+        )
+    lines.append(
+        row(
+            "train, GPU (H200) at mini_batch_size 10,000",
+            "not measured",
+            "no GPU machine was lent to this task",
+        )
+    )
+    m = 200_000 if quick else 1_000_000
+    score = isolated("bench.model", "score_speed", env=ONE_CORE, n=m)
+    read = isolated("bench.model", "read_only_speed", env=ONE_CORE, n=m)
+    lines.append(
+        row(
+            f"lakewatch score, 1 core, {m:,} pairs, pairs/s",
+            f"{score['pairs_per_second']:,.0f}",
+            f"{score['pairs_per_second'] / read['pairs_per_second']:.2f}x a bare "
+            f"pyarrow CSV read ({read['pairs_per_second']:,.0f}/s); model load "
+            f"{score['load_seconds']:.2f}s apart",
+        )
+    )
+    srv = isolated("bench.model", "server_speed", requests=100 if quick else 400)
+    lines.append(
+        row(
+            "server, 1,000-pair text/csv requests/s",
+            f"{srv['requests_per_second']:,.1f}",
+            f"{srv['requests_per_second'] / srv['in_process_per_second']:.2f}x the "
+            f"scorer in-process ({srv['in_process_per_second']:,.0f}/s)",
+        )
+    )
+    q = isolated(
+        "bench.model", "quality", days=4 if quick else 5, rows=60_000 if quick else 150_000
+    )
+    lines.append(
+        f"quality: anomaly AUC on day {q['test_day']} (normal held-out pairs vs injected "
+        f"anomalies; higher is better), model trained on {q['train_pairs']:,} pairs of "
+        f"the previous days"
+    )
+    lines.append(f"  {'kind':<20}{'pairs':>7}{'IP Insights':>13}{'prefix baseline':>17}")
+    for kind, r in q["kinds"].items():
+        lines.append(f"  {kind:<20}{r['n']:>7}{r['model']:>13.3f}{r['baseline']:>17.3f}")
+    lines.append(row("validation:discriminator_auc", f"{q['validation_auc']:.3f}"))
+    return lines
