@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     models_prefix: str = "models/"
     thresholds_prefix: str = "thresholds/"
     findings_prefix: str = "ext/lakewatch/"
+    athena_workgroup: str = "primary"
+    athena_output: str = ""  # default: s3://<results bucket>/athena-results/
     threshold_parameter: str = "/lakewatch/threshold"
     endpoint_name: str = "lakewatch-ipinsights"
 
@@ -86,6 +88,10 @@ class Settings(BaseSettings):
     @property
     def results_bucket_name(self) -> str:
         return self.results_bucket or f"lakewatch-results-{self.account_id}-{self.region}"
+
+    @property
+    def athena_output_location(self) -> str:
+        return self.athena_output or f"s3://{self.results_bucket_name}/athena-results/"
 
     @property
     def resolved_endpoint_url(self) -> str | None:

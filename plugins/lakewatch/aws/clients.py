@@ -42,6 +42,21 @@ class Boto3Clients:
                 self._cache[service] = self._session.client(service, **self._kwargs(service))
             return self._cache[service]
 
+    def endpoint_url(self, service: str) -> str | None:
+        """Where calls to ``service`` go (None: AWS's own endpoint)."""
+        return self._kwargs(service).get("endpoint_url")
+
+    def credentials(self) -> tuple[str, str, str | None]:
+        """(access key, secret key, session token) these clients sign with."""
+        kwargs = self._kwargs("s3")
+        if "aws_access_key_id" in kwargs:
+            return kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"], None
+        creds = self._session.get_credentials()
+        if creds is None:
+            raise RuntimeError("no AWS credentials found (environment, profile or role)")
+        frozen = creds.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token
+
     def _kwargs(self, service: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"config": _RETRIES}
         endpoint = self._overrides.get(service)
@@ -67,3 +82,18 @@ def clients_for(settings: Settings) -> Boto3Clients:
     if settings.backend == "local":
         return local_runtime_clients(settings)
     return Boto3Clients(settings)
+
+
+def arrow_s3(clients: Any, region: str):
+    """A pyarrow S3 filesystem that reaches the same endpoint, with the same credentials."""
+    from pyarrow import fs
+
+    access, secret, token = clients.credentials()
+    endpoint = clients.endpoint_url("s3")
+    kwargs: dict[str, Any] = {"access_key": access, "secret_key": secret, "region": region}
+    if token:
+        kwargs["session_token"] = token
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme)
+    return fs.S3FileSystem(**kwargs)

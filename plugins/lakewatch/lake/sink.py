@@ -19,6 +19,7 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def uri(self, key: str = "") -> str: ...
+    def delete(self, keys: list[str]) -> None: ...
 
 
 class S3Store:
@@ -39,6 +40,11 @@ class S3Store:
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def delete(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):
+            objects = [{"Key": self.prefix + k} for k in keys[i : i + 1000]]
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
 
 
 class LocalStore:
@@ -73,6 +79,10 @@ class LocalStore:
 
     def uri(self, key: str = "") -> str:
         return str(self.root / key)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            (self.root / key).unlink(missing_ok=True)
 
 
 def open_store(out: str, clients=None) -> ObjectStore:

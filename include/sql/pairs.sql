@@ -1,0 +1,18 @@
+{#- Every candidate pair of the chosen views, classified: ok (IPv4), ipv6, dash ('-'),
+    malformed. Callers select the statuses they keep and count the rest. -#}
+WITH raw AS (
+{% for view in views %}
+{% include "views/" ~ view ~ ".sql" %}
+{% if not loop.last %}
+UNION ALL
+{% endif %}
+{% endfor %}
+)
+SELECT entity, ip, view, split_key,
+       CASE
+           WHEN entity = '-' OR ip = '-' OR entity = '' OR ip = '' THEN 'dash'
+           WHEN regexp_like(ip, '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$') THEN 'ok'
+           WHEN strpos(ip, ':') > 0 THEN 'ipv6'
+           ELSE 'malformed'
+       END AS status
+FROM raw

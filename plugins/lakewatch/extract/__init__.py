@@ -1,0 +1,1 @@
+"""Extract (entity, address) pairs from Security Lake with the SQL in include/sql/."""

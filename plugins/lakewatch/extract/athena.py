@@ -1,0 +1,149 @@
+"""The aws backend's SQL engine: Athena, with the same templates and the same results shape.
+
+``query`` returns an Arrow table like ``DuckAthena.query``; ``unload`` exports a SELECT as
+headerless CSV under a prefix, one sub-prefix per value of its last column (``split=train/``,
+``split=validation/``), as Athena's UNLOAD with ``partitioned_by`` writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from lakewatch.extract.views import QueryContext
+
+_TYPES = {
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "int": pa.int32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "varchar": pa.string(),
+    "string": pa.string(),
+}
+
+
+class AthenaQueryError(RuntimeError):
+    """An Athena query that did not succeed, with Athena's reason."""
+
+
+class AthenaRunner:
+    name = "athena"
+
+    def __init__(
+        self,
+        athena: Any,
+        output_location: str,
+        workgroup: str = "primary",
+        poll_seconds: float = 2.0,
+        timeout_seconds: float = 3600.0,
+    ):
+        self.athena = athena
+        self.output = output_location.rstrip("/") + "/"
+        self.workgroup = workgroup
+        self.poll = poll_seconds
+        self.timeout = timeout_seconds
+        self.query_ids: list[str] = []
+
+    def run(self, sql: str, database: str, token_salt: str = "") -> str:
+        """Start (or, for the same SQL and salt, rejoin) a query and wait for it."""
+        token = hashlib.sha256(f"{token_salt}\n{sql}".encode()).hexdigest()[:64]
+        qid = self.athena.start_query_execution(
+            QueryString=sql,
+            ClientRequestToken=token,
+            QueryExecutionContext={"Database": database},
+            ResultConfiguration={"OutputLocation": self.output},
+            WorkGroup=self.workgroup,
+        )["QueryExecutionId"]
+        self.query_ids.append(qid)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            status = self.athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"][
+                "Status"
+            ]
+            state = status["State"]
+            if state == "SUCCEEDED":
+                return qid
+            if state in ("FAILED", "CANCELLED"):
+                raise AthenaQueryError(
+                    f"Athena query {qid} {state}: "
+                    f"{status.get('StateChangeReason', 'no reason given')}"
+                )
+            if time.monotonic() > deadline:
+                self.athena.stop_query_execution(QueryExecutionId=qid)
+                raise AthenaQueryError(
+                    f"Athena query {qid} still {state} after {self.timeout:.0f}s; stopped"
+                )
+            time.sleep(self.poll)
+
+    def results(self, qid: str) -> pa.Table:
+        """Every row of a finished query, typed from Athena's column metadata."""
+        columns: list[tuple[str, pa.DataType]] = []
+        rows: list[list[str | None]] = []
+        first = True
+        for page in self.athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid):
+            if not columns:
+                meta = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+                columns = [
+                    (c["Name"], _TYPES.get(c.get("Type", "varchar").lower(), pa.string()))
+                    for c in meta
+                ]
+            for row in page["ResultSet"].get("Rows", []):
+                values = [d.get("VarCharValue") for d in row["Data"]]
+                if first:  # Athena repeats the header as the first row of a SELECT
+                    first = False
+                    if values == [name for name, _ in columns]:
+                        continue
+                rows.append(values)
+        arrays = {
+            name: pa.array([r[i] for r in rows], pa.string()).cast(typ)
+            for i, (name, typ) in enumerate(columns)
+        }
+        return pa.table(arrays) if arrays else pa.table({})
+
+    def query(self, sql: str, ctx: QueryContext, token_salt: str = "") -> pa.Table:
+        return self.results(self.run(sql, ctx.glue_database, token_salt))
+
+    def unload(
+        self,
+        select_sql: str,
+        target: str,
+        ctx: QueryContext,
+        partitioned_by: str,
+        token_salt: str = "",
+    ) -> str:
+        """UNLOAD a SELECT to headerless CSV under ``target`` (which must be empty)."""
+        sql = (
+            f"UNLOAD ({select_sql})\nTO '{target.rstrip('/')}/'\n"
+            "WITH (format = 'TEXTFILE', field_delimiter = ',', compression = 'NONE', "
+            f"partitioned_by = ARRAY['{partitioned_by}'])"
+        )
+        return self.run(sql, ctx.glue_database, token_salt)
+
+    def export(
+        self, athena_sql: str, ctx: QueryContext, store, prefix: str, attempt: str, summary
+    ) -> None:
+        """UNLOAD ``extract.sql`` under ``attempt=<id>/split=<x>/``; count rows per split."""
+        target = store.uri(f"{prefix}attempt={attempt}/")
+        select = f"SELECT entity, ip, split FROM ({athena_sql}) AS extract"
+        self.unload(select, target, ctx, partitioned_by="split", token_salt=attempt)
+        counts = self.query(
+            f"SELECT split, count(*) AS n, count(DISTINCT entity) AS entities "
+            f"FROM ({athena_sql}) AS extract GROUP BY split",
+            ctx,
+            attempt,
+        )
+        summary.split_rows = {r["split"]: int(r["n"]) for r in counts.to_pylist()}
+        summary.rows = sum(summary.split_rows.values())
+        summary.entities = max([int(r["entities"]) for r in counts.to_pylist()] or [0])
+        for split in ("train", "validation"):
+            summary.parts[split] = sorted(
+                k
+                for k in store.list(f"{prefix}attempt={attempt}/split={split}/")
+                if not k.endswith("/")
+            )
+        summary.attempt = attempt
+        summary.queries.extend(self.query_ids)

@@ -1,0 +1,183 @@
+"""Daily pair extracts on S3: headerless ``entity,ip`` CSV parts published by a manifest.
+
+Layout under the results bucket (keys derive from the data interval, so a rerun writes the
+same place)::
+
+    extracts/source_version=2.0/pairs=<views>[+ipv6]/day=2026-11-01/
+        manifest.json                       <- written last: the publish step
+        attempt=<id>/train.csv, validation.csv   (or Athena UNLOAD's split=<x>/ parts)
+
+Readers follow ``manifest.json`` only, so a half-written attempt is never seen; after a new
+manifest is published the parts of the attempt it replaced are deleted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from lakewatch.extract.views import DEFAULT_VIEWS, check_views
+from lakewatch.lake.sink import ObjectStore
+
+SPLITS = ("train", "validation")
+DROP_REASONS = {
+    "ipv6": "IPv6 address (the built-in algorithm takes IPv4 only)",
+    "dash": "'-' entity or address (NAT/Lambda/Fargate ENI, NODATA)",
+    "malformed": "malformed address",
+}
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """Which views, and whether IPv6 pairs are kept (lakewatch's model takes them)."""
+
+    views: tuple[str, ...] = DEFAULT_VIEWS
+    include_ipv6: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "views", check_views(tuple(self.views)))
+
+    @property
+    def key(self) -> str:
+        return "+".join(sorted(self.views)) + ("+ipv6" if self.include_ipv6 else "")
+
+    @property
+    def keep(self) -> tuple[str, ...]:
+        return ("ok", "ipv6") if self.include_ipv6 else ("ok",)
+
+
+def pairs_prefix(extracts_prefix: str, source_version: str, pair_set: PairSet) -> str:
+    return f"{extracts_prefix}source_version={source_version}/pairs={pair_set.key}/"
+
+
+def day_prefix(extracts_prefix: str, source_version: str, pair_set: PairSet, day: date) -> str:
+    return f"{pairs_prefix(extracts_prefix, source_version, pair_set)}day={day:%Y-%m-%d}/"
+
+
+@dataclass
+class ExtractSummary:
+    """What one day's extract holds: counts, drops by reason, and its published parts."""
+
+    day: str
+    pair_set: str
+    source_version: str
+    rows: int = 0
+    entities: int = 0
+    by_view: dict[str, dict[str, int]] = field(default_factory=dict)  # view -> status -> rows
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows
+    split_rows: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, list[str]] = field(default_factory=dict)  # split -> keys
+    attempt: str = ""
+    engine: str = ""
+    queries: list[str] = field(default_factory=list)
+    created: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ExtractSummary:
+        return cls(**{k: v for k, v in doc.items() if k in cls.__dataclass_fields__})
+
+    def log_lines(self) -> list[str]:
+        lines = [
+            f"{self.day}: {self.rows:,} pairs kept, {self.entities:,} entities "
+            f"({', '.join(f'{k} {v:,}' for k, v in self.split_rows.items())})"
+        ]
+        for view, statuses in sorted(self.by_view.items()):
+            lines.append(
+                f"  {view}: " + ", ".join(f"{s} {n:,}" for s, n in sorted(statuses.items()))
+            )
+        if self.dropped:
+            lines.append(
+                "  dropped: "
+                + "; ".join(f"{n:,} {reason}" for reason, n in sorted(self.dropped.items()))
+            )
+        return lines
+
+    def asset_metadata(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "rows": self.rows,
+            "entities": self.entities,
+            "dropped": self.dropped,
+            "split_rows": self.split_rows,
+            "pairs": self.pair_set,
+            "source_version": self.source_version,
+        }
+
+
+def summarize_counts(counts: pa.Table, keep: tuple[str, ...], summary: ExtractSummary) -> None:
+    """Fill counts and drops from ``counts.sql``'s (view, status, rows, entities) rows."""
+    by_view: dict[str, dict[str, int]] = {}
+    dropped: Counter = Counter()
+    for row in counts.to_pylist():
+        by_view.setdefault(row["view"], {})[row["status"]] = int(row["rows"])
+        if row["status"] not in keep:
+            dropped[DROP_REASONS.get(row["status"], row["status"])] += int(row["rows"])
+    summary.by_view, summary.dropped = by_view, dict(dropped)
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """Headerless two-column CSV, the IP Insights training format."""
+    buf = io.BytesIO()
+    pv.write_csv(
+        table.select(["entity", "ip"]),
+        buf,
+        pv.WriteOptions(include_header=False, quoting_style="none"),
+    )
+    return buf.getvalue()
+
+
+def write_parts(
+    store: ObjectStore, prefix: str, attempt: str, rows: pa.Table, summary: ExtractSummary
+) -> None:
+    """One CSV per split under ``attempt=<id>/`` (the local engine's export)."""
+    split = rows["split"]
+    for name in SPLITS:
+        part = rows.filter(pc.equal(split, name))
+        key = f"{prefix}attempt={attempt}/{name}.csv"
+        store.put(key, csv_bytes(part))
+        summary.parts[name] = [key]
+        summary.split_rows[name] = part.num_rows
+    summary.rows = rows.num_rows
+    summary.entities = len(pc.unique(rows["entity"])) if rows.num_rows else 0
+    summary.attempt = attempt
+
+
+def read_manifest(store: ObjectStore, prefix: str) -> ExtractSummary | None:
+    try:
+        return ExtractSummary.from_json(json.loads(store.get(f"{prefix}manifest.json")))
+    except Exception as err:  # absent or unreadable: no published extract
+        if _missing(err):
+            return None
+        raise
+
+
+def publish(store: ObjectStore, prefix: str, summary: ExtractSummary) -> str:
+    """Write the manifest (the atomic publish), then remove the parts it superseded."""
+    previous = read_manifest(store, prefix)
+    summary.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    key = f"{prefix}manifest.json"
+    store.put(key, json.dumps(summary.to_json(), indent=2, sort_keys=True).encode())
+    if previous and previous.attempt != summary.attempt:
+        stale = [k for keys in previous.parts.values() for k in keys]
+        if stale:
+            store.delete(stale)
+    return store.uri(key)
+
+
+def _missing(err: Exception) -> bool:
+    if isinstance(err, FileNotFoundError):
+        return True
+    code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("NoSuchKey", "404", "NotFound")

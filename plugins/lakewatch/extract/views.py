@@ -1,0 +1,140 @@
+"""The pair views and the Athena (Trino) SQL that defines them.
+
+One template per view lives in ``include/sql/views/``; ``pairs.sql`` unions the chosen views and
+classifies each candidate pair, ``extract.sql`` keeps the good ones with their train/validation
+split, ``counts.sql`` counts everything by view and status. The ``aws`` backend sends this SQL
+to Athena; the ``local`` backend translates the same text to DuckDB with sqlglot.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from lakewatch.lake.layout import Source, glue_database, table_name
+
+VIEWS: dict[str, str] = {
+    "seed": "the original blog's pairs: an instance and its own source address (VPC + DNS)",
+    "egress_peer": "an instance and the destinations of its outbound flows",
+    "ingress_peer": "an instance (as '<id>/in') and the sources of its inbound flows",
+    "dns_answer": "an instance and the addresses Route 53 answered to its queries",
+}
+# Catches every kind of anomaly the synthetic lake injects: lateral movement, C2 and
+# exfiltration on egress; scans and lateral movement (victim side) on ingress; rare domains on
+# DNS answers and egress.
+DEFAULT_VIEWS = ("egress_peer", "ingress_peer", "dns_answer")
+STATUSES = ("ok", "ipv6", "dash", "malformed")
+
+
+def sql_dir() -> Path:
+    """``include/sql``: $LAKEWATCH_SQL_DIR, else the repository's, else beside the package."""
+    if os.environ.get("LAKEWATCH_SQL_DIR"):
+        return Path(os.environ["LAKEWATCH_SQL_DIR"])
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[3] / "include" / "sql", here.parent / "sql"):
+        if (candidate / "pairs.sql").exists():
+            return candidate
+    raise FileNotFoundError("cannot find include/sql (set LAKEWATCH_SQL_DIR)")
+
+
+@cache
+def _env(root: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def check_views(views: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown or not views:
+        raise ValueError(
+            f"unknown pair view(s) {unknown or '(none given)'}; choose from " + ", ".join(VIEWS)
+        )
+    return tuple(dict.fromkeys(views))
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What a view template needs: where the tables are and which interval to read."""
+
+    region: str
+    source_version: str
+    start: datetime
+    end: datetime
+    views: tuple[str, ...] = DEFAULT_VIEWS
+    keep: tuple[str, ...] = ("ok",)
+    database: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.source_version not in ("1.0", "2.0"):
+            raise ValueError(f"source version must be 1.0 or 2.0, not {self.source_version!r}")
+        if self.end <= self.start:
+            raise ValueError(f"empty interval: {self.start} to {self.end}")
+        check_views(self.views)
+        bad = set(self.keep) - set(STATUSES)
+        if bad:
+            raise ValueError(f"unknown pair status(es) {sorted(bad)}; choose from {STATUSES}")
+
+    @property
+    def glue_database(self) -> str:
+        return self.database or glue_database(self.region)
+
+    def table(self, source: Source) -> str:
+        return table_name(source, self.source_version, self.region)
+
+    def variables(self) -> dict:
+        start, end = _utc(self.start), _utc(self.end)
+        last = end - timedelta(milliseconds=1)
+        return {
+            "views": list(self.views),
+            "keep": list(self.keep),
+            "source_version": self.source_version,
+            "vpc_table": f'"{self.glue_database}"."{self.table(Source.VPC_FLOW)}"',
+            "dns_table": f'"{self.glue_database}"."{self.table(Source.ROUTE53)}"',
+            "start_ts": start.strftime("%Y-%m-%d %H:%M:%S"),
+            "end_ts": end.strftime("%Y-%m-%d %H:%M:%S"),
+            "start_ms": int(start.timestamp() * 1000),
+            "end_ms": int(end.timestamp() * 1000),
+            "start_day": start.strftime("%Y%m%d"),
+            "end_day": last.strftime("%Y%m%d"),
+            **self.extra,
+        }
+
+    def days(self) -> list[str]:
+        """The eventDay partitions the interval touches."""
+        day, last = _utc(self.start).date(), (_utc(self.end) - timedelta(milliseconds=1)).date()
+        out = []
+        while day <= last:
+            out.append(day.strftime("%Y%m%d"))
+            day += timedelta(days=1)
+        return out
+
+
+def render(template: str, ctx: QueryContext) -> str:
+    """Athena SQL for ``template`` (``pairs.sql``, ``extract.sql``, ``counts.sql``)."""
+    return _env(str(sql_dir())).get_template(template).render(**ctx.variables()).strip()
+
+
+def sources_used(views: tuple[str, ...]) -> set[Source]:
+    used = set()
+    for v in views:
+        if v in ("seed", "egress_peer", "ingress_peer"):
+            used.add(Source.VPC_FLOW)
+        if v in ("seed", "dns_answer"):
+            used.add(Source.ROUTE53)
+    return used
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
