@@ -8,7 +8,7 @@ import os
 import platform
 import time
 
-BENCHMARKS = ["generator", "model"]
+BENCHMARKS = ["generator", "model", "extract"]
 
 
 def main() -> int:

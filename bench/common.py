@@ -43,6 +43,6 @@ ONE_CORE = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREAD
 
 def lake_egress_pairs(days: int, rows: int, seed: int = 5) -> tuple[list[str], list[str]]:
     """(instance, destination) pairs of a generated lake's outbound IPv4 flows."""
-    from tests.model.conftest import egress_pairs
+    from tests.conftest import egress_pairs
 
     return egress_pairs(days=days, rows=rows, seed=seed)

@@ -1,3 +1,4 @@
 from lakewatch.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # Airflow's plugin loader imports this module too
+    raise SystemExit(main())

@@ -144,6 +144,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(days=args.days, rows_per_day=args.rows_per_day, seed=args.seed)
 
 
+def cmd_local_router(args: argparse.Namespace) -> int:
+    from lakewatch.serving.router import serve_router
+    from lakewatch.settings import load_settings
+
+    settings = load_settings()
+    serve_router(
+        str(settings.state_dir.resolve() / "endpoints"),
+        settings.model_server_host,
+        settings.model_server_port,
+    )
+    return 0
+
+
 # model ---------------------------------------------------------------------------------------
 
 
@@ -240,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_local_down
     )
     lsub.add_parser("status", help="list lakewatch's processes").set_defaults(func=cmd_local_status)
+    lsub.add_parser("router", help="run the local endpoint router (foreground)").set_defaults(
+        func=cmd_local_router
+    )
 
     train = sub.add_parser("train", help="train IP Insights (also SageMaker script mode)")
     train.add_argument("--train", help="CSV file, folder or s3:// prefix (SM_CHANNEL_TRAIN)")

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     findings_prefix: str = "ext/lakewatch/"
     athena_workgroup: str = "primary"
     athena_output: str = ""  # default: s3://<results bucket>/athena-results/
+    sagemaker_role_arn: str = ""  # execution role for training jobs, models and endpoints
+    training_instance_type: str = "ml.m5.xlarge"
+    endpoint_instance_type: str = "ml.m5.large"
     threshold_parameter: str = "/lakewatch/threshold"
     endpoint_name: str = "lakewatch-ipinsights"
 

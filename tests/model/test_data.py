@@ -3,7 +3,7 @@ import gzip
 import pytest
 
 from lakewatch.model.data import BadDataError, read_pairs
-from tests.model.conftest import write_csv
+from tests.conftest import write_csv
 
 
 def test_bad_rows_are_counted_with_line_numbers(tmp_path):

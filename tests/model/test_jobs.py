@@ -6,7 +6,7 @@ import pytest
 from lakewatch.cli import main
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.jobs import run_training
-from tests.model.conftest import write_csv
+from tests.conftest import write_csv
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from lakewatch.model import train as T
 from lakewatch.model.data import pairs_from_lists
 from lakewatch.model.hyperparameters import resolve
 from lakewatch.model.network import IPInsightsNet
-from tests.model.conftest import auc_of
+from tests.conftest import auc_of
 
 
 def test_lazy_adam_equals_adam_with_l2_on_touched_rows():

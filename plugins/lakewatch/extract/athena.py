@@ -123,16 +123,19 @@ class AthenaRunner:
         )
         return self.run(sql, ctx.glue_database, token_salt)
 
-    def export(
-        self, athena_sql: str, ctx: QueryContext, store, prefix: str, attempt: str, summary
-    ) -> None:
-        """UNLOAD ``extract.sql`` under ``attempt=<id>/split=<x>/``; count rows per split."""
+    def extract(self, ctx: QueryContext, store, prefix: str, attempt: str, summary) -> None:
+        """Counts by view and status, then UNLOAD the kept pairs under ``attempt=<id>/``."""
+        from lakewatch.extract.export import summarize_counts
+        from lakewatch.extract.views import render
+
+        summarize_counts(self.query(render("counts.sql", ctx), ctx, attempt), ctx.keep, summary)
+        extract_sql = render("extract.sql", ctx)
         target = store.uri(f"{prefix}attempt={attempt}/")
-        select = f"SELECT entity, ip, split FROM ({athena_sql}) AS extract"
+        select = f"SELECT entity, ip, split FROM ({extract_sql}) AS extract"
         self.unload(select, target, ctx, partitioned_by="split", token_salt=attempt)
         counts = self.query(
-            f"SELECT split, count(*) AS n, count(DISTINCT entity) AS entities "
-            f"FROM ({athena_sql}) AS extract GROUP BY split",
+            "SELECT split, count(*) AS n, count(DISTINCT entity) AS entities "
+            f"FROM ({extract_sql}) AS extract GROUP BY split",
             ctx,
             attempt,
         )

@@ -12,9 +12,8 @@ from lakewatch.extract.export import (
     PairSet,
     day_prefix,
     publish,
-    summarize_counts,
 )
-from lakewatch.extract.views import QueryContext, render
+from lakewatch.extract.views import QueryContext
 from lakewatch.lake.sink import S3Store
 from lakewatch.settings import Settings
 
@@ -58,7 +57,6 @@ def extract_day(
         source_version=settings.source_version,
         engine=engine.name,
     )
-    summarize_counts(engine.query(render("counts.sql", ctx), ctx), pair_set.keep, summary)
-    engine.export(render("extract.sql", ctx), ctx, store, prefix, attempt, summary)
+    engine.extract(ctx, store, prefix, attempt, summary)
     publish(store, prefix, summary)
     return summary

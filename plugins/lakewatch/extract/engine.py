@@ -143,11 +143,23 @@ class DuckAthena:
         finally:
             con.close()
 
-    def export(
-        self, athena_sql: str, ctx: QueryContext, store, prefix: str, attempt: str, summary
-    ) -> None:
-        """Run ``extract.sql`` and write its rows as one CSV per split."""
-        from lakewatch.extract.export import write_parts
+    def extract(self, ctx: QueryContext, store, prefix: str, attempt: str, summary) -> None:
+        """One pass: classify every candidate pair, count them, export the kept ones."""
+        import pyarrow.compute as pc
 
-        summary.queries.append("duckdb:extract.sql")
-        write_parts(store, prefix, attempt, self.query(athena_sql, ctx), summary)
+        from lakewatch.extract.export import summarize_counts, write_parts
+        from lakewatch.extract.views import render
+
+        # ordered: a rerun writes byte-identical objects whatever order the scan threads took
+        rows = self.query(
+            f"SELECT * FROM ({render('classified.sql', ctx)}) AS c ORDER BY entity, ip", ctx
+        )
+        summary.queries.append("duckdb:classified.sql")
+        counts = (
+            rows.group_by(["view", "status"])
+            .aggregate([("entity", "count"), ("entity", "count_distinct")])
+            .rename_columns(["view", "status", "rows", "entities"])
+        )
+        summarize_counts(counts, ctx.keep, summary)
+        kept = rows.filter(pc.is_in(rows["status"], pa.array(list(ctx.keep))))
+        write_parts(store, prefix, attempt, kept, summary)

@@ -8,6 +8,7 @@ rows, so a damaged file is never silently half-used.
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,8 +84,26 @@ class Pairs:
         return len(self.entity_hash)
 
 
+def _manifest_entries(location: str, clients) -> list[str]:
+    """The object URIs a SageMaker manifest file lists (``[{"prefix": ...}, "key", ...]``)."""
+    if is_s3(location):
+        uri = S3Uri.parse(location)
+        body = clients("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    else:
+        body = Path(location).read_bytes()
+    doc = json.loads(body)
+    if not doc or not isinstance(doc[0], dict) or "prefix" not in doc[0]:
+        raise ValueError(f"{location}: not a SageMaker manifest file")
+    prefix = doc[0]["prefix"]
+    return [prefix + key for key in doc[1:]]
+
+
 def iter_sources(location: str, clients) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every CSV under ``location``."""
+    """(name, bytes) of every CSV under ``location`` (or listed by a ``.manifest`` file)."""
+    if location.endswith(".manifest"):
+        for entry in _manifest_entries(location, clients):
+            yield from iter_sources(entry, clients)
+        return
     if is_s3(location):
         if clients is None:
             raise ValueError(f"reading {location} needs AWS clients")

@@ -1,0 +1,29 @@
+"""The Assets lakewatch's DAGs produce and react to.
+
+URIs are built from the settings at parse time (environment variables only: parsing must not
+call the metadata database). Names are fixed, so renaming a bucket keeps the DAG links.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from lakewatch.settings import Settings
+
+_S = Settings()
+
+TRAINING_PAIRS = Asset(
+    name="lakewatch_training_pairs",
+    uri=f"s3://{_S.results_bucket_name}/{_S.extracts_prefix}",
+    group="lakewatch",
+)
+DEPLOYED_MODEL = Asset(
+    name="lakewatch_deployed_model",
+    uri=f"s3://{_S.results_bucket_name}/{_S.models_prefix}endpoints/{_S.endpoint_name}.json",
+    group="lakewatch",
+)
+THRESHOLD = Asset(
+    name="lakewatch_threshold",
+    uri=f"s3://{_S.results_bucket_name}/{_S.thresholds_prefix}",
+    group="lakewatch",
+)

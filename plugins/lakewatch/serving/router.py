@@ -1,0 +1,132 @@
+"""The local backend's SageMaker runtime: one address that routes by endpoint name.
+
+``POST /endpoints/<name>/invocations`` goes to whichever model server the endpoint's record
+(``<state_dir>/endpoints/<name>.json``) names as active, so a deploy switches traffic by
+rewriting that record, the way SageMaker moves an endpoint to a new endpoint config. An unknown
+endpoint gets SageMaker's 400 ValidationError; a dead model server a 503 the client retries.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger("lakewatch.serving.router")
+_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](-*[A-Za-z0-9])*)/invocations$")
+_FORWARD = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
+
+
+def read_state(directory: Path, name: str) -> dict | None:
+    try:
+        return json.loads((directory / f"{name}.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+class Router(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 8080):
+        self.directory = Path(directory)
+        super().__init__((host, port), _Handler)
+
+    def backend(self, name: str) -> str | None:
+        state = read_state(self.directory, name)
+        active = (state or {}).get("active") or {}
+        return active.get("url")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Router
+    protocol_version = "HTTP/1.1"
+    wbufsize = -1
+
+    def setup(self) -> None:
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, fmt: str, *args) -> None:
+        log.debug(fmt, *args)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self._send(
+            status,
+            json.dumps({"message": message}).encode(),
+            {"Content-Type": "application/json", "x-amzn-ErrorType": code},
+        )
+
+    def do_GET(self) -> None:
+        if self.path == "/ping":
+            self._send(200, b"", {"Content-Type": "text/plain"})
+        elif self.path == "/endpoints":
+            names = sorted(p.stem for p in self.server.directory.glob("*.json"))
+            body = {n: (read_state(self.server.directory, n) or {}).get("active") for n in names}
+            self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        else:
+            self._error(404, "UnknownOperationException", f"no such path: {self.path}")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        match = _PATH.match(self.path.split("?")[0])
+        if not match:
+            self._error(404, "UnknownOperationException", f"no such path: {self.path}")
+            return
+        name = match[1]
+        url = self.server.backend(name)
+        if url is None:
+            self._error(400, "ValidationError", f"Endpoint {name} not found.")
+            return
+        target = urlparse(url)
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        try:
+            conn.request(
+                "POST",
+                f"/endpoints/{name}/invocations",
+                body=body,
+                headers={h: self.headers[h] for h in _FORWARD if self.headers.get(h)},
+            )
+            resp = conn.getresponse()
+            payload = resp.read()
+        except OSError as err:
+            self._error(
+                503,
+                "ServiceUnavailable",
+                f"endpoint {name}: model server at {url} unavailable: {err}",
+            )
+            return
+        finally:
+            conn.close()
+        headers = {
+            k: v
+            for k, v in resp.getheaders()
+            if k.lower()
+            in ("content-type", "x-amzn-errortype", "x-amzn-invoked-production-variant")
+        }
+        self._send(resp.status, payload, headers)
+
+
+def serve_router(directory: str, host: str, port: int) -> None:
+    router = Router(Path(directory), host, port)
+    print(f"routing endpoints in {directory} on http://{host}:{port}", flush=True)
+    try:
+        router.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        router.server_close()

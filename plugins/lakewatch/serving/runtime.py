@@ -1,0 +1,108 @@
+"""Score (entity, address) pairs through an endpoint with boto3's ``sagemaker-runtime`` client.
+
+Requests stay under SageMaker's 6 MB payload limit; throttling and "model not ready" answers are
+retried with exponential backoff and jitter; anything else fails with the endpoint's message.
+The same client reaches a SageMaker endpoint or lakewatch's local router (``endpoint_url``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from botocore.exceptions import ClientError
+
+MAX_REQUEST_BYTES = 5 * 1024 * 1024  # under the 6 MB limit, with room for headers
+RETRYABLE = {
+    "ThrottlingException",
+    "ModelNotReadyException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "ServiceUnavailableException",
+}
+
+
+class EndpointError(RuntimeError):
+    """The endpoint refused or failed a request, and retrying will not help."""
+
+
+@dataclass
+class EndpointScores:
+    dot_product: np.ndarray  # float64, nan where the endpoint gave none
+    known_entity: np.ndarray | None  # None when the endpoint does not say (built-in model)
+    requests: int
+
+
+def _batches(lines: Sequence[bytes], limit: int) -> list[tuple[int, int]]:
+    out, start, size = [], 0, 0
+    for i, line in enumerate(lines):
+        if size + len(line) > limit and i > start:
+            out.append((start, i))
+            start, size = i, 0
+        size += len(line)
+    if start < len(lines):
+        out.append((start, len(lines)))
+    return out
+
+
+def invoke_pairs(
+    runtime: Any,
+    endpoint: str,
+    entities: Sequence[str],
+    addresses: Sequence[str],
+    *,
+    max_bytes: int = MAX_REQUEST_BYTES,
+    max_attempts: int = 6,
+    base_delay: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> EndpointScores:
+    """Dot products for the pairs, in order."""
+    lines = [f"{e},{a}\n".encode() for e, a in zip(entities, addresses, strict=True)]
+    dots = np.full(len(lines), np.nan)
+    known: np.ndarray | None = None
+    spans = _batches(lines, max_bytes)
+    for start, end in spans:
+        body = b"".join(lines[start:end])
+        preds = _invoke(runtime, endpoint, body, max_attempts, base_delay, sleep)
+        if len(preds) != end - start:
+            raise EndpointError(
+                f"endpoint {endpoint} returned {len(preds)} predictions for {end - start} pairs"
+            )
+        dots[start:end] = [
+            np.nan if p.get("dot_product") is None else p["dot_product"] for p in preds
+        ]
+        if preds and "known_entity" in preds[0]:
+            if known is None:
+                known = np.ones(len(lines), bool)
+            known[start:end] = [bool(p.get("known_entity", True)) for p in preds]
+    return EndpointScores(dots, known, len(spans))
+
+
+def _invoke(
+    runtime: Any,
+    endpoint: str,
+    body: bytes,
+    max_attempts: int,
+    base_delay: float,
+    sleep: Callable[[float], None],
+) -> list[dict[str, Any]]:
+    for attempt in range(1, max_attempts + 1):
+        try:
+            resp = runtime.invoke_endpoint(
+                EndpointName=endpoint, Body=body, ContentType="text/csv", Accept="application/json"
+            )
+            return json.loads(resp["Body"].read())["predictions"]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if (code in RETRYABLE or status in (429, 502, 503, 504)) and attempt < max_attempts:
+                sleep(base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
+                continue
+            message = err.response.get("Error", {}).get("Message", str(err))
+            raise EndpointError(f"endpoint {endpoint}: {code or status}: {message}") from None
+    raise AssertionError("unreachable")

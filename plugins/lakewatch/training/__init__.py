@@ -1,0 +1,1 @@
+"""Training: the window of daily extracts a model learns from, and SageMaker job configs."""

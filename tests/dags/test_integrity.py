@@ -1,0 +1,67 @@
+"""Every DAG loads, and follows the project's conventions."""
+
+import pytest
+
+from tests.conftest import REPO
+
+DAG_FILES = sorted(p.name for p in (REPO / "dags").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert len(dagbag.dags) >= len(DAG_FILES)
+
+
+def test_conventions(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag_id.startswith("lakewatch_"), dag_id
+        assert "lakewatch" in dag.tags, dag_id
+        assert dag.doc_md, f"{dag_id} has no doc_md"
+        assert dag.catchup is False, dag_id
+        for t in dag.tasks:
+            assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
+            assert t.retries is not None, (dag_id, t.task_id)
+
+
+def test_dag_files_only_wire(dagbag):
+    """Business logic lives in plugins/lakewatch: DAG files import no boto3/duckdb/torch."""
+    for name in DAG_FILES:
+        text = (REPO / "dags" / name).read_text()
+        for forbidden in ("import boto3", "import duckdb", "import torch", "import pyarrow"):
+            assert forbidden not in text, (name, forbidden)
+
+
+def test_extract_is_a_daily_partition(dagbag):
+    dag = dagbag.dags["lakewatch_extract"]
+    assert dag.timetable.__class__.__name__ == "CronDataIntervalTimetable"
+    assert {t.task_id for t in dag.tasks} == {"extract_pairs"}
+    assert [o.name for o in dag.get_task("extract_pairs").outlets] == ["lakewatch_training_pairs"]
+
+
+def test_train_graph(dagbag):
+    dag = dagbag.dags["lakewatch_train"]
+    assert dag.max_active_runs == 1
+    ids = {t.task_id for t in dag.tasks}
+    assert ids == {
+        "plan",
+        "training_job",
+        "choose_training",
+        "train_local",
+        "train_sagemaker",
+        "wait_for_training",
+        "reuse_training",
+        "register",
+        "deploy",
+        "smoke_check",
+    }
+    assert dag.get_task("deploy").pool == dag.get_task("smoke_check").pool == "lakewatch_endpoint"
+    assert dag.get_task("register").trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("train_sagemaker").__class__.__name__ == "SageMakerTrainingOperator"
+    assert [o.name for o in dag.get_task("smoke_check").outlets] == ["lakewatch_deployed_model"]

@@ -1,0 +1,200 @@
+import json
+import urllib.request
+from datetime import UTC, date, datetime
+
+import pytest
+
+from lakewatch.aws.clients import Boto3Clients
+from lakewatch.extract.athena import AthenaQueryError, AthenaRunner
+from lakewatch.extract.daily import engine_for, extract_day, results_store
+from lakewatch.extract.export import PairSet, day_prefix, read_manifest
+from lakewatch.lake.generator import GenerateOptions
+from lakewatch.lake.sink import S3Store
+from lakewatch.lake.write import write_lake
+
+DAY = datetime(2026, 11, 2, tzinfo=UTC)
+NEXT = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+@pytest.fixture
+def lake(aws, clients):
+    settings, _ = aws
+    write_lake(
+        GenerateOptions(days=2, start=date(2026, 11, 1), rows_per_day=6000, seed=4),
+        S3Store(clients("s3"), settings.lake_bucket_name),
+    )
+    return settings
+
+
+def test_local_extract_publishes_csv_and_manifest(lake, clients):
+    settings = lake
+    store = results_store(settings, clients)
+    summary = extract_day(
+        engine_for(settings, clients), store, settings, DAY, NEXT, PairSet(), attempt="a1"
+    )
+    prefix = day_prefix(settings.extracts_prefix, "2.0", PairSet(), DAY.date())
+    assert prefix == (
+        "extracts/source_version=2.0/pairs=dns_answer+egress_peer+ingress_peer/day=2026-11-02/"
+    )
+    manifest = read_manifest(store, prefix)
+    assert manifest.rows == summary.rows > 0 and manifest.attempt == "a1"
+    assert set(manifest.dropped) == {
+        "IPv6 address (the built-in algorithm takes IPv4 only)",
+        "'-' entity or address (NAT/Lambda/Fargate ENI, NODATA)",
+    }
+    body = store.get(manifest.parts["train"][0]).decode()
+    first = body.splitlines()[0].split(",")
+    assert len(first) == 2 and first[0].startswith("i-")  # headerless entity,ip
+    lines = sum(
+        len(store.get(k).decode().splitlines()) for keys in manifest.parts.values() for k in keys
+    )
+    assert lines == summary.rows == sum(summary.split_rows.values())
+    assert any(":" not in line.split(",")[1] for line in body.splitlines())
+    assert all(":" not in line.split(",")[1] for line in body.splitlines())  # no IPv6 kept
+
+
+def test_rerun_overwrites_and_cleans_up(lake, clients):
+    settings = lake
+    store = results_store(settings, clients)
+    engine = engine_for(settings, clients)
+    first = extract_day(engine, store, settings, DAY, NEXT, PairSet(), attempt="a1")
+    second = extract_day(engine, store, settings, DAY, NEXT, PairSet(), attempt="a2")
+    prefix = day_prefix(settings.extracts_prefix, "2.0", PairSet(), DAY.date())
+    keys = sorted(store.list(prefix))
+    assert keys == sorted(
+        [f"{prefix}manifest.json", *second.parts["train"], *second.parts["validation"]]
+    )
+    assert store.get(second.parts["train"][0]) == _first_bytes(first, store, second)
+    assert first.rows == second.rows
+
+
+def _first_bytes(first, store, second):
+    # a1's parts are gone; a2 produced the same content (deterministic split)
+    assert not list(store.list(first.parts["train"][0]))
+    return store.get(second.parts["train"][0])
+
+
+def test_ipv6_kept_when_asked(lake, clients):
+    settings = lake
+    store = results_store(settings, clients)
+    summary = extract_day(
+        engine_for(settings, clients),
+        store,
+        settings,
+        DAY,
+        NEXT,
+        PairSet(include_ipv6=True),
+        attempt="v6",
+    )
+    body = store.get(summary.parts["train"][0]).decode()
+    assert any(":" in line.split(",")[1] for line in body.splitlines())
+    assert not any("IPv6" in reason for reason in summary.dropped)
+
+
+def test_empty_day(lake, clients):
+    settings = lake
+    store = results_store(settings, clients)
+    summary = extract_day(
+        engine_for(settings, clients),
+        store,
+        settings,
+        datetime(2025, 1, 1, tzinfo=UTC),
+        datetime(2025, 1, 2, tzinfo=UTC),
+        PairSet(),
+        attempt="e",
+    )
+    assert summary.rows == 0 and summary.by_view == {}
+
+
+def _seed_athena(settings, endpoint, results):
+    body = json.dumps(
+        {"account_id": settings.account_id, "region": settings.region, "results": results}
+    ).encode()
+    url = f"{endpoint}/moto-api/static/athena/query-results"
+    urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST")).close()
+
+
+def _rows(header, *rows):
+    return [
+        {"Data": [{"VarCharValue": v} for v in header]},
+        *[{"Data": [{"VarCharValue": str(v)} for v in r]} for r in rows],
+    ]
+
+
+def test_athena_extract_against_the_emulator(aws, clients):
+    """The aws engine's calls, validated by botocore against Athena's API, with seeded results."""
+    local, _ = aws
+    _seed_athena_at = local.resolved_endpoint_url
+    settings = local.model_copy(update={"backend": "aws"})
+    col = [
+        {"Name": n, "Type": t}
+        for n, t in (
+            ("view", "varchar"),
+            ("status", "varchar"),
+            ("rows", "bigint"),
+            ("entities", "bigint"),
+        )
+    ]
+    _seed_athena(
+        settings,
+        _seed_athena_at,
+        [
+            {
+                "rows": _rows(
+                    ["view", "status", "rows", "entities"],
+                    ["egress_peer", "ok", 90, 5],
+                    ["egress_peer", "dash", 7, 1],
+                ),
+                "column_info": col,
+            },
+            {"rows": [], "column_info": []},  # the UNLOAD
+            {
+                "rows": _rows(["split", "n", "entities"], ["train", 81, 5], ["validation", 9, 4]),
+                "column_info": [
+                    {"Name": "split", "Type": "varchar"},
+                    {"Name": "n", "Type": "bigint"},
+                    {"Name": "entities", "Type": "bigint"},
+                ],
+            },
+        ],
+    )
+    store = results_store(settings, clients)
+    prefix = day_prefix(settings.extracts_prefix, "2.0", PairSet(("egress_peer",)), DAY.date())
+    # what Athena's UNLOAD would have written (moto does not run SQL)
+    for split in ("train", "validation"):
+        store.put(f"{prefix}attempt=run1/split={split}/part-0", b"i-1,10.0.0.1\n")
+    emulated = Boto3Clients(local, endpoint_overrides={"athena": _seed_athena_at})
+    runner = AthenaRunner(emulated("athena"), settings.athena_output_location, poll_seconds=0.01)
+    summary = extract_day(runner, store, settings, DAY, NEXT, PairSet(("egress_peer",)), "run1")
+    assert summary.engine == "athena" and summary.rows == 90 and summary.entities == 5
+    assert summary.dropped == {"'-' entity or address (NAT/Lambda/Fargate ENI, NODATA)": 7}
+    assert summary.parts["train"] == [f"{prefix}attempt=run1/split=train/part-0"]
+    athena = emulated("athena")
+    queries = [
+        athena.get_query_execution(QueryExecutionId=q)["QueryExecution"] for q in summary.queries
+    ]
+    unload = [q for q in queries if q["Query"].startswith("UNLOAD")]
+    assert len(unload) == 1
+    assert f"TO 's3://{settings.results_bucket_name}/{prefix}attempt=run1/'" in unload[0]["Query"]
+    assert "partitioned_by = ARRAY['split']" in unload[0]["Query"]
+    assert all(
+        q["QueryExecutionContext"]["Database"] == "amazon_security_lake_glue_db_us_east_1"
+        for q in queries
+    )
+
+
+def test_athena_failure_names_the_reason():
+    class FakeAthena:
+        def start_query_execution(self, **kw):
+            return {"QueryExecutionId": "q1"}
+
+        def get_query_execution(self, **kw):
+            return {
+                "QueryExecution": {
+                    "Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: line 1:15"}
+                }
+            }
+
+    runner = AthenaRunner(FakeAthena(), "s3://out/", poll_seconds=0)
+    with pytest.raises(AthenaQueryError, match="q1 FAILED: TABLE_NOT_FOUND"):
+        runner.run("SELECT 1", "db")
