@@ -46,6 +46,11 @@ class PairSet:
     def __post_init__(self):
         object.__setattr__(self, "views", check_views(tuple(self.views)))
 
+    @classmethod
+    def from_key(cls, key: str) -> PairSet:
+        parts = key.split("+")
+        return cls(tuple(p for p in parts if p != "ipv6"), "ipv6" in parts)
+
     @property
     def key(self) -> str:
         return "+".join(sorted(self.views)) + ("+ipv6" if self.include_ipv6 else "")

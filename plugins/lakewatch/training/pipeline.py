@@ -208,6 +208,8 @@ def register(
         metrics=metrics,
         training_job=training_job,
         extra={
+            "pairs": plan_doc.get("pairs", ""),
+            "train_parts": plan_doc["train_parts"],
             "train_rows": plan_doc["train_rows"],
             "validation_rows": plan_doc["validation_rows"],
             "missing_days": plan_doc["missing_days"],

@@ -37,6 +37,7 @@ class TrainingPlan:
     train_manifest: str = ""  # s3:// URIs of the SageMaker manifest files
     validation_manifest: str = ""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    pairs: str = ""  # the pair set's key: views (+ipv6)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +93,7 @@ def plan_training(
         train_parts=[k for m in manifests for k in m.parts.get("train", [])],
         validation_parts=[k for m in manifests for k in m.parts.get("validation", [])],
         hyperparameters=dict(hyperparameters),
+        pairs=pair_set.key,
     )
     base = f"{models_prefix}training/{plan.model_id}/"
     plan.train_manifest = _write_manifest(store, f"{base}train.manifest", plan.train_parts)

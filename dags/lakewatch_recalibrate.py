@@ -1,0 +1,162 @@
+"""lakewatch_recalibrate: choose, check, publish and explain the nightly anomaly threshold.
+
+Each night (and whenever ``lakewatch_train`` deploys a model) this DAG takes the previous UTC
+day's pairs that the deployed model did not train on (known entities only) as the normal set,
+builds abnormal sets of three kinds (random public addresses, an unused private subnet, pairs
+shuffled between unrelated entities), scores all of them through the endpoint, and picks the
+threshold for the target false-positive rate.
+
+The quality gate refuses a threshold when the AUC is below the floor, the sets are too small,
+or (same model) the threshold moved more than ``max_shift_iqr`` interquartile ranges from the
+published one; the previous threshold then stays in SSM and the run fails saying why. Evidence
+(record JSON and a PNG of the score distributions and ROC) is written for every night under
+``thresholds/history/day=<night>/`` whether published or not; reruns rewrite it.
+
+Operate: rerun a night by clearing its tasks; publish a deliberate jump with ``override``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+from lakewatch.orchestration.assets import DEPLOYED_MODEL, THRESHOLD
+
+DEFAULT_ARGS = {
+    "owner": "security-data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+def _night(logical_date, dag_run):
+    from lakewatch.threshold.recalibrate import night_of
+
+    return night_of(logical_date or dag_run.run_after)
+
+
+def _options(params):
+    from lakewatch.threshold.recalibrate import Options
+
+    return Options(
+        target_fpr=params["target_fpr"],
+        expected_anomaly_rate=params["expected_anomaly_rate"],
+        min_auc=params["min_auc"],
+        max_shift_iqr=params["max_shift_iqr"],
+        override=params["override"],
+        max_normal=params["max_normal"],
+        min_normal=params["min_normal"],
+    )
+
+
+@dag(
+    dag_id="lakewatch_recalibrate",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 5 * * *", timezone="UTC"), assets=DEPLOYED_MODEL
+    ),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["lakewatch", "threshold", "recalibrate"],
+    doc_md=__doc__,
+    params={
+        "target_fpr": Param(
+            0.001,
+            type="number",
+            minimum=0,
+            maximum=0.5,
+            description="false-positive rate on normal pairs",
+        ),
+        "expected_anomaly_rate": Param(
+            0.001, type="number", minimum=0, maximum=1, description="for the reported precision"
+        ),
+        "min_auc": Param(0.85, type="number", minimum=0.5, maximum=1),
+        "max_shift_iqr": Param(1.0, type="number", minimum=0),
+        "override": Param(
+            False, type="boolean", description="publish even if the threshold jumped"
+        ),
+        "max_normal": Param(20000, type="integer", minimum=100),
+        "min_normal": Param(200, type="integer", minimum=10),
+    },
+)
+def lakewatch_recalibrate():
+    @task
+    def prepare_sets(*, params=None, logical_date=None, dag_run=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.threshold import recalibrate
+
+        settings = task_settings()
+        try:
+            out = recalibrate.prepare(
+                settings, task_clients(settings), _night(logical_date, dag_run), _options(params)
+            )
+        except recalibrate.NOT_RETRYABLE as err:  # retrying will not make data or a model appear
+            raise AirflowFailException(f"{type(err).__name__}: {err}") from None
+        log.info("sets for model %s: %s", out["model_id"], out["sizes"])
+        for note in out["notes"]:
+            log.info("  %s", note)
+        return out
+
+    @task
+    def score_sets(prepared: dict, *, logical_date=None, dag_run=None) -> dict:
+        from lakewatch.orchestration.runtime import task_clients, task_settings
+        from lakewatch.threshold import recalibrate
+
+        settings = task_settings()
+        return recalibrate.score(
+            settings, task_clients(settings), _night(logical_date, dag_run), prepared["sets"]
+        )
+
+    @task(retries=0)
+    def choose_threshold(
+        scored: dict, *, params=None, logical_date=None, dag_run=None, run_id=None
+    ) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.threshold import recalibrate
+
+        settings = task_settings()
+        try:
+            record = recalibrate.choose(
+                settings,
+                task_clients(settings),
+                _night(logical_date, dag_run),
+                scored["scores"],
+                _options(params),
+                run_id,
+            )
+        except recalibrate.Refused as err:
+            raise AirflowFailException(str(err)) from None
+        for line in recalibrate.summary_lines(record):
+            log.info(line)
+        return {"threshold": record.threshold, "record": record.record_uri}
+
+    @task(outlets=[THRESHOLD])
+    def publish(chosen: dict, *, logical_date=None, dag_run=None, outlet_events=None) -> dict:
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.threshold import recalibrate
+
+        settings = task_settings()
+        record = recalibrate.publish_record(
+            settings, task_clients(settings), _night(logical_date, dag_run)
+        )
+        log.info(
+            "published threshold %.4f as %s version %d",
+            record.threshold,
+            settings.threshold_parameter,
+            record.version,
+        )
+        outlet_events[THRESHOLD].extra = record.compact() | {"version": record.version}
+        return {"threshold": record.threshold, "version": record.version}
+
+    publish(choose_threshold(score_sets(prepare_sets())))
+
+
+lakewatch_recalibrate()

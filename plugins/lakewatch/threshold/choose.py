@@ -1,0 +1,128 @@
+"""Threshold maths. A pair is flagged when its score is strictly below the threshold.
+
+``threshold_for_fpr`` picks the largest threshold whose false-positive rate on the normal scores
+is at most the target: the k-th smallest normal score, k = floor(target x n). Ties never push
+the rate over the target (only scores strictly below count), and a target below 1/n gives the
+smallest normal score (no normal pair flagged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from lakewatch.metrics import roc_auc, roc_curve
+
+
+class ThresholdError(ValueError):
+    """The scores cannot support a threshold (empty, not finite)."""
+
+
+def _clean(scores, name: str) -> np.ndarray:
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.size == 0:
+        raise ThresholdError(f"no {name} scores")
+    if not np.isfinite(arr).all():
+        raise ThresholdError(f"{int((~np.isfinite(arr)).sum())} {name} scores are not finite")
+    return arr
+
+
+def threshold_for_fpr(normal, target_fpr: float) -> float:
+    if not 0.0 <= target_fpr < 1.0:
+        raise ThresholdError(f"target false-positive rate must be in [0, 1), not {target_fpr}")
+    ordered = np.sort(_clean(normal, "normal"))
+    k = int(np.floor(target_fpr * ordered.size))
+    return float(ordered[min(k, ordered.size - 1)])
+
+
+def flagged_rate(scores, threshold: float) -> float:
+    arr = np.asarray(scores, dtype=np.float64)
+    return float((arr < threshold).mean()) if arr.size else 0.0
+
+
+def precision_at(recall: float, fpr: float, anomaly_rate: float) -> float:
+    """Precision when anomalies make up ``anomaly_rate`` of the pairs scored."""
+    flagged = anomaly_rate * recall + (1 - anomaly_rate) * fpr
+    return float(anomaly_rate * recall / flagged) if flagged > 0 else 1.0
+
+
+@dataclass
+class Operating:
+    """A threshold and what it gives."""
+
+    threshold: float
+    fpr: float
+    recall: float
+    recall_by_kind: dict[str, float] = field(default_factory=dict)
+    precision: float = 0.0
+    f1: float = 0.0
+
+
+@dataclass
+class Evaluation:
+    chosen: Operating
+    auc: float
+    auc_by_kind: dict[str, float]
+    alternatives: dict[str, Operating]
+    sizes: dict[str, int]
+    normal_quantiles: dict[str, float]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def operating_point(
+    threshold: float, normal: np.ndarray, abnormal: dict[str, np.ndarray], anomaly_rate: float
+) -> Operating:
+    every = np.concatenate(list(abnormal.values()))
+    fpr = flagged_rate(normal, threshold)
+    recall = flagged_rate(every, threshold)
+    precision = precision_at(recall, fpr, anomaly_rate)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Operating(
+        threshold,
+        fpr,
+        recall,
+        {k: flagged_rate(v, threshold) for k, v in abnormal.items()},
+        precision,
+        f1,
+    )
+
+
+def evaluate(
+    normal, abnormal: dict[str, np.ndarray], target_fpr: float, anomaly_rate: float
+) -> Evaluation:
+    """The chosen threshold, its metrics, and the max-F1 and Youden alternatives."""
+    normal = _clean(normal, "normal")
+    abnormal = {k: _clean(v, f"abnormal ({k})") for k, v in abnormal.items()}
+    if not abnormal:
+        raise ThresholdError("no abnormal scores")
+    every = np.concatenate(list(abnormal.values()))
+    chosen = operating_point(threshold_for_fpr(normal, target_fpr), normal, abnormal, anomaly_rate)
+    # anomalies score low, so treat "abnormal" as the positive class on -score
+    fpr, tpr, thresholds = roc_curve(-every, -normal)
+    youden = -thresholds[int(np.argmax(tpr - fpr))]
+    candidates = np.unique(np.quantile(np.concatenate([normal, every]), np.linspace(0, 1, 201)))
+    f1s = [operating_point(t, normal, abnormal, anomaly_rate).f1 for t in candidates]
+    alternatives = {
+        "max_f1": operating_point(
+            float(candidates[int(np.argmax(f1s))]), normal, abnormal, anomaly_rate
+        ),
+        "youden": operating_point(
+            float(np.nextafter(youden, np.inf)) if np.isfinite(youden) else float(normal.min()),
+            normal,
+            abnormal,
+            anomaly_rate,
+        ),
+    }
+    return Evaluation(
+        chosen=chosen,
+        auc=roc_auc(normal, every),
+        auc_by_kind={k: roc_auc(normal, v) for k, v in abnormal.items()},
+        alternatives=alternatives,
+        sizes={"normal": int(normal.size), **{k: int(v.size) for k, v in abnormal.items()}},
+        normal_quantiles={
+            f"p{q:g}": float(np.quantile(normal, q / 100)) for q in (0.1, 1, 5, 25, 50, 75)
+        },
+    )

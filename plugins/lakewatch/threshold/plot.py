@@ -1,0 +1,85 @@
+"""The picture beside each threshold record: score distributions and the ROC curve."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lakewatch.metrics import roc_curve
+from lakewatch.threshold.choose import Evaluation
+
+
+def explain_png(
+    normal: np.ndarray, abnormal: dict[str, np.ndarray], ev: Evaluation, title: str
+) -> bytes:
+    fig, (dist, roc) = plt.subplots(1, 2, figsize=(13, 4.8))
+    every = np.concatenate([normal, *abnormal.values()])
+    lo, hi = np.quantile(every, [0.002, 0.998])
+    bins = np.linspace(lo, hi, 70)
+    dist.hist(
+        np.clip(normal, lo, hi),
+        bins,
+        density=True,
+        alpha=0.45,
+        color="tab:blue",
+        label=f"normal (n={normal.size:,})",
+    )
+    colors = {"random_public": "tab:red", "unused_subnet": "tab:orange", "shuffled": "tab:purple"}
+    for kind, scores in abnormal.items():
+        dist.hist(
+            np.clip(scores, lo, hi),
+            bins,
+            density=True,
+            histtype="step",
+            linewidth=2,
+            color=colors.get(kind),
+            label=f"{kind} (recall {ev.chosen.recall_by_kind.get(kind, 0):.1%})",
+        )
+    dist.axvline(
+        ev.chosen.threshold,
+        color="black",
+        linestyle="--",
+        label=f"threshold {ev.chosen.threshold:.3f} (FPR {ev.chosen.fpr:.3%})",
+    )
+    dist.set(
+        title="Score distributions",
+        xlabel="IP Insights dot_product (higher = expected)",
+        ylabel="density",
+    )
+    dist.legend(fontsize=8)
+    for kind, scores in abnormal.items():
+        fpr, tpr, _ = roc_curve(-scores, -normal)
+        roc.plot(
+            np.maximum(fpr, 1e-5),
+            tpr,
+            color=colors.get(kind),
+            label=f"{kind} (AUC {ev.auc_by_kind[kind]:.3f})",
+        )
+    roc.scatter(
+        [max(ev.chosen.fpr, 1e-5)],
+        [ev.chosen.recall],
+        color="black",
+        zorder=5,
+        label=f"chosen: FPR {ev.chosen.fpr:.3%}, recall {ev.chosen.recall:.1%}",
+    )
+    roc.set(
+        xscale="log",
+        xlim=(1e-5, 1),
+        ylim=(0, 1.02),
+        title=f"ROC (AUC {ev.auc:.3f})",
+        xlabel="false-positive rate on normal pairs (log)",
+        ylabel="recall of abnormal pairs",
+    )
+    roc.grid(alpha=0.3)
+    roc.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,118 @@
+"""Threshold records: evidence in S3 for every night, the published value in SSM.
+
+``thresholds/history/day=YYYY-MM-DD/record.json`` and ``threshold.png`` are rewritten when a
+night is rerun; ``thresholds/history.json`` indexes every night for drift charts. SSM holds a
+compact record (the scorer reads it): threshold, model id, version and a link to the evidence.
+A rerun that publishes the same value does not create another SSM version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lakewatch.lake.sink import ObjectStore
+
+
+@dataclass
+class ThresholdRecord:
+    day: str
+    model_id: str
+    endpoint: str
+    target_fpr: float
+    threshold: float
+    evaluation: dict[str, Any]
+    sets: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+    published: bool = False
+    refused: list[str] = field(default_factory=list)
+    version: int = 0
+    record_uri: str = ""
+    picture_uri: str = ""
+    run_id: str = ""
+    created: str = ""
+
+    def compact(self) -> dict[str, Any]:
+        """What goes to SSM (well under its 4 KB limit)."""
+        chosen = self.evaluation["chosen"]
+        return {
+            "threshold": self.threshold,
+            "model_id": self.model_id,
+            "day": self.day,
+            "target_fpr": self.target_fpr,
+            "fpr": chosen["fpr"],
+            "recall": chosen["recall"],
+            "auc": self.evaluation["auc"],
+            "endpoint": self.endpoint,
+            "record": self.record_uri,
+        }
+
+
+def night_prefix(thresholds_prefix: str, day: str) -> str:
+    return f"{thresholds_prefix}history/day={day}/"
+
+
+def write_evidence(
+    store: ObjectStore, thresholds_prefix: str, record: ThresholdRecord, png: bytes
+) -> ThresholdRecord:
+    prefix = night_prefix(thresholds_prefix, record.day)
+    record.picture_uri = store.uri(f"{prefix}threshold.png")
+    record.record_uri = store.uri(f"{prefix}record.json")
+    store.put(f"{prefix}threshold.png", png)
+    store.put(f"{prefix}record.json", json.dumps(asdict(record), indent=2).encode())
+    return record
+
+
+def read_published(ssm: Any, name: str) -> dict[str, Any] | None:
+    try:
+        param = ssm.get_parameter(Name=name)["Parameter"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
+    doc = json.loads(param["Value"])
+    doc["version"] = param["Version"]
+    return doc
+
+
+def publish(ssm: Any, name: str, record: ThresholdRecord) -> int:
+    """Put the compact record in SSM unless it is already the value; returns the version."""
+    value = json.dumps(record.compact(), sort_keys=True)
+    current = read_published(ssm, name)
+    if current is not None:
+        version = current.pop("version")
+        if json.dumps(current, sort_keys=True) == value:
+            return version
+    return ssm.put_parameter(
+        Name=name,
+        Value=value,
+        Type="String",
+        Overwrite=True,
+        Description="lakewatch anomaly threshold (IP Insights dot_product)",
+    )["Version"]
+
+
+def write_index(store: ObjectStore, thresholds_prefix: str) -> str:
+    """``history.json``: every night's headline numbers, oldest first."""
+    rows = []
+    for key in sorted(store.list(f"{thresholds_prefix}history/")):
+        if key.endswith("/record.json"):
+            doc = json.loads(store.get(key))
+            rows.append(
+                {
+                    "day": doc["day"],
+                    "model_id": doc["model_id"],
+                    "threshold": doc["threshold"],
+                    "published": doc["published"],
+                    "version": doc["version"],
+                    "auc": doc["evaluation"]["auc"],
+                    "fpr": doc["evaluation"]["chosen"]["fpr"],
+                    "recall": doc["evaluation"]["chosen"]["recall"],
+                }
+            )
+    key = f"{thresholds_prefix}history.json"
+    store.put(key, json.dumps(rows, indent=2).encode())
+    return store.uri(key)

@@ -1,0 +1,257 @@
+"""The recalibration DAG's steps: build the sets, score them, choose, check and publish.
+
+Each step reads and writes under ``thresholds/work/day=<night>/`` so a failed step can be
+rerun on its own; the outcome of a night lives under ``thresholds/history/day=<night>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from lakewatch.extract.daily import results_store
+from lakewatch.extract.export import PairSet, day_prefix, read_manifest
+from lakewatch.model.registry import ModelRecord, Registry
+from lakewatch.names import digest
+from lakewatch.serving.runtime import invoke_pairs
+from lakewatch.settings import Settings
+from lakewatch.threshold.choose import evaluate
+from lakewatch.threshold.gate import gate
+from lakewatch.threshold.plot import explain_png
+from lakewatch.threshold.publish import (
+    ThresholdRecord,
+    publish,
+    read_published,
+    write_evidence,
+    write_index,
+)
+from lakewatch.threshold.sets import PairSets, SetsTooSmall, build_sets
+
+
+class NoModelDeployed(RuntimeError):
+    """The endpoint serves no registered model."""
+
+
+class NoData(RuntimeError):
+    """The night has no extracted pairs to calibrate on."""
+
+
+class Refused(RuntimeError):
+    """The quality gate refused the threshold; the previous one stays published."""
+
+
+NOT_RETRYABLE = (NoModelDeployed, NoData, SetsTooSmall)
+
+
+@dataclass(frozen=True)
+class Options:
+    target_fpr: float = 0.001
+    expected_anomaly_rate: float = 0.001
+    min_auc: float = 0.85
+    max_shift_iqr: float = 1.0
+    override: bool = False
+    max_normal: int = 20_000
+    max_abnormal: int = 5_000
+    min_normal: int = 200
+
+
+def night_of(when: datetime) -> date:
+    """The UTC day a run recalibrates on: the day before it runs."""
+    return when.date() - timedelta(days=1)
+
+
+def _work(settings: Settings, day: date) -> str:
+    return f"{settings.thresholds_prefix}work/day={day.isoformat()}/"
+
+
+def current_model(settings: Settings, clients: Any) -> ModelRecord:
+    registry = Registry(results_store(settings, clients), settings.models_prefix)
+    state = registry.endpoint(settings.endpoint_name)
+    record = registry.get(state.current) if state.current else None
+    if record is None:
+        raise NoModelDeployed(
+            f"no model is deployed on endpoint {settings.endpoint_name}: run lakewatch_train first"
+        )
+    return record
+
+
+def _read_parts(store, keys: list[str], limit: int | None = None) -> list[tuple[str, str]]:
+    out = []
+    for key in keys:
+        for line in store.get(key).decode().splitlines():
+            entity, _, ip = line.partition(",")
+            if entity and ip:
+                out.append((entity, ip))
+                if limit and len(out) >= limit:
+                    return out
+    return out
+
+
+def prepare(settings: Settings, clients: Any, day: date, options: Options) -> dict[str, Any]:
+    """Build the night's sets and save them; returns where and what."""
+    store = results_store(settings, clients)
+    record = current_model(settings, clients)
+    pair_set = PairSet.from_key(record.extra.get("pairs") or PairSet().key)
+    manifest = read_manifest(
+        store, day_prefix(settings.extracts_prefix, settings.source_version, pair_set, day)
+    )
+    if manifest is None or manifest.rows == 0:
+        raise NoData(
+            f"no extracted pairs for {day} ({pair_set.key}): run lakewatch_extract "
+            "for that day first"
+        )
+    trained_on = day.isoformat() in record.days
+    keys = (
+        manifest.parts.get("validation", [])
+        if trained_on
+        else [k for part in manifest.parts.values() for k in part]
+    )
+    training = _read_parts(store, record.extra.get("train_parts", []), limit=2_000_000)
+    sets = build_sets(
+        _read_parts(store, keys),
+        {e for e, _ in training},
+        set(training),
+        seed=int(digest([day.isoformat(), record.model_id]), 16),
+        max_normal=options.max_normal,
+        max_abnormal=options.max_abnormal,
+        min_normal=options.min_normal,
+    )
+    sets.notes.append(
+        f"normal pairs: the held-out validation split of {day} (the model trained on that day)"
+        if trained_on
+        else f"normal pairs: all of {day} (after the model's training window)"
+    )
+    key = f"{_work(settings, day)}sets.json"
+    store.put(key, json.dumps({"model_id": record.model_id, **asdict(sets)}).encode())
+    return {"sets": key, "model_id": record.model_id, "sizes": sets.sizes(), "notes": sets.notes}
+
+
+def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[str, Any]:
+    """Score every set through the deployed endpoint (never by loading the model here)."""
+    store = results_store(settings, clients)
+    doc = json.loads(store.get(sets_key))
+    runtime = clients("sagemaker-runtime")
+    scores = {}
+    for name, pairs in [("normal", doc["normal"]), *doc["abnormal"].items()]:
+        out = invoke_pairs(
+            runtime, settings.endpoint_name, [p[0] for p in pairs], [p[1] for p in pairs]
+        )
+        if np.isnan(out.dot_product).any():
+            raise RuntimeError(
+                f"endpoint {settings.endpoint_name} returned no score for "
+                f"{int(np.isnan(out.dot_product).sum())} {name} pairs"
+            )
+        scores[name] = out.dot_product.tolist()
+    key = f"{_work(settings, day)}scores.json"
+    store.put(
+        key,
+        json.dumps({"model_id": doc["model_id"], "scores": scores, "notes": doc["notes"]}).encode(),
+    )
+    return {"scores": key}
+
+
+def choose(
+    settings: Settings, clients: Any, day: date, scores_key: str, options: Options, run_id: str = ""
+) -> ThresholdRecord:
+    """Pick the threshold, run the gate, write the record and picture; raises ``Refused``."""
+    store = results_store(settings, clients)
+    doc = json.loads(store.get(scores_key))
+    normal = np.array(doc["scores"]["normal"])
+    abnormal = {k: np.array(v) for k, v in doc["scores"].items() if k != "normal"}
+    ev = evaluate(normal, abnormal, options.target_fpr, options.expected_anomaly_rate)
+    previous = read_published(clients("ssm"), settings.threshold_parameter)
+    reasons = gate(
+        ev,
+        previous,
+        doc["model_id"],
+        min_auc=options.min_auc,
+        max_shift_iqr=options.max_shift_iqr,
+        override=options.override,
+    )
+    record = ThresholdRecord(
+        day=day.isoformat(),
+        model_id=doc["model_id"],
+        endpoint=settings.endpoint_name,
+        target_fpr=options.target_fpr,
+        threshold=ev.chosen.threshold,
+        evaluation=ev.to_json(),
+        sets=ev.sizes,
+        notes=doc["notes"],
+        refused=reasons,
+        run_id=run_id,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    png = explain_png(
+        normal,
+        abnormal,
+        ev,
+        f"lakewatch threshold for {day} - model "
+        f"{doc['model_id']}" + (" - REFUSED" if reasons else ""),
+    )
+    write_evidence(store, settings.thresholds_prefix, record, png)
+    write_index(store, settings.thresholds_prefix)
+    if reasons:
+        raise Refused(
+            "threshold not published, the previous one stays: "
+            + "; ".join(reasons)
+            + f" (evidence: {record.record_uri})"
+        )
+    return record
+
+
+def publish_record(settings: Settings, clients: Any, day: date) -> ThresholdRecord:
+    """Publish the night's accepted record to SSM and mark it published."""
+    store = results_store(settings, clients)
+    from lakewatch.threshold.publish import night_prefix
+
+    key = f"{night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"
+    record = ThresholdRecord(**json.loads(store.get(key)))
+    if record.refused:
+        raise Refused(f"the record for {day} was refused: {'; '.join(record.refused)}")
+    record.version = publish(clients("ssm"), settings.threshold_parameter, record)
+    record.published = True
+    store.put(key, json.dumps(asdict(record), indent=2).encode())
+    write_index(store, settings.thresholds_prefix)
+    return record
+
+
+def summary_lines(record: ThresholdRecord) -> list[str]:
+    ev = record.evaluation
+    chosen = ev["chosen"]
+    lines = [
+        f"threshold {record.threshold:.4f} for model {record.model_id} on {record.day}: "
+        f"FPR {chosen['fpr']:.3%} (target {record.target_fpr:.3%}), recall "
+        f"{chosen['recall']:.1%}, precision at the expected anomaly rate "
+        f"{chosen['precision']:.1%}, AUC {ev['auc']:.3f}",
+        "  recall by kind: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in chosen["recall_by_kind"].items()),
+    ]
+    for name, alt in ev["alternatives"].items():
+        lines.append(
+            f"  alternative {name}: threshold {alt['threshold']:.4f}, FPR "
+            f"{alt['fpr']:.2%}, recall {alt['recall']:.1%}, F1 {alt['f1']:.3f}"
+        )
+    lines += [f"  {note}" for note in record.notes]
+    lines.append(f"  evidence: {record.record_uri} and {record.picture_uri}")
+    return lines
+
+
+__all__ = [
+    "NOT_RETRYABLE",
+    "NoData",
+    "NoModelDeployed",
+    "Options",
+    "PairSets",
+    "Refused",
+    "choose",
+    "night_of",
+    "prepare",
+    "publish_record",
+    "score",
+    "summary_lines",
+]

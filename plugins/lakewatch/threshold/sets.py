@@ -1,0 +1,144 @@
+"""The normal and synthetic-abnormal pair sets a threshold is chosen on.
+
+Normal: pairs the current model did not train on (the night's extract, or its held-out
+validation split when the night is inside the model's training window), known entities only.
+Abnormal, each normal entity paired with:
+
+- ``random_public``: a uniformly random public (globally routable) IPv4 address;
+- ``unused_subnet``: an address in a private /24 that appears nowhere in the environment;
+- ``shuffled``: an address another entity uses and this one was never seen with.
+
+Everything is drawn from one seeded generator, so a rerun of the night builds the same sets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Non-public IPv4 space (RFC 6890 and friends): never a "random public" address.
+_NOT_PUBLIC = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+]
+_LOW = np.array([int(n.network_address) for n in _NOT_PUBLIC], dtype=np.uint64)
+_HIGH = np.array([int(n.broadcast_address) for n in _NOT_PUBLIC], dtype=np.uint64)
+KINDS = ("random_public", "unused_subnet", "shuffled")
+
+
+class SetsTooSmall(ValueError):
+    """Not enough normal pairs to choose a threshold on."""
+
+
+@dataclass
+class PairSets:
+    normal: list[tuple[str, str]]
+    abnormal: dict[str, list[tuple[str, str]]]
+    notes: list[str] = field(default_factory=list)
+
+    def sizes(self) -> dict[str, int]:
+        return {"normal": len(self.normal), **{k: len(v) for k, v in self.abnormal.items()}}
+
+
+def _to_ip(values: np.ndarray) -> list[str]:
+    v = values.astype(np.uint64)
+    return [
+        f"{a}.{b}.{c}.{d}"
+        for a, b, c, d in zip(
+            (v >> np.uint64(24)) & np.uint64(255),
+            (v >> np.uint64(16)) & np.uint64(255),
+            (v >> np.uint64(8)) & np.uint64(255),
+            v & np.uint64(255),
+            strict=True,
+        )
+    ]
+
+
+def random_public(rng: np.random.Generator, n: int) -> list[str]:
+    out = np.empty(0, np.uint64)
+    while out.size < n:
+        draw = rng.integers(0, 2**32, 2 * n + 16, dtype=np.uint64)
+        private = ((draw[:, None] >= _LOW) & (draw[:, None] <= _HIGH)).any(axis=1)
+        out = np.concatenate([out, draw[~private]])
+    return _to_ip(out[:n])
+
+
+def unused_private(rng: np.random.Generator, n: int, used_24: set[int]) -> list[str]:
+    """Addresses in 10.0.0.0/8 /24s that no observed address falls in."""
+    out: list[int] = []
+    while len(out) < n:
+        draw = rng.integers(0, 2**24, 2 * n + 16, dtype=np.uint64) | np.uint64(10 << 24)
+        free = [int(x) for x in draw if int(x) >> 8 not in used_24]
+        out.extend(free)
+    return _to_ip(np.array(out[:n], dtype=np.uint64))
+
+
+def _slash24(ip: str) -> int | None:
+    try:
+        addr = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return None
+    return int(addr) >> 8
+
+
+def build_sets(
+    normal_pairs: list[tuple[str, str]],
+    known_entities: set[str],
+    observed_pairs: set[tuple[str, str]],
+    seed: int,
+    max_normal: int = 20_000,
+    max_abnormal: int = 5_000,
+    min_normal: int = 200,
+) -> PairSets:
+    """Normal and abnormal sets for one night; raises ``SetsTooSmall`` with the counts."""
+    rng = np.random.default_rng(seed)
+    known = [(e, a) for e, a in normal_pairs if e in known_entities]
+    notes = [f"{len(normal_pairs):,} normal candidate pairs, {len(known):,} of known entities"]
+    if len(known) < min_normal:
+        raise SetsTooSmall(
+            f"{len(known):,} normal pairs of known entities (need at least "
+            f"{min_normal:,}); {notes[0]}"
+        )
+    pick = rng.choice(len(known), min(max_normal, len(known)), replace=False)
+    normal = [known[i] for i in sorted(pick)]
+    n = min(max_abnormal, len(normal))
+    entities = [normal[i][0] for i in rng.choice(len(normal), n, replace=True)]
+    used_24 = {s for _, a in known for s in [_slash24(a)] if s is not None}
+    used_24 |= {s for _, a in observed_pairs for s in [_slash24(a)] if s is not None}
+    by_address: dict[str, set[str]] = {}
+    for e, a in known:
+        by_address.setdefault(a, set()).add(e)
+    addresses = sorted(by_address)
+    shuffled: list[tuple[str, str]] = []
+    for e in entities:
+        for _ in range(20):  # an address some other entity uses, never seen with this one
+            a = addresses[int(rng.integers(0, len(addresses)))]
+            if e not in by_address[a] and (e, a) not in observed_pairs:
+                shuffled.append((e, a))
+                break
+    if len(shuffled) < n:
+        notes.append(f"shuffled: {len(shuffled):,} of {n:,} (few unrelated addresses)")
+    abnormal = {
+        "random_public": list(zip(entities, random_public(rng, n), strict=True)),
+        "unused_subnet": list(zip(entities, unused_private(rng, n, used_24), strict=True)),
+        "shuffled": shuffled,
+    }
+    return PairSets(normal, {k: v for k, v in abnormal.items() if v}, notes)

@@ -1,0 +1,88 @@
+"""Nightly recalibration on the local backend: publish, rerun, and refuse a broken model."""
+
+import io
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lakewatch.lake.sink import S3Store
+from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.registry import ModelRecord, Registry
+from lakewatch.serving.local import LocalEndpoints
+from lakewatch.threshold.publish import read_published
+from tests.dags.helpers import DAYS, START, at, dag, extract_and_train, states
+
+pytestmark = pytest.mark.e2e
+NIGHT = START + timedelta(days=DAYS - 1)  # inside the training window: validation split
+CONF = {"min_normal": 50, "max_normal": 5000}
+
+
+def _recalibrate(conf=None):
+    # the run at NIGHT + 1 recalibrates on NIGHT
+    return dag("lakewatch_recalibrate").test(
+        logical_date=at(NIGHT + timedelta(days=1)), run_conf={**CONF, **(conf or {})}
+    )
+
+
+def _deploy_broken_model(settings, clients, registry, good):
+    """The same model with its embedding tables replaced by noise: it must not pass."""
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    art = ModelArtifact.load(store.get(good.artifact_uri.split(f"{store.bucket}/")[1]))
+    rng = np.random.default_rng(0)
+    art.entity = rng.normal(size=art.entity.shape).astype(np.float32)
+    art.ip_tokens = rng.normal(size=art.ip_tokens.shape).astype(np.float32)
+    model_id = good.model_id + "-broken"
+    endpoints = LocalEndpoints(settings)
+    with art.save(settings.state_dir / "broken").open("rb") as f:
+        model_dir = endpoints.install(model_id, f.read())
+    endpoints.deploy(settings.endpoint_name, model_id, model_dir)
+    registry.register(ModelRecord(**{**good.to_json(), "model_id": model_id}))
+    registry.record_deploy(settings.endpoint_name, model_id)
+
+
+def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clients):
+    settings = lake
+    assert str(extract_and_train().state) == "success"
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    registry = Registry(store, settings.models_prefix)
+    good = registry.get(registry.endpoint(settings.endpoint_name).current)
+
+    run = _recalibrate()
+    assert str(run.state) == "success", states(run)
+    published = read_published(clients("ssm"), settings.threshold_parameter)
+    assert published["model_id"] == good.model_id and published["day"] == NIGHT.isoformat()
+    prefix = f"{settings.thresholds_prefix}history/day={NIGHT.isoformat()}/"
+    record = json.loads(store.get(f"{prefix}record.json"))
+    assert record["published"] and record["threshold"] == published["threshold"]
+    assert record["evaluation"]["chosen"]["fpr"] <= 0.001 + 1e-12
+    assert set(record["evaluation"]["auc_by_kind"]) == {
+        "random_public",
+        "unused_subnet",
+        "shuffled",
+    }
+    assert any("validation split" in note for note in record["notes"])
+    assert Image.open(io.BytesIO(store.get(f"{prefix}threshold.png"))).format == "PNG"
+
+    rerun = _recalibrate()
+    assert str(rerun.state) == "success", states(rerun)
+    again = read_published(clients("ssm"), settings.threshold_parameter)
+    assert again["version"] == published["version"]  # same night, same value: no new version
+    assert sorted(store.list(prefix)) == [f"{prefix}record.json", f"{prefix}threshold.png"]
+
+    _deploy_broken_model(settings, clients, registry, good)
+    refused = _recalibrate()
+    result = states(refused)
+    assert result["choose_threshold"] == "failed" and result["publish"] == "upstream_failed"
+    still = read_published(clients("ssm"), settings.threshold_parameter)
+    assert still["model_id"] == good.model_id and still["version"] == published["version"]
+    evidence = json.loads(store.get(f"{prefix}record.json"))
+    assert not evidence["published"] and "below the floor" in evidence["refused"][0]
+
+
+def test_missing_model_fails_fast_saying_so(lake):
+    run = _recalibrate()
+    [ti] = [ti for ti in run.get_task_instances() if ti.task_id == "prepare_sets"]
+    assert str(ti.state) == "failed" and ti.try_number == 1  # not retried

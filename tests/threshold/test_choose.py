@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from lakewatch.threshold.choose import (
+    ThresholdError,
+    evaluate,
+    flagged_rate,
+    precision_at,
+    threshold_for_fpr,
+)
+
+
+def test_fpr_quantile_keeps_the_rate_at_or_under_target():
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=10_000)
+    for target in (0.0, 0.0005, 0.001, 0.01, 0.1, 0.5):
+        t = threshold_for_fpr(normal, target)
+        assert flagged_rate(normal, t) <= target
+        # and it is the largest such threshold: the next normal score would exceed the target
+        above = np.sort(normal)[np.searchsorted(np.sort(normal), t, side="right") :]
+        if above.size and target > 0:
+            assert flagged_rate(normal, above[0]) > target or above[0] == t
+
+
+def test_ties_never_push_the_rate_over():
+    normal = np.array([1.0] * 50 + [2.0] * 50)
+    t = threshold_for_fpr(normal, 0.3)
+    assert t == 1.0 and flagged_rate(normal, t) == 0.0
+    t = threshold_for_fpr(normal, 0.6)
+    assert t == 2.0 and flagged_rate(normal, t) == 0.5
+
+
+def test_tiny_sets():
+    assert threshold_for_fpr([3.0], 0.001) == 3.0
+    assert threshold_for_fpr([5.0, 1.0], 0.5) == 5.0  # k=1: flags the 1.0, rate 0.5
+    assert flagged_rate([5.0, 1.0], 5.0) == 0.5
+
+
+def test_all_equal_scores():
+    normal = np.full(100, 0.7)
+    ev = evaluate(normal, {"a": np.full(100, 0.7)}, 0.01, 0.01)
+    assert ev.chosen.threshold == 0.7 and ev.chosen.fpr == 0.0 and ev.chosen.recall == 0.0
+    assert ev.auc == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("normal", "target", "message"),
+    [
+        ([], 0.01, "no normal scores"),
+        ([1.0, np.nan], 0.01, "not finite"),
+        ([1.0], 1.0, r"in \[0, 1\)"),
+    ],
+)
+def test_bad_inputs(normal, target, message):
+    with pytest.raises(ThresholdError, match=message):
+        threshold_for_fpr(normal, target)
+
+
+def test_precision_at_expected_rate():
+    assert precision_at(1.0, 0.0, 0.01) == 1.0
+    assert precision_at(0.5, 0.01, 0.01) == pytest.approx(0.005 / (0.005 + 0.0099))
+    assert precision_at(0.0, 0.0, 0.01) == 1.0  # nothing flagged
+
+
+def test_evaluate_reports_kinds_and_alternatives():
+    rng = np.random.default_rng(1)
+    normal = rng.normal(2.0, 1.0, 5000)
+    abnormal = {"far": rng.normal(-3.0, 1.0, 1000), "near": rng.normal(1.0, 1.0, 1000)}
+    ev = evaluate(normal, abnormal, 0.01, 0.01)
+    assert ev.chosen.fpr <= 0.01
+    assert ev.chosen.recall_by_kind["far"] > 0.9 > ev.chosen.recall_by_kind["near"]
+    assert ev.auc_by_kind["far"] > ev.auc_by_kind["near"] > 0.6
+    assert set(ev.alternatives) == {"max_f1", "youden"}
+    youden = ev.alternatives["youden"]
+    assert youden.recall - youden.fpr >= ev.chosen.recall - ev.chosen.fpr - 1e-9
+    assert ev.sizes == {"normal": 5000, "far": 1000, "near": 1000}

@@ -1,0 +1,126 @@
+import io
+import ipaddress
+import json
+
+import pytest
+from PIL import Image
+
+from lakewatch.lake.sink import S3Store
+from lakewatch.threshold.choose import evaluate
+from lakewatch.threshold.gate import gate
+from lakewatch.threshold.plot import explain_png
+from lakewatch.threshold.publish import (
+    ThresholdRecord,
+    publish,
+    read_published,
+    write_evidence,
+    write_index,
+)
+from lakewatch.threshold.sets import SetsTooSmall, build_sets, random_public
+
+NORMAL = [(f"i-{i % 20}", f"10.16.{i % 3}.{i % 200}") for i in range(1000)]
+
+
+def test_abnormal_kinds_are_what_they_claim():
+    observed = set(NORMAL)
+    sets = build_sets(
+        NORMAL, {f"i-{i}" for i in range(20)}, observed, seed=3, max_normal=500, max_abnormal=300
+    )
+    assert len(sets.normal) == 500 and set(sets.normal) <= set(NORMAL)
+    assert all(ipaddress.ip_address(a).is_global for _, a in sets.abnormal["random_public"])
+    used = {ipaddress.ip_address(a).packed[:3] for _, a in NORMAL}
+    for _, a in sets.abnormal["unused_subnet"]:
+        ip = ipaddress.ip_address(a)
+        assert ip in ipaddress.ip_network("10.0.0.0/8") and ip.packed[:3] not in used
+    for e, a in sets.abnormal["shuffled"]:
+        assert (e, a) not in observed and a in {x for _, x in NORMAL}
+    again = build_sets(
+        NORMAL, {f"i-{i}" for i in range(20)}, observed, seed=3, max_normal=500, max_abnormal=300
+    )
+    assert again.abnormal == sets.abnormal  # deterministic for the night
+
+
+def test_unknown_entities_are_left_out_and_small_sets_refused():
+    with pytest.raises(SetsTooSmall, match="50 normal pairs of known entities"):
+        build_sets(NORMAL, {"i-1"}, set(NORMAL), seed=1, min_normal=200)
+
+
+def test_random_public_skips_reserved_space():
+    import numpy as np
+
+    ips = random_public(np.random.default_rng(0), 5000)
+    assert all(ipaddress.ip_address(a).is_global for a in ips)
+
+
+def _eval(shift=0.0):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return evaluate(
+        rng.normal(2 + shift, 1, 2000), {"random_public": rng.normal(-2, 1, 500)}, 0.01, 0.01
+    )
+
+
+def test_gate():
+    ev = _eval()
+    assert gate(ev, None, "m1", min_auc=0.8, max_shift_iqr=1.0) == []
+    assert "below the floor" in gate(ev, None, "m1", min_auc=0.999, max_shift_iqr=1)[0]
+    moved = {"model_id": "m1", "threshold": ev.chosen.threshold + 5}
+    [reason] = gate(ev, moved, "m1", min_auc=0.8, max_shift_iqr=1.0)
+    assert "interquartile ranges" in reason and "override=true" in reason
+    assert gate(ev, moved, "m1", min_auc=0.8, max_shift_iqr=1.0, override=True) == []
+    assert gate(ev, moved, "m2", min_auc=0.8, max_shift_iqr=1.0) == []  # a new model's scale
+
+
+def _record(threshold=0.5):
+    ev = _eval()
+    return ThresholdRecord(
+        day="2026-11-05",
+        model_id="m1",
+        endpoint="ep",
+        target_fpr=0.01,
+        threshold=threshold,
+        evaluation=ev.to_json(),
+        sets=ev.sizes,
+    )
+
+
+def test_publish_is_versioned_and_idempotent(aws, clients):
+    settings, _ = aws
+    ssm = clients("ssm")
+    name = f"/lakewatch/test/{settings.results_bucket_name}"
+    assert read_published(ssm, name) is None
+    v1 = publish(ssm, name, _record(0.5))
+    assert publish(ssm, name, _record(0.5)) == v1  # same value: no new version
+    v2 = publish(ssm, name, _record(0.7))
+    assert v2 == v1 + 1
+    current = read_published(ssm, name)
+    assert current["threshold"] == 0.7 and current["version"] == v2
+    assert len(json.dumps(current)) < 4096
+
+
+def test_evidence_and_index(aws, clients):
+    import numpy as np
+
+    settings, _ = aws
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    record = _record()
+    ev = _eval()
+    png = explain_png(
+        np.random.default_rng(0).normal(2, 1, 500),
+        {"random_public": np.random.default_rng(1).normal(-2, 1, 200)},
+        ev,
+        "test",
+    )
+    write_evidence(store, "thresholds/", record, png)
+    write_evidence(store, "thresholds/", record, png)  # a rerun rewrites, never duplicates
+    keys = sorted(store.list("thresholds/history/"))
+    assert keys == [
+        "thresholds/history/day=2026-11-05/record.json",
+        "thresholds/history/day=2026-11-05/threshold.png",
+    ]
+    image = Image.open(io.BytesIO(store.get(keys[1])))
+    assert image.format == "PNG" and image.size[0] > 800
+    write_index(store, "thresholds/")
+    index = json.loads(store.get("thresholds/history.json"))
+    assert [row["day"] for row in index] == ["2026-11-05"]
