@@ -8,7 +8,7 @@ UNION ALL
 {% endif %}
 {% endfor %}
 )
-SELECT entity, ip, view, split_key,
+SELECT entity, ip, view, split_key, event_time,
        CASE
            WHEN entity = '-' OR ip = '-' OR entity = '' OR ip = '' THEN 'dash'
            WHEN regexp_like(ip, '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$') THEN 'ok'

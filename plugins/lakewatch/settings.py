@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     training_instance_type: str = "ml.m5.xlarge"
     endpoint_instance_type: str = "ml.m5.large"
     threshold_parameter: str = "/lakewatch/threshold"
+    findings_topic_arn: str = ""  # SNS topic for finding alerts ("" = none)
+    canary_prefix: str = "canary/"
+    lambda_role_arn: str = ""  # the scorer Lambda's execution role (aws backend)
     endpoint_name: str = "lakewatch-ipinsights"
 
     @field_validator("region")

@@ -6,7 +6,8 @@ SELECT CASE WHEN dst_endpoint.instance_uid = '-' THEN '-'
        src_endpoint.ip AS ip,
        'ingress_peer' AS view,
        "time" + 7 * coalesce(src_endpoint.port, 0) + 13 * coalesce(dst_endpoint.port, 0)
-           AS split_key
+           AS split_key,
+       "time" AS event_time
 FROM {{ vpc_table }}
 WHERE {{ interval() }}
   AND connection_info.direction_id = 1

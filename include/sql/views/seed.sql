@@ -3,14 +3,16 @@
 {% from "_macros.sql" import interval, instance with context %}
 SELECT src_endpoint.instance_uid AS entity, src_endpoint.ip AS ip, 'seed' AS view,
        "time" + 7 * coalesce(src_endpoint.port, 0) + 13 * coalesce(dst_endpoint.port, 0)
-           AS split_key
+           AS split_key,
+       "time" AS event_time
 FROM {{ vpc_table }}
 WHERE {{ interval() }}
   AND {{ instance("src_endpoint.instance_uid") }}
   AND src_endpoint.ip IS NOT NULL
 UNION ALL
 SELECT src_endpoint.instance_uid AS entity, src_endpoint.ip AS ip, 'seed' AS view,
-       "time" + 7 * coalesce(src_endpoint.port, 0) AS split_key
+       "time" + 7 * coalesce(src_endpoint.port, 0) AS split_key,
+       "time" AS event_time
 FROM {{ dns_table }}
 WHERE {{ interval() }}
   AND {{ instance("src_endpoint.instance_uid") }}

@@ -167,3 +167,27 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
             return
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_until_ready(record: ProcessRecord, ready, timeout: float, what: str) -> None:
+    """Wait for ``ready()``; fail at once, with the end of its log, if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if not record.alive():
+            raise RuntimeError(
+                f"{what} exited while starting; end of {record.log}:\n" + log_tail(record.log)
+            )
+        time.sleep(0.1)
+    raise TimeoutError(
+        f"timed out after {timeout:.0f}s waiting for {what}; end of "
+        f"{record.log}:\n" + log_tail(record.log)
+    )
+
+
+def log_tail(path: str, lines: int = 15) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lakewatch.local.emulator import free_port
-from lakewatch.local.processes import ProcessRegistry, wait_for
+from lakewatch.local.processes import ProcessRegistry, wait_until_ready
 from lakewatch.serving.router import read_state
 from lakewatch.settings import Settings
 
@@ -75,10 +75,12 @@ class LocalEndpoints:
                 "LAKEWATCH_MODEL_SERVER_PORT to a free port"
             )
         self.processes.stop(ROUTER)
-        self.processes.start(
+        record = self.processes.start(
             ROUTER, [sys.executable, "-m", "lakewatch", "local", "router"], env=self._env()
         )
-        wait_for(lambda: _answers(self.router_url), self.start_timeout, what="the router")
+        wait_until_ready(
+            record, lambda: _answers(self.router_url), self.start_timeout, "the router"
+        )
         return self.router_url
 
     def _env(self) -> dict[str, str]:
@@ -131,7 +133,7 @@ class LocalEndpoints:
         if self.processes.running(name):
             self.processes.stop(name)
         port = free_port(self.settings.model_server_host)
-        self.processes.start(
+        record = self.processes.start(
             name,
             [
                 sys.executable,
@@ -150,15 +152,13 @@ class LocalEndpoints:
         )
         url = f"http://{self.settings.model_server_host}:{port}"
         try:
-            wait_for(lambda: _answers(url), self.start_timeout, what=f"model server {name}")
+            wait_until_ready(
+                record, lambda: _answers(url), self.start_timeout, f"model server {name}"
+            )
             served = _get_json(f"{url}/model")
-        except (TimeoutError, OSError) as err:
-            record = self.processes.get(name)
+        except (TimeoutError, RuntimeError, OSError) as err:
             self.processes.stop(name)
-            log = record.log if record else "-"
-            raise DeployError(
-                f"model server for {model_id} did not start: {err} (log: {log})"
-            ) from None
+            raise DeployError(f"model server for {model_id} did not start: {err}") from None
         if served.get("model_dir") != str(model_dir):
             self.processes.stop(name)
             raise DeployError(f"{url} serves {served.get('model_dir')}, not {model_dir}")

@@ -1,0 +1,102 @@
+"""lakewatch_scorer_check: hourly proof that the real-time scorer works end to end.
+
+``canary`` writes a VPC Flow object (under ``canary/`` in the results bucket, never the lake)
+with one flow the model finds normal and one it finds anomalous, announces it on the
+subscriber queue like Security Lake does, and waits for exactly the expected finding. It only
+sends to the queue; it never consumes real messages. ``queue_health`` fails when the
+dead-letter queue holds messages (beyond ``max_dlq_messages``) or the event source mapping
+(local: the runtime process) is not running.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+DEFAULT_ARGS = {
+    "owner": "security-data-platform",
+    "retries": 1,
+    "retry_delay": timedelta(minutes=2),
+}
+
+
+@dag(
+    dag_id="lakewatch_scorer_check",
+    schedule=CronTriggerTimetable("15 * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["lakewatch", "scorer", "check"],
+    doc_md=__doc__,
+    params={
+        "timeout_s": Param(
+            300,
+            type="integer",
+            minimum=10,
+            description="how long to wait for the canary's findings",
+        ),
+        "max_dlq_messages": Param(0, type="integer", minimum=0),
+    },
+)
+def lakewatch_scorer_check():
+    @task(execution_timeout=timedelta(minutes=15))
+    def canary(*, params=None, run_id=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.scoring.canary import CheckFailed, run_canary
+
+        settings = task_settings()
+        try:
+            result = run_canary(
+                settings, task_clients(settings), run_id, timeout_s=params["timeout_s"]
+            )
+        except CheckFailed as err:
+            raise AirflowFailException(f"scorer canary failed: {err}") from None
+        log.info(
+            "canary: (%s, %s) flagged and (%s, %s) not, %.1fs after notification (%s)",
+            result.entity,
+            result.anomalous_ip,
+            result.entity,
+            result.normal_ip,
+            result.seconds,
+            result.findings_uri,
+        )
+        return {"seconds": result.seconds, "findings": result.findings_uri}
+
+    @task
+    def queue_health(*, params=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.scoring.canary import queue_health as health
+
+        settings = task_settings()
+        result = health(settings, task_clients(settings))
+        log.info(
+            "queue %d messages, DLQ %d messages, mapping %s",
+            result.queue_depth,
+            result.dlq_depth,
+            result.mapping,
+        )
+        problems = []
+        if result.dlq_depth > params["max_dlq_messages"]:
+            problems.append(
+                f"the dead-letter queue {settings.dlq_name} holds "
+                f"{result.dlq_depth} messages: read their lakewatch-error "
+                "attribute, fix, then redrive (README, Operate)"
+            )
+        if result.mapping not in ("Enabled", "Running"):
+            problems.append(f"scorer not consuming: {result.mapping}")
+        if problems:
+            raise AirflowFailException("; ".join(problems))
+        return result.to_json()
+
+    canary()
+    queue_health()
+
+
+lakewatch_scorer_check()

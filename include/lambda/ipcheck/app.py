@@ -1,0 +1,114 @@
+"""lakewatch scorer: the SQS-triggered Lambda that turns new Security Lake objects into findings.
+
+Each SQS record is one Security Lake notification. Records are processed with powertools'
+BatchProcessor: a record that fails transiently is reported in ``batchItemFailures`` and comes
+back from the queue (then goes to the DLQ by the queue's redrive policy); a poison record
+(malformed, corrupt object, unreadable schema) goes to the DLQ at once with the reason; the
+rest of the batch is processed either way.
+
+Configuration: LAKEWATCH_ENDPOINT_NAME, LAKEWATCH_THRESHOLD_PARAMETER, LAKEWATCH_RESULTS_BUCKET,
+LAKEWATCH_PAIRS, LAKEWATCH_DLQ_URL, LAKEWATCH_FINDINGS_TOPIC_ARN (optional).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lakewatch.scoring.errors import PoisonMessage
+from lakewatch.scoring.process import Scorer, ScorerConfig, send_to_dlq
+
+logger = Logger(service="lakewatch-scorer")
+metrics = Metrics(namespace="lakewatch", service="lakewatch-scorer")
+tracer = Tracer(service="lakewatch-scorer", disabled=os.environ.get("LAKEWATCH_LOCAL") == "1")
+processor = BatchProcessor(event_type=EventType.SQS)
+_scorer: Scorer | None = None
+
+
+def _clients() -> Any:
+    """boto3 clients: AWS's own, or the local runtime's (emulator and model router)."""
+    import boto3
+
+    endpoints = {"sagemaker-runtime": os.environ.get("LAKEWATCH_RUNTIME_ENDPOINT_URL")}
+    aws = os.environ.get("LAKEWATCH_AWS_ENDPOINT_URL")
+    cache: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in cache:
+            url = endpoints.get(service) or (aws if service != "sagemaker-runtime" else None)
+            cache[service] = boto3.client(service, endpoint_url=url)
+        return cache[service]
+
+    return client
+
+
+def scorer() -> Scorer:
+    global _scorer
+    if _scorer is None:
+        _scorer = Scorer(ScorerConfig.from_env(dict(os.environ)), _clients())
+    return _scorer
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    try:
+        results = scorer().process_message(record.body)
+    except PoisonMessage as err:
+        logger.error(
+            "poison message sent to the DLQ", message_id=record.message_id, reason=str(err)
+        )
+        send_to_dlq(
+            scorer().clients("sqs"),
+            scorer().config.dlq_url,
+            record.body,
+            str(err),
+            record.message_id,
+        )
+        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+        return
+    for r in results:
+        if r.skipped:
+            logger.info("skipped", key=r.key, reason=r.skipped)
+            metrics.add_metric(name="SkippedObjects", unit=MetricUnit.Count, value=1)
+            continue
+        logger.info(
+            "scored",
+            key=r.key,
+            rows=r.rows,
+            pairs=r.pairs,
+            anomalies=r.anomalies,
+            unknown_entities=r.unknown,
+            dropped=r.dropped,
+            findings=r.findings,
+        )
+        metrics.add_metric(name="Objects", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Records", unit=MetricUnit.Count, value=r.rows)
+        metrics.add_metric(name="Pairs", unit=MetricUnit.Count, value=r.pairs)
+        metrics.add_metric(name="Anomalies", unit=MetricUnit.Count, value=r.anomalies)
+        metrics.add_metric(name="UnknownEntities", unit=MetricUnit.Count, value=r.unknown)
+        metrics.add_metric(
+            name="DroppedPairs", unit=MetricUnit.Count, value=sum(r.dropped.values())
+        )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    failed = len(response.get("batchItemFailures", []))
+    if failed:
+        metrics.add_metric(name="FailedItems", unit=MetricUnit.Count, value=failed)
+    return response

@@ -1,0 +1,219 @@
+"""The hourly scorer check: a canary through the live path, the DLQ, the mapping.
+
+The canary is a real VPC Flow object with two outbound flows of one instance the model knows:
+to an address it normally uses (must not be flagged) and to a random public address the
+endpoint scores below the threshold (must be flagged, exactly once). It is written under
+``canary/`` in the results bucket, never into the lake, and announced on the subscriber queue
+like any Security Lake object; the scorer writes its findings under ``canary/findings/``. The
+check only sends: it never receives from the live queue.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+from lakewatch.extract.daily import results_store
+from lakewatch.lake import notify
+from lakewatch.lake.layout import Source, object_key, parse_key
+from lakewatch.lake.records import vpc_egress_row, vpc_table
+from lakewatch.lake.write import parquet_bytes
+from lakewatch.names import digest
+from lakewatch.scoring.findings import findings_key
+from lakewatch.serving.runtime import invoke_pairs
+from lakewatch.settings import Settings
+from lakewatch.threshold.sets import random_public
+
+
+class CheckFailed(RuntimeError):
+    """The scorer is not doing its job; the message says how."""
+
+
+@dataclass
+class CanaryResult:
+    entity: str
+    normal_ip: str
+    anomalous_ip: str
+    object_uri: str
+    findings_uri: str
+    seconds: float
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def choose_pairs(
+    runtime: Any, endpoint: str, threshold: float, candidates: list[tuple[str, str]], seed: int
+) -> tuple[str, str, str]:
+    """A known pair scoring well above the threshold, and a random public address for the same
+    instance scoring below it."""
+    egress = [(e, ip) for e, ip in candidates if not e.endswith("/in")][:500]
+    if not egress:
+        raise CheckFailed("no known egress pairs of the deployed model to build a canary from")
+    scores = invoke_pairs(runtime, endpoint, [e for e, _ in egress], [ip for _, ip in egress])
+    best = int(np.nanargmax(scores.dot_product))
+    entity, normal_ip = egress[best]
+    if not scores.dot_product[best] > threshold:
+        raise CheckFailed(f"no known pair scores above the threshold {threshold}")
+    rng = np.random.default_rng(seed)
+    randoms = random_public(rng, 64)
+    fake = invoke_pairs(runtime, endpoint, [entity] * len(randoms), randoms).dot_product
+    low = int(np.nanargmin(fake))
+    if not fake[low] < threshold:
+        raise CheckFailed(f"no random address scores below the threshold {threshold} for {entity}")
+    return entity, normal_ip, randoms[low]
+
+
+def run_canary(
+    settings: Settings, clients: Any, run_key: str, timeout_s: float = 300, poll_s: float = 2.0
+) -> CanaryResult:
+    from lakewatch.model.registry import Registry
+    from lakewatch.threshold.publish import read_published
+
+    store = results_store(settings, clients)
+    threshold = read_published(clients("ssm"), settings.threshold_parameter)
+    if threshold is None:
+        raise CheckFailed(f"no threshold published at {settings.threshold_parameter}")
+    record = Registry(store, settings.models_prefix).get(threshold["model_id"])
+    if record is None:
+        raise CheckFailed(f"the threshold's model {threshold['model_id']} is not registered")
+    candidates = []
+    for key in record.extra.get("train_parts", [])[:3]:
+        for line in store.get(key).decode().splitlines()[:2000]:
+            e, _, ip = line.partition(",")
+            candidates.append((e, ip))
+    runtime = clients("sagemaker-runtime")
+    entity, normal_ip, bad_ip = choose_pairs(
+        runtime,
+        settings.endpoint_name,
+        threshold["threshold"],
+        candidates,
+        int(digest(run_key), 16),
+    )
+    now = datetime.now(UTC)
+    rows = [
+        vpc_egress_row(
+            instance_uid=entity,
+            src_ip="10.255.255.1",
+            dst_ip=ip,
+            dst_port=443,
+            time_ms=int(now.timestamp() * 1000) + i,
+            account_id=settings.account_id,
+            region=settings.region,
+        )
+        for i, ip in enumerate((normal_ip, bad_ip))
+    ]
+    key = settings.canary_prefix + object_key(
+        Source.VPC_FLOW,
+        "2.0",
+        settings.region,
+        settings.account_id,
+        now.date(),
+        f"canary-{digest(run_key, 24)}.gz.parquet",
+    )
+    body = parquet_bytes(vpc_table(rows))
+    meta = store.put(key, body)
+    queue_url = clients("sqs").get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
+    started = time.monotonic()
+    notify.send(
+        clients("sqs"),
+        queue_url,
+        [
+            notify.object_created(
+                settings.results_bucket_name,
+                key,
+                meta["size"],
+                meta["etag"],
+                settings.region,
+                settings.account_id,
+            )
+        ],
+    )
+    out_key = findings_key(
+        f"{settings.canary_prefix}findings/",
+        parse_key(key),
+        threshold["model_id"],
+        threshold["version"],
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            found = pq.read_table(io.BytesIO(store.get(out_key))).to_pylist()
+            break
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                raise
+        if time.monotonic() > deadline:
+            raise CheckFailed(
+                f"no findings for the canary s3://{settings.results_bucket_name}/"
+                f"{key} after {timeout_s:.0f}s: is the scorer running?"
+            )
+        time.sleep(poll_s)
+    result = CanaryResult(
+        entity, normal_ip, bad_ip, store.uri(key), store.uri(out_key), time.monotonic() - started
+    )
+    anomalies = [f for f in found if dict(f["unmapped"])["lakewatch.kind"] == "anomalous_pair"]
+    flagged = [f["observables"][1]["value"] for f in anomalies]
+    result.findings = [{"ip": ip} for ip in flagged]
+    if flagged != [bad_ip]:
+        raise CheckFailed(
+            f"expected exactly one finding, for ({entity}, {bad_ip}); got "
+            f"{flagged or 'none'} in {result.findings_uri}"
+        )
+    return result
+
+
+@dataclass
+class QueueHealth:
+    dlq_depth: int
+    queue_depth: int
+    mapping: str  # Enabled / Running, or what is wrong
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def queue_health(settings: Settings, clients: Any) -> QueueHealth:
+    sqs = clients("sqs")
+
+    def depth(name: str) -> int:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+    if settings.backend == "local":
+        from lakewatch.local.processes import ProcessRegistry
+        from lakewatch.scoring.deploy import LOCAL_PROCESS
+
+        mapping = (
+            "Running"
+            if ProcessRegistry(settings.run_dir).running(LOCAL_PROCESS)
+            else "the local scorer runtime is not running"
+        )
+    else:
+        from lakewatch.names import lambda_function_name
+
+        lam = clients("lambda")
+        queue_arn = settings.queue_arn()
+        function = lambda_function_name(settings.endpoint_name)
+        mappings = [
+            m
+            for m in lam.list_event_source_mappings(EventSourceArn=queue_arn).get(
+                "EventSourceMappings", []
+            )
+            if function in m.get("FunctionArn", "")
+        ]
+        mapping = mappings[0]["State"] if mappings else "no event source mapping"
+    return QueueHealth(depth(settings.dlq_name), depth(settings.queue_name), mapping)
+
+
+def summary(result: CanaryResult) -> str:
+    return json.dumps(asdict(result))

@@ -1,0 +1,235 @@
+"""Deploy the scorer: Lambda on ``aws``, the local runtime on ``local``, from the same zip.
+
+``aws``: create or update the function's code and configuration, publish a version, move the
+``live`` alias to it, create or update the SQS event source mapping (partial batch responses)
+on the alias, and wait until it is enabled. Every step first checks what is there, so a rerun
+changes nothing when nothing changed. ``local``: unpack the zip into the state folder and
+(re)start the runtime process on it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lakewatch.local.processes import ProcessRegistry, wait_for
+from lakewatch.scoring.package import Package
+from lakewatch.scoring.process import ScorerConfig
+
+ALIAS = "live"
+RUNTIME = "python3.11"
+HANDLER = "app.lambda_handler"
+LOCAL_PROCESS = "scorer"
+
+
+@dataclass
+class ScorerDeployment:
+    function: str
+    version: str
+    code_sha256: str
+    mapping: str  # event source mapping UUID, or the local process name
+    state: str
+    changed: bool
+
+
+def _wait_updated(lam: Any, name: str, timeout: float, sleep=time.sleep) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        conf = lam.get_function_configuration(FunctionName=name)
+        if (
+            conf.get("LastUpdateStatus", "Successful") != "InProgress"
+            and conf.get("State", "Active") != "Pending"
+        ):
+            if conf.get("LastUpdateStatus") == "Failed" or conf.get("State") == "Failed":
+                reason = conf.get("LastUpdateStatusReason") or conf.get("StateReason")
+                raise RuntimeError(f"Lambda {name}: {reason}")
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Lambda {name} still updating after {timeout:.0f}s")
+        sleep(2)
+
+
+def deploy_lambda(
+    lam: Any,
+    *,
+    function: str,
+    package: Package,
+    config: ScorerConfig,
+    role_arn: str,
+    queue_arn: str,
+    batch_size: int = 10,
+    batching_window_s: int = 5,
+    timeout_s: int = 300,
+    memory_mb: int = 2048,
+    layers: list[str] | None = None,
+    wait_timeout: float = 600,
+    sleep=time.sleep,
+) -> ScorerDeployment:
+    env = {"Variables": config.to_env()}
+    settings = {
+        "Role": role_arn,
+        "Handler": HANDLER,
+        "Runtime": RUNTIME,
+        "Timeout": timeout_s,
+        "MemorySize": memory_mb,
+        "Environment": env,
+        "Layers": layers or [],
+    }
+    changed = False
+    try:
+        current = lam.get_function(FunctionName=function)["Configuration"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        lam.create_function(
+            FunctionName=function,
+            Code={"ZipFile": package.body},
+            Tags={"lakewatch:managed": "true"},
+            **settings,
+        )
+        changed = True
+    else:
+        if current.get("CodeSha256") != package.code_sha256:
+            lam.update_function_code(FunctionName=function, ZipFile=package.body)
+            changed = True
+            _wait_updated(lam, function, wait_timeout, sleep)
+        differs = (
+            current.get("Environment", {}).get("Variables") != env["Variables"]
+            or current.get("Timeout") != timeout_s
+            or current.get("MemorySize") != memory_mb
+            or current.get("Handler") != HANDLER
+            or current.get("Role") != role_arn
+        )
+        if differs:
+            lam.update_function_configuration(FunctionName=function, **settings)
+            changed = True
+    _wait_updated(lam, function, wait_timeout, sleep)
+    version = lam.publish_version(FunctionName=function, CodeSha256=package.code_sha256)["Version"]
+    try:
+        alias = lam.get_alias(FunctionName=function, Name=ALIAS)
+        if alias["FunctionVersion"] != version:
+            lam.update_alias(FunctionName=function, Name=ALIAS, FunctionVersion=version)
+            changed = True
+        alias_arn = alias["AliasArn"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        alias_arn = lam.create_alias(FunctionName=function, Name=ALIAS, FunctionVersion=version)[
+            "AliasArn"
+        ]
+        changed = True
+    mapping_args = {
+        "BatchSize": batch_size,
+        "MaximumBatchingWindowInSeconds": batching_window_s,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "Enabled": True,
+    }
+    existing = lam.list_event_source_mappings(EventSourceArn=queue_arn, FunctionName=alias_arn).get(
+        "EventSourceMappings", []
+    )
+    if existing:
+        uuid = existing[0]["UUID"]
+        current = existing[0]
+        if (
+            current.get("BatchSize") != batch_size
+            or current.get("MaximumBatchingWindowInSeconds") != batching_window_s
+            or current.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]
+            or current.get("State") not in ("Enabled", "Enabling")
+        ):
+            lam.update_event_source_mapping(UUID=uuid, FunctionName=alias_arn, **mapping_args)
+            changed = True
+    else:
+        uuid = lam.create_event_source_mapping(
+            EventSourceArn=queue_arn, FunctionName=alias_arn, **mapping_args
+        )["UUID"]
+        changed = True
+    deadline = time.monotonic() + wait_timeout
+    while True:
+        state = lam.get_event_source_mapping(UUID=uuid)["State"]
+        if state == "Enabled":
+            break
+        if state in ("Disabled", "Deleting") or time.monotonic() > deadline:
+            raise RuntimeError(f"event source mapping {uuid} is {state}, not Enabled")
+        sleep(2)
+    return ScorerDeployment(function, version, package.code_sha256, uuid, state, changed)
+
+
+def install_local(package: Package, state_dir: Path) -> Path:
+    """Unpack the zip under ``<state_dir>/lambda/<sha>/`` (idempotent)."""
+    target = state_dir.resolve() / "lambda" / package.sha256[:16]
+    if not (target / "app.py").exists():
+        tmp = target.with_name(target.name + ".tmp")
+        with zipfile.ZipFile(BytesIO(package.body)) as zf:
+            for info in zf.infolist():  # refuse paths that leave the folder
+                if info.filename.startswith("/") or ".." in Path(info.filename).parts:
+                    raise ValueError(f"unsafe path in the deployment zip: {info.filename}")
+            zf.extractall(tmp)
+        tmp.replace(target)
+    return target
+
+
+def deploy_local(
+    package: Package,
+    env: dict[str, str],
+    *,
+    state_dir: Path,
+    run_dir: Path,
+    queue_url: str,
+    account: str,
+    batch_size: int = 10,
+    batching_window_s: float = 1.0,
+) -> ScorerDeployment:
+    """Run the package under the local runtime; restart only when the package changed.
+
+    ``env`` is the handler's environment (``scoring.setup.local_environment``); the runtime
+    imports app.py and the lakewatch package from the unpacked zip, as Lambda would.
+    """
+    app_dir = install_local(package, state_dir)
+    registry = ProcessRegistry(run_dir)
+    argv = [
+        sys.executable,
+        "-m",
+        "lakewatch",
+        "scorer",
+        "run",
+        "--app-dir",
+        str(app_dir),
+        "--queue-url",
+        queue_url,
+        "--batch-size",
+        str(batch_size),
+        "--batching-window",
+        str(batching_window_s),
+    ]
+    running = registry.running(LOCAL_PROCESS)
+    if running and running.argv == argv:
+        return ScorerDeployment(
+            LOCAL_PROCESS, package.sha256[:16], package.code_sha256, LOCAL_PROCESS, "Running", False
+        )
+    registry.stop(LOCAL_PROCESS)
+    record = registry.start(
+        LOCAL_PROCESS,
+        argv,
+        cwd=app_dir,
+        env={
+            **env,
+            "LAKEWATCH_ACCOUNT_ID": account,
+            "PYTHONPATH": str(app_dir),
+            "LAKEWATCH_SQL_DIR": str(app_dir / "lakewatch" / "extract" / "sql"),
+        },
+    )
+    wait_for(
+        lambda: record.alive() and "polling" in Path(record.log).read_text(),
+        60,
+        what=f"the scorer runtime ({record.log})",
+    )
+    return ScorerDeployment(
+        LOCAL_PROCESS, package.sha256[:16], package.code_sha256, LOCAL_PROCESS, "Running", True
+    )

@@ -1,0 +1,347 @@
+"""OCSF Detection Findings (class 2004) for anomalous pairs, and where they are written.
+
+One finding per distinct (entity, address, view) of a source object, with a ``count`` of its
+events: a pair repeated a thousand times is one finding, not an alert storm. Its
+``finding_info.uid`` is the same for every object in the same hour window, so consumers (and
+the SNS alerts) deduplicate repeats across objects too.
+
+Findings land in the results bucket in a Security Lake custom-source layout, queryable with
+Athena: ``ext/lakewatch/region=<r>/accountId=<a>/eventDay=<YYYYMMDD>/<id>.parquet``, one file
+per source object and model/threshold version, so reprocessing an object rewrites its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakewatch import __version__
+from lakewatch.lake.layout import LakeKey
+
+OCSF_VERSION = "1.1.0"
+WINDOW_MS = 3_600_000
+SEVERITY = {1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
+KINDS = ("anomalous_pair", "unknown_entity")
+
+
+@dataclass
+class ScoredPair:
+    entity: str
+    ip: str
+    view: str
+    score: float | None
+    known_entity: bool
+    count: int
+    first_ms: int
+    last_ms: int
+
+
+def severity_for(score: float, threshold: float, scale: float) -> int:
+    """Low just under the threshold, Critical far below it (in spreads of normal scores)."""
+    margin = (threshold - score) / max(scale, 1e-6)
+    if margin < 0.5:
+        return 2
+    if margin < 1.5:
+        return 3
+    if margin < 3.0:
+        return 4
+    return 5
+
+
+def instance_of(entity: str) -> str:
+    """The instance behind a view's entity (``ingress_peer`` marks its entities ``/in``)."""
+    return entity.removesuffix("/in")
+
+
+def finding_uid(pair: ScoredPair, model_id: str) -> str:
+    window = pair.first_ms // WINDOW_MS
+    text = f"{pair.entity}|{pair.ip}|{pair.view}|{window}|{model_id}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def make_finding(
+    pair: ScoredPair,
+    kind: str,
+    *,
+    threshold: dict[str, Any],
+    source: LakeKey,
+    bucket: str,
+    now_ms: int,
+) -> dict[str, Any]:
+    instance = instance_of(pair.entity)
+    direction = "from" if pair.view == "ingress_peer" else "to"
+    if kind == "unknown_entity":
+        severity = 1
+        title = f"Entity {pair.entity} unknown to the model"
+        desc = (
+            f"{instance} was not in the model's training data, so its score for {pair.ip} "
+            f"({pair.view}) says nothing; review it or retrain."
+        )
+    else:
+        severity = severity_for(pair.score, threshold["threshold"], threshold.get("scale", 1.0))
+        title = f"Unusual network peer {direction} {instance}: {pair.ip}"
+        desc = (
+            f"IP Insights scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, below the "
+            f"threshold {threshold['threshold']:.4f} (target false-positive rate "
+            f"{threshold.get('target_fpr', 0):.3%}); seen {pair.count} time(s) in "
+            f"{source.key}."
+        )
+    uid = finding_uid(pair, threshold["model_id"])
+    return {
+        "activity_id": 1,
+        "activity_name": "Create",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "severity_id": severity,
+        "severity": SEVERITY[severity],
+        "status_id": 1,
+        "status": "New",
+        "time": now_ms,
+        "start_time": pair.first_ms,
+        "end_time": pair.last_ms,
+        "count": pair.count,
+        "message": title,
+        "metadata": {
+            "product": {
+                "name": "lakewatch",
+                "vendor_name": "lakewatch",
+                "version": __version__,
+                "feature": {"name": "IP Insights scorer"},
+            },
+            "version": OCSF_VERSION,
+            "profiles": ["cloud"],
+            "uid": f"{uid}-{source.name}",
+        },
+        "finding_info": {
+            "uid": uid,
+            "title": title,
+            "desc": desc,
+            "types": ["lakewatch:" + kind],
+            "created_time": now_ms,
+            "first_seen_time": pair.first_ms,
+            "last_seen_time": pair.last_ms,
+            "analytic": {
+                "name": "IP Insights",
+                "type_id": 3,
+                "type": "Learning (ML/DL)",
+                "uid": threshold["model_id"],
+            },
+            "data_sources": [f"s3://{bucket}/{source.key}"],
+        },
+        "cloud": {
+            "provider": "AWS",
+            "region": source.region,
+            "account": {"uid": source.account_id},
+        },
+        "resources": [
+            {
+                "uid": instance,
+                "type": "AWS::EC2::Instance",
+                "cloud_partition": "aws",
+                "region": source.region,
+            }
+        ],
+        "observables": [
+            {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": instance},
+            {
+                "name": "evidences[0].dst_endpoint.ip"
+                if direction == "to"
+                else "evidences[0].src_endpoint.ip",
+                "type": "IP Address",
+                "type_id": 2,
+                "value": pair.ip,
+            },
+        ],
+        "evidences": [
+            {
+                ("dst_endpoint" if direction == "to" else "src_endpoint"): {"ip": pair.ip},
+                ("src_endpoint" if direction == "to" else "dst_endpoint"): {
+                    "instance_uid": instance
+                },
+                "data": {"view": pair.view, "entity": pair.entity},
+            }
+        ],
+        "unmapped": {
+            "lakewatch.kind": kind,
+            "lakewatch.score": "" if pair.score is None else repr(pair.score),
+            "lakewatch.threshold": repr(threshold["threshold"]),
+            "lakewatch.threshold_day": str(threshold.get("day", "")),
+            "lakewatch.model_id": threshold["model_id"],
+            "lakewatch.view": pair.view,
+            "lakewatch.source_object": f"s3://{bucket}/{source.key}",
+        },
+    }
+
+
+def findings_for(
+    pairs: list[ScoredPair], *, threshold: dict[str, Any], source: LakeKey, bucket: str, now_ms: int
+) -> list[dict[str, Any]]:
+    out = []
+    for pair in pairs:
+        if not pair.known_entity:
+            out.append(
+                make_finding(
+                    pair,
+                    "unknown_entity",
+                    threshold=threshold,
+                    source=source,
+                    bucket=bucket,
+                    now_ms=now_ms,
+                )
+            )
+        elif pair.score is not None and pair.score < threshold["threshold"]:
+            out.append(
+                make_finding(
+                    pair,
+                    "anomalous_pair",
+                    threshold=threshold,
+                    source=source,
+                    bucket=bucket,
+                    now_ms=now_ms,
+                )
+            )
+    return out
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+_S = pa.string()
+_I64 = pa.int64()
+_I32 = pa.int32()
+_ENDPOINT = pa.struct([("ip", _S), ("instance_uid", _S)])
+SCHEMA = pa.schema(
+    [
+        ("activity_id", _I32),
+        ("activity_name", _S),
+        ("category_uid", _I32),
+        ("category_name", _S),
+        ("class_uid", _I32),
+        ("class_name", _S),
+        ("type_uid", _I64),
+        ("type_name", _S),
+        ("severity_id", _I32),
+        ("severity", _S),
+        ("status_id", _I32),
+        ("status", _S),
+        ("time", _I64),
+        ("start_time", _I64),
+        ("end_time", _I64),
+        ("count", _I32),
+        ("message", _S),
+        (
+            "metadata",
+            pa.struct(
+                [
+                    (
+                        "product",
+                        pa.struct(
+                            [
+                                ("name", _S),
+                                ("vendor_name", _S),
+                                ("version", _S),
+                                ("feature", pa.struct([("name", _S)])),
+                            ]
+                        ),
+                    ),
+                    ("version", _S),
+                    ("profiles", pa.list_(_S)),
+                    ("uid", _S),
+                ]
+            ),
+        ),
+        (
+            "finding_info",
+            pa.struct(
+                [
+                    ("uid", _S),
+                    ("title", _S),
+                    ("desc", _S),
+                    ("types", pa.list_(_S)),
+                    ("created_time", _I64),
+                    ("first_seen_time", _I64),
+                    ("last_seen_time", _I64),
+                    (
+                        "analytic",
+                        pa.struct([("name", _S), ("type_id", _I32), ("type", _S), ("uid", _S)]),
+                    ),
+                    ("data_sources", pa.list_(_S)),
+                ]
+            ),
+        ),
+        (
+            "cloud",
+            pa.struct([("provider", _S), ("region", _S), ("account", pa.struct([("uid", _S)]))]),
+        ),
+        (
+            "resources",
+            pa.list_(
+                pa.struct([("uid", _S), ("type", _S), ("cloud_partition", _S), ("region", _S)])
+            ),
+        ),
+        (
+            "observables",
+            pa.list_(pa.struct([("name", _S), ("type", _S), ("type_id", _I32), ("value", _S)])),
+        ),
+        (
+            "evidences",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("src_endpoint", _ENDPOINT),
+                        ("dst_endpoint", _ENDPOINT),
+                        ("data", pa.map_(_S, _S)),
+                    ]
+                )
+            ),
+        ),
+        ("unmapped", pa.map_(_S, _S)),
+    ]
+)
+
+
+def to_parquet(findings: list[dict[str, Any]]) -> bytes:
+    rows = []
+    for f in findings:
+        row = dict(f)
+        row["evidences"] = [
+            {**ev, "data": list(ev.get("data", {}).items())} for ev in f["evidences"]
+        ]
+        row["unmapped"] = list(f["unmapped"].items())
+        rows.append(row)
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def findings_key(prefix: str, source: LakeKey, model_id: str, threshold_version: Any) -> str:
+    """One file per source object, model and threshold: reprocessing rewrites, never adds."""
+    digest = hashlib.sha256(f"{source.key}|{model_id}|{threshold_version}".encode()).hexdigest()[
+        :32
+    ]
+    return (
+        f"{prefix}region={source.region}/accountId={source.account_id}/"
+        f"eventDay={source.event_day}/{digest}.parquet"
+    )
+
+
+def alert_message(finding: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "uid": finding["finding_info"]["uid"],
+            "title": finding["finding_info"]["title"],
+            "severity": finding["severity"],
+            "count": finding["count"],
+            "source": finding["unmapped"]["lakewatch.source_object"],
+        }
+    )

@@ -1,0 +1,211 @@
+"""Lambda's SQS event source mapping, locally: poll, batch, invoke the handler, delete.
+
+Like the real mapping: up to ``batch_size`` messages are gathered for at most
+``batching_window_s``; the handler gets the same event shape Lambda sends; messages the handler
+reports in ``batchItemFailures`` (or all of them, if it raises) are left alone, so they
+reappear after the queue's visibility timeout and, after ``maxReceiveCount`` receives, move to
+the dead-letter queue by the queue's own redrive policy. Everything else is deleted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("lakewatch.scoring.runtime")
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers (and powertools) read."""
+
+    def __init__(self, function_name: str, region: str, account: str, timeout_s: float):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.memory_limit_in_mb = 2048
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(app_dir: Path, name: str = "app.lambda_handler") -> Handler:
+    """Import ``app.py`` from a deployment package folder, as Lambda does."""
+    module_name, _, attr = name.rpartition(".")
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    spec = importlib.util.spec_from_file_location(module_name, app_dir / f"{module_name}.py")
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"no {module_name}.py in {app_dir}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attr)
+
+
+def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    attrs = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            k: attrs[k]
+            for k in (
+                "ApproximateReceiveCount",
+                "SentTimestamp",
+                "SenderId",
+                "ApproximateFirstReceiveTimestamp",
+            )
+            if k in attrs
+        },
+        "messageAttributes": {
+            name: {
+                "stringValue": v.get("StringValue"),
+                "binaryValue": v.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": v["DataType"],
+            }
+            for name, v in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+@dataclass
+class RuntimeStats:
+    batches: int = 0
+    received: int = 0
+    deleted: int = 0
+    failed: int = 0
+    failed_invocations: list[str] = field(default_factory=list)  # the whole batch came back
+
+
+class EventSourceMapping:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        handler: Handler,
+        *,
+        region: str,
+        account: str,
+        function_name: str = "lakewatch-scorer",
+        batch_size: int = 10,
+        batching_window_s: float = 1.0,
+        function_timeout_s: float = 300.0,
+    ):
+        if not 1 <= batch_size <= 10:
+            raise ValueError("batch_size must be 1..10 (SQS receives at most 10 at a time)")
+        self.sqs, self.queue_url, self.handler = sqs, queue_url, handler
+        self.region, self.account, self.function_name = region, account, function_name
+        self.batch_size, self.window, self.timeout = (
+            batch_size,
+            batching_window_s,
+            function_timeout_s,
+        )
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.stats = RuntimeStats()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _receive(self, wait_s: float) -> list[dict[str, Any]]:
+        """Long-poll for a first message, then gather more until the batch is full or the
+        batching window (counted from the first message) closes."""
+        messages: list[dict[str, Any]] = []
+        deadline: float | None = None
+        while len(messages) < self.batch_size and not self._stop.is_set():
+            if deadline is None:
+                wait = int(min(max(wait_s, 0), 20))
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                wait = int(min(left, 20))
+            got = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size - len(messages),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if got:
+                messages.extend(got)
+                deadline = deadline or time.monotonic() + self.window
+            elif deadline is None:
+                return []  # the queue is empty
+            else:
+                time.sleep(0.05)
+        return messages
+
+    def poll_once(self, wait_s: float = 1.0) -> int:
+        """One batch: returns how many messages it received (0 when the queue was empty)."""
+        messages = self._receive(wait_s)
+        if not messages:
+            return 0
+        self.stats.batches += 1
+        self.stats.received += len(messages)
+        event = {"Records": [to_lambda_record(m, self.queue_arn, self.region) for m in messages]}
+        context = LambdaContext(self.function_name, self.region, self.account, self.timeout)
+        try:
+            response = self.handler(event, context) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except Exception as err:  # the whole invocation failed: every message comes back
+            log.exception("handler failed; the batch returns to the queue")
+            self.stats.failed_invocations.append(f"{type(err).__name__}: {err}")
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for i in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
+                    for j, m in enumerate(done[i : i + 10])
+                ],
+            )
+        self.stats.deleted += len(done)
+        self.stats.failed += len(failed)
+        return len(messages)
+
+    def run(self, idle_exit_s: float | None = None, wait_s: float = 2.0) -> RuntimeStats:
+        """Poll until stopped (SIGTERM/SIGINT), or until the queue stays empty long enough."""
+        idle_since = time.monotonic()
+        while not self._stop.is_set():
+            if self.poll_once(wait_s):
+                idle_since = time.monotonic()
+            elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                break
+        return self.stats
+
+
+def run_forever(mapping: EventSourceMapping) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: mapping.stop())
+    print(
+        f"polling {mapping.queue_url} for {mapping.function_name} (batch size "
+        f"{mapping.batch_size}, window {mapping.window}s)",
+        flush=True,
+    )
+    stats = mapping.run()
+    print(json.dumps(stats.__dict__), flush=True)

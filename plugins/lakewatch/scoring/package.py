@@ -1,0 +1,55 @@
+"""The scorer's deployment zip, built from the repository deterministically.
+
+The same sources give the same bytes (sorted entries, fixed timestamps and modes), so the zip's
+SHA-256 identifies what is deployed: Lambda's ``CodeSha256`` and the local runtime's install
+folder both use it. Contents: ``app.py`` (the handler), the ``lakewatch`` package, and the SQL
+templates the views are defined by (``lakewatch/extract/sql/``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Package:
+    body: bytes
+    sha256: str  # hex
+
+    @property
+    def code_sha256(self) -> str:
+        """The form Lambda reports (base64 of the digest)."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def _files(repo: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    app = repo / "include" / "lambda" / "ipcheck"
+    files["app.py"] = (app / "app.py").read_bytes()
+    package = repo / "plugins" / "lakewatch"
+    for path in package.rglob("*.py"):
+        files[f"lakewatch/{path.relative_to(package).as_posix()}"] = path.read_bytes()
+    sql = repo / "include" / "sql"
+    for path in sql.rglob("*.sql"):
+        files[f"lakewatch/extract/sql/{path.relative_to(sql).as_posix()}"] = path.read_bytes()
+    return files
+
+
+def build(repo: Path = REPO) -> Package:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in sorted(_files(repo).items()):
+            info = zipfile.ZipInfo(name, date_time=_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, body)
+    body = buf.getvalue()
+    return Package(body, hashlib.sha256(body).hexdigest())

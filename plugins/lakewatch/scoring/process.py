@@ -1,0 +1,283 @@
+"""Score the objects a notification names: read, extract pairs, score, write findings.
+
+Transient failures (the object not there yet, S3 or the endpoint failing, no threshold
+published) raise ``TransientError`` so the message is retried; failures no retry can fix raise
+``PoisonMessage``. Keys that are not VPC Flow or Route 53 data objects (other sources, Iceberg
+``metadata/``, manifests) are skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lakewatch.extract.export import PairSet
+from lakewatch.lake.layout import Source, parse_key
+from lakewatch.scoring.errors import PoisonMessage, TransientError
+from lakewatch.scoring.events import ObjectRef, parse
+from lakewatch.scoring.findings import (
+    ScoredPair,
+    alert_message,
+    findings_for,
+    findings_key,
+    to_parquet,
+)
+from lakewatch.scoring.pairs import object_pairs
+from lakewatch.serving.runtime import EndpointError, invoke_pairs
+
+SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    endpoint_name: str
+    threshold_parameter: str
+    results_bucket: str
+    region: str = "us-east-1"
+    pairs: str = PairSet().key
+    findings_prefix: str = "ext/lakewatch/"
+    canary_prefix: str = "canary/"
+    dlq_url: str = ""
+    topic_arn: str = ""
+    threshold_ttl_s: float = 60.0
+
+    ENV: ClassVar[dict[str, str]] = {
+        "endpoint_name": "LAKEWATCH_ENDPOINT_NAME",
+        "threshold_parameter": "LAKEWATCH_THRESHOLD_PARAMETER",
+        "results_bucket": "LAKEWATCH_RESULTS_BUCKET",
+        "region": "LAKEWATCH_REGION",
+        "pairs": "LAKEWATCH_PAIRS",
+        "findings_prefix": "LAKEWATCH_FINDINGS_PREFIX",
+        "canary_prefix": "LAKEWATCH_CANARY_PREFIX",
+        "dlq_url": "LAKEWATCH_DLQ_URL",
+        "topic_arn": "LAKEWATCH_FINDINGS_TOPIC_ARN",
+        "threshold_ttl_s": "LAKEWATCH_THRESHOLD_TTL_S",
+    }
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> ScorerConfig:
+        values: dict[str, Any] = {}
+        for name, var in cls.ENV.items():
+            if env.get(var):
+                values[name] = float(env[var]) if name == "threshold_ttl_s" else env[var]
+        missing = [
+            cls.ENV[n]
+            for n in ("endpoint_name", "threshold_parameter", "results_bucket")
+            if n not in values
+        ]
+        if missing:
+            raise ValueError(f"scorer configuration is missing {', '.join(missing)}")
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            var: str(getattr(self, name))
+            for name, var in self.ENV.items()
+            if getattr(self, name) not in ("", None)
+        }
+
+
+class ThresholdCache:
+    """The published threshold record from SSM, re-read at most every ``ttl`` seconds."""
+
+    def __init__(self, ssm: Any, name: str, ttl: float):
+        self.ssm, self.name, self.ttl = ssm, name, ttl
+        self._value: dict[str, Any] | None = None
+        self._at = 0.0
+
+    def get(self) -> dict[str, Any]:
+        if self._value is None or time.monotonic() - self._at > self.ttl:
+            try:
+                param = self.ssm.get_parameter(Name=self.name)["Parameter"]
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                    raise TransientError(f"no threshold published at {self.name} yet") from None
+                raise TransientError(f"reading {self.name}: {err}") from None
+            value = json.loads(param["Value"])
+            value["version"] = param["Version"]
+            self._value, self._at = value, time.monotonic()
+        return self._value
+
+
+@dataclass
+class ObjectResult:
+    bucket: str
+    key: str
+    skipped: str = ""
+    rows: int = 0
+    candidates: int = 0
+    pairs: int = 0
+    anomalies: int = 0
+    unknown: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    findings: str = ""
+    alerts: int = 0
+
+
+class Scorer:
+    def __init__(self, config: ScorerConfig, clients: Any):
+        self.config = config
+        self.clients = clients
+        self.pair_set = PairSet.from_key(config.pairs)
+        self.thresholds = ThresholdCache(
+            clients("ssm"), config.threshold_parameter, config.threshold_ttl_s
+        )
+
+    def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
+        notification = parse(body)
+        return [self.process_object(ref) for ref in notification.objects]
+
+    # one object ---------------------------------------------------------------------------
+
+    def _get(self, ref: ObjectRef) -> bytes:
+        try:
+            return self.clients("s3").get_object(Bucket=ref.bucket, Key=ref.key)["Body"].read()
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                raise TransientError(f"s3://{ref.bucket}/{ref.key} does not exist (yet)") from None
+            if code in ("AccessDenied", "403"):
+                raise TransientError(f"access denied reading s3://{ref.bucket}/{ref.key}") from None
+            raise TransientError(f"reading s3://{ref.bucket}/{ref.key}: {code}") from None
+        except BotoCoreError as err:
+            raise TransientError(f"reading s3://{ref.bucket}/{ref.key}: {err}") from None
+
+    def process_object(self, ref: ObjectRef) -> ObjectResult:
+        result = ObjectResult(ref.bucket, ref.key)
+        key = parse_key(ref.key)
+        if key is None:
+            result.skipped = "not a Security Lake data object (metadata, manifest or other)"
+            return result
+        if key.source not in SCORED_SOURCES:
+            result.skipped = f"source {key.source} is not scored (VPC_FLOW and ROUTE53 are)"
+            return result
+        if key.version not in ("1.0", "2.0"):
+            raise PoisonMessage(f"{ref.key}: unknown Security Lake source version {key.version}")
+        body = self._get(ref)
+        extracted = object_pairs(body, key, self.pair_set, self.config.region)
+        result.rows = extracted.rows
+        table = extracted.pairs
+        result.candidates = table.num_rows
+        statuses = Counter(table["status"].to_pylist())
+        result.dropped = {s: n for s, n in statuses.items() if s not in self.pair_set.keep}
+        kept = table.filter(pc.is_in(table["status"], pa.array(list(self.pair_set.keep))))
+        if kept.num_rows == 0:
+            return result
+        grouped = kept.group_by(["entity", "ip", "view"]).aggregate(
+            [("event_time", "count"), ("event_time", "min"), ("event_time", "max")]
+        )
+        result.pairs = grouped.num_rows
+        threshold = self.thresholds.get()
+        entities = grouped["entity"].to_pylist()
+        ips = grouped["ip"].to_pylist()
+        try:
+            scores = invoke_pairs(
+                self.clients("sagemaker-runtime"), self.config.endpoint_name, entities, ips
+            )
+        except EndpointError as err:
+            raise TransientError(str(err)) from None
+        known = (
+            scores.known_entity if scores.known_entity is not None else np.ones(len(entities), bool)
+        )
+        pairs = [
+            ScoredPair(
+                e,
+                ip,
+                view,
+                None if np.isnan(s) else float(s),
+                bool(k),
+                int(n),
+                int(first),
+                int(last),
+            )
+            for e, ip, view, s, k, n, first, last in zip(
+                entities,
+                ips,
+                grouped["view"].to_pylist(),
+                scores.dot_product,
+                known,
+                grouped["event_time_count"].to_pylist(),
+                grouped["event_time_min"].to_pylist(),
+                grouped["event_time_max"].to_pylist(),
+                strict=True,
+            )
+        ]
+        findings = findings_for(
+            pairs,
+            threshold=threshold,
+            source=key,
+            bucket=ref.bucket,
+            now_ms=int(time.time() * 1000),
+        )
+        result.anomalies = sum(
+            1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
+        )
+        result.unknown = len(findings) - result.anomalies
+        if findings:
+            result.findings = self._write(findings, key, threshold)
+            result.alerts = self._alert(findings)
+        return result
+
+    def _write(self, findings: list[dict[str, Any]], key, threshold: dict[str, Any]) -> str:
+        prefix = (
+            f"{self.config.canary_prefix}findings/"
+            if key.prefix == self.config.canary_prefix
+            else self.config.findings_prefix
+        )
+        out = findings_key(prefix, key, threshold["model_id"], threshold.get("version"))
+        try:
+            self.clients("s3").put_object(
+                Bucket=self.config.results_bucket, Key=out, Body=to_parquet(findings)
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise TransientError(
+                f"writing findings s3://{self.config.results_bucket}/{out}: {err}"
+            ) from None
+        return f"s3://{self.config.results_bucket}/{out}"
+
+    def _alert(self, findings: list[dict[str, Any]]) -> int:
+        """Publish each finding once per window: a conditional put marks it alerted."""
+        if not self.config.topic_arn:
+            return 0
+        s3, sns, sent = self.clients("s3"), self.clients("sns"), 0
+        for f in findings:
+            if f["severity_id"] < 2:
+                continue
+            marker = f"{self.config.findings_prefix}alerts/{f['finding_info']['uid']}"
+            try:
+                s3.put_object(
+                    Bucket=self.config.results_bucket, Key=marker, Body=b"", IfNoneMatch="*"
+                )
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                    continue  # already alerted in this window
+                raise TransientError(f"alert marker {marker}: {err}") from None
+            sns.publish(
+                TopicArn=self.config.topic_arn,
+                Message=alert_message(f),
+                Subject=f["finding_info"]["title"][:100],
+            )
+            sent += 1
+        return sent
+
+
+def send_to_dlq(sqs: Any, dlq_url: str, body: str, reason: str, message_id: str) -> None:
+    """Dead-letter a poison message at once, with why and where it came from."""
+    if not dlq_url:
+        raise TransientError(f"poison message {message_id} ({reason}) but no DLQ configured")
+    sqs.send_message(
+        QueueUrl=dlq_url,
+        MessageBody=body,
+        MessageAttributes={
+            "lakewatch-error": {"DataType": "String", "StringValue": reason[:1000]},
+            "lakewatch-source-message-id": {"DataType": "String", "StringValue": message_id},
+        },
+    )

@@ -1,0 +1,56 @@
+"""The scorer's configuration and environment, derived from lakewatch's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lakewatch.extract.export import PairSet
+from lakewatch.scoring.process import ScorerConfig
+from lakewatch.settings import Settings
+
+APP_DIR = Path(__file__).resolve().parents[3] / "include" / "lambda" / "ipcheck"
+
+
+def deployed_pairs(settings: Settings, clients: Any) -> str:
+    """The pair set of the model the endpoint serves (the views the scorer must use)."""
+    from lakewatch.extract.daily import results_store
+    from lakewatch.model.registry import Registry
+
+    registry = Registry(results_store(settings, clients), settings.models_prefix)
+    current = registry.endpoint(settings.endpoint_name).current
+    record = registry.get(current) if current else None
+    return (record.extra.get("pairs") if record else "") or PairSet().key
+
+
+def scorer_config(settings: Settings, clients: Any, pairs: str | None = None) -> ScorerConfig:
+    dlq_url = clients("sqs").get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
+    return ScorerConfig(
+        endpoint_name=settings.endpoint_name,
+        threshold_parameter=settings.threshold_parameter,
+        results_bucket=settings.results_bucket_name,
+        region=settings.region,
+        pairs=pairs or deployed_pairs(settings, clients),
+        findings_prefix=settings.findings_prefix,
+        canary_prefix=settings.canary_prefix,
+        dlq_url=dlq_url,
+        topic_arn=settings.findings_topic_arn,
+    )
+
+
+def local_environment(settings: Settings, config: ScorerConfig) -> dict[str, str]:
+    """What the handler sees under the local runtime, as Lambda's environment."""
+    return {
+        **config.to_env(),
+        "LAKEWATCH_AWS_ENDPOINT_URL": settings.resolved_endpoint_url or "",
+        # the runtime's own clients (the poller) read lakewatch's settings
+        "LAKEWATCH_ENDPOINT_URL": settings.resolved_endpoint_url or "",
+        "LAKEWATCH_QUEUE_NAME": settings.queue_name,
+        "LAKEWATCH_DLQ_NAME": settings.dlq_name,
+        "LAKEWATCH_RUNTIME_ENDPOINT_URL": settings.model_server_url,
+        "LAKEWATCH_LOCAL": "1",
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_METRICS_NAMESPACE": "lakewatch",
+    }

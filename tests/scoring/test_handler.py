@@ -1,0 +1,180 @@
+"""The Lambda handler (include/lambda/ipcheck/app.py) on a real batch, against the emulator."""
+
+import io
+import json
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+
+from lakewatch.lake.generator import GenerateOptions, LakeGenerator
+from lakewatch.lake.layout import Source, parse_key
+from lakewatch.lake.notify import object_created, s3_records, sns_wrapped
+from lakewatch.lake.write import parquet_bytes
+from lakewatch.scoring.findings import findings_key
+from lakewatch.scoring.local_runtime import LambdaContext, load_handler
+from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
+
+
+@pytest.fixture
+def handler(stack, clients, monkeypatch):
+    settings, _ = stack
+    for k, v in local_environment(settings, scorer_config(settings, clients, pairs=None)).items():
+        monkeypatch.setenv(k, v)
+    return settings, load_handler(APP_DIR)
+
+
+def _put_day_objects(clients, bucket, day=date(2026, 11, 3)):
+    """Objects of one day with injected anomalies, as Security Lake would write them."""
+    gen = LakeGenerator(GenerateOptions(days=1, start=day, rows_per_day=4000, seed=31))
+    objects = []
+    for obj in gen.objects():
+        clients("s3").put_object(Bucket=bucket, Key=obj.key, Body=parquet_bytes(obj.table))
+        objects.append(obj)
+    return objects
+
+
+def _record(i, body):
+    return {
+        "messageId": f"m{i}",
+        "receiptHandle": f"r{i}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1",
+            "SenderId": "s",
+            "ApproximateFirstReceiveTimestamp": "1",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1",
+    }
+
+
+def test_batch_with_every_shape_and_bad_input(handler, clients):
+    settings, handle = handler
+    lake = settings.lake_bucket_name
+    s3 = clients("s3")
+    objects = _put_day_objects(clients, lake)
+    vpc = next(o for o in objects if o.source is Source.VPC_FLOW and o.labels)
+    dns = next(o for o in objects if o.source is Source.ROUTE53)
+    corrupt = vpc.key.replace(".gz.parquet", "-corrupt.gz.parquet")
+    s3.put_object(Bucket=lake, Key=corrupt, Body=b"definitely not parquet")
+    missing = vpc.key.replace(".gz.parquet", "-missing.gz.parquet")
+    records = [
+        _record(0, json.dumps(object_created(lake, vpc.key, 1, "e", "us-east-1", "1"))),
+        _record(1, json.dumps(s3_records(lake, dns.key, 1, "e", "us-east-1"))),
+        _record(
+            2,
+            json.dumps(
+                sns_wrapped(
+                    object_created(lake, vpc.key, 1, "e", "us-east-1", "1"),
+                    "arn:aws:sns:us-east-1:1:t",
+                )
+            ),
+        ),
+        _record(3, '{"Service": "Amazon S3", "Event": "s3:TestEvent"}'),
+        _record(4, "{this is not json"),  # poison: straight to the DLQ
+        _record(5, json.dumps(object_created(lake, corrupt, 1, "e", "us-east-1", "1"))),
+        _record(6, json.dumps(object_created(lake, missing, 1, "e", "us-east-1", "1"))),
+        _record(
+            7,
+            json.dumps(
+                object_created(
+                    lake,
+                    "aws/VPC_FLOW/2.0/metadata/00001-x.metadata.json",
+                    1,
+                    "e",
+                    "us-east-1",
+                    "1",
+                )
+            ),
+        ),
+        _record(
+            8,
+            json.dumps(
+                object_created(
+                    lake,
+                    "aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=123456789012/"
+                    "eventDay=20261103/x.gz.parquet",
+                    1,
+                    "e",
+                    "us-east-1",
+                    "1",
+                )
+            ),
+        ),
+    ]
+    response = handle(
+        {"Records": records}, LambdaContext("scorer", "us-east-1", "123456789012", 60)
+    )
+    # only the missing object can succeed later: it alone goes back to the queue
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m6"}]}
+
+    dlq = clients("sqs").get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
+    dead = clients("sqs").receive_message(
+        QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    reasons = {
+        m["MessageAttributes"]["lakewatch-source-message-id"]["StringValue"]: m[
+            "MessageAttributes"
+        ]["lakewatch-error"]["StringValue"]
+        for m in dead
+    }
+    assert set(reasons) == {"m4", "m5"}
+    assert "not JSON" in reasons["m4"] and "cannot read as Parquet" in reasons["m5"]
+
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(
+            Bucket=settings.results_bucket_name, Prefix="ext/lakewatch/"
+        ).get("Contents", [])
+    ]
+    assert keys and all("/eventDay=20261103/" in k and k.endswith(".parquet") for k in keys)
+    findings = [
+        f
+        for k in keys
+        for f in pq.read_table(
+            io.BytesIO(s3.get_object(Bucket=settings.results_bucket_name, Key=k)["Body"].read())
+        ).to_pylist()
+    ]
+    flagged = {
+        (
+            dict(f["unmapped"])["lakewatch.view"],
+            f["resources"][0]["uid"],
+            f["observables"][1]["value"],
+        )
+        for f in findings
+        if dict(f["unmapped"])["lakewatch.kind"] == "anomalous_pair"
+    }
+    labelled = {(lb.view, lb.entity, lb.ip) for lb in vpc.labels}
+    assert flagged & labelled, "no injected anomaly of the object was flagged"
+    # the VPC object, notified twice (records 0 and 2), has exactly its one findings file
+    threshold = json.loads(
+        clients("ssm").get_parameter(Name=settings.threshold_parameter)["Parameter"]["Value"]
+    )
+    version = clients("ssm").get_parameter(Name=settings.threshold_parameter)["Parameter"][
+        "Version"
+    ]
+    expected = findings_key("ext/lakewatch/", parse_key(vpc.key), threshold["model_id"], version)
+    assert expected in keys and len(keys) <= 2  # the VPC object's file, and the DNS object's
+
+
+def test_invoke_cli_prints_the_handler_response(handler, clients, tmp_path, capsys):
+    from lakewatch.cli import main
+
+    event = {"Records": [_record(0, "{broken")]}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    assert main(["scorer", "invoke", "--event", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{\n") :]) == {"batchItemFailures": []}
+
+
+def test_missing_configuration_is_explained(monkeypatch):
+    from lakewatch.scoring.process import ScorerConfig
+
+    with pytest.raises(ValueError, match="LAKEWATCH_ENDPOINT_NAME"):
+        ScorerConfig.from_env({"LAKEWATCH_RESULTS_BUCKET": "b"})

@@ -1,0 +1,140 @@
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lakewatch.aws.clients import Boto3Clients
+from lakewatch.scoring.deploy import ALIAS, deploy_lambda, install_local
+from lakewatch.scoring.iam import policy_document
+from lakewatch.scoring.package import build
+from lakewatch.scoring.process import ScorerConfig
+from lakewatch.settings import Settings
+from tests.conftest import REPO
+
+
+def test_package_is_deterministic_and_complete():
+    a, b = build(), build()
+    assert a.body == b.body and a.sha256 == b.sha256
+    names = zipfile.ZipFile(io.BytesIO(a.body)).namelist()
+    assert names == sorted(names) and "app.py" in names
+    for needed in (
+        "lakewatch/scoring/process.py",
+        "lakewatch/extract/views.py",
+        "lakewatch/extract/sql/pairs.sql",
+        "lakewatch/extract/sql/views/egress_peer.sql",
+    ):
+        assert needed in names, needed
+    assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
+
+
+def test_installed_package_finds_its_own_sql(tmp_path):
+    app_dir = install_local(build(), tmp_path)
+    code = "import lakewatch.extract.views as v; print(v.sql_dir())"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=app_dir,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(app_dir), "PATH": "/usr/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(app_dir / "lakewatch" / "extract" / "sql")
+
+
+def test_policy_is_least_privilege():
+    doc = policy_document(Settings())
+    for st in doc["Statement"]:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        assert not any(a == "*" or a.endswith(":*") for a in actions), st["Sid"]
+        if "*" in resources:  # only with a condition narrowing it
+            assert "Condition" in st, st["Sid"]
+        for r in resources:
+            assert r == "*" or not r.endswith(":*:*"), r
+    text = json.dumps(doc)
+    assert "${" not in text  # every placeholder filled
+    s = Settings()
+    assert f"arn:aws:s3:::{s.lake_bucket_name}/aws/VPC_FLOW/*" in text
+    assert f"parameter{s.threshold_parameter}" in text
+    assert f":endpoint/{s.endpoint_name}" in text
+
+
+def test_sam_template_passes_cfn_lint():
+    template = REPO / "include" / "lambda" / "ipcheck" / "template.yaml"
+    cfn_lint = str(Path(sys.executable).parent / "cfn-lint")
+    out = subprocess.run([cfn_lint, str(template)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.fixture
+def emulated(aws):
+    settings, resources = aws
+    clients = Boto3Clients(
+        settings,
+        endpoint_overrides={
+            "lambda": settings.resolved_endpoint_url,
+            "iam": settings.resolved_endpoint_url,
+        },
+    )
+    role = clients("iam").create_role(
+        RoleName=f"scorer-{settings.queue_name}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    queue_arn = clients("sqs").get_queue_attributes(
+        QueueUrl=resources.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    return settings, clients, role, queue_arn
+
+
+def test_lambda_deploy_against_the_emulator(emulated):
+    settings, clients, role, queue_arn = emulated
+    lam = clients("lambda")
+    config = ScorerConfig(
+        endpoint_name="ep", threshold_parameter="/t", results_bucket="b", dlq_url="https://sqs/dlq"
+    )
+    function = f"scorer-{settings.queue_name}"[:64]
+    first = deploy_lambda(
+        lam,
+        function=function,
+        package=build(),
+        config=config,
+        role_arn=role,
+        queue_arn=queue_arn,
+        sleep=lambda s: None,
+    )
+    assert first.changed and first.state == "Enabled"
+    conf = lam.get_function(FunctionName=function)["Configuration"]
+    assert conf["Handler"] == "app.lambda_handler" and conf["Runtime"] == "python3.11"
+    assert conf["Environment"]["Variables"]["LAKEWATCH_ENDPOINT_NAME"] == "ep"
+    alias = lam.get_alias(FunctionName=function, Name=ALIAS)
+    assert alias["FunctionVersion"] == first.version
+    [mapping] = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # the mapping invokes the alias (moto records the alias resolved to its version)
+    assert mapping["FunctionArn"].endswith((f":{ALIAS}", f":{first.version}"))
+
+    again = deploy_lambda(
+        lam,
+        function=function,
+        package=build(),
+        config=config,
+        role_arn=role,
+        queue_arn=queue_arn,
+        sleep=lambda s: None,
+    )
+    assert not again.changed and again.mapping == first.mapping
