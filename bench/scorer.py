@@ -40,25 +40,36 @@ def measure(rows: int) -> dict:
     from lakewatch.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(emulator_port=emulator.free_port(), state_dir=Path(tmp),
-                            model_server_port=emulator.free_port())
+        settings = Settings(
+            emulator_port=emulator.free_port(),
+            state_dir=Path(tmp),
+            model_server_port=emulator.free_port(),
+        )
         emulator.start(settings)
         try:
             clients = local_runtime_clients(settings)
             bootstrap(settings, clients)
             # one big VPC object: one account, one slice of a day
-            gen = LakeGenerator(GenerateOptions(days=1, start=date(2026, 11, 1),
-                                                rows_per_day=int(rows / 0.85) * 2, accounts=1,
-                                                max_rows_per_object=10**9))
+            gen = LakeGenerator(
+                GenerateOptions(
+                    days=1,
+                    start=date(2026, 11, 1),
+                    rows_per_day=int(rows / 0.85) * 2,
+                    accounts=1,
+                    max_rows_per_object=10**9,
+                )
+            )
             obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
             body = parquet_bytes(obj.table)
             clients("s3").put_object(Bucket=settings.lake_bucket_name, Key=obj.key, Body=body)
             extracted = object_pairs(body, parse_key(obj.key), PairSet(), "us-east-1").pairs
             sample = extracted.slice(0, 200_000)
             ents, ips = sample["entity"].to_pylist(), sample["ip"].to_pylist()
-            result = train(pairs_from_lists(ents, ips), resolve({"epochs": 2},
-                                                                  distinct_entities=40),
-                           log=lambda s: None)
+            result = train(
+                pairs_from_lists(ents, ips),
+                resolve({"epochs": 2}, distinct_entities=40),
+                log=lambda s: None,
+            )
             art = ModelArtifact.from_training(result)
             model_dir = Path(tmp) / "model"
             art.save(model_dir)
@@ -66,11 +77,19 @@ def measure(rows: int) -> dict:
             endpoints.deploy(settings.endpoint_name, "bench", model_dir)
             scores = ModelScorer(art).score(ents, ips).dot_product
             threshold = float(np.nanquantile(scores, 0.01))  # a 1% flag rate
-            clients("ssm").put_parameter(Name=settings.threshold_parameter, Type="String",
-                                         Value=json.dumps({"threshold": threshold,
-                                                           "model_id": "bench"}))
-            scorer = Scorer(ScorerConfig(settings.endpoint_name, settings.threshold_parameter,
-                                         settings.results_bucket_name), clients)
+            clients("ssm").put_parameter(
+                Name=settings.threshold_parameter,
+                Type="String",
+                Value=json.dumps({"threshold": threshold, "model_id": "bench"}),
+            )
+            scorer = Scorer(
+                ScorerConfig(
+                    settings.endpoint_name,
+                    settings.threshold_parameter,
+                    settings.results_bucket_name,
+                ),
+                clients,
+            )
             started = time.perf_counter()
             out = scorer.process_object(ObjectRef(settings.lake_bucket_name, obj.key, None, "s3"))
             seconds = time.perf_counter() - started
@@ -80,8 +99,14 @@ def measure(rows: int) -> dict:
             endpoints.processes.stop_all()
         finally:
             emulator.stop(settings)
-    return {"rows": out.rows, "pairs": out.pairs, "seconds": seconds, "read_seconds": read,
-            "bytes": len(body), "findings": out.anomalies + out.unknown}
+    return {
+        "rows": out.rows,
+        "pairs": out.pairs,
+        "seconds": seconds,
+        "read_seconds": read,
+        "bytes": len(body),
+        "findings": out.anomalies + out.unknown,
+    }
 
 
 def run(quick: bool = False) -> list[str]:
@@ -90,7 +115,10 @@ def run(quick: bool = False) -> list[str]:
     return [
         f"scorer ({r['rows']:,}-row VPC Flow object, {r['bytes'] / 1e6:.0f} MB, "
         f"{r['pairs']:,} distinct pairs, {r['findings']:,} findings)",
-        row("object to findings, records/s", f"{rate:,.0f}",
-            f"{rate / base:.2f}x a plain pyarrow read of the object ({base:,.0f}/s)"),
+        row(
+            "object to findings, records/s",
+            f"{rate:,.0f}",
+            f"{rate / base:.2f}x a plain pyarrow read of the object ({base:,.0f}/s)",
+        ),
         row("peak RSS, MB", f"{r['peak_rss_mb']:,.0f}"),
     ]
