@@ -86,7 +86,7 @@ def _options(params):
 def lakewatch_recalibrate():
     @task
     def prepare_sets(*, params=None, logical_date=None, dag_run=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
         from lakewatch.threshold import recalibrate
@@ -96,7 +96,9 @@ def lakewatch_recalibrate():
             out = recalibrate.prepare(
                 settings, task_clients(settings), _night(logical_date, dag_run), _options(params)
             )
-        except recalibrate.NOT_RETRYABLE as err:  # retrying will not make data or a model appear
+        except recalibrate.NoModelDeployed as err:  # a fresh install: nothing to calibrate
+            raise AirflowSkipException(str(err)) from None
+        except recalibrate.NOT_RETRYABLE as err:  # retrying will not make data appear
             raise AirflowFailException(f"{type(err).__name__}: {err}") from None
         log.info("sets for model %s: %s", out["model_id"], out["sizes"])
         for note in out["notes"]:

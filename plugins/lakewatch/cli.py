@@ -140,9 +140,14 @@ def cmd_local_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from lakewatch.demo import run_demo
+    from lakewatch.demo.run import run_demo
 
-    return run_demo(days=args.days, rows_per_day=args.rows_per_day, seed=args.seed)
+    return run_demo(
+        days=args.days,
+        rows_per_day=args.rows_per_day,
+        seed=args.seed,
+        airflow_port=args.airflow_port,
+    )
 
 
 def cmd_local_router(args: argparse.Namespace) -> int:
@@ -388,9 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=cmd_scorer_invoke)
 
     demo = sub.add_parser("demo", help="run the main job on the local backend")
-    demo.add_argument("--days", type=_positive, default=4)
-    demo.add_argument("--rows-per-day", type=_positive, default=60_000)
+    demo.add_argument("--days", type=_positive, default=6)
+    demo.add_argument("--rows-per-day", type=_positive, default=40_000)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--airflow-port", type=int, default=8280, help="Airflow UI/API port")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -82,7 +82,15 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     assert not evidence["published"] and "below the floor" in evidence["refused"][0]
 
 
-def test_missing_model_fails_fast_saying_so(lake):
+def test_fresh_install_skips_and_missing_data_fails_fast(lake, clients):
+    settings = lake
     run = _recalibrate()
+    assert states(run)["prepare_sets"] == "skipped"  # nothing deployed yet: nothing to do
+    registry = Registry(
+        S3Store(clients("s3"), settings.results_bucket_name), settings.models_prefix
+    )
+    registry.register(ModelRecord("ipi-x", "s3://b/m", "lakewatch", {}, {}, [], extra={}))
+    registry.record_deploy(settings.endpoint_name, "ipi-x")
+    run = _recalibrate()  # a model is deployed but no extract exists for the night
     [ti] = [ti for ti in run.get_task_instances() if ti.task_id == "prepare_sets"]
     assert str(ti.state) == "failed" and ti.try_number == 1  # not retried

@@ -1,0 +1,159 @@
+"""A real Airflow 3 on this machine: scheduler, DAG processor and API server, each its own
+process (LocalExecutor, SQLite, parallelism 4), configured from the project's files and
+registered with lakewatch so ``make down`` stops them. Secrets (the UI password, the JWT and
+Fernet keys) are generated per demo into files readable only by their owner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from lakewatch.local.processes import ProcessRegistry, wait_until_ready
+from lakewatch.settings import Settings
+
+REPO = Path(__file__).resolve().parents[3]
+COMPONENTS = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+USER = "admin"
+
+
+def _secret_file(path: Path, factory) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(factory())
+    return path.read_text().strip()
+
+
+class LocalAirflow:
+    def __init__(self, settings: Settings, home: Path, port: int):
+        self.settings = settings
+        self.home = home.resolve()
+        self.port = port
+        self.processes = ProcessRegistry(settings.run_dir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def password(self) -> str:
+        return json.loads((self.home / "passwords.json").read_text())[USER]
+
+    def env(self) -> dict[str, str]:
+        jwt = _secret_file(self.home / "jwt_secret", lambda: secrets.token_urlsafe(32))
+        fernet = _secret_file(self.home / "fernet_key", _fernet)
+        s = self.settings
+        return {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__FERNET_KEY": fernet,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple."
+            "simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": jwt,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            # the local backend: aws_default reaches the emulator (the provider's endpoint_url)
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": s.resolved_endpoint_url, "region_name": s.region},
+                }
+            ),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": s.region,
+            "LAKEWATCH_BACKEND": "local",
+            "LAKEWATCH_STATE_DIR": str(s.state_dir.resolve()),
+            "LAKEWATCH_EMULATOR_PORT": str(s.emulator_port),
+            "LAKEWATCH_MODEL_SERVER_PORT": str(s.model_server_port),
+            "LAKEWATCH_SQL_DIR": str(REPO / "include" / "sql"),
+            "PYTHONPATH": str(REPO / "plugins"),
+        }
+
+    def _cli(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            check=True,
+            env={**os.environ, **self.env()},
+            capture_output=True,
+        )
+
+    def init(self) -> None:
+        """The metadata database, the endpoint pool, the UI login."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        _secret_file(
+            self.home / "passwords.json", lambda: json.dumps({USER: secrets.token_urlsafe(12)})
+        )
+        self._cli("db", "migrate")
+        self._cli(
+            "pools",
+            "set",
+            "lakewatch_endpoint",
+            "1",
+            "only one deploy touches the endpoint at a time",
+        )
+
+    def commands(self) -> dict[str, list[str]]:
+        """Each component's command line (secrets travel in the environment, never in argv,
+        which every user of the machine can read)."""
+        return {
+            "airflow-api-server": [
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            # task logs stay on this disk for the API server to read; the log server would
+            # listen on every interface
+            "airflow-scheduler": ["scheduler", "--skip-serve-logs"],
+            "airflow-dag-processor": ["dag-processor"],
+        }
+
+    def start(self, timeout: float = 180.0) -> None:
+        env, commands = self.env(), self.commands()
+        for name in COMPONENTS:
+            if not self.processes.running(name):
+                self.processes.start(
+                    name, [sys.executable, "-m", "airflow", *commands[name]], env=env, cwd=self.home
+                )
+        record = self.processes.get("airflow-api-server")
+        wait_until_ready(record, self._healthy, timeout, "the Airflow API server")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+def _fernet() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()

@@ -1,0 +1,131 @@
+"""The few calls of Airflow's REST API the demo makes, as a user does from the UI."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import date
+from typing import Any
+
+FINISHED = {"success", "failed"}
+
+
+class AirflowAPI:
+    def __init__(self, url: str, username: str, password: str):
+        self.url = url.rstrip("/")
+        self.username, self.password = username, password
+        self._token = ""
+
+    def _token_now(self) -> str:
+        if not self._token:
+            body = json.dumps({"username": self.username, "password": self.password}).encode()
+            req = urllib.request.Request(
+                f"{self.url}/auth/token",
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                self._token = json.loads(resp.read())["access_token"]
+        return self._token
+
+    def call(self, method: str, path: str, body: Any = None, attempts: int = 10) -> Any:
+        """One API call; SQLite's "database is locked" (503) is retried with backoff."""
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in range(1, attempts + 1):
+            req = urllib.request.Request(
+                f"{self.url}/api/v2{path}",
+                data=data,
+                method=method,
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self._token_now()}",
+                },
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    payload = resp.read()
+                return json.loads(payload) if payload else None
+            except urllib.error.HTTPError as err:
+                detail = err.read().decode()[:300]
+                if err.code == 503 and "locked" in detail and attempt < attempts:
+                    time.sleep(min(2.0 * attempt, 10))
+                    continue
+                raise RuntimeError(f"Airflow API {method} {path}: {err.code} {detail}") from None
+        raise AssertionError("unreachable")
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            known = {d["dag_id"] for d in self.call("GET", "/dags?limit=100")["dags"]}
+            if set(dag_ids) <= known:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"Airflow did not load {sorted(set(dag_ids) - known)} "
+                    "(see the dag-processor log)"
+                )
+            time.sleep(2)
+
+    def unpause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+
+    def pause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", {"is_paused": True})
+
+    def backfill(self, dag_id: str, start: date, end: date, max_active_runs: int = 2) -> Any:
+        return self.call(
+            "POST",
+            "/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": f"{start}T00:00:00Z",
+                "to_date": f"{end}T00:00:00Z",
+                "run_backwards": False,
+                "max_active_runs": max_active_runs,
+                "reprocess_behavior": "none",
+                "dag_run_conf": {},
+            },
+        )
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
+        return self.call(
+            "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
+        )
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def wait_for_runs(
+        self, dag_id: str, count: int, timeout: float, since: float = 0, settled: bool = True
+    ) -> list[dict]:
+        """Until ``count`` runs (started after ``since``, epoch s) have finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [
+                r
+                for r in self.runs(dag_id)
+                if _epoch(r.get("run_after") or r.get("queued_at")) >= since
+            ]
+            done = [r for r in runs if r["state"] in FINISHED]
+            if len(done) >= count and (not settled or len(done) == len(runs)):
+                return runs
+            if time.monotonic() > deadline:
+                states = [(r["dag_run_id"], r["state"]) for r in runs]
+                raise TimeoutError(
+                    f"{dag_id}: {len(done)} of {count} runs finished after {timeout:.0f}s: {states}"
+                )
+            time.sleep(3)
+
+
+def _epoch(value: str | None) -> float:
+    from datetime import datetime
+
+    if not value:
+        return 0.0
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,287 @@
+"""The demo's report: what ran, what it produced, and how well it found the injected anomalies."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pyarrow.parquet as pq
+
+from lakewatch.extract.export import PairSet, day_prefix, read_manifest
+from lakewatch.lake.sink import S3Store
+from lakewatch.lake.write import read_labels
+from lakewatch.model.registry import Registry
+from lakewatch.settings import Settings
+
+HOW_MEASURED = (
+    "Precision and recall per anomaly kind are measured on the day the scorer processed in "
+    "real time, against the generator's ground truth, over distinct (view, entity, address) "
+    "pairs. Recall of a kind: its labelled pairs that got an anomaly finding. Precision of a "
+    "kind: its correctly flagged pairs over those plus every flagged pair that is not an "
+    "anomaly at all (as if it were the only kind of anomaly)."
+)
+DAGS = (
+    "lakewatch_extract",
+    "lakewatch_train",
+    "lakewatch_recalibrate",
+    "lakewatch_scorer_deploy",
+    "lakewatch_scorer_check",
+)
+
+
+@dataclass
+class Scorecard:
+    kinds: dict[str, dict[str, float]] = field(default_factory=dict)
+    flagged: int = 0
+    true_positives: int = 0
+    unknown_entities: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.flagged if self.flagged else 0.0
+
+
+def findings_of_day(store: S3Store, prefix: str, day: str) -> list[dict[str, Any]]:
+    out = []
+    for key in store.list(prefix):
+        if f"/eventDay={day}/" in key and key.endswith(".parquet"):
+            out.extend(pq.read_table(io.BytesIO(store.get(key))).to_pylist())
+    return out
+
+
+def score(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> Scorecard:
+    flagged, unknown = set(), 0
+    for f in findings:
+        meta = dict(f["unmapped"])
+        if meta["lakewatch.kind"] == "anomalous_pair":
+            flagged.add(
+                (
+                    meta["lakewatch.view"],
+                    dict(f["evidences"][0]["data"])["entity"],
+                    f["observables"][1]["value"],
+                )
+            )
+        else:
+            unknown += 1
+    truth = defaultdict(set)
+    for label in labels:
+        entity = label["entity"] + ("/in" if label["view"] == "ingress_peer" else "")
+        truth[label["kind"]].add((label["view"], entity, label["ip"]))
+    every = set().union(*truth.values()) if truth else set()
+    false_positives = len(flagged - every)
+    card = Scorecard(
+        flagged=len(flagged), true_positives=len(flagged & every), unknown_entities=unknown
+    )
+    for kind, pairs in sorted(truth.items()):
+        tp = len(pairs & flagged)
+        card.kinds[kind] = {
+            "labelled": len(pairs),
+            "flagged": tp,
+            "recall": tp / len(pairs),
+            "precision": tp / (tp + false_positives) if tp + false_positives else 0.0,
+        }
+    return card
+
+
+def _chart(card: Scorecard, path: Path) -> None:
+    kinds = list(card.kinds)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    x = range(len(kinds))
+    ax.bar(
+        [i - 0.2 for i in x],
+        [card.kinds[k]["labelled"] for k in kinds],
+        0.4,
+        label="injected (distinct pairs)",
+        color="tab:gray",
+    )
+    ax.bar(
+        [i + 0.2 for i in x],
+        [card.kinds[k]["flagged"] for k in kinds],
+        0.4,
+        label="found by the scorer",
+        color="tab:red",
+    )
+    ax.set_xticks(list(x), kinds, rotation=15)
+    ax.set(
+        title=f"Findings per anomaly kind (precision, all kinds: {card.precision:.0%} "
+        f"of {card.flagged} flagged pairs)",
+        ylabel="pairs",
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(
+    settings: Settings, clients: Any, api: Any, out_dir: Path, days: list[str], live_day: str
+) -> tuple[Path, list[str], list[str]]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = S3Store(clients("s3"), settings.results_bucket_name)
+    lake = S3Store(clients("s3"), settings.lake_bucket_name)
+    sections, lines = [], []
+
+    run_rows = []
+    for dag_id in DAGS:
+        for r in api.runs(dag_id):
+            run_rows.append(
+                [
+                    dag_id,
+                    r["dag_run_id"],
+                    r["run_type"],
+                    r["state"],
+                    (r.get("start_date") or "")[:19],
+                    (r.get("end_date") or "")[:19],
+                ]
+            )
+    sections.append(
+        "<h2>DAG runs</h2>" + _table(run_rows, ["DAG", "run", "type", "state", "start", "end"])
+    )
+    failed = [r for r in run_rows if r[3] == "failed"]
+    lines.append(f"DAG runs: {len(run_rows)} ({len(failed)} failed)")
+
+    extract_rows, total = [], 0
+    for day in days:
+        from datetime import date
+
+        m = read_manifest(
+            results,
+            day_prefix(
+                settings.extracts_prefix,
+                settings.source_version,
+                PairSet(),
+                date.fromisoformat(day),
+            ),
+        )
+        if m:
+            total += m.rows
+            extract_rows.append(
+                [
+                    day,
+                    f"{m.rows:,}",
+                    f"{m.entities:,}",
+                    "; ".join(f"{n:,} {r}" for r, n in m.dropped.items()),
+                ]
+            )
+    sections.append(
+        "<h2>Pairs extracted</h2>"
+        + _table(extract_rows, ["day", "pairs", "entities", "dropped (why)"])
+    )
+    lines.append(f"pairs extracted: {total:,} over {len(extract_rows)} days")
+
+    registry = Registry(results, settings.models_prefix)
+    endpoint = registry.endpoint(settings.endpoint_name)
+    model = registry.get(endpoint.current) if endpoint.current else None
+    if model:
+        metrics = {
+            k: (round(v, 4) if isinstance(v, float) else v) for k, v in model.metrics.items()
+        }
+        sections.append(
+            f"<h2>Model</h2><p>{html.escape(model.model_id)} trained on "
+            f"{', '.join(model.days)}; artifact {html.escape(model.artifact_uri)}</p>"
+            f"<pre>{html.escape(json.dumps(metrics, indent=2))}</pre>"
+        )
+        lines.append(
+            f"model {model.model_id}: validation AUC "
+            f"{model.metrics.get('validation:discriminator_auc', float('nan')):.3f}"
+        )
+
+    history = (
+        json.loads(results.get(f"{settings.thresholds_prefix}history.json"))
+        if list(results.list(f"{settings.thresholds_prefix}history.json"))
+        else []
+    )
+    if history:
+        latest = history[-1]
+        night = f"{settings.thresholds_prefix}history/day={latest['day']}/"
+        shutil.copyfileobj(
+            io.BytesIO(results.get(f"{night}threshold.png")), (out_dir / "threshold.png").open("wb")
+        )
+        record = json.loads(results.get(f"{night}record.json"))
+        chosen = record["evaluation"]["chosen"]
+        sections.append(
+            f"<h2>Threshold</h2><p>{record['threshold']:.4f} for {record['model_id']} on "
+            f"{record['day']}: false-positive rate {chosen['fpr']:.3%} (target "
+            f"{record['target_fpr']:.3%}), recall of synthetic abnormal pairs "
+            f"{chosen['recall']:.1%}, AUC {record['evaluation']['auc']:.3f}; published: "
+            f"{record['published']}</p><img src='threshold.png'>"
+            f"<pre>{html.escape(json.dumps(record['evaluation']['alternatives'], indent=2))}"
+            "</pre>"
+        )
+        lines.append(
+            f"threshold {record['threshold']:.4f} (FPR {chosen['fpr']:.3%}, AUC "
+            f"{record['evaluation']['auc']:.3f}, published {record['published']})"
+        )
+
+    day = live_day.replace("-", "")
+    card = score(
+        findings_of_day(results, settings.findings_prefix, day),
+        read_labels(lake, settings.ground_truth_prefix, day=day),
+    )
+    _chart(card, out_dir / "findings.png")
+    sections.append(
+        f"<h2>Real-time findings for {live_day}</h2><p>{card.flagged} pairs flagged, "
+        f"{card.true_positives} of them injected anomalies; {card.unknown_entities} "
+        "unknown-entity findings.</p><img src='findings.png'>"
+        + _table(
+            [
+                [k, v["labelled"], v["flagged"], f"{v['recall']:.0%}", f"{v['precision']:.0%}"]
+                for k, v in card.kinds.items()
+            ],
+            ["kind", "injected pairs", "found", "recall", "precision"],
+        )
+        + f"<p>{html.escape(HOW_MEASURED)}</p>"
+    )
+
+    sqs = clients("sqs")
+    dlq = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
+    dead = sqs.receive_message(
+        QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    reasons = [
+        m.get("MessageAttributes", {})
+        .get("lakewatch-error", {})
+        .get("StringValue", "redriven after maxReceiveCount")
+        for m in dead
+    ]
+    sections.append(
+        "<h2>Dead-letter queue</h2>"
+        + (_table([[r] for r in reasons], ["reason"]) if reasons else "<p>empty</p>")
+    )
+    lines.append(f"dead-letter queue: {len(reasons)} message(s)")
+
+    page = out_dir / "index.html"
+    page.write_text(
+        "<!doctype html><meta charset='utf-8'><title>lakewatch demo</title><style>body{font:"
+        "14px sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse}td,th{"
+        "border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>"
+        f"<h1>lakewatch demo report</h1>{''.join(sections)}"
+    )
+    kinds = [
+        f"{kind}: precision {v['precision']:.0%}, recall {v['recall']:.0%} "
+        f"({v['flagged']} of {v['labelled']} injected pairs)"
+        for kind, v in card.kinds.items()
+    ]
+    kinds.append(
+        f"all kinds: precision {card.precision:.0%} ({card.true_positives} of "
+        f"{card.flagged} flagged pairs are injected anomalies)"
+    )
+    return page, lines, kinds

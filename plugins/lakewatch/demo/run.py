@@ -1,0 +1,185 @@
+"""``make demo``: the whole loop on the local backend, run by a real Airflow.
+
+1. reset: stop what a previous demo left running, clear its state; start the emulator;
+2. write a synthetic Security Lake of ``days`` days (ending yesterday) into it;
+3. start Airflow (scheduler, DAG processor, API server) on the project's DAGs;
+4. backfill ``lakewatch_extract`` over those days, as a user would from the UI;
+5. unpause the Asset consumers, then ``lakewatch_train``, whose schedule trains on the window
+   and deploys; the deployed-model Asset triggers recalibration and the scorer deploy;
+6. write today with ``--notify``: the deployed scorer turns it into findings in real time;
+7. run the hourly scorer check once, and write the report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+
+from lakewatch.aws.clients import clients_for
+from lakewatch.demo.airflow_local import USER, LocalAirflow
+from lakewatch.demo.api import AirflowAPI
+from lakewatch.demo.report import write_report
+from lakewatch.lake import notify
+from lakewatch.lake.generator import GenerateOptions
+from lakewatch.lake.sink import S3Store
+from lakewatch.lake.write import write_lake
+from lakewatch.local import emulator
+from lakewatch.local.bootstrap import bootstrap
+from lakewatch.local.processes import ProcessRegistry
+from lakewatch.settings import load_settings
+
+CONSUMERS = ("lakewatch_recalibrate", "lakewatch_scorer_deploy")
+
+
+class Step:
+    def __init__(self, total: int):
+        self.total, self.n, self.started = total, 0, time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        self.n += 1
+        print(
+            f"[{self.n}/{self.total}] {text} (t+{time.monotonic() - self.started:.0f}s)", flush=True
+        )
+
+
+def _drain(sqs, queue_url: str, timeout: float) -> None:
+    """Until the subscriber queue has been empty (nothing visible or in flight) for 5s."""
+    deadline, empty_since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depth = sum(int(v) for v in attrs.values())
+        if depth == 0:
+            empty_since = empty_since or time.monotonic()
+            if time.monotonic() - empty_since >= 5:
+                return
+        else:
+            empty_since = None
+        time.sleep(1)
+    raise TimeoutError(
+        f"the subscriber queue still holds messages after {timeout:.0f}s "
+        "(see .lakewatch/run/scorer.log)"
+    )
+
+
+def _asset_run(api: AirflowAPI, dag_id: str, timeout: float) -> dict:
+    """The latest finished run the Asset triggered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = [
+            r
+            for r in api.runs(dag_id)
+            if r["run_type"] == "asset_triggered" and r["state"] in ("success", "failed")
+        ]
+        if done:
+            return done[-1]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{dag_id}: no Asset-triggered run finished in {timeout:.0f}s")
+        time.sleep(3)
+
+
+def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) -> int:
+    settings = load_settings()
+    settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
+    step = Step(8)
+
+    step("resetting: stopping anything a previous demo left running")
+    ProcessRegistry(settings.run_dir).stop_all()
+    for sub in ("airflow", "endpoints", "models", "lambda", "report"):
+        shutil.rmtree(settings.state_dir / sub, ignore_errors=True)
+    emulator.start(settings)
+    clients = clients_for(settings)
+    resources = bootstrap(settings, clients)
+
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=days)
+    step(
+        f"writing {days} days of Security Lake ({start} to {today - timedelta(days=1)}, "
+        f"{rows_per_day:,} rows a day) into s3://{resources.lake_bucket}"
+    )
+    lake = S3Store(clients("s3"), resources.lake_bucket)
+    summary = write_lake(
+        GenerateOptions(
+            days=days, start=start, seed=seed, rows_per_day=rows_per_day, region=settings.region
+        ),
+        lake,
+        ground_truth_prefix=settings.ground_truth_prefix,
+        account_id=settings.account_id,
+    )
+    print("      " + summary.lines()[0], flush=True)
+
+    step(f"starting Airflow on 127.0.0.1:{airflow_port} (scheduler, DAG processor, API server)")
+    airflow = LocalAirflow(settings, settings.state_dir / "airflow", airflow_port)
+    airflow.init()
+    airflow.start()
+    api = AirflowAPI(airflow.url, USER, airflow.password)
+    api.wait_for_dags(
+        ["lakewatch_extract", "lakewatch_train", *CONSUMERS, "lakewatch_scorer_check"]
+    )
+
+    step(f"backfilling lakewatch_extract over {days} days")
+    api.unpause("lakewatch_extract")
+    api.backfill("lakewatch_extract", start, today - timedelta(days=1))
+    runs = api.wait_for_runs("lakewatch_extract", days, timeout=900, settled=True)
+    bad = [r["dag_run_id"] for r in runs if r["state"] != "success"]
+    if bad:
+        raise RuntimeError(f"extract runs did not succeed: {bad} (see the Airflow UI)")
+
+    step(
+        "unpausing lakewatch_train: its schedule trains on the window and deploys; the "
+        "deployed-model Asset triggers recalibration and the scorer deploy"
+    )
+    for dag_id in CONSUMERS:
+        api.unpause(dag_id)
+    began = time.time()
+    api.unpause("lakewatch_train")
+    train = api.wait_for_runs("lakewatch_train", 1, timeout=1200, since=began - 86400 * 2)
+    if train[-1]["state"] != "success":
+        raise RuntimeError(
+            f"lakewatch_train {train[-1]['dag_run_id']} {train[-1]['state']} (see the Airflow UI)"
+        )
+    for dag_id in CONSUMERS:
+        run = _asset_run(api, dag_id, timeout=900)
+        if run["state"] != "success":
+            raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
+
+    step(f"writing today ({today}) with --notify: the scorer processes it in real time")
+    sqs = clients("sqs")
+    live = write_lake(
+        GenerateOptions(
+            days=1, start=today, seed=seed, rows_per_day=rows_per_day, region=settings.region
+        ),
+        lake,
+        ground_truth_prefix=settings.ground_truth_prefix,
+        notifier=lambda m: notify.send(sqs, resources.queue_url, m),
+        account_id=settings.account_id,
+    )
+    _drain(sqs, resources.queue_url, timeout=600)
+    print(f"      {live.notified} notifications processed", flush=True)
+
+    step("running the scorer check (canary through the live queue, DLQ, runtime)")
+    api.unpause("lakewatch_scorer_check")  # its hourly schedule runs the check at once
+    check = api.wait_for_runs("lakewatch_scorer_check", 1, timeout=600)
+
+    step("writing the report")
+    page, lines, kinds = write_report(
+        settings,
+        clients,
+        api,
+        settings.state_dir / "report",
+        [(start + timedelta(days=d)).isoformat() for d in range(days)],
+        today.isoformat(),
+    )
+    print()
+    for line in lines:
+        print(line)
+    print(f"scorer check: {check[-1]['state']}")
+    print(f"\nAirflow UI: {airflow.url}  (login {USER} / {airflow.password})")
+    print("Stop everything the demo started: make down")
+    print(f"Report: {page}")
+    for line in kinds:
+        print(line)
+    return 0 if check[-1]["state"] == "success" else 1
