@@ -25,6 +25,10 @@ from lakewatch.local import emulator
 from lakewatch.local.bootstrap import bootstrap
 from lakewatch.settings import Settings
 
+# the scoring stack (a model on the default views, its endpoint and threshold), shared by
+# tests/scoring and tests/reliability
+pytest_plugins = ["tests.scoring_stack"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LAKEWATCH_SHARED_DIR", REPO.parent / "shared"))
 SAMPLES = SHARED / "ocsf-samples"

@@ -151,6 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_local_router(args: argparse.Namespace) -> int:
+    from lakewatch.serving.local import LocalEndpoints
     from lakewatch.serving.router import serve_router
     from lakewatch.settings import load_settings
 
@@ -159,6 +160,7 @@ def cmd_local_router(args: argparse.Namespace) -> int:
         str(settings.state_dir.resolve() / "endpoints"),
         settings.model_server_host,
         settings.model_server_port,
+        heal=LocalEndpoints(settings).heal,
     )
     return 0
 

@@ -9,7 +9,7 @@ import pytest
 
 from lakewatch.aws.clients import Boto3Clients
 from lakewatch.scoring.deploy import ALIAS, deploy_lambda, install_local
-from lakewatch.scoring.iam import policy_document
+from lakewatch.scoring.iam import POLICIES, policy_document, render
 from lakewatch.scoring.package import build
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.settings import Settings
@@ -45,18 +45,37 @@ def test_installed_package_finds_its_own_sql(tmp_path):
     assert out.stdout.strip() == str(app_dir / "lakewatch" / "extract" / "sql")
 
 
-def test_policy_is_least_privilege():
-    doc = policy_document(Settings())
+# actions IAM supports only on "*" (no resource-level permissions)
+RESOURCELESS = {
+    "ecr:GetAuthorizationToken",
+    "lakeformation:GetDataAccess",
+    "lambda:ListEventSourceMappings",
+}
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_shipped_policies_are_least_privilege(name):
+    shipped = {p.relative_to(REPO) for p in REPO.glob("include/**/*policy*.json")}
+    assert shipped == {p.relative_to(REPO) for p in POLICIES.values()}  # every one is checked
+    doc = render(POLICIES[name], Settings())
+    assert "${" not in json.dumps(doc)  # every placeholder filled
     for st in doc["Statement"]:
-        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        actions, resources = _listed(st["Action"]), _listed(st["Resource"])
+        # no "*" actions, no whole-service wildcards, on anything
         assert not any(a == "*" or a.endswith(":*") for a in actions), st["Sid"]
-        if "*" in resources:  # only with a condition narrowing it
-            assert "Condition" in st, st["Sid"]
+        if "*" in resources:  # only narrowed by a condition, or where IAM allows nothing else
+            assert "Condition" in st or set(actions) <= RESOURCELESS, st["Sid"]
         for r in resources:
             assert r == "*" or not r.endswith(":*:*"), r
-    text = json.dumps(doc)
-    assert "${" not in text  # every placeholder filled
+            assert r == "*" or r.startswith("arn:aws:"), r
+
+
+def test_scorer_policy_names_this_deployment():
+    text = json.dumps(policy_document(Settings()))
     s = Settings()
     assert f"arn:aws:s3:::{s.lake_bucket_name}/aws/VPC_FLOW/*" in text
     assert f"parameter{s.threshold_parameter}" in text

@@ -2,12 +2,14 @@
 
 Each SQS record is one Security Lake notification. Records are processed with powertools'
 BatchProcessor: a record that fails transiently is reported in ``batchItemFailures`` and comes
-back from the queue (then goes to the DLQ by the queue's redrive policy); a poison record
-(malformed, corrupt object, unreadable schema) goes to the DLQ at once with the reason; the
-rest of the batch is processed either way.
+back from the queue; on its last receive (the queue's maxReceiveCount) it goes to the DLQ with
+the last error as its reason; a poison record (malformed, corrupt object, unreadable schema)
+goes to the DLQ at once with the reason; the rest of the batch is processed either way. The
+queue's own redrive policy stays as the backstop for invocations that crash or time out.
 
 Configuration: LAKEWATCH_ENDPOINT_NAME, LAKEWATCH_THRESHOLD_PARAMETER, LAKEWATCH_RESULTS_BUCKET,
-LAKEWATCH_PAIRS, LAKEWATCH_DLQ_URL, LAKEWATCH_FINDINGS_TOPIC_ARN (optional).
+LAKEWATCH_PAIRS, LAKEWATCH_DLQ_URL, LAKEWATCH_MAX_RECEIVE_COUNT, LAKEWATCH_FINDINGS_TOPIC_ARN
+(optional).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakewatch.scoring.errors import PoisonMessage
+from lakewatch.scoring.errors import PoisonMessage, TransientError
 from lakewatch.scoring.process import Scorer, ScorerConfig, send_to_dlq
 
 logger = Logger(service="lakewatch-scorer")
@@ -59,22 +61,27 @@ def scorer() -> Scorer:
     return _scorer
 
 
+def _dead_letter(record: SQSRecord, reason: str, metric: str) -> None:
+    """Send the record to the DLQ with why; the batch then deletes it from the queue."""
+    logger.error("message sent to the DLQ", message_id=record.message_id, reason=reason)
+    send_to_dlq(
+        scorer().clients("sqs"), scorer().config.dlq_url, record.body, reason, record.message_id
+    )
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     try:
         results = scorer().process_message(record.body)
     except PoisonMessage as err:
-        logger.error(
-            "poison message sent to the DLQ", message_id=record.message_id, reason=str(err)
-        )
-        send_to_dlq(
-            scorer().clients("sqs"),
-            scorer().config.dlq_url,
-            record.body,
-            str(err),
-            record.message_id,
-        )
-        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+        _dead_letter(record, str(err), "PoisonMessages")
+        return
+    except TransientError as err:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        if not scorer().config.last_attempt(receives):
+            raise  # back to the queue: retried after the visibility timeout
+        _dead_letter(record, f"gave up after {receives} receives: {err}", "ExhaustedMessages")
         return
     for r in results:
         if r.skipped:

@@ -77,15 +77,20 @@ def parse_request(body: bytes, content_type: str | None) -> tuple[list[str], lis
         raise RequestError(f"body is not UTF-8: {err}") from None
     entities, addresses = [], []
     if mtype == "text/csv":
-        for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-            if not row:
-                continue
-            if len(row) != 2:
-                raise RequestError(
-                    f"line {n}: expected 2 columns (entity,address), found {len(row)}"
-                )
-            entities.append(row[0].strip())
-            addresses.append(row[1].strip())
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != 2:
+                    raise RequestError(
+                        f"line {reader.line_num}: expected 2 columns (entity,address), "
+                        f"found {len(row)}"
+                    )
+                entities.append(row[0].strip())
+                addresses.append(row[1].strip())
+        except csv.Error as err:
+            raise RequestError(f"line {reader.line_num}: not CSV: {err}") from None
         label = "line"
     elif mtype == "application/json":
         try:

@@ -1,24 +1,40 @@
-"""The scorer Lambda's least-privilege policy: ``include/lambda/ipcheck/iam-policy.json``,
-rendered for one deployment (its ``${Name}`` placeholders filled from settings)."""
+"""lakewatch's least-privilege IAM policies, rendered for one deployment.
+
+``include/lambda/ipcheck/iam-policy.json`` (the scorer Lambda's role),
+``include/iam/airflow-worker-policy.json`` (what Airflow's ``aws_default`` identity does on the
+``aws`` backend) and ``include/iam/sagemaker-execution-policy.json`` (training jobs and
+endpoints) are templates whose ``${Name}`` placeholders are filled from settings.
+"""
 
 from __future__ import annotations
 
 import json
 import string
+from pathlib import Path
 from typing import Any
 
+from lakewatch.lake.layout import glue_database
 from lakewatch.names import lambda_function_name
 from lakewatch.scoring.setup import APP_DIR
 from lakewatch.settings import Settings
 
+INCLUDE = APP_DIR.parents[1]
+POLICIES = {
+    "scorer-lambda": APP_DIR / "iam-policy.json",
+    "airflow-worker": INCLUDE / "iam" / "airflow-worker-policy.json",
+    "sagemaker-execution": INCLUDE / "iam" / "sagemaker-execution-policy.json",
+}
 
-def policy_document(settings: Settings, topic_name: str = "lakewatch-findings") -> dict[str, Any]:
-    template = string.Template((APP_DIR / "iam-policy.json").read_text())
-    values = {
+
+def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> dict[str, str]:
+    role = f"arn:aws:iam::{settings.account_id}:role"
+    return {
         "LakeBucket": settings.lake_bucket_name,
         "ResultsBucket": settings.results_bucket_name,
         "CanaryPrefix": settings.canary_prefix,
         "FindingsPrefix": settings.findings_prefix,
+        "ExtractsPrefix": settings.extracts_prefix,
+        "ModelsPrefix": settings.models_prefix,
         "Region": settings.region,
         "AccountId": settings.account_id,
         "ThresholdParameter": settings.threshold_parameter,
@@ -31,5 +47,19 @@ def policy_document(settings: Settings, topic_name: str = "lakewatch-findings") 
             else topic_name
         ),
         "FunctionName": lambda_function_name(settings.endpoint_name),
+        "AthenaWorkgroup": settings.athena_workgroup,
+        "GlueDatabase": glue_database(settings.region),
+        "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",
+        "LambdaRoleArn": settings.lambda_role_arn or f"{role}/lakewatch-scorer",
     }
-    return json.loads(template.substitute(values))
+
+
+def render(path: Path, settings: Settings) -> dict[str, Any]:
+    template = string.Template(Path(path).read_text())
+    return json.loads(template.substitute(placeholders(settings)))
+
+
+def policy_document(settings: Settings, topic_name: str = "lakewatch-findings") -> dict[str, Any]:
+    """The scorer Lambda's policy."""
+    template = string.Template(POLICIES["scorer-lambda"].read_text())
+    return json.loads(template.substitute(placeholders(settings, topic_name)))

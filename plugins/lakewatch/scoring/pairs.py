@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -76,7 +77,13 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
         keep=pair_set.keep,
     )
     engine = DuckAthena(tables={source: table}, threads=1)
-    pairs = engine.query(render("classified.sql", ctx), ctx)
+    try:
+        pairs = engine.query(render("classified.sql", ctx), ctx)
+    except duckdb.Error as err:  # columns of the right names but the wrong types
+        raise PoisonMessage(
+            f"{key.key}: does not match the OCSF {key.source} {key.version} schema the views "
+            f"read: {str(err).splitlines()[0]}"
+        ) from None
     return ObjectPairs(
         table.num_rows, pairs.select(["entity", "ip", "view", "status", "event_time"]), source
     )

@@ -48,6 +48,7 @@ class ScorerConfig:
     dlq_url: str = ""
     topic_arn: str = ""
     threshold_ttl_s: float = 60.0
+    max_receive_count: int = 0  # the queue's redrive maxReceiveCount; 0: leave it to the queue
 
     ENV: ClassVar[dict[str, str]] = {
         "endpoint_name": "LAKEWATCH_ENDPOINT_NAME",
@@ -60,14 +61,19 @@ class ScorerConfig:
         "dlq_url": "LAKEWATCH_DLQ_URL",
         "topic_arn": "LAKEWATCH_FINDINGS_TOPIC_ARN",
         "threshold_ttl_s": "LAKEWATCH_THRESHOLD_TTL_S",
+        "max_receive_count": "LAKEWATCH_MAX_RECEIVE_COUNT",
     }
+    _NUMBERS: ClassVar[dict[str, type]] = {"threshold_ttl_s": float, "max_receive_count": int}
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> ScorerConfig:
         values: dict[str, Any] = {}
         for name, var in cls.ENV.items():
             if env.get(var):
-                values[name] = float(env[var]) if name == "threshold_ttl_s" else env[var]
+                try:
+                    values[name] = cls._NUMBERS.get(name, str)(env[var])
+                except ValueError:
+                    raise ValueError(f"{var}={env[var]!r} is not a number") from None
         missing = [
             cls.ENV[n]
             for n in ("endpoint_name", "threshold_parameter", "results_bucket")
@@ -81,8 +87,12 @@ class ScorerConfig:
         return {
             var: str(getattr(self, name))
             for name, var in self.ENV.items()
-            if getattr(self, name) not in ("", None)
+            if getattr(self, name) not in ("", None, 0)
         }
+
+    def last_attempt(self, receive_count: int) -> bool:
+        """True when the queue would dead-letter the message rather than deliver it again."""
+        return 0 < self.max_receive_count <= receive_count
 
 
 class ThresholdCache:
@@ -101,7 +111,17 @@ class ThresholdCache:
                 if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
                     raise TransientError(f"no threshold published at {self.name} yet") from None
                 raise TransientError(f"reading {self.name}: {err}") from None
-            value = json.loads(param["Value"])
+            except BotoCoreError as err:
+                raise TransientError(f"reading {self.name}: {err}") from None
+            try:  # a hand-edited parameter: retried until someone republishes it
+                value = json.loads(param["Value"])
+                float(value["threshold"])
+                str(value["model_id"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise TransientError(
+                    f"{self.name} version {param.get('Version')} is not a threshold record "
+                    f"(JSON with threshold and model_id): {err}"
+                ) from None
             value["version"] = param["Version"]
             self._value, self._at = value, time.monotonic()
         return self._value
@@ -260,11 +280,17 @@ class Scorer:
                 if err.response.get("Error", {}).get("Code") == "PreconditionFailed":
                     continue  # already alerted in this window
                 raise TransientError(f"alert marker {marker}: {err}") from None
-            sns.publish(
-                TopicArn=self.config.topic_arn,
-                Message=alert_message(f),
-                Subject=f["finding_info"]["title"][:100],
-            )
+            except BotoCoreError as err:
+                raise TransientError(f"alert marker {marker}: {err}") from None
+            try:
+                sns.publish(
+                    TopicArn=self.config.topic_arn,
+                    Message=alert_message(f),
+                    Subject=f["finding_info"]["title"][:100],
+                )
+            except (ClientError, BotoCoreError) as err:  # un-mark, so the retry alerts
+                s3.delete_object(Bucket=self.config.results_bucket, Key=marker)
+                raise TransientError(f"publishing to {self.config.topic_arn}: {err}") from None
             sent += 1
         return sent
 

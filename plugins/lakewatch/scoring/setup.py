@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ def deployed_pairs(settings: Settings, clients: Any) -> str:
 
 
 def scorer_config(settings: Settings, clients: Any, pairs: str | None = None) -> ScorerConfig:
-    dlq_url = clients("sqs").get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
+    sqs = clients("sqs")
+    dlq_url = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
     return ScorerConfig(
         endpoint_name=settings.endpoint_name,
         threshold_parameter=settings.threshold_parameter,
@@ -35,7 +37,16 @@ def scorer_config(settings: Settings, clients: Any, pairs: str | None = None) ->
         canary_prefix=settings.canary_prefix,
         dlq_url=dlq_url,
         topic_arn=settings.findings_topic_arn,
+        max_receive_count=max_receive_count(sqs, settings.queue_name),
     )
+
+
+def max_receive_count(sqs: Any, queue_name: str) -> int:
+    """The subscriber queue's redrive ``maxReceiveCount`` (0 when it has no redrive policy)."""
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+    policy = attrs.get("Attributes", {}).get("RedrivePolicy")
+    return int(json.loads(policy)["maxReceiveCount"]) if policy else 0
 
 
 def local_environment(settings: Settings, config: ScorerConfig) -> dict[str, str]:

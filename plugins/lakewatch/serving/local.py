@@ -2,8 +2,9 @@
 
 Deploy starts the new model server beside the old one, waits until it answers and serves the
 expected model, switches the endpoint's record to it, then stops the old one; rollback switches
-back (restarting the previous server if it is gone). Every server and the router are processes
-in lakewatch's registry, so ``lakewatch local down`` stops them.
+back (restarting the previous server if it is gone); ``heal`` replaces a server that died (the
+router calls it when a forward fails). Every server and the router are processes in
+lakewatch's registry, so ``lakewatch local down`` stops them.
 """
 
 from __future__ import annotations
@@ -206,6 +207,20 @@ class LocalEndpoints:
             raise DeployError(f"endpoint {endpoint} has no previous model to roll back to")
         result = self.deploy(endpoint, target["model_id"], Path(target["model_dir"]))
         return result
+
+    def heal(self, endpoint: str) -> bool:
+        """Replace the endpoint's model server if it died; True when one was started."""
+        state = self.state(endpoint)
+        active = state.get("active")
+        if not active or self.serving(endpoint):
+            return False
+        new = self._start_server(endpoint, active["model_id"], Path(active["model_dir"]))
+        current = self.state(endpoint).get("active") or {}
+        if current.get("process") != active["process"] or current.get("url") != active["url"]:
+            self.processes.stop(new["process"])  # a deploy moved the endpoint meanwhile
+            return False
+        self._write(endpoint, {**state, "active": {**new, "replaced": active["url"]}})
+        return True
 
     def stop(self, endpoint: str) -> None:
         state = self.state(endpoint)

@@ -3,7 +3,8 @@
 ``POST /endpoints/<name>/invocations`` goes to whichever model server the endpoint's record
 (``<state_dir>/endpoints/<name>.json``) names as active, so a deploy switches traffic by
 rewriting that record, the way SageMaker moves an endpoint to a new endpoint config. An unknown
-endpoint gets SageMaker's 400 ValidationError; a dead model server a 503 the client retries.
+endpoint gets SageMaker's 400 ValidationError; a dead model server a 503 the client retries,
+while the router replaces it (as SageMaker replaces an instance that fails its health check).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import json
 import logging
 import re
 import socket
+import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
@@ -33,9 +37,38 @@ class Router(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 8080):
+    def __init__(
+        self,
+        directory: Path,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        heal: Callable[[str], object] | None = None,
+        heal_interval_s: float = 5.0,
+    ):
         self.directory = Path(directory)
+        self.heal = heal
+        self.heal_interval_s = heal_interval_s
+        self._healing: dict[str, float] = {}
+        self._heal_lock = threading.Lock()
         super().__init__((host, port), _Handler)
+
+    def replace_backend(self, name: str) -> None:
+        """Start a replacement for ``name``'s dead model server, in the background, at most
+        once every ``heal_interval_s``."""
+        if self.heal is None:
+            return
+        with self._heal_lock:
+            if time.monotonic() - self._healing.get(name, -1e9) < self.heal_interval_s:
+                return
+            self._healing[name] = time.monotonic()
+
+        def run() -> None:
+            try:
+                self.heal(name)
+            except Exception:
+                log.exception("replacing the model server of endpoint %s failed", name)
+
+        threading.Thread(target=run, name=f"heal-{name}", daemon=True).start()
 
     def backend(self, name: str) -> str | None:
         state = read_state(self.directory, name)
@@ -104,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             resp = conn.getresponse()
             payload = resp.read()
         except OSError as err:
+            self.server.replace_backend(name)
             self._error(
                 503,
                 "ServiceUnavailable",
@@ -121,8 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp.status, payload, headers)
 
 
-def serve_router(directory: str, host: str, port: int) -> None:
-    router = Router(Path(directory), host, port)
+def serve_router(
+    directory: str, host: str, port: int, heal: Callable[[str], object] | None = None
+) -> None:
+    router = Router(Path(directory), host, port, heal)
     print(f"routing endpoints in {directory} on http://{host}:{port}", flush=True)
     try:
         router.serve_forever()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 MAX_REQUEST_BYTES = 5 * 1024 * 1024  # under the 6 MB limit, with room for headers
 RETRYABLE = {
@@ -96,7 +96,12 @@ def _invoke(
             resp = runtime.invoke_endpoint(
                 EndpointName=endpoint, Body=body, ContentType="text/csv", Accept="application/json"
             )
-            return json.loads(resp["Body"].read())["predictions"]
+            raw = resp["Body"].read()
+        except BotoCoreError as err:  # no connection, timed out: the endpoint may come back
+            if attempt < max_attempts:
+                sleep(base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
+                continue
+            raise EndpointError(f"endpoint {endpoint}: {err}") from None
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -105,4 +110,13 @@ def _invoke(
                 continue
             message = err.response.get("Error", {}).get("Message", str(err))
             raise EndpointError(f"endpoint {endpoint}: {code or status}: {message}") from None
+        try:
+            predictions = json.loads(raw)["predictions"]
+            if not isinstance(predictions, list):
+                raise TypeError("predictions is not a list")
+            return predictions
+        except (ValueError, KeyError, TypeError) as err:
+            raise EndpointError(
+                f"endpoint {endpoint}: response is not IP Insights JSON ({err}): {raw[:120]!r}"
+            ) from None
     raise AssertionError("unreachable")
