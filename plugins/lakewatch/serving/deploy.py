@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from lakewatch.extract.daily import results_store
 from lakewatch.model.registry import ModelRecord, Registry
@@ -13,7 +16,7 @@ from lakewatch.settings import Settings
 from lakewatch.training.sagemaker import model_config
 
 
-def _registry(settings: Settings, clients: Any) -> Registry:
+def model_registry(settings: Settings, clients: Any) -> Registry:
     return Registry(results_store(settings, clients), settings.models_prefix)
 
 
@@ -42,7 +45,7 @@ def deploy(settings: Settings, clients: Any, record: ModelRecord) -> DeployResul
         )
         result = endpoints.deploy(settings.endpoint_name, record.model_id, config)
     if result.changed:
-        _registry(settings, clients).record_deploy(
+        model_registry(settings, clients).record_deploy(
             settings.endpoint_name, record.model_id, "deploy", result.detail
         )
     return result
@@ -50,7 +53,7 @@ def deploy(settings: Settings, clients: Any, record: ModelRecord) -> DeployResul
 
 def rollback(settings: Settings, clients: Any, to_model_id: str, reason: str) -> None:
     """Serve ``to_model_id`` again and record why."""
-    registry = _registry(settings, clients)
+    registry = model_registry(settings, clients)
     if settings.backend == "local":
         LocalEndpoints(settings).rollback(settings.endpoint_name, to_model_id)
     else:
@@ -62,6 +65,50 @@ def rollback(settings: Settings, clients: Any, to_model_id: str, reason: str) ->
     registry.record_deploy(settings.endpoint_name, to_model_id, "rollback", {"reason": reason})
 
 
+@dataclass
+class RollbackResult:
+    model_id: str
+    replaced: str
+    threshold_version: int | None  # model_id's threshold now in force (None: it never had one)
+    pairs_changed: bool  # the scorer must be redeployed (lakewatch_scorer_deploy)
+
+
+def rollback_model(
+    settings: Settings, clients: Any, to_model_id: str = "", reason: str = "manual rollback"
+) -> RollbackResult:
+    """On-call's rollback: serve the previous (or a named) model again, and republish the
+    last threshold published for it so findings use a threshold of the model that scores."""
+    from lakewatch.threshold.publish import history, restore
+
+    registry = model_registry(settings, clients)
+    state = registry.endpoint(settings.endpoint_name)
+    target = to_model_id or state.previous
+    if not target:
+        raise DeployError(f"{settings.endpoint_name} has no previous model to roll back to")
+    old, new = registry.get(state.current) if state.current else None, registry.get(target)
+    if new is None:
+        raise DeployError(f"model {target} is not in the registry ({settings.models_prefix})")
+    rollback(settings, clients, target, reason)
+    ssm = clients("ssm")
+    try:
+        versions = history(ssm, settings.threshold_parameter)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            raise
+        versions = []  # nothing published yet
+    mine = [v for v in versions if v.get("model_id") == target]
+    version = None
+    if mine and versions[-1].get("model_id") != target:
+        version = restore(ssm, settings.threshold_parameter, mine[-1]["version"])
+    elif mine:
+        version = versions[-1]["version"]
+    return RollbackResult(target, state.current, version, _pairs(old) != _pairs(new))
+
+
+def _pairs(record: ModelRecord | None) -> str:
+    return (record.extra.get("pairs") or "") if record else ""
+
+
 def smoke(
     settings: Settings, clients: Any, entities: list[str], addresses: list[str], min_auc: float
 ) -> SmokeResult:
@@ -70,4 +117,12 @@ def smoke(
     )
 
 
-__all__ = ["DeployError", "deploy", "rollback", "smoke"]
+__all__ = [
+    "DeployError",
+    "RollbackResult",
+    "deploy",
+    "model_registry",
+    "rollback",
+    "rollback_model",
+    "smoke",
+]

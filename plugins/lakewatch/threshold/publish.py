@@ -95,6 +95,43 @@ def publish(ssm: Any, name: str, record: ThresholdRecord) -> int:
     )["Version"]
 
 
+def history(ssm: Any, name: str) -> list[dict[str, Any]]:
+    """Every SSM version of the threshold, oldest first: version, when, by whom, the record."""
+    out = []
+    for page in ssm.get_paginator("get_parameter_history").paginate(Name=name):
+        for p in page["Parameters"]:
+            try:
+                value = json.loads(p["Value"])
+            except ValueError:
+                value = {"unparsed": p["Value"]}
+            out.append(
+                {
+                    "version": p["Version"],
+                    "modified": str(p.get("LastModifiedDate", "")),
+                    "by": p.get("LastModifiedUser", ""),
+                    **value,
+                }
+            )
+    return sorted(out, key=lambda v: v["version"])
+
+
+def restore(ssm: Any, name: str, version: int) -> int:
+    """Publish an earlier version's value again (as a new version); returns that version."""
+    versions = {v["version"]: v for v in history(ssm, name)}
+    if version not in versions:
+        raise ValueError(f"{name} has no version {version} (versions: {sorted(versions)})")
+    value = {k: v for k, v in versions[version].items() if k not in ("version", "modified", "by")}
+    if "unparsed" in value:
+        raise ValueError(f"{name} version {version} is not a threshold record")
+    return ssm.put_parameter(
+        Name=name,
+        Value=json.dumps(value, sort_keys=True),
+        Type="String",
+        Overwrite=True,
+        Description=f"lakewatch anomaly threshold (restored from version {version})",
+    )["Version"]
+
+
 def write_index(store: ObjectStore, thresholds_prefix: str) -> str:
     """``history.json``: every night's headline numbers, oldest first."""
     rows = []
