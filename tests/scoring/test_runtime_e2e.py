@@ -2,7 +2,6 @@
 
 import io
 import json
-from collections import defaultdict
 from datetime import date
 
 import pyarrow.parquet as pq
@@ -12,6 +11,7 @@ from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.notify import object_created, send
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels, write_lake
+from lakewatch.scoring.evaluate import flagged_pairs, labelled_pairs
 from lakewatch.scoring.local_runtime import EventSourceMapping, load_handler
 from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
 
@@ -112,23 +112,15 @@ def test_drain_with_redrive_and_findings_against_ground_truth(stack, clients, mo
             "Contents"
         ]
     ]
-    flagged = set()
-    for key in keys:
-        body = s3.get_object(Bucket=settings.results_bucket_name, Key=key)["Body"].read()
-        for f in pq.read_table(io.BytesIO(body)).to_pylist():
-            meta = dict(f["unmapped"])
-            if meta["lakewatch.kind"] == "anomalous_pair":
-                flagged.add(
-                    (
-                        meta["lakewatch.view"],
-                        dict(f["evidences"][0]["data"])["entity"],
-                        f["observables"][1]["value"],
-                    )
-                )
-    truth = defaultdict(set)
-    for label in read_labels(store, day=DAY.strftime("%Y%m%d")):
-        entity = label["entity"] + ("/in" if label["view"] == "ingress_peer" else "")
-        truth[label["kind"]].add((label["view"], entity, label["ip"]))
+    findings = [
+        f
+        for key in keys
+        for f in pq.read_table(
+            io.BytesIO(s3.get_object(Bucket=settings.results_bucket_name, Key=key)["Body"].read())
+        ).to_pylist()
+    ]
+    flagged = flagged_pairs(findings)
+    truth = labelled_pairs(read_labels(store, day=DAY.strftime("%Y%m%d")))
     every = set().union(*truth.values())
     recall = {kind: len(pairs & flagged) / len(pairs) for kind, pairs in truth.items()}
     precision = len(flagged & every) / max(len(flagged), 1)

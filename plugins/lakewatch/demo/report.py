@@ -6,8 +6,6 @@ import html
 import io
 import json
 import shutil
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +19,9 @@ from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
+from lakewatch.scoring.evaluate import HOW_MEASURED, Scorecard, score
 from lakewatch.settings import Settings
 
-HOW_MEASURED = (
-    "Precision and recall per anomaly kind are measured on the day the scorer processed in "
-    "real time, against the generator's ground truth, over distinct (view, entity, address) "
-    "pairs. Recall of a kind: its labelled pairs that got an anomaly finding. Precision of a "
-    "kind: its correctly flagged pairs over those plus every flagged pair that is not an "
-    "anomaly at all (as if it were the only kind of anomaly)."
-)
 DAGS = (
     "lakewatch_extract",
     "lakewatch_train",
@@ -39,58 +31,12 @@ DAGS = (
 )
 
 
-@dataclass
-class Scorecard:
-    kinds: dict[str, dict[str, float]] = field(default_factory=dict)
-    flagged: int = 0
-    true_positives: int = 0
-    unknown_entities: int = 0
-
-    @property
-    def precision(self) -> float:
-        return self.true_positives / self.flagged if self.flagged else 0.0
-
-
 def findings_of_day(store: S3Store, prefix: str, day: str) -> list[dict[str, Any]]:
     out = []
     for key in store.list(prefix):
         if f"/eventDay={day}/" in key and key.endswith(".parquet"):
             out.extend(pq.read_table(io.BytesIO(store.get(key))).to_pylist())
     return out
-
-
-def score(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> Scorecard:
-    flagged, unknown = set(), 0
-    for f in findings:
-        meta = dict(f["unmapped"])
-        if meta["lakewatch.kind"] == "anomalous_pair":
-            flagged.add(
-                (
-                    meta["lakewatch.view"],
-                    dict(f["evidences"][0]["data"])["entity"],
-                    f["observables"][1]["value"],
-                )
-            )
-        else:
-            unknown += 1
-    truth = defaultdict(set)
-    for label in labels:
-        entity = label["entity"] + ("/in" if label["view"] == "ingress_peer" else "")
-        truth[label["kind"]].add((label["view"], entity, label["ip"]))
-    every = set().union(*truth.values()) if truth else set()
-    false_positives = len(flagged - every)
-    card = Scorecard(
-        flagged=len(flagged), true_positives=len(flagged & every), unknown_entities=unknown
-    )
-    for kind, pairs in sorted(truth.items()):
-        tp = len(pairs & flagged)
-        card.kinds[kind] = {
-            "labelled": len(pairs),
-            "flagged": tp,
-            "recall": tp / len(pairs),
-            "precision": tp / (tp + false_positives) if tp + false_positives else 0.0,
-        }
-    return card
 
 
 def _chart(card: Scorecard, path: Path) -> None:
