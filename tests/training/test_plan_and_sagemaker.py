@@ -44,22 +44,27 @@ def _publish_days(store, days, rows=500):
         )
 
 
-def test_plan_lists_the_window_and_writes_sagemaker_manifests(aws, clients):
-    settings, _ = aws
-    store = S3Store(clients("s3"), settings.results_bucket_name)
-    _publish_days(store, [date(2026, 11, d) for d in (1, 2, 4)])
-    plan = plan_training(
+def _plan(store, window_days=4, min_rows=100, **hp):
+    """Plan training over November 2026 up to the 5th, as the train DAG would."""
+    return plan_training(
         store,
         "extracts/",
         "models/",
         "2.0",
         PairSet(),
         date(2026, 11, 5),
-        4,
-        100,
-        {"epochs": 2},
+        window_days,
+        min_rows,
+        hp,
         "lakewatch",
     )
+
+
+def test_plan_lists_the_window_and_writes_sagemaker_manifests(aws, clients):
+    settings, _ = aws
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    _publish_days(store, [date(2026, 11, d) for d in (1, 2, 4)])
+    plan = _plan(store, epochs=2)
     assert plan.days == ["2026-11-01", "2026-11-02", "2026-11-04"]
     assert plan.missing_days == ["2026-11-03"]
     assert plan.train_rows == 1500 and plan.entities_upper_bound == 9
@@ -68,31 +73,9 @@ def test_plan_lists_the_window_and_writes_sagemaker_manifests(aws, clients):
     )
     assert manifest[0] == {"prefix": f"s3://{settings.results_bucket_name}/"}
     assert manifest[1:] == plan.train_parts
-    again = plan_training(
-        store,
-        "extracts/",
-        "models/",
-        "2.0",
-        PairSet(),
-        date(2026, 11, 5),
-        4,
-        100,
-        {"epochs": 2},
-        "lakewatch",
-    )
+    again = _plan(store, epochs=2)
     assert again.model_id == plan.model_id  # deterministic
-    other = plan_training(
-        store,
-        "extracts/",
-        "models/",
-        "2.0",
-        PairSet(),
-        date(2026, 11, 5),
-        4,
-        100,
-        {"epochs": 3},
-        "lakewatch",
-    )
+    other = _plan(store, epochs=3)
     assert other.model_id != plan.model_id
     # the manifest reads back as training input
     from lakewatch.model.data import read_pairs
@@ -104,18 +87,7 @@ def test_not_enough_data_says_why(aws, clients):
     settings, _ = aws
     store = S3Store(clients("s3"), settings.results_bucket_name)
     with pytest.raises(NotEnoughData, match=r"0 training pairs in the 7 days before 2026-11-05"):
-        plan_training(
-            store,
-            "extracts/",
-            "models/",
-            "2.0",
-            PairSet(),
-            date(2026, 11, 5),
-            7,
-            10,
-            {},
-            "lakewatch",
-        )
+        _plan(store, window_days=7, min_rows=10)
 
 
 def _config(algorithm, **kw):
