@@ -144,12 +144,12 @@ def read_only_speed(n: int) -> dict:
 def server_speed(requests: int, pairs_per_request: int = 1000) -> dict:
     import http.client
     import subprocess
-    import sys
 
     from lakewatch.local.emulator import free_port
     from lakewatch.local.processes import wait_for
     from lakewatch.model.artifact import ModelArtifact
     from lakewatch.model.scorer import Scorer
+    from lakewatch.serving.local import serve_command
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_dir(tmp)
@@ -167,16 +167,7 @@ def server_speed(requests: int, pairs_per_request: int = 1000) -> dict:
         in_process = requests / (time.perf_counter() - started)
         port = free_port()
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lakewatch",
-                "serve",
-                "--model-dir",
-                model_dir,
-                "--port",
-                str(port),
-            ],
+            serve_command(model_dir, port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

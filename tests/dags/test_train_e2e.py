@@ -3,12 +3,12 @@
 import json
 from datetime import date, timedelta
 
-import boto3
 import pytest
 
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.model.registry import Registry
+from tests.clients import runtime_client
 from tests.dags.helpers import DAYS, START, TRAIN_CONF, at, dag, extract, extract_and_train, states
 
 pytestmark = pytest.mark.e2e
@@ -55,13 +55,7 @@ def test_train_deploys_a_model_that_serves_and_reruns_change_nothing(lake, clien
     endpoint = registry.endpoint(settings.endpoint_name)
     assert endpoint.current == record.model_id
 
-    runtime = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=settings.model_server_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    runtime = runtime_client(settings.model_server_url)
     out = runtime.invoke_endpoint(
         EndpointName=settings.endpoint_name, Body=b"i-x,10.0.0.1\n", ContentType="text/csv"
     )

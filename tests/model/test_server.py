@@ -2,19 +2,18 @@
 
 import json
 import subprocess
-import sys
 import urllib.request
 
-import boto3
 import numpy as np
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lakewatch.local.emulator import free_port
 from lakewatch.local.processes import wait_for
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.scorer import Scorer
+from lakewatch.serving.local import serve_command
+from tests.clients import runtime_client
 
 ENDPOINT = "lakewatch-test"
 
@@ -24,18 +23,7 @@ def server(trained):
     _, model_dir = trained
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lakewatch",
-            "serve",
-            "--model-dir",
-            str(model_dir),
-            "--port",
-            str(port),
-            "--endpoint-name",
-            ENDPOINT,
-        ],
+        serve_command(model_dir, port, endpoint_name=ENDPOINT),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -56,14 +44,7 @@ def server(trained):
 @pytest.fixture(scope="module")
 def runtime(server):
     url, _ = server
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return runtime_client(url)
 
 
 def _invoke(runtime, body, content_type, accept="application/json"):
@@ -180,14 +161,7 @@ def test_payload_over_six_megabytes_is_413(runtime):
 
 def test_other_endpoint_name_is_404(server):
     url, _ = server
-    other = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    other = runtime_client(url)
     with pytest.raises(ClientError) as err:
         other.invoke_endpoint(
             EndpointName="someone-else", Body=b"a,1.1.1.1", ContentType="text/csv"

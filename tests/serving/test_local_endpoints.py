@@ -4,15 +4,14 @@ import io
 import json
 import tarfile
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lakewatch.local.emulator import free_port
 from lakewatch.serving.local import DeployError, LocalEndpoints
 from lakewatch.serving.runtime import EndpointError, invoke_pairs
 from lakewatch.settings import Settings
+from tests.clients import runtime_client
 
 
 @pytest.fixture
@@ -21,17 +20,6 @@ def endpoints(tmp_path):
     eps = LocalEndpoints(settings)
     yield eps
     eps.processes.stop_all()
-
-
-def _runtime(url):
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def _install(eps, trained, model_id):
@@ -45,7 +33,7 @@ def test_deploy_switch_and_rollback(endpoints, trained):
     two = _install(eps, trained, "ipi-2")
     first = eps.deploy("ep", "ipi-1", one)
     assert first.changed and eps.serving("ep") == "ipi-1"
-    runtime = _runtime(eps.router_url)
+    runtime = runtime_client(eps.router_url)
     assert invoke_pairs(runtime, "ep", ["a"], ["1.1.1.1"]).dot_product.shape == (1,)
     old_process = eps.state("ep")["active"]["process"]
 
@@ -66,7 +54,7 @@ def test_deploy_switch_and_rollback(endpoints, trained):
 def test_unknown_endpoint_is_a_validation_error(endpoints):
     url = endpoints.ensure_router()
     with pytest.raises(ClientError) as err:
-        _runtime(url).invoke_endpoint(
+        runtime_client(url).invoke_endpoint(
             EndpointName="nope", Body=b"a,1.1.1.1", ContentType="text/csv"
         )
     assert err.value.response["Error"]["Code"] == "ValidationError"
@@ -80,7 +68,12 @@ def test_dead_model_server_is_retried_then_reported(endpoints, trained):
     delays = []
     with pytest.raises(EndpointError, match=r"ServiceUnavailable: .*unavailable"):
         invoke_pairs(
-            _runtime(eps.router_url), "ep", ["a"], ["1.1.1.1"], max_attempts=3, sleep=delays.append
+            runtime_client(eps.router_url),
+            "ep",
+            ["a"],
+            ["1.1.1.1"],
+            max_attempts=3,
+            sleep=delays.append,
         )
     assert len(delays) == 2 and delays[1] > delays[0] * 0.5
 

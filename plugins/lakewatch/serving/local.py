@@ -26,6 +26,15 @@ from lakewatch.settings import Settings
 ROUTER = "router"
 
 
+def serve_command(
+    model_dir: str | Path, port: int, host: str = "127.0.0.1", endpoint_name: str | None = None
+) -> list[str]:
+    """The ``lakewatch serve`` command line for a model server process."""
+    argv = [sys.executable, "-m", "lakewatch", "serve", "--model-dir", str(model_dir)]
+    argv += ["--host", host, "--port", str(port)]
+    return argv + (["--endpoint-name", endpoint_name] if endpoint_name else [])
+
+
 class DeployError(RuntimeError):
     """A deploy that did not leave the new model serving; the previous one still serves."""
 
@@ -136,20 +145,7 @@ class LocalEndpoints:
         port = free_port(self.settings.model_server_host)
         record = self.processes.start(
             name,
-            [
-                sys.executable,
-                "-m",
-                "lakewatch",
-                "serve",
-                "--model-dir",
-                str(model_dir),
-                "--host",
-                self.settings.model_server_host,
-                "--port",
-                str(port),
-                "--endpoint-name",
-                endpoint,
-            ],
+            serve_command(model_dir, port, self.settings.model_server_host, endpoint),
         )
         url = f"http://{self.settings.model_server_host}:{port}"
         try:
