@@ -127,15 +127,19 @@ def test_lambda_deploy_against_the_emulator(emulated):
         endpoint_name="ep", threshold_parameter="/t", results_bucket="b", dlq_url="https://sqs/dlq"
     )
     function = f"scorer-{settings.queue_name}"[:64]
-    first = deploy_lambda(
-        lam,
-        function=function,
-        package=build(),
-        config=config,
-        role_arn=role,
-        queue_arn=queue_arn,
-        sleep=lambda s: None,
-    )
+
+    def deploy():
+        return deploy_lambda(
+            lam,
+            function=function,
+            package=build(),
+            config=config,
+            role_arn=role,
+            queue_arn=queue_arn,
+            sleep=lambda s: None,
+        )
+
+    first = deploy()
     assert first.changed and first.state == "Enabled"
     conf = lam.get_function(FunctionName=function)["Configuration"]
     assert conf["Handler"] == "app.lambda_handler" and conf["Runtime"] == "python3.11"
@@ -147,13 +151,5 @@ def test_lambda_deploy_against_the_emulator(emulated):
     # the mapping invokes the alias (moto records the alias resolved to its version)
     assert mapping["FunctionArn"].endswith((f":{ALIAS}", f":{first.version}"))
 
-    again = deploy_lambda(
-        lam,
-        function=function,
-        package=build(),
-        config=config,
-        role_arn=role,
-        queue_arn=queue_arn,
-        sleep=lambda s: None,
-    )
+    again = deploy()  # the same sources and configuration
     assert not again.changed and again.mapping == first.mapping
