@@ -204,6 +204,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         args.output,
         clients=clients_for(load_settings()),
         flag_unknown=args.flag_unknown,
+        use_detector=args.detector,
     )
     return 0
 
@@ -449,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--flag-unknown",
         action="store_true",
         help="add a known_entity column (false: entity never seen in training)",
+    )
+    score.add_argument(
+        "--detector",
+        action="store_true",
+        help="print lakewatch's combined detector score (model + history evidence, the "
+        "log-odds of normal) instead of the model's dot_product; higher = more normal",
     )
     score.set_defaults(func=cmd_score)
 

@@ -126,6 +126,12 @@ class ModelArtifact:
                 f"{location}: model format version {meta.get('format_version')} "
                 f"is not supported (this lakewatch reads {FORMAT_VERSION})"
             )
+        encoding = meta.get("encoding", {})
+        if encoding.get("ipv4_prefix_bits") != list(V4_BITS):
+            raise ArtifactError(
+                f"{location}: the model encodes addresses by prefixes "
+                f"{encoding.get('ipv4_prefix_bits')}, this lakewatch by {list(V4_BITS)}: retrain it"
+            )
         tensors = st_load(files[WEIGHTS])
         hp = Hyperparameters(**meta["hyperparameters"])
         layers = []

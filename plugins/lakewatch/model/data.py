@@ -83,6 +83,15 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.entity_hash)
 
+    def take(self, index: np.ndarray) -> Pairs:
+        return Pairs(
+            self.entities.take(pa.array(index)),
+            self.entity_hash[index],
+            self.addrs.take(index),
+            self.bad,
+            self.sources,
+        )
+
 
 def _manifest_entries(location: str, clients) -> list[str]:
     """The object URIs a SageMaker manifest file lists (``[{"prefix": ...}, "key", ...]``)."""

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pv
 
 from lakewatch.aws.s3 import S3Uri, is_s3
-from lakewatch.model.data import BadRows, iter_sources, read_csv_table, read_pairs
+from lakewatch.model.data import BadRows, Pairs, iter_sources, read_csv_table, read_pairs
 from lakewatch.model.hyperparameters import parse_assignments, resolve
 
 SM_HYPERPARAMETERS = Path("/opt/ml/input/config/hyperparameters.json")
@@ -50,8 +50,15 @@ def run_training(
     allow_ipv6: bool = True,
     log=print,
 ) -> dict[str, Any]:
-    """Read, train, save; returns the training stats (also written into the artifact)."""
+    """Read, train, build the detector, save both; returns the training stats.
+
+    Without a validation channel a tenth of the pairs is held out: early stopping and the
+    detector's combination are both judged on pairs the model did not train on.
+    """
+    from lakewatch.model import detector
     from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.detector import DETECTOR_FILE
+    from lakewatch.model.scorer import Scorer
     from lakewatch.model.train import train as fit
 
     script_mode = "SM_MODEL_DIR" in os.environ and model_dir is None
@@ -69,25 +76,58 @@ def run_training(
     if validation:
         val = read_pairs(validation, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share)
         log("validation " + val.bad.describe()[0])
+    if val is None or len(val) == 0:
+        pairs, val = hold_out(pairs, int(given.get("seed", 0) or 0))
+        log(
+            f"no validation channel: holding out {len(val):,} pairs for early stopping and "
+            "the detector"
+        )
     hp = resolve(
         given,
         distinct_entities=len(np.unique(pairs.entity_hash)),
         distinct_addresses=len(np.unique(pairs.addrs.lo ^ pairs.addrs.hi)),
+        pairs=len(pairs),
     )
     result = fit(pairs, hp, validation=val, log=log, device=device)
     artifact = ModelArtifact.from_training(result)
     artifact.meta["inputs"] = {"train": train, "validation": validation}
+    scorer = Scorer(artifact)
+    found = detector.build(
+        pairs.entity_hash,
+        pairs.addrs,
+        val.entity_hash,
+        val.addrs,
+        lambda h, a: scorer.score_parsed(h, a).dot_product,
+        seed=hp.seed,
+    )
+    found.meta["model"] = artifact.meta["created"]
+    log(
+        "detector weights (per standard deviation): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in found.weights().items())
+    )
     if is_s3(model_dir):
         uri = S3Uri.parse(model_dir)
         body = artifact_tarball(artifact)
-        clients("s3").put_object(Bucket=uri.bucket, Key=uri.join("model.tar.gz").key, Body=body)
+        s3 = clients("s3")
+        s3.put_object(Bucket=uri.bucket, Key=uri.join(DETECTOR_FILE).key, Body=found.to_bytes())
+        s3.put_object(Bucket=uri.bucket, Key=uri.join("model.tar.gz").key, Body=body)
         where = str(uri.join("model.tar.gz"))
     else:
+        found.save(model_dir)
         where = str(artifact.save(model_dir, tarball=not script_mode))
     if "validation:discriminator_auc" in result.stats:
         log(f"validation:discriminator_auc={result.stats['validation:discriminator_auc']:.6f}")
     log(f"model written to {where}")
     return {**result.stats, "artifact": where}
+
+
+def hold_out(pairs: Pairs, seed: int, share: float = 0.1) -> tuple[Pairs, Pairs]:
+    """(the rest, a random ``share``) of the pairs, the same for the same seed."""
+    rng = np.random.default_rng(seed + 7)
+    mask = rng.random(len(pairs)) < share
+    if len(pairs) >= 20 and not mask.any():
+        mask[rng.integers(0, len(pairs))] = True
+    return pairs.take(np.flatnonzero(~mask)), pairs.take(np.flatnonzero(mask))
 
 
 def artifact_tarball(artifact) -> bytes:
@@ -104,20 +144,31 @@ def score_file(
     *,
     clients=None,
     flag_unknown: bool = False,
+    use_detector: bool = False,
     log=lambda s: print(s, file=sys.stderr),
 ) -> BadRows:
-    """One ``dot_product`` per input line, in order; lines that cannot be scored stay empty."""
+    """One ``dot_product`` per input line, in order; lines that cannot be scored stay empty.
+
+    ``use_detector``: lakewatch's combined score instead (same convention, higher = normal).
+    """
     from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.detector import Detector
+    from lakewatch.model.encoding import entity_hashes, parse_addresses
     from lakewatch.model.scorer import Scorer
 
     scorer = Scorer(ModelArtifact.load(model_dir))
+    found = Detector.load(model_dir) if use_detector else None
     bad = BadRows()
     columns: dict[str, list[pa.Array]] = {"dot_product": [], "known_entity": []}
     for name, body in iter_sources(input_path, clients):
         before = bad.rows
         table, lines = read_csv_table(name, body, bad, exact_columns=False)
         total = bad.rows - before
-        scores = scorer.score(table["entity"].combine_chunks(), table["ip"].combine_chunks())
+        hashes = entity_hashes(table["entity"].combine_chunks())
+        addrs = parse_addresses(table["ip"].combine_chunks())
+        scores = scorer.score_parsed(hashes, addrs)
+        if found is not None:
+            scores.dot_product = found.combine(hashes, addrs, scores.dot_product).astype(np.float32)
         for i in np.flatnonzero(~scores.valid)[:20]:
             bad.add(name, int(lines[i]), "invalid IP address", str(table["ip"][int(i)]))
         dots = np.full(total, np.nan, np.float32)

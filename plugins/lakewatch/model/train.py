@@ -29,6 +29,7 @@ Log = Callable[[str], None]
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 VALIDATION_CAP = 200_000
+MIN_GAIN = 1e-4
 
 
 @dataclass
@@ -174,8 +175,13 @@ def train(
     validation: Pairs | None = None,
     log: Log = print,
     device: str | None = None,
+    patience: int = 3,
 ) -> TrainResult:
-    """Train on ``pairs``; reports loss (and validation AUC) per epoch through ``log``."""
+    """Train on ``pairs``; reports loss (and validation AUC) per epoch through ``log``.
+
+    With ``validation``, training stops early once the validation AUC has not improved by
+    ``MIN_GAIN`` for ``patience`` epochs (0: never), so generous default epochs cost little.
+    """
     if len(pairs) == 0:
         raise ValueError("no valid training pairs")
     dev = _device(device)
@@ -209,6 +215,7 @@ def train(
     gen = torch.Generator().manual_seed(hp.seed)
     n, bsz = len(pairs), hp.mini_batch_size
     epochs: list[dict] = []
+    best, since_best, stopped_early = -1.0, 0, False
     log(
         f"training on {n:,} pairs ({len(np.unique(pairs.entity_hash)):,} entities) on {dev}: "
         + ", ".join(f"{k}={v}" for k, v in hp.to_dict().items())
@@ -256,12 +263,23 @@ def train(
         if "validation_auc" in record:
             line += f", validation:discriminator_auc={record['validation_auc']:.5f}"
         log(line)
+        if "validation_auc" in record and patience:
+            if record["validation_auc"] > best + MIN_GAIN:
+                best, since_best = record["validation_auc"], 0
+            else:
+                since_best += 1
+            if since_best >= patience and epoch + 1 < hp.epochs:
+                log(f"early stop after epoch {epoch}: no validation gain in {patience} epochs")
+                stopped_early = True
+                break
     stats = {
         "epochs": epochs,
         "train_pairs": n,
         "train_entities": len(np.unique(pairs.entity_hash)),
         "train_bad_rows": pairs.bad.to_dict(),
         "device": str(dev),
+        "optimizer_steps": step,
+        "stopped_early": stopped_early,
     }
     if epochs and "validation_auc" in epochs[-1]:
         stats["validation:discriminator_auc"] = epochs[-1]["validation_auc"]
