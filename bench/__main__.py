@@ -8,7 +8,7 @@ import os
 import platform
 import time
 
-BENCHMARKS = ["generator", "model", "extract", "scorer"]
+BENCHMARKS = ["quality", "generator", "model", "extract", "scorer"]
 
 
 def main() -> int:

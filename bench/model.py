@@ -1,4 +1,4 @@
-"""IP Insights: training and scoring speed, server throughput, and quality against a baseline.
+"""IP Insights: training and scoring speed and server throughput (quality: ``bench.quality``).
 
 Every figure has a baseline measured in the same run: training against a plain dense-Adam
 PyTorch loop on the same data, scoring against pyarrow merely reading the same CSV, the server
@@ -198,12 +198,6 @@ def server_speed(requests: int, pairs_per_request: int = 1000) -> dict:
     return {"requests_per_second": served, "in_process_per_second": in_process}
 
 
-def quality(days: int, rows: int) -> dict:
-    from bench.quality import evaluate
-
-    return evaluate(days=days, rows=rows)
-
-
 def run(quick: bool = False) -> list[str]:
     n = 200_000 if quick else 1_000_000
     lines = [
@@ -250,16 +244,4 @@ def run(quick: bool = False) -> list[str]:
             f"scorer in-process ({srv['in_process_per_second']:,.0f}/s)",
         )
     )
-    q = isolated(
-        "bench.model", "quality", days=4 if quick else 5, rows=60_000 if quick else 150_000
-    )
-    lines.append(
-        f"quality: anomaly AUC on day {q['test_day']} (normal held-out pairs vs injected "
-        f"anomalies; higher is better), model trained on {q['train_pairs']:,} pairs of "
-        f"the previous days"
-    )
-    lines.append(f"  {'kind':<20}{'pairs':>7}{'IP Insights':>13}{'prefix baseline':>17}")
-    for kind, r in q["kinds"].items():
-        lines.append(f"  {kind:<20}{r['n']:>7}{r['model']:>13.3f}{r['baseline']:>17.3f}")
-    lines.append(row("validation:discriminator_auc", f"{q['validation_auc']:.3f}"))
     return lines

@@ -69,3 +69,19 @@ def test_cli_assignments():
 
 def test_every_sagemaker_name_is_known():
     assert set(SAGEMAKER_DEFAULTS) | {"num_entity_vectors", "vector_dim"} <= set(SPECS)
+
+
+def test_schedule_gives_small_data_enough_steps_and_large_data_sagemakers_defaults():
+    from lakewatch.model.hyperparameters import MIN_STEPS, schedule
+
+    for pairs in (50_000, 80_000, 300_000):
+        batch, epochs = schedule(pairs)
+        assert batch < 10_000
+        assert epochs * -(-pairs // batch) >= MIN_STEPS
+    assert schedule(50_000_000) == (10_000, 10)  # SageMaker's own defaults
+    assert schedule(1000)[0] == 500 and schedule(1000)[1] == 100  # capped
+    hp = resolve({}, distinct_entities=10, pairs=80_000)
+    assert (hp.mini_batch_size, hp.epochs) == schedule(80_000)
+    given = resolve({"mini_batch_size": 2000, "epochs": 3}, distinct_entities=10, pairs=80_000)
+    assert (given.mini_batch_size, given.epochs) == (2000, 3)  # explicit values win
+    assert resolve({}, distinct_entities=10).mini_batch_size == 10_000  # no size: SageMaker's

@@ -65,7 +65,11 @@ def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):
     lines = []
     stats = run_training(None, None, log=lines.append)
     # SageMaker tars SM_MODEL_DIR itself: script mode writes the plain files
-    assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "detector.safetensors",
+        "model.json",
+        "model.safetensors",
+    ]
     assert ModelArtifact.load(out).hp.vector_dim == 8
     assert any(line.startswith("validation:discriminator_auc=") for line in lines)
     assert stats["train_pairs"] == 8000
@@ -120,3 +124,36 @@ def test_train_to_s3(csvs, aws, clients):
         .read()
     )
     assert ModelArtifact.load(body).hp.vector_dim == 8
+
+
+def test_cli_train_without_hp_writes_the_detector_and_score_detector_prints_it(
+    csvs, tmp_path, capsys
+):
+    """The interface: train fills --model-dir with all the detector needs; --detector scores."""
+    train, _ = csvs
+    model_dir = tmp_path / "model"
+    assert main(["train", "--train", train, "--model-dir", str(model_dir)]) == 0
+    assert (model_dir / "detector.safetensors").exists()
+    out = capsys.readouterr().out
+    assert "no validation channel: holding out" in out and "detector weights" in out
+    ents, ips = [], []
+    for line in Path(train).read_text().splitlines()[:50]:
+        e, a = line.split(",")
+        ents.append(e)
+        ips.append(a)
+    score_in = tmp_path / "in.csv"
+    score_in.write_text(
+        "".join(f"{e},{a}\n" for e, a in zip(ents, ips, strict=True))
+        + f"{ents[0]},203.0.113.77\n{ents[0]},not-an-ip\n"
+    )
+    assert main(["score", "--model-dir", str(model_dir), "--input", str(score_in)]) == 0
+    dots = capsys.readouterr().out.splitlines()
+    assert (
+        main(["score", "--model-dir", str(model_dir), "--input", str(score_in), "--detector"]) == 0
+    )
+    combined = capsys.readouterr().out.splitlines()
+    assert len(dots) == len(combined) == 52  # one per input line, in order
+    assert combined[-1] == ""  # invalid address: no score
+    assert combined != dots
+    normal = [float(x) for x in combined[:50]]
+    assert float(combined[50]) < min(normal)  # a never-seen documentation address

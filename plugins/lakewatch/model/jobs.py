@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,7 @@ def run_training(
     Without a validation channel a tenth of the pairs is held out: early stopping and the
     detector's combination are both judged on pairs the model did not train on.
     """
-    from lakewatch.model import detector
-    from lakewatch.model.artifact import ModelArtifact
     from lakewatch.model.detector import DETECTOR_FILE
-    from lakewatch.model.scorer import Scorer
-    from lakewatch.model.train import train as fit
 
     script_mode = "SM_MODEL_DIR" in os.environ and model_dir is None
     train = train or os.environ.get("SM_CHANNEL_TRAIN")
@@ -76,35 +73,9 @@ def run_training(
     if validation:
         val = read_pairs(validation, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share)
         log("validation " + val.bad.describe()[0])
-    if val is None or len(val) == 0:
-        pairs, val = hold_out(pairs, int(given.get("seed", 0) or 0))
-        log(
-            f"no validation channel: holding out {len(val):,} pairs for early stopping and "
-            "the detector"
-        )
-    hp = resolve(
-        given,
-        distinct_entities=len(np.unique(pairs.entity_hash)),
-        distinct_addresses=len(np.unique(pairs.addrs.lo ^ pairs.addrs.hi)),
-        pairs=len(pairs),
-    )
-    result = fit(pairs, hp, validation=val, log=log, device=device)
-    artifact = ModelArtifact.from_training(result)
+    trained = train_with_detector(pairs, val, given, device=device, log=log)
+    artifact, found, result = trained.artifact, trained.detector, trained.result
     artifact.meta["inputs"] = {"train": train, "validation": validation}
-    scorer = Scorer(artifact)
-    found = detector.build(
-        pairs.entity_hash,
-        pairs.addrs,
-        val.entity_hash,
-        val.addrs,
-        lambda h, a: scorer.score_parsed(h, a).dot_product,
-        seed=hp.seed,
-    )
-    found.meta["model"] = artifact.meta["created"]
-    log(
-        "detector weights (per standard deviation): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in found.weights().items())
-    )
     if is_s3(model_dir):
         uri = S3Uri.parse(model_dir)
         body = artifact_tarball(artifact)
@@ -119,6 +90,53 @@ def run_training(
         log(f"validation:discriminator_auc={result.stats['validation:discriminator_auc']:.6f}")
     log(f"model written to {where}")
     return {**result.stats, "artifact": where}
+
+
+@dataclass
+class Trained:
+    artifact: Any  # ModelArtifact
+    detector: Any  # Detector
+    result: Any  # TrainResult
+
+
+def train_with_detector(
+    pairs: Pairs, validation: Pairs | None, given: dict[str, Any], device=None, log=print
+) -> Trained:
+    """What ``lakewatch train`` does once the pairs are read (the quality bench calls it too)."""
+    from lakewatch.model import detector
+    from lakewatch.model.artifact import ModelArtifact
+    from lakewatch.model.scorer import Scorer
+    from lakewatch.model.train import train as fit
+
+    if validation is None or len(validation) == 0:
+        pairs, validation = hold_out(pairs, int(given.get("seed", 0) or 0))
+        log(
+            f"no validation channel: holding out {len(validation):,} pairs for early stopping "
+            "and the detector"
+        )
+    hp = resolve(
+        given,
+        distinct_entities=len(np.unique(pairs.entity_hash)),
+        distinct_addresses=len(np.unique(pairs.addrs.lo ^ pairs.addrs.hi)),
+        pairs=len(pairs),
+    )
+    result = fit(pairs, hp, validation=validation, log=log, device=device)
+    artifact = ModelArtifact.from_training(result)
+    scorer = Scorer(artifact)
+    found = detector.build(
+        pairs.entity_hash,
+        pairs.addrs,
+        validation.entity_hash,
+        validation.addrs,
+        lambda h, a: scorer.score_parsed(h, a).dot_product,
+        seed=hp.seed,
+    )
+    found.meta["model"] = artifact.meta["created"]
+    log(
+        "detector weights (per standard deviation): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in found.weights().items())
+    )
+    return Trained(artifact, found, result)
 
 
 def hold_out(pairs: Pairs, seed: int, share: float = 0.1) -> tuple[Pairs, Pairs]:

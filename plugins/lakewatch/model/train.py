@@ -22,7 +22,7 @@ from torch import nn
 from lakewatch.metrics import roc_auc
 from lakewatch.model.data import Pairs
 from lakewatch.model.encoding import entity_rows, ip_tokens, random_addresses
-from lakewatch.model.hyperparameters import Hyperparameters
+from lakewatch.model.hyperparameters import MIN_STEPS, Hyperparameters
 from lakewatch.model.network import IPInsightsNet
 
 Log = Callable[[str], None]
@@ -180,7 +180,9 @@ def train(
     """Train on ``pairs``; reports loss (and validation AUC) per epoch through ``log``.
 
     With ``validation``, training stops early once the validation AUC has not improved by
-    ``MIN_GAIN`` for ``patience`` epochs (0: never), so generous default epochs cost little.
+    ``MIN_GAIN`` for ``patience`` epochs (0: never), but never before ``MIN_STEPS`` optimizer
+    steps: the discriminator AUC saturates long before the model has placed rarely seen
+    entities, so stopping on it alone undertrained small data sets again.
     """
     if len(pairs) == 0:
         raise ValueError("no valid training pairs")
@@ -268,7 +270,7 @@ def train(
                 best, since_best = record["validation_auc"], 0
             else:
                 since_best += 1
-            if since_best >= patience and epoch + 1 < hp.epochs:
+            if since_best >= patience and step >= MIN_STEPS and epoch + 1 < hp.epochs:
                 log(f"early stop after epoch {epoch}: no validation gain in {patience} epochs")
                 stopped_early = True
                 break

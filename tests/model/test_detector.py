@@ -1,0 +1,90 @@
+"""The detector: a monotone combination of the dot product and the history, saved safely."""
+
+import numpy as np
+import pytest
+
+from lakewatch.model import detector as det
+from lakewatch.model.data import pairs_from_lists
+from lakewatch.model.detector import COLUMNS, Detector, DetectorError, monotone_logistic
+from lakewatch.model.encoding import entity_hashes, parse_addresses
+
+
+def _fleet(seed=0, services=6, per=5):
+    """Instances of a service share its /24s; each saw only some of them."""
+    rng = np.random.default_rng(seed)
+    ents, ips = [], []
+    for s in range(services):
+        ranges = [f"10.{s}.{r}" for r in range(6)]
+        for i in range(per):
+            seen = [r for r in ranges if rng.random() < 0.6] or ranges[:1]
+            for _ in range(60):
+                ents.append(f"i-{s}-{i}")
+                ips.append(f"{seen[rng.integers(0, len(seen))]}.{rng.integers(1, 20)}")
+    return ents, ips
+
+
+def _build(dots):
+    ents, ips = _fleet()
+    pairs = pairs_from_lists(ents, ips)
+    n = len(ents)
+    hold = np.arange(n) % 10 == 0
+    tr, va = pairs.take(np.flatnonzero(~hold)), pairs.take(np.flatnonzero(hold))
+    return det.build(tr.entity_hash, tr.addrs, va.entity_hash, va.addrs, dots, seed=1)
+
+
+def test_monotone_logistic_keeps_weights_non_negative():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3))
+    y = (x[:, 0] - x[:, 1] + rng.normal(scale=0.5, size=2000) > 0).astype(float)
+    coef, _ = monotone_logistic(x, y)
+    assert coef[0] > 0.5  # the real evidence is used
+    assert coef[1] == 0.0  # a column pointing the other way is not turned into suspicion
+    assert (coef >= 0).all()
+
+
+def test_detector_ranks_sibling_addresses_above_foreign_ranges_without_a_model():
+    found = _build(lambda h, a: np.zeros(len(h)))  # no model signal at all
+    assert all(found.weights()[c] >= 0 for c in COLUMNS)
+    hashes = entity_hashes(["i-0-0"] * 2)
+    addrs = parse_addresses(["10.0.5.3", "10.4.2.3"])  # own service's range vs another's
+    score = found.combine(hashes, addrs, np.zeros(2))
+    assert score[0] > score[1]
+
+
+def test_detector_uses_the_dot_product_when_it_carries_signal():
+    service = {int(entity_hashes([f"i-{s}-{i}"])[0]): s for s in range(6) for i in range(5)}
+
+    def oracle(hashes, addrs):  # knows every instance's whole service, seen or not
+        own = np.array([service.get(int(h), -1) for h in hashes], np.uint64)
+        return np.where((addrs.lo >> np.uint64(16)) & np.uint64(255) == own, 3.0, -3.0)
+
+    found = _build(oracle)
+    assert found.weights()["dot_product"] > 0
+    nan = found.combine(entity_hashes(["i-0-0"]), parse_addresses(["10.0.1.1"]), np.array([np.nan]))
+    assert np.isnan(nan[0])  # no dot product, no score
+
+
+def test_round_trip_and_clear_errors(tmp_path):
+    found = _build(lambda h, a: np.zeros(len(h)))
+    path = found.save(tmp_path)
+    back = Detector.load(tmp_path)
+    q = (entity_hashes(["i-1-1", "i-2-0"]), parse_addresses(["10.1.3.4", "99.1.1.1"]))
+    assert np.array_equal(found.combine(*q, np.ones(2)), back.combine(*q, np.ones(2)))
+    assert back.meta["history_pairs"] == 1800
+    with pytest.raises(DetectorError, match="no detector at"):
+        Detector.load(tmp_path / "missing")
+    path.write_bytes(b"garbage")
+    with pytest.raises(DetectorError, match="not a safetensors file"):
+        Detector.load(tmp_path)
+
+
+def test_fit_refuses_a_holdout_too_small():
+    ents, ips = _fleet()
+    p = pairs_from_lists(ents, ips)
+    with pytest.raises(ValueError, match="too few to fit"):
+        det.fit(
+            det.History.build(p.entity_hash, p.addrs),
+            p.entity_hash[:5],
+            p.addrs.take(np.arange(5)),
+            lambda h, a: np.zeros(len(h)),
+        )

@@ -1,0 +1,73 @@
+"""The history: per-entity, peer-group and everyone prefix evidence, and its round trip."""
+
+import numpy as np
+import pytest
+from safetensors.numpy import load, save
+
+from lakewatch.model.encoding import entity_hashes, parse_addresses
+from lakewatch.model.history import FEATURES, History
+
+
+def _history():
+    # two services: a's instances share 10.1.x ranges, b's share 10.9.x; c is alone
+    ents, ips = [], []
+    for k in range(4):
+        ents += [f"a{k}"] * 3
+        ips += ["10.1.1.5", "10.1.2.5", f"10.1.{3 + k}.5"]
+        ents += [f"b{k}"] * 2
+        ips += ["10.9.1.5", f"10.9.{2 + k}.5"]
+    ents += ["c", "c"]
+    ips += ["8.8.8.8", "8.8.8.8"]
+    return History.build(entity_hashes(ents), parse_addresses(ips), peers=3)
+
+
+def _features(h, ent, ip):
+    row = h.features(entity_hashes([ent]), parse_addresses([ip]))[0]
+    return dict(zip(FEATURES, row.tolist(), strict=True))
+
+
+def test_entity_counts_by_level():
+    f = _features(_history(), "c", "8.8.8.8")
+    assert f["entity_32"] == pytest.approx(np.log1p(2))
+    assert f["entity_24"] == f["entity_16"] == f["entity_8"] == pytest.approx(np.log1p(2))
+    g = _features(_history(), "c", "8.8.4.4")  # same /16, new /24
+    assert g["entity_32"] == g["entity_24"] == 0 and g["entity_16"] == pytest.approx(np.log1p(2))
+
+
+def test_peers_are_the_entities_sharing_ranges():
+    h = _history()
+    # a0 never used 10.1.4.x; its peers (other a instances) did
+    sibling = _features(h, "a0", "10.1.4.7")
+    foreign = _features(h, "a0", "10.9.3.7")  # b's range: lateral
+    assert sibling["entity_24"] == 0 and foreign["entity_24"] == 0
+    assert sibling["peers_24"] > 0.3
+    assert foreign["peers_24"] == 0.0
+
+
+def test_everyone_counts_distinct_entities_and_unknown_entities_get_no_evidence():
+    h = _history()
+    f = _features(h, "stranger", "10.1.1.5")
+    assert f["everyone_32"] == pytest.approx(np.log1p(4))  # four a instances, counted once each
+    assert f["entity_24"] == f["peers_24"] == f["entity_activity"] == 0
+    assert not h.known(entity_hashes(["stranger"]))[0] and h.known(entity_hashes(["a1"]))[0]
+
+
+def test_invalid_addresses_get_zero_evidence():
+    row = _history().features(entity_hashes(["c"]), parse_addresses(["not-an-ip"]))[0]
+    assert not row.any()
+
+
+def test_round_trip_through_safetensors():
+    h = _history()
+    back = History.from_tensors(load(save(h.tensors())))
+    query = (entity_hashes(["a0", "b2", "c"]), parse_addresses(["10.1.4.7", "10.9.1.5", "1.2.3.4"]))
+    assert np.array_equal(h.features(*query), back.features(*query))
+
+
+def test_ipv6_levels():
+    ents = ["v"] * 3
+    h = History.build(
+        entity_hashes(ents), parse_addresses(["2600:1f18::1", "2600:1f18::2", "2600:1f18::1"])
+    )
+    f = _features(h, "v", "2600:1f18::9")  # same /64, new address
+    assert f["entity_32"] == 0 and f["entity_24"] == pytest.approx(np.log1p(3))
