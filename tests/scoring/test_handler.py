@@ -155,10 +155,7 @@ def test_batch_with_every_shape_and_bad_input(handler, clients):
     threshold = json.loads(
         clients("ssm").get_parameter(Name=settings.threshold_parameter)["Parameter"]["Value"]
     )
-    version = clients("ssm").get_parameter(Name=settings.threshold_parameter)["Parameter"][
-        "Version"
-    ]
-    expected = findings_key("ext/lakewatch/", parse_key(vpc.key), threshold["model_id"], version)
+    expected = findings_key("ext/lakewatch/", parse_key(vpc.key), threshold["model_id"])
     assert expected in keys and len(keys) <= 2  # the VPC object's file, and the DNS object's
 
 
@@ -178,3 +175,164 @@ def test_missing_configuration_is_explained(monkeypatch):
 
     with pytest.raises(ValueError, match="LAKEWATCH_ENDPOINT_NAME"):
         ScorerConfig.from_env({"LAKEWATCH_RESULTS_BUCKET": "b"})
+
+
+# -- failures that must be named, logged and counted (issue: reliability) ------------------
+
+
+@pytest.fixture
+def scorer_logs():
+    """The scorer's log records, as dicts of their fields (level, message, extra keys)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    keep = Keep(level=logging.DEBUG)
+    logger = logging.getLogger("lakewatch-scorer")
+    logger.addHandler(keep)
+    yield lambda: [{"level": r.levelname, **vars(r)} for r in records]
+    logger.removeHandler(keep)
+
+
+def _metrics(out: str) -> dict[str, float]:
+    """The EMF metrics the handler printed."""
+    metrics = {}
+    for line in out.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if "_aws" in doc:
+            for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = doc[m["Name"]]
+                metrics[m["Name"]] = sum(value) if isinstance(value, list) else value
+    return metrics
+
+
+def _dlq_reasons(clients, settings) -> dict[str, str]:
+    dlq = clients("sqs").get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
+    dead = (
+        clients("sqs")
+        .receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        .get("Messages", [])
+    )
+    return {
+        m["MessageAttributes"]["lakewatch-source-message-id"]["StringValue"]: m[
+            "MessageAttributes"
+        ]["lakewatch-error"]["StringValue"]
+        for m in dead
+    }
+
+
+CTX = LambdaContext("scorer", "us-east-1", "123456789012", 60)
+
+
+def test_deeply_nested_json_is_poison_with_a_reason(handler, clients, capsys, scorer_logs):
+    settings, handle = handler
+    deep = "[" * 5000 + "]" * 5000
+    body = '{"detail": ' + deep + "}"
+    capsys.readouterr()
+    assert handle({"Records": [_record(0, body)]}, CTX) == {"batchItemFailures": []}
+    metrics, logs = _metrics(capsys.readouterr().out), scorer_logs()
+    reason = _dlq_reasons(clients, settings)["m0"]
+    assert "cannot parse the message: RecursionError" in reason
+    assert metrics.get("PoisonMessages") == 1
+    assert any(line["level"] == "ERROR" and line.get("message_id") == "m0" for line in logs)
+
+
+def test_a_whole_batch_failing_transiently_is_returned_logged_and_counted(
+    handler, clients, capsys, scorer_logs
+):
+    settings, handle = handler
+    missing = (
+        "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261103/"
+        "not-written-yet.gz.parquet"
+    )
+    event = {
+        "Records": [
+            _record(
+                i,
+                json.dumps(
+                    object_created(settings.lake_bucket_name, missing, 1, "e", "us-east-1", "1")
+                ),
+            )
+            for i in range(2)
+        ]
+    }
+    capsys.readouterr()
+    response = handle(event, CTX)  # an outage: every record fails, nothing raises
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+    metrics, logs = _metrics(capsys.readouterr().out), scorer_logs()
+    assert metrics.get("FailedItems") == 2
+    errors = [line for line in logs if line["level"] == "ERROR"]
+    assert {line["message_id"] for line in errors} == {"m0", "m1"}
+    for line in errors:
+        assert line["object"] == f"s3://{settings.lake_bucket_name}/{missing}"
+        assert "does not exist (yet)" in line["error"]
+    assert _dlq_reasons(clients, settings) == {}  # nothing lost: both go back to the queue
+
+
+def test_a_redelivery_after_a_threshold_republish_writes_no_second_copy(
+    stack, clients, monkeypatch
+):
+    settings, _ = stack
+    monkeypatch.setenv("LAKEWATCH_THRESHOLD_TTL_S", "0")
+    for k, v in local_environment(settings, scorer_config(settings, clients, pairs=None)).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("LAKEWATCH_THRESHOLD_TTL_S", "0")
+    handle = load_handler(APP_DIR)
+    objects = _put_day_objects(clients, settings.lake_bucket_name, day=date(2026, 11, 4))
+    vpc = next(o for o in objects if o.source is Source.VPC_FLOW and o.labels)
+    body = json.dumps(object_created(settings.lake_bucket_name, vpc.key, 1, "e", "us-east-1", "1"))
+    s3, ssm = clients("s3"), clients("ssm")
+
+    def findings_files():
+        return sorted(
+            o["Key"]
+            for o in s3.list_objects_v2(
+                Bucket=settings.results_bucket_name, Prefix="ext/lakewatch/"
+            ).get("Contents", [])
+            if "/eventDay=20261104/" in o["Key"]
+        )
+
+    assert handle({"Records": [_record(0, body)]}, CTX) == {"batchItemFailures": []}
+    first = findings_files()
+    assert first
+    param = ssm.get_parameter(Name=settings.threshold_parameter)["Parameter"]
+    ssm.put_parameter(
+        Name=settings.threshold_parameter, Value=param["Value"], Type="String", Overwrite=True
+    )  # a re-publish (or a rollback): a new SSM version of the same threshold
+    assert handle({"Records": [_record(1, body)]}, CTX) == {"batchItemFailures": []}
+    assert findings_files() == first
+
+
+def test_a_dlq_reason_keeps_the_error_and_shortens_a_long_key(handler, clients):
+    settings, handle = handler
+    long_key = (
+        "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261103/"
+        + "x" * 1400
+        + ".gz.parquet"
+    )
+    record = _record(
+        0, json.dumps(object_created(settings.lake_bucket_name, long_key, 1, "e", "us-east-1", "1"))
+    )
+    record["attributes"]["ApproximateReceiveCount"] = str(settings.max_receive_count)
+    assert handle({"Records": [record]}, CTX) == {"batchItemFailures": []}
+    reason = _dlq_reasons(clients, settings)["m0"]
+    assert len(reason) <= 1000
+    assert reason.startswith(f"gave up after {settings.max_receive_count} receives: s3://")
+    assert reason.endswith("does not exist (yet)")
+    assert "\u2026" in reason and reason.count("x") < 1400
+
+
+def test_shorten_reason_cuts_the_start_only_when_nothing_else_is_long():
+    from lakewatch.scoring.errors import shorten_reason
+
+    assert shorten_reason("short") == "short"
+    text = " ".join(["word"] * 400) + " the error itself"
+    out = shorten_reason(text, 100)
+    assert len(out) == 100 and out.endswith("the error itself")

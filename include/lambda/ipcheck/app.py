@@ -33,7 +33,9 @@ from lakewatch.scoring.process import Scorer, ScorerConfig, send_to_dlq
 logger = Logger(service="lakewatch-scorer")
 metrics = Metrics(namespace="lakewatch", service="lakewatch-scorer")
 tracer = Tracer(service="lakewatch-scorer", disabled=os.environ.get("LAKEWATCH_LOCAL") == "1")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed transiently (an outage) still answers with every failed
+# item, so FailedItems is emitted and each message is retried on its own schedule.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _scorer: Scorer | None = None
 
 
@@ -80,9 +82,25 @@ def record_handler(record: SQSRecord) -> None:
     except TransientError as err:
         receives = int(record.attributes.approximate_receive_count or 1)
         if not scorer().config.last_attempt(receives):
+            logger.error(
+                "retrying: message goes back to the queue",
+                message_id=record.message_id,
+                object=err.object_uri or "unknown",
+                error=str(err),
+                receive_count=receives,
+            )
+            metrics.add_metric(name="FailedItems", unit=MetricUnit.Count, value=1)
             raise  # back to the queue: retried after the visibility timeout
         _dead_letter(record, f"gave up after {receives} receives: {err}", "ExhaustedMessages")
         return
+    except Exception as err:  # a bug, not the message: retried, and loud about it
+        logger.exception(
+            "unexpected error: message goes back to the queue",
+            message_id=record.message_id,
+            error=f"{type(err).__name__}: {err}",
+        )
+        metrics.add_metric(name="FailedItems", unit=MetricUnit.Count, value=1)
+        raise
     for r in results:
         if r.skipped:
             logger.info("skipped", key=r.key, reason=r.skipped)
@@ -112,10 +130,6 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(
+    return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
-    failed = len(response.get("batchItemFailures", []))
-    if failed:
-        metrics.add_metric(name="FailedItems", unit=MetricUnit.Count, value=failed)
-    return response

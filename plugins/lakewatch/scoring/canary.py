@@ -139,7 +139,6 @@ def run_canary(
         f"{settings.canary_prefix}findings/",
         parse_key(key),
         threshold["model_id"],
-        threshold["version"],
     )
     deadline = time.monotonic() + timeout_s
     while True:

@@ -7,7 +7,8 @@ the SNS alerts) deduplicate repeats across objects too.
 
 Findings land in the results bucket in a Security Lake custom-source layout, queryable with
 Athena: ``ext/lakewatch/region=<r>/accountId=<a>/eventDay=<YYYYMMDD>/<id>.parquet``, one file
-per source object and model/threshold version, so reprocessing an object rewrites its file.
+per source object and model, so reprocessing an object rewrites its file (a threshold
+re-publish or rollback in between included).
 """
 
 from __future__ import annotations
@@ -324,11 +325,10 @@ def to_parquet(findings: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def findings_key(prefix: str, source: LakeKey, model_id: str, threshold_version: Any) -> str:
-    """One file per source object, model and threshold: reprocessing rewrites, never adds."""
-    digest = hashlib.sha256(f"{source.key}|{model_id}|{threshold_version}".encode()).hexdigest()[
-        :32
-    ]
+def findings_key(prefix: str, source: LakeKey, model_id: str) -> str:
+    """One file per source object and model: reprocessing rewrites it, never adds a copy,
+    whatever happened to the threshold in between (a re-publish, a rollback)."""
+    digest = hashlib.sha256(f"{source.key}|{model_id}".encode()).hexdigest()[:32]
     return (
         f"{prefix}region={source.region}/accountId={source.account_id}/"
         f"eventDay={source.event_day}/{digest}.parquet"

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
-from lakewatch.scoring.errors import PoisonMessage, TransientError
+from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import (
     ScoredPair,
@@ -152,8 +152,22 @@ class Scorer:
         )
 
     def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
-        notification = parse(body)
-        return [self.process_object(ref) for ref in notification.objects]
+        try:
+            notification = parse(body)
+        except PoisonMessage:
+            raise
+        except Exception as err:  # RecursionError on deep JSON, anything a parser may raise
+            raise PoisonMessage(
+                f"cannot parse the message: {type(err).__name__}: {str(err)[:200]}"
+            ) from None
+        out = []
+        for ref in notification.objects:
+            try:
+                out.append(self.process_object(ref))
+            except TransientError as err:
+                err.object_uri = f"s3://{ref.bucket}/{ref.key}"
+                raise
+        return out
 
     # one object ---------------------------------------------------------------------------
 
@@ -252,7 +266,7 @@ class Scorer:
             if key.prefix == self.config.canary_prefix
             else self.config.findings_prefix
         )
-        out = findings_key(prefix, key, threshold["model_id"], threshold.get("version"))
+        out = findings_key(prefix, key, threshold["model_id"])
         try:
             self.clients("s3").put_object(
                 Bucket=self.config.results_bucket, Key=out, Body=to_parquet(findings)
@@ -303,7 +317,7 @@ def send_to_dlq(sqs: Any, dlq_url: str, body: str, reason: str, message_id: str)
         QueueUrl=dlq_url,
         MessageBody=body,
         MessageAttributes={
-            "lakewatch-error": {"DataType": "String", "StringValue": reason[:1000]},
+            "lakewatch-error": {"DataType": "String", "StringValue": shorten_reason(reason)},
             "lakewatch-source-message-id": {"DataType": "String", "StringValue": message_id},
         },
     )
