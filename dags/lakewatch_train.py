@@ -9,7 +9,9 @@ Runs daily and whenever new extracts land (the ``lakewatch_training_pairs`` Asse
    ``SageMakerTrainingOperator`` (built-in ``ipinsights`` image or lakewatch in script mode), or
    waits for / reuses the job a previous try started: names derive from the model id.
 3. ``register``: the model record (artifact, hyperparameters, interval, metrics).
-4. ``deploy`` and ``smoke_check`` (pool ``lakewatch_endpoint``, one slot): the endpoint must
+4. ``deploy``, ``publish_detector`` (the history evidence beside the model: written by
+   lakewatch's trainer, or built through the endpoint for SageMaker's built-in model) and
+   ``smoke_check`` (pool ``lakewatch_endpoint``, one slot): the endpoint must
    score known-normal pairs above random-address pairs, or it is rolled back and the run fails.
    Success updates the ``lakewatch_deployed_model`` Asset.
 
@@ -78,8 +80,15 @@ HP = default_hyperparameters()
         **{
             name: Param(
                 value,
-                type="integer" if isinstance(value, int) else "number",
-                description=f"IP Insights hyperparameter {name} (SageMaker's meaning)",
+                type=(
+                    ["null", "integer"]
+                    if value is None
+                    else "integer"
+                    if isinstance(value, int)
+                    else "number"
+                ),
+                description=f"IP Insights hyperparameter {name} (SageMaker's meaning)"
+                + ("; empty: sized to the window (README, Model quality)" if value is None else ""),
             )
             for name, value in HP.items()
         },
@@ -200,6 +209,17 @@ def lakewatch_train():
             "changed": result.changed,
         }
 
+    @task(pool=POOL)
+    def publish_detector(record_doc: dict, deployed: dict) -> dict:
+        from lakewatch.model.registry import ModelRecord
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.training.detector import publish_detector as publish
+
+        settings = task_settings()
+        result = publish(settings, task_clients(settings), ModelRecord(**record_doc), log=log.info)
+        log.info("detector of %s: %s (%s)", deployed["model_id"], result["detector"], result["how"])
+        return result
+
     @task(pool=POOL, outlets=[DEPLOYED_MODEL], retries=0)
     def smoke_check(plan_doc: dict, deployed: dict, *, params=None, outlet_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
@@ -254,7 +274,7 @@ def lakewatch_train():
     record = register(plan_doc, job)
     [local, sagemaker, wait, reuse] >> record
     deployed = deploy(record)
-    smoke_check(plan_doc, deployed)
+    publish_detector(record, deployed) >> smoke_check(plan_doc, deployed)
 
 
 lakewatch_train()

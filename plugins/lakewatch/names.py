@@ -43,3 +43,9 @@ def endpoint_config_name(endpoint: str, model: str) -> str:
 
 def lambda_function_name(endpoint: str) -> str:
     return sagemaker_name(endpoint, "scorer")
+
+
+def artifact_key(models_prefix: str, model_id: str, name: str = "model.tar.gz") -> str:
+    """A model's files in the results bucket: ``model.tar.gz`` and, beside it, the detector
+    (``detector.safetensors``) that the scorer and the recalibration read."""
+    return f"{models_prefix}artifacts/{model_id}/{name}"

@@ -59,9 +59,13 @@ def test_train_graph(dagbag):
         "reuse_training",
         "register",
         "deploy",
+        "publish_detector",
         "smoke_check",
     }
     assert dag.get_task("deploy").pool == dag.get_task("smoke_check").pool == "lakewatch_endpoint"
+    assert dag.get_task("publish_detector").upstream_task_ids == {"register", "deploy"}
+    assert "publish_detector" in dag.get_task("smoke_check").upstream_task_ids
+    assert dag.params["epochs"] is None and dag.params["mini_batch_size"] is None  # schedule
     assert dag.get_task("register").trigger_rule == "none_failed_min_one_success"
     assert dag.get_task("train_sagemaker").__class__.__name__ == "SageMakerTrainingOperator"
     assert [o.name for o in dag.get_task("smoke_check").outlets] == ["lakewatch_deployed_model"]

@@ -66,20 +66,28 @@ def test_round_trip_format():
 
 
 def test_tokens_share_prefixes():
-    addrs = ["10.1.2.3", "10.1.2.99", "10.1.7.3", "10.200.2.3", "11.1.2.3"]
-    tok = ip_tokens(parse_addresses(addrs), 1 << 20)
-    assert tok.shape == (5, 4)  # /8, /16, /24, /32
-    same = tok[0] == tok  # which levels each address shares with 10.1.2.3
-    assert same[1].tolist() == [True, True, True, False]  # same /24
-    assert same[2].tolist() == [True, True, False, False]  # same /16
-    assert same[3].tolist() == [True, False, False, False]  # same /8
-    assert not same[4].any()  # different /8: nothing shared
-    assert len(set(tok[0])) == 4  # levels do not collide with each other
+    tok = ip_tokens(parse_addresses(["10.1.2.3", "10.200.2.99", "11.1.2.3"]), 1 << 20)
+    assert tok.shape == (3, 2)  # /8 and /32
+    assert tok[0, 0] == tok[1, 0] and tok[0, 1] != tok[1, 1]  # same /8, other address
+    assert tok[0, 0] != tok[2, 0]  # different /8
+    assert tok[0, 0] != tok[0, 1]  # levels do not collide with each other
 
 
-def test_ipv6_levels_share_prefixes():
-    tok = ip_tokens(parse_addresses(["2600:1f18:4000:1::1", "2600:1f18:4000:2::1"]), 1 << 20)
-    assert (tok[0] == tok[1]).tolist() == [True, True, False, False]  # same /32, /48
+def test_artifacts_of_another_encoding_are_refused(trained, tmp_path):
+    """A model trained with other prefix levels would be scored wrongly: refuse it clearly."""
+    import json
+    import tarfile
+
+    from lakewatch.model.artifact import ArtifactError, ModelArtifact
+
+    art = ModelArtifact.load(trained[1])
+    art.meta["encoding"]["ipv4_prefix_bits"] = [8, 16, 24, 32]
+    out = art.save(tmp_path)
+    with tarfile.open(out) as tar:
+        meta = json.loads(tar.extractfile("model.json").read())
+    assert meta["encoding"]["ipv4_prefix_bits"] == [8, 16, 24, 32]
+    with pytest.raises(ArtifactError, match="retrain it"):
+        ModelArtifact.load(tmp_path)
 
 
 def test_ipv6_tokens_differ_from_ipv4():

@@ -239,7 +239,13 @@ def build(
 ) -> Detector:
     """Fit on the holdout against a history of the training pairs alone (so its evidence is
     honest), then keep the history of both for serving (so yesterday's pairs count)."""
-    fitted = fit(History.build(train_hash, train_addrs), holdout_hash, holdout_addrs, dots, seed)
+    fitted = fit(
+        History.build(train_hash, train_addrs),
+        holdout_hash,
+        holdout_addrs,
+        dots,
+        seed,
+    )
     fitted.history = History.build(
         np.concatenate([train_hash, holdout_hash]), concat_addresses(train_addrs, holdout_addrs)
     )

@@ -1,13 +1,18 @@
 """Entities and addresses as the network sees them: hashed entity ids and prefix tokens.
 
 Entities are hashed with BLAKE2b (stable across processes and machines) into
-``num_entity_vectors`` buckets. An address becomes one token per prefix level, /8, /16, /24 and
-/32 for IPv4 (/32, /48, /64 and /128 for IPv6), each hashed into ``ip_hash_buckets`` rows of one
-embedding table: addresses that share a prefix share its rows. A never-seen address still lands
-inside the ranges its network neighbours taught the model, which is what places a sibling's
-new address as normal and another service's range as foreign. Chosen on the independent login,
-fleet and drift sets together (README, "Model quality"): /8 + /32 alone, an earlier choice made
-on the synthetic lake only, scored fleet lateral movement 0.915 against 0.945.
+``num_entity_vectors`` buckets. An address becomes one token per prefix level, /8 and /32 for
+IPv4 (/32 and /128 for IPv6), each hashed into ``ip_hash_buckets`` rows of one embedding table:
+addresses that share a prefix share its row. The /8 token gives never-seen addresses a
+meaningful embedding (whose part of the internet they are in); the /32 token carries what the
+model learns about the address itself. Where a never-seen address sits inside ranges an entity
+or its peers use is the history's evidence (``history.py``), not the encoder's.
+
+Chosen on the login, fleet, drift and lake sets together (README, "Model quality"): with the
+detector, /8+/32 scored best or level on 6 of 8 set-kinds against /8+/16+/24+/32, /8+/24+/32
+and /8+/16+/32; /16 and /24 tokens won only login (by 0.002-0.005 AUC) and cost the lake's
+lateral movement and scans most, where services share subnets and a /24 token makes another
+service's host look familiar.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-V4_BITS = (8, 16, 24, 32)
-V6_BITS = (32, 48, 64, 128)
+V4_BITS = (8, 32)
+V6_BITS = (32, 128)
 LEVELS = len(V4_BITS)
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _V4 = rf"^{_OCTET}(\.{_OCTET}){{3}}$"

@@ -29,6 +29,7 @@ FEATURES = (
     "entity_24",
     "entity_16",
     "entity_8",
+    "peers_32",
     "peers_24",
     "peers_16",
     "everyone_32",
@@ -141,18 +142,18 @@ class History:
             peer_hash = self.peers[pos]  # (n, k)
             weight = np.where(known[:, None], self.peer_weights[pos], 0.0)
             total = np.maximum(weight.sum(axis=1), 1e-9)
-            for col, level in ((4, 1), (5, 2)):
+            for col, level in ((4, 0), (5, 1), (6, 2)):
                 query = pair_keys(
                     peer_hash.reshape(-1), np.repeat(prefixes[level], peer_hash.shape[1])
                 )
                 used = _lookup(self.entity_keys[level], self.entity_counts[level], query) > 0
                 used = used.reshape(peer_hash.shape) & (peer_hash != 0)
                 out[:, col] = (weight * used).sum(axis=1) / total
-        for col, level in ((6, 0), (7, 1)):
+        for col, level in ((7, 0), (8, 1)):
             out[:, col] = np.log1p(
                 _lookup(self.everyone_keys[level], self.everyone_counts[level], prefixes[level])
             )
-        out[:, 8] = np.log1p(np.where(known, self.activity[pos] if self.activity.size else 0, 0))
+        out[:, 9] = np.log1p(np.where(known, self.activity[pos] if self.activity.size else 0, 0))
         out[~addrs.valid] = 0.0
         return out
 

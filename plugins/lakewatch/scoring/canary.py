@@ -26,6 +26,9 @@ from lakewatch.lake import notify
 from lakewatch.lake.layout import Source, object_key, parse_key
 from lakewatch.lake.records import vpc_egress_row, vpc_table
 from lakewatch.lake.write import parquet_bytes
+from lakewatch.model.detector import Detector
+from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.names import digest
 from lakewatch.scoring.findings import findings_key
 from lakewatch.serving.runtime import invoke_pairs
@@ -49,21 +52,34 @@ class CanaryResult:
 
 
 def choose_pairs(
-    runtime: Any, endpoint: str, threshold: float, candidates: list[tuple[str, str]], seed: int
+    runtime: Any,
+    endpoint: str,
+    threshold: float,
+    candidates: list[tuple[str, str]],
+    seed: int,
+    found: Detector | None = None,
 ) -> tuple[str, str, str]:
     """A known pair scoring well above the threshold, and a random public address for the same
-    instance scoring below it."""
+    instance scoring below it (scored as the scorer scores: by ``found``, the threshold's
+    detector, when it has one)."""
+
+    def score(ents: list[str], ips: list[str]) -> np.ndarray:
+        dots = invoke_pairs(runtime, endpoint, ents, ips).dot_product
+        if found is None:
+            return dots
+        return found.combine(entity_hashes(ents), parse_addresses(ips), dots)
+
     egress = [(e, ip) for e, ip in candidates if not e.endswith("/in")][:500]
     if not egress:
         raise CheckFailed("no known egress pairs of the deployed model to build a canary from")
-    scores = invoke_pairs(runtime, endpoint, [e for e, _ in egress], [ip for _, ip in egress])
-    best = int(np.nanargmax(scores.dot_product))
+    known = score([e for e, _ in egress], [ip for _, ip in egress])
+    best = int(np.nanargmax(known))
     entity, normal_ip = egress[best]
-    if not scores.dot_product[best] > threshold:
+    if not known[best] > threshold:
         raise CheckFailed(f"no known pair scores above the threshold {threshold}")
     rng = np.random.default_rng(seed)
     randoms = random_public(rng, 64)
-    fake = invoke_pairs(runtime, endpoint, [entity] * len(randoms), randoms).dot_product
+    fake = score([entity] * len(randoms), randoms)
     low = int(np.nanargmin(fake))
     if not fake[low] < threshold:
         raise CheckFailed(f"no random address scores below the threshold {threshold} for {entity}")
@@ -95,6 +111,11 @@ def run_canary(
         threshold["threshold"],
         candidates,
         int(digest(run_key), 16),
+        DetectorCache(clients("s3"), settings.results_bucket_name, settings.models_prefix).get(
+            threshold["model_id"]
+        )
+        if threshold.get("score") == "detector"
+        else None,
     )
     now = datetime.now(UTC)
     rows = [

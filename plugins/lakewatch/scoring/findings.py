@@ -87,8 +87,13 @@ def make_finding(
     else:
         severity = severity_for(pair.score, threshold["threshold"], threshold.get("scale", 1.0))
         title = f"Unusual network peer {direction} {instance}: {pair.ip}"
+        scorer = (
+            "lakewatch's detector (IP Insights plus history)"
+            if threshold.get("score") == "detector"
+            else "IP Insights"
+        )
         desc = (
-            f"IP Insights scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, below the "
+            f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, below the "
             f"threshold {threshold['threshold']:.4f} (target false-positive rate "
             f"{threshold.get('target_fpr', 0):.3%}); seen {pair.count} time(s) in "
             f"{source.key}."

@@ -21,6 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
+from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import (
@@ -44,6 +46,7 @@ class ScorerConfig:
     region: str = "us-east-1"
     pairs: str = PairSet().key
     findings_prefix: str = "ext/lakewatch/"
+    models_prefix: str = "models/"
     canary_prefix: str = "canary/"
     dlq_url: str = ""
     topic_arn: str = ""
@@ -57,6 +60,7 @@ class ScorerConfig:
         "region": "LAKEWATCH_REGION",
         "pairs": "LAKEWATCH_PAIRS",
         "findings_prefix": "LAKEWATCH_FINDINGS_PREFIX",
+        "models_prefix": "LAKEWATCH_MODELS_PREFIX",
         "canary_prefix": "LAKEWATCH_CANARY_PREFIX",
         "dlq_url": "LAKEWATCH_DLQ_URL",
         "topic_arn": "LAKEWATCH_FINDINGS_TOPIC_ARN",
@@ -150,6 +154,7 @@ class Scorer:
         self.thresholds = ThresholdCache(
             clients("ssm"), config.threshold_parameter, config.threshold_ttl_s
         )
+        self.detectors = DetectorCache(clients("s3"), config.results_bucket, config.models_prefix)
 
     def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
         try:
@@ -218,6 +223,7 @@ class Scorer:
             )
         except EndpointError as err:
             raise TransientError(str(err)) from None
+        values = self._combined(threshold, entities, ips, scores.dot_product)
         known = (
             scores.known_entity if scores.known_entity is not None else np.ones(len(entities), bool)
         )
@@ -236,7 +242,7 @@ class Scorer:
                 entities,
                 ips,
                 grouped["view"].to_pylist(),
-                scores.dot_product,
+                values,
                 known,
                 grouped["event_time_count"].to_pylist(),
                 grouped["event_time_min"].to_pylist(),
@@ -259,6 +265,25 @@ class Scorer:
             result.findings = self._write(findings, key, threshold)
             result.alerts = self._alert(findings)
         return result
+
+    def _combined(
+        self, threshold: dict[str, Any], entities: list[str], ips: list[str], dots: np.ndarray
+    ) -> np.ndarray:
+        """The score the threshold applies to: the detector's, or the bare dot product."""
+        if threshold.get("score", "dot_product") != "detector":
+            return dots
+        try:
+            found = self.detectors.get(threshold["model_id"])
+        except (ClientError, BotoCoreError) as err:
+            raise TransientError(
+                f"reading the detector of {threshold['model_id']}: {err}"
+            ) from None
+        if found is None:
+            raise TransientError(
+                f"threshold {threshold.get('version')} is for the detector of model "
+                f"{threshold['model_id']}, which has none published (yet)"
+            )
+        return found.combine(entity_hashes(entities), parse_addresses(ips), dots)
 
     def _write(self, findings: list[dict[str, Any]], key, threshold: dict[str, Any]) -> str:
         prefix = (

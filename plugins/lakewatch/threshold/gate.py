@@ -16,6 +16,7 @@ def gate(
     max_shift_iqr: float,
     override: bool = False,
     min_abnormal: int = 100,
+    score: str = "dot_product",
 ) -> list[str]:
     reasons = []
     if evaluation.auc < min_auc:
@@ -26,7 +27,8 @@ def gate(
     for kind, size in evaluation.sizes.items():
         if kind != "normal" and size < min_abnormal:
             reasons.append(f"only {size} abnormal pairs of kind {kind} (need {min_abnormal})")
-    if previous and previous.get("model_id") == model_id and not override:
+    same_scale = previous and previous.get("score", "dot_product") == score
+    if previous and same_scale and previous.get("model_id") == model_id and not override:
         q = evaluation.normal_quantiles
         iqr = max(q["p75"] - q["p25"], 1e-9)
         shift = abs(evaluation.chosen.threshold - float(previous["threshold"])) / iqr

@@ -34,6 +34,7 @@ class ThresholdRecord:
     picture_uri: str = ""
     run_id: str = ""
     created: str = ""
+    score: str = "dot_product"  # what the threshold applies to: dot_product | detector
 
     def compact(self) -> dict[str, Any]:
         """What goes to SSM (well under its 4 KB limit)."""
@@ -48,6 +49,7 @@ class ThresholdRecord:
             "auc": self.evaluation["auc"],
             "endpoint": self.endpoint,
             "record": self.record_uri,
+            "score": self.score,
         }
 
 
@@ -91,7 +93,7 @@ def publish(ssm: Any, name: str, record: ThresholdRecord) -> int:
         Value=value,
         Type="String",
         Overwrite=True,
-        Description="lakewatch anomaly threshold (IP Insights dot_product)",
+        Description=f"lakewatch anomaly threshold ({record.score})",
     )["Version"]
 
 

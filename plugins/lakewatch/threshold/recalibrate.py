@@ -16,6 +16,8 @@ import numpy as np
 
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
+from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
 from lakewatch.serving.runtime import invoke_pairs
@@ -132,10 +134,14 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
 
 
 def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[str, Any]:
-    """Score every set through the deployed endpoint (never by loading the model here)."""
+    """Score every set through the deployed endpoint (never by loading the model here), then
+    through the model's detector when it has one (the score the scorer will compare)."""
     store = results_store(settings, clients)
     doc = json.loads(store.get(sets_key))
     runtime = clients("sagemaker-runtime")
+    found = DetectorCache(clients("s3"), settings.results_bucket_name, settings.models_prefix).get(
+        doc["model_id"]
+    )
     scores = {}
     for name, pairs in [("normal", doc["normal"]), *doc["abnormal"].items()]:
         out = invoke_pairs(
@@ -146,11 +152,18 @@ def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[st
                 f"endpoint {settings.endpoint_name} returned no score for "
                 f"{int(np.isnan(out.dot_product).sum())} {name} pairs"
             )
-        scores[name] = out.dot_product.tolist()
+        values = out.dot_product
+        if found is not None:
+            ents, ips = [p[0] for p in pairs], [p[1] for p in pairs]
+            values = found.combine(entity_hashes(ents), parse_addresses(ips), values)
+        scores[name] = values.tolist()
+    kind = "detector" if found is not None else "dot_product"
     key = f"{_work(settings, day)}scores.json"
     store.put(
         key,
-        json.dumps({"model_id": doc["model_id"], "scores": scores, "notes": doc["notes"]}).encode(),
+        json.dumps(
+            {"model_id": doc["model_id"], "scores": scores, "notes": doc["notes"], "score": kind}
+        ).encode(),
     )
     return {"scores": key}
 
@@ -172,6 +185,7 @@ def choose(
         min_auc=options.min_auc,
         max_shift_iqr=options.max_shift_iqr,
         override=options.override,
+        score=doc.get("score", "dot_product"),
     )
     record = ThresholdRecord(
         day=day.isoformat(),
@@ -185,6 +199,7 @@ def choose(
         refused=reasons,
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        score=doc.get("score", "dot_product"),
     )
     png = explain_png(
         normal,

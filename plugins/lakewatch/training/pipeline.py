@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lakewatch import names
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.sink import S3Store
@@ -54,9 +55,13 @@ class TrainOptions:
         )
 
 
+SCHEDULED = ("epochs", "mini_batch_size")  # None: from the data's size (``schedule``)
+
+
 def default_hyperparameters() -> dict[str, Any]:
-    """SageMaker's defaults for the DAG's hyperparameter params (vector_dim: lakewatch's)."""
-    return {name: SPECS[name].default for name in HP_PARAMS}
+    """The DAG's hyperparameter params: SageMaker's defaults (vector_dim: lakewatch's), but
+    ``epochs`` and ``mini_batch_size`` unset so the schedule sizes them to the window."""
+    return {name: None if name in SCHEDULED else SPECS[name].default for name in HP_PARAMS}
 
 
 def plan(settings: Settings, clients: Any, window_end: date, options: TrainOptions) -> TrainingPlan:
@@ -89,13 +94,14 @@ def plan(settings: Settings, clients: Any, window_end: date, options: TrainOptio
         },
         distinct_entities=result.entities_upper_bound,
         distinct_addresses=result.train_rows,
+        pairs=result.train_rows,
     )
     result.hyperparameters = resolved.to_dict()
     return result
 
 
 def artifact_key(settings: Settings, model_id: str) -> str:
-    return f"{settings.models_prefix}artifacts/{model_id}/model.tar.gz"
+    return names.artifact_key(settings.models_prefix, model_id)
 
 
 def train_local(
@@ -212,6 +218,7 @@ def register(
             "train_parts": plan_doc["train_parts"],
             "train_rows": plan_doc["train_rows"],
             "validation_rows": plan_doc["validation_rows"],
+            "validation_parts": plan_doc["validation_parts"],
             "missing_days": plan_doc["missing_days"],
             **({"source_uri": source_uri} if source_uri else {}),
         },
