@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     endpoint_url: str | None = None
     model_server_host: str = "127.0.0.1"
     model_server_port: int = Field(8080, ge=1, le=65535)
+    postgres_port: int = Field(5432 + 10000, ge=1, le=65535)  # local Airflow metadata DB
     state_dir: Path = Path(".lakewatch")
 
     # Security Lake

@@ -1,7 +1,9 @@
-"""A real Airflow 3 on this machine: scheduler, DAG processor and API server, each its own
-process (LocalExecutor, SQLite, parallelism 4), configured from the project's files and
-registered with lakewatch so ``make down`` stops them. Secrets (the UI password, the JWT and
-Fernet keys) are generated per demo into files readable only by their owner.
+"""A real Airflow 3 on this machine: API server, scheduler, DAG processor and triggerer, each
+its own process (LocalExecutor, parallelism 4) on a PostgreSQL metadata database
+(``local.postgres``: the embedded server lakewatch starts), configured from the project's
+files and registered with lakewatch so ``make down`` stops them. Secrets (the UI password,
+the database password, the JWT and Fernet keys) are generated per demo into files readable
+only by their owner and reach Airflow through the environment, never argv.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from lakewatch.local.postgres import LocalPostgres
 from lakewatch.local.processes import ProcessRegistry, wait_until_ready
 from lakewatch.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
-COMPONENTS = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+COMPONENTS = (
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
 USER = "admin"
 
 
@@ -37,6 +45,7 @@ class LocalAirflow:
         self.home = home.resolve()
         self.port = port
         self.processes = ProcessRegistry(settings.run_dir)
+        self.database = LocalPostgres(settings.state_dir, settings.postgres_port, self.processes)
 
     @property
     def url(self) -> str:
@@ -69,7 +78,8 @@ class LocalAirflow:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database.url(),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.database.url("psycopg_async"),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
@@ -94,16 +104,24 @@ class LocalAirflow:
         }
 
     def _cli(self, *args: str) -> None:
-        subprocess.run(
+        result = subprocess.run(
             [sys.executable, "-m", "airflow", *args],
-            check=True,
+            check=False,
             env={**os.environ, **self.env()},
             capture_output=True,
+            text=True,
         )
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{tail}")
 
-    def init(self) -> None:
-        """The metadata database, the endpoint pool, the UI login."""
+    def init(self, fresh: bool = True) -> None:
+        """The metadata database (PostgreSQL; ``fresh``: emptied first), the endpoint pool,
+        the UI login."""
         self.home.mkdir(parents=True, exist_ok=True)
+        self.database.start()
+        if fresh:
+            self.database.reset()
         _secret_file(
             self.home / "passwords.json", lambda: json.dumps({USER: secrets.token_urlsafe(12)})
         )
@@ -133,17 +151,26 @@ class LocalAirflow:
             # listen on every interface
             "airflow-scheduler": ["scheduler", "--skip-serve-logs"],
             "airflow-dag-processor": ["dag-processor"],
+            # runs deferrable tasks' triggers, and makes the UI's health panel whole
+            "airflow-triggerer": ["triggerer", "--skip-serve-logs"],
         }
 
     def start(self, timeout: float = 180.0) -> None:
-        env, commands = self.env(), self.commands()
         for name in COMPONENTS:
             if not self.processes.running(name):
-                self.processes.start(
-                    name, [sys.executable, "-m", "airflow", *commands[name]], env=env, cwd=self.home
-                )
+                self.start_component(name)
         record = self.processes.get("airflow-api-server")
         wait_until_ready(record, self._healthy, timeout, "the Airflow API server")
+
+    def start_component(self, name: str) -> None:
+        """Start one component (also how the supervisor restarts a dead scheduler)."""
+        self.processes.stop(name)
+        self.processes.start(
+            name,
+            [sys.executable, "-m", "airflow", *self.commands()[name]],
+            env=self.env(),
+            cwd=self.home,
+        )
 
     def _healthy(self) -> bool:
         try:

@@ -9,6 +9,8 @@ import urllib.request
 from datetime import date
 from typing import Any
 
+from lakewatch.demo.supervise import Supervisor, progress, wait
+
 FINISHED = {"success", "failed"}
 
 
@@ -32,7 +34,7 @@ class AirflowAPI:
         return self._token
 
     def call(self, method: str, path: str, body: Any = None, attempts: int = 10) -> Any:
-        """One API call; SQLite's "database is locked" (503) is retried with backoff."""
+        """One API call; a 503 (the API server busy or restarting) is retried with backoff."""
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(1, attempts + 1):
             req = urllib.request.Request(
@@ -50,24 +52,21 @@ class AirflowAPI:
                 return json.loads(payload) if payload else None
             except urllib.error.HTTPError as err:
                 detail = err.read().decode()[:300]
-                if err.code == 503 and "locked" in detail and attempt < attempts:
+                if err.code == 503 and attempt < attempts:
                     time.sleep(min(2.0 * attempt, 10))
                     continue
                 raise RuntimeError(f"Airflow API {method} {path}: {err.code} {detail}") from None
         raise AssertionError("unreachable")
 
-    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+    def wait_for_dags(
+        self, dag_ids: list[str], timeout: float = 180, supervisor: Supervisor | None = None
+    ) -> None:
+        def poll() -> tuple[bool, str, None]:
             known = {d["dag_id"] for d in self.call("GET", "/dags?limit=100")["dags"]}
-            if set(dag_ids) <= known:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"Airflow did not load {sorted(set(dag_ids) - known)} "
-                    "(see the dag-processor log)"
-                )
-            time.sleep(2)
+            missing = sorted(set(dag_ids) - known)
+            return not missing, f"not parsed yet: {', '.join(missing)}", None
+
+        wait("DAGs loading (DAG processor)", poll, timeout, supervisor)
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
@@ -102,25 +101,28 @@ class AirflowAPI:
         return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
 
     def wait_for_runs(
-        self, dag_id: str, count: int, timeout: float, since: float = 0, settled: bool = True
+        self,
+        dag_id: str,
+        count: int,
+        timeout: float,
+        since: float = 0,
+        settled: bool = True,
+        supervisor: Supervisor | None = None,
     ) -> list[dict]:
-        """Until ``count`` runs (started after ``since``, epoch s) have finished."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Until ``count`` runs (started after ``since``, epoch s) have finished, printing
+        their progress; past ``timeout`` fails with the states it saw."""
+
+        def poll() -> tuple[bool, str, list[dict]]:
             runs = [
                 r
                 for r in self.runs(dag_id)
                 if _epoch(r.get("run_after") or r.get("queued_at")) >= since
             ]
             done = [r for r in runs if r["state"] in FINISHED]
-            if len(done) >= count and (not settled or len(done) == len(runs)):
-                return runs
-            if time.monotonic() > deadline:
-                states = [(r["dag_run_id"], r["state"]) for r in runs]
-                raise TimeoutError(
-                    f"{dag_id}: {len(done)} of {count} runs finished after {timeout:.0f}s: {states}"
-                )
-            time.sleep(3)
+            finished = len(done) >= count and (not settled or len(done) == len(runs))
+            return finished, progress([r["state"] for r in runs], max(count, len(runs))), runs
+
+        return wait(f"{dag_id} runs", poll, timeout, supervisor)
 
 
 def _epoch(value: str | None) -> float:

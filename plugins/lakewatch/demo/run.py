@@ -2,7 +2,8 @@
 
 1. reset: stop what a previous demo left running, clear its state; start the emulator;
 2. write a synthetic Security Lake of ``days`` days (ending yesterday) into it;
-3. start Airflow (scheduler, DAG processor, API server) on the project's DAGs;
+3. start Airflow (API server, scheduler, DAG processor, triggerer; PostgreSQL metadata) on the
+   project's DAGs, every process supervised and every wait bounded (``demo.supervise``);
 4. backfill ``lakewatch_extract`` over those days, as a user would from the UI;
 5. unpause the Asset consumers, then ``lakewatch_train``, whose schedule trains on the window
    and deploys; the deployed-model Asset triggers recalibration and the scorer deploy;
@@ -20,6 +21,7 @@ from lakewatch.aws.clients import clients_for
 from lakewatch.demo.airflow_local import USER, LocalAirflow
 from lakewatch.demo.api import AirflowAPI
 from lakewatch.demo.report import write_report
+from lakewatch.demo.supervise import DeadlineExceeded, ProcessDied, Supervisor, wait
 from lakewatch.lake import notify
 from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import S3Store
@@ -43,51 +45,58 @@ class Step:
         )
 
 
-def _drain(sqs, queue_url: str, timeout: float) -> None:
+def _drain(sqs, queue_url: str, timeout: float, supervisor: Supervisor) -> None:
     """Until the subscriber queue has been empty (nothing visible or in flight) for 5s."""
-    deadline, empty_since = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
+    empty_since: list[float] = []
+
+    def poll() -> tuple[bool, str, None]:
         attrs = sqs.get_queue_attributes(
             QueueUrl=queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        depth = sum(int(v) for v in attrs.values())
-        if depth == 0:
-            empty_since = empty_since or time.monotonic()
-            if time.monotonic() - empty_since >= 5:
-                return
-        else:
-            empty_since = None
-        time.sleep(1)
-    raise TimeoutError(
-        f"the subscriber queue still holds messages after {timeout:.0f}s "
-        "(see .lakewatch/run/scorer.log)"
-    )
+        visible = int(attrs["ApproximateNumberOfMessages"])
+        in_flight = int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        if visible + in_flight:
+            empty_since.clear()
+        elif not empty_since:
+            empty_since.append(time.monotonic())
+        quiet = bool(empty_since) and time.monotonic() - empty_since[0] >= 5
+        return quiet, f"{visible} queued, {in_flight} being scored", None
+
+    wait("the scorer draining the subscriber queue", poll, timeout, supervisor, interval=1.0)
 
 
-def _asset_run(api: AirflowAPI, dag_id: str, timeout: float) -> dict:
+def _asset_run(api: AirflowAPI, dag_id: str, timeout: float, supervisor: Supervisor) -> dict:
     """The latest finished run the Asset triggered."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done = [
-            r
-            for r in api.runs(dag_id)
-            if r["run_type"] == "asset_triggered" and r["state"] in ("success", "failed")
-        ]
-        if done:
-            return done[-1]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{dag_id}: no Asset-triggered run finished in {timeout:.0f}s")
-        time.sleep(3)
+
+    def poll() -> tuple[bool, str, dict]:
+        runs = [r for r in api.runs(dag_id) if r["run_type"] == "asset_triggered"]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        states = ", ".join(f"{r['dag_run_id']} {r['state']}" for r in runs[-3:]) or "no run yet"
+        return bool(done), states, done[-1] if done else {}
+
+    return wait(f"{dag_id} (triggered by the deployed-model Asset)", poll, timeout, supervisor)
 
 
 def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) -> int:
+    """The demo; a process dying or a wait passing its deadline ends it with exit status 1,
+    naming what happened (and leaving the rest running for a look: ``make down`` stops it)."""
+    try:
+        return _run(days, rows_per_day, seed, airflow_port)
+    except (ProcessDied, DeadlineExceeded) as err:
+        print(f"\ndemo failed: {err}", flush=True)
+        print("Stop what the demo started: make down", flush=True)
+        return 1
+
+
+def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
     settings = load_settings()
     settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
     step = Step(8)
 
     step("resetting: stopping anything a previous demo left running")
-    ProcessRegistry(settings.run_dir).stop_all()
+    registry = ProcessRegistry(settings.run_dir)
+    registry.stop_all()
     for sub in ("airflow", "endpoints", "models", "lambda", "report"):
         shutil.rmtree(settings.state_dir / sub, ignore_errors=True)
     emulator.start(settings)
@@ -111,19 +120,26 @@ def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) 
     )
     print("      " + summary.lines()[0], flush=True)
 
-    step(f"starting Airflow on 127.0.0.1:{airflow_port} (scheduler, DAG processor, API server)")
+    step(
+        f"starting Airflow on 127.0.0.1:{airflow_port} (API server, scheduler, DAG processor, "
+        f"triggerer; metadata in PostgreSQL on 127.0.0.1:{settings.postgres_port})"
+    )
     airflow = LocalAirflow(settings, settings.state_dir / "airflow", airflow_port)
     airflow.init()
     airflow.start()
+    supervisor = Supervisor(registry, restart=airflow.start_component)
     api = AirflowAPI(airflow.url, USER, airflow.password)
     api.wait_for_dags(
-        ["lakewatch_extract", "lakewatch_train", *CONSUMERS, "lakewatch_scorer_check"]
+        ["lakewatch_extract", "lakewatch_train", *CONSUMERS, "lakewatch_scorer_check"],
+        supervisor=supervisor,
     )
 
     step(f"backfilling lakewatch_extract over {days} days")
     api.unpause("lakewatch_extract")
     api.backfill("lakewatch_extract", start, today - timedelta(days=1))
-    runs = api.wait_for_runs("lakewatch_extract", days, timeout=900, settled=True)
+    runs = api.wait_for_runs(
+        "lakewatch_extract", days, timeout=900, settled=True, supervisor=supervisor
+    )
     bad = [r["dag_run_id"] for r in runs if r["state"] != "success"]
     if bad:
         raise RuntimeError(f"extract runs did not succeed: {bad} (see the Airflow UI)")
@@ -136,13 +152,15 @@ def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) 
         api.unpause(dag_id)
     began = time.time()
     api.unpause("lakewatch_train")
-    train = api.wait_for_runs("lakewatch_train", 1, timeout=1200, since=began - 86400 * 2)
+    train = api.wait_for_runs(
+        "lakewatch_train", 1, timeout=1200, since=began - 86400 * 2, supervisor=supervisor
+    )
     if train[-1]["state"] != "success":
         raise RuntimeError(
             f"lakewatch_train {train[-1]['dag_run_id']} {train[-1]['state']} (see the Airflow UI)"
         )
     for dag_id in CONSUMERS:
-        run = _asset_run(api, dag_id, timeout=900)
+        run = _asset_run(api, dag_id, timeout=900, supervisor=supervisor)
         if run["state"] != "success":
             raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
 
@@ -157,12 +175,12 @@ def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) 
         notifier=lambda m: notify.send(sqs, resources.queue_url, m),
         account_id=settings.account_id,
     )
-    _drain(sqs, resources.queue_url, timeout=600)
+    _drain(sqs, resources.queue_url, timeout=600, supervisor=supervisor)
     print(f"      {live.notified} notifications processed", flush=True)
 
     step("running the scorer check (canary through the live queue, DLQ, runtime)")
     api.unpause("lakewatch_scorer_check")  # its hourly schedule runs the check at once
-    check = api.wait_for_runs("lakewatch_scorer_check", 1, timeout=600)
+    check = api.wait_for_runs("lakewatch_scorer_check", 1, timeout=600, supervisor=supervisor)
 
     step("writing the report")
     page, lines, kinds = write_report(

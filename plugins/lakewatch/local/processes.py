@@ -75,8 +75,10 @@ class ProcessRegistry:
         *,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        user: str | None = None,
     ) -> ProcessRecord:
-        """Start ``argv`` in its own process group, logging to ``<run_dir>/<name>.log``."""
+        """Start ``argv`` in its own process group, logging to ``<run_dir>/<name>.log``
+        (as ``user`` when given: root only)."""
         if self.running(name):
             raise RuntimeError(f"{name} is already running (see {self._path(name)})")
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +92,7 @@ class ProcessRegistry:
                 env={**os.environ, **(env or {})},
                 cwd=cwd,
                 start_new_session=True,
+                **as_user(user),
             )
         record = ProcessRecord(
             name=name,
@@ -119,6 +122,16 @@ class ProcessRegistry:
             if self.stop(record.name, timeout):
                 stopped.append(record.name)
         return stopped
+
+
+def as_user(user: str | None) -> dict:
+    """``subprocess`` arguments that run a child as ``user`` with only that user's group (not
+    root's: group bits on root-owned folders would then decide, and deny)."""
+    if not user:
+        return {}
+    import pwd
+
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def _kill_group(pid: int, timeout: float) -> None:

@@ -1,0 +1,77 @@
+"""The embedded PostgreSQL for local Airflow: loopback only, password out of argv, stoppable."""
+
+import contextlib
+import os
+import socket
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lakewatch.local.postgres import NAME, LocalPostgres, free_port
+from lakewatch.local.processes import ProcessRegistry
+
+
+@pytest.fixture
+def pg(tmp_path):
+    registry = ProcessRegistry(tmp_path / "run")
+    server = LocalPostgres(tmp_path, free_port(), registry)
+    server.start()
+    yield server, registry
+    registry.stop_all()
+
+
+def test_starts_accepts_the_generated_password_and_nothing_else(pg):
+    import psycopg
+
+    server, _ = pg
+    with server._connect("airflow") as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "airflow"
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(
+            host="127.0.0.1", port=server.port, user="airflow", password="wrong", dbname="airflow"
+        )
+    assert server.url().startswith("postgresql+psycopg://airflow:")
+
+
+def test_listens_on_loopback_only_with_data_under_the_state_dir(pg, tmp_path):
+    server, registry = pg
+    record = registry.get(NAME)
+    proc = psutil.Process(record.pid)
+    listening = {  # the postmaster holds the listening sockets
+        c.laddr.ip for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    }
+    assert listening == {"127.0.0.1"}
+    assert str(server.data).startswith(str(tmp_path))
+    assert oct((server.root / "password").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_password_is_never_on_a_command_line_or_in_the_log(pg):
+    server, registry = pg
+    record = registry.get(NAME)
+    password = server.password
+    for p in [psutil.Process(record.pid), *psutil.Process(record.pid).children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a backend that just ended
+            assert password not in " ".join(p.cmdline())
+    assert password not in Path(record.log).read_text()
+
+
+def test_make_down_stops_it_and_a_restart_keeps_the_data(pg):
+    server, registry = pg
+    with server._connect("airflow") as conn:
+        conn.execute("CREATE TABLE kept (x int)")
+    assert registry.stop_all() == [NAME]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+    server.start()
+    with server._connect("airflow") as conn:
+        assert conn.execute("SELECT count(*) FROM kept").fetchone()[0] == 0
+    server.reset()  # a fresh demo: the Airflow database emptied, the server kept
+    with server._connect("airflow") as conn:
+        assert conn.execute("SELECT to_regclass('kept')").fetchone()[0] is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root needs the unprivileged server user")
+def test_as_root_the_server_runs_as_an_unprivileged_user(pg):
+    _, registry = pg
+    assert psutil.Process(registry.get(NAME).pid).username() == "lakewatch-pg"
