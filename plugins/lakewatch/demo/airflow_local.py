@@ -82,6 +82,9 @@ class LocalAirflow:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.database.url("psycopg_async"),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # a worker lost with its scheduler is noticed in a minute, not five: on one
+            # machine a task's heartbeat never takes that long
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             # the local backend: aws_default reaches the emulator (the provider's endpoint_url)
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
