@@ -79,7 +79,7 @@ def _options(params):
         "override": Param(
             False, type="boolean", description="publish even if the threshold jumped"
         ),
-        "max_normal": Param(20000, type="integer", minimum=100),
+        "max_normal": Param(100000, type="integer", minimum=100),
         "min_normal": Param(200, type="integer", minimum=10),
     },
 )

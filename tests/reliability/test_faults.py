@@ -48,7 +48,7 @@ def _flagged(s3, bucket: str, key: str) -> set[tuple[str, str, str, str]]:
         out.add(
             (
                 meta["lakewatch.kind"],
-                meta["lakewatch.view"],
+                meta.get("lakewatch.view") or meta["lakewatch.incident_shape"],  # incidents
                 dict(f["evidences"][0]["data"])["entity"],
                 f["observables"][1]["value"],
             )

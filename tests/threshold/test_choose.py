@@ -74,3 +74,18 @@ def test_evaluate_reports_kinds_and_alternatives():
     youden = ev.alternatives["youden"]
     assert youden.recall - youden.fpr >= ev.chosen.recall - ev.chosen.fpr - 1e-9
     assert ev.sizes == {"normal": 5000, "far": 1000, "near": 1000}
+
+
+def test_the_fpr_comes_with_an_exact_interval_that_tightens_with_the_normal_set():
+    from lakewatch.threshold.choose import fpr_interval
+
+    low, high = fpr_interval(20, 20_000)
+    assert low < 0.001 < high
+    assert (round(low, 4), round(high, 4)) == (0.0006, 0.0015)
+    low100, high100 = fpr_interval(100, 100_000)
+    assert high100 - low100 < (high - low) / 2  # five times the pairs: a tighter interval
+    assert fpr_interval(0, 1000)[0] == 0.0 and fpr_interval(0, 1000)[1] > 0.003
+    rng = np.random.default_rng(0)
+    ev = evaluate(rng.normal(size=50_000), {"a": rng.normal(-3, 1, 500)}, 0.001, 0.001)
+    assert ev.chosen.fpr_low <= ev.chosen.fpr <= ev.chosen.fpr_high
+    assert ev.to_json()["chosen"]["fpr_high"] > 0

@@ -112,6 +112,7 @@ def record_handler(record: SQSRecord) -> None:
             rows=r.rows,
             pairs=r.pairs,
             anomalies=r.anomalies,
+            incidents=r.incidents,
             unknown_entities=r.unknown,
             dropped=r.dropped,
             findings=r.findings,
@@ -120,6 +121,7 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="Records", unit=MetricUnit.Count, value=r.rows)
         metrics.add_metric(name="Pairs", unit=MetricUnit.Count, value=r.pairs)
         metrics.add_metric(name="Anomalies", unit=MetricUnit.Count, value=r.anomalies)
+        metrics.add_metric(name="Incidents", unit=MetricUnit.Count, value=r.incidents)
         metrics.add_metric(name="UnknownEntities", unit=MetricUnit.Count, value=r.unknown)
         metrics.add_metric(
             name="DroppedPairs", unit=MetricUnit.Count, value=sum(r.dropped.values())

@@ -16,8 +16,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from lakewatch.demo.supervise import Supervisor, wait
 from lakewatch.local.postgres import LocalPostgres
-from lakewatch.local.processes import ProcessRegistry, wait_until_ready
+from lakewatch.local.processes import ProcessRegistry
 from lakewatch.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -158,12 +159,19 @@ class LocalAirflow:
             "airflow-triggerer": ["triggerer", "--skip-serve-logs"],
         }
 
-    def start(self, timeout: float = 180.0) -> None:
+    def start(self, timeout: float = 180.0, supervisor: Supervisor | None = None) -> None:
+        """Start every component; return once the API server answers (a component dying
+        meanwhile is the supervisor's to report)."""
         for name in COMPONENTS:
             if not self.processes.running(name):
                 self.start_component(name)
-        record = self.processes.get("airflow-api-server")
-        wait_until_ready(record, self._healthy, timeout, "the Airflow API server")
+        wait(
+            "the Airflow API server starting",
+            lambda: (self._healthy(), "not answering yet", None),
+            timeout,
+            supervisor,
+            interval=1.0,
+        )
 
     def start_component(self, name: str) -> None:
         """Start one component (also how the supervisor restarts a dead scheduler)."""

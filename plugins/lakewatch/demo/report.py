@@ -19,7 +19,7 @@ from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
-from lakewatch.scoring.evaluate import HOW_MEASURED, Scorecard, score
+from lakewatch.scoring.evaluate import HOW_MEASURED, Scorecard, score, score_incidents
 from lakewatch.settings import Settings
 
 DAGS = (
@@ -178,9 +178,12 @@ def write_report(
         )
 
     day = live_day.replace("-", "")
+    day_findings = findings_of_day(results, settings.findings_prefix, day)
+    day_labels = read_labels(lake, settings.ground_truth_prefix, day=day)
+    incidents = score_incidents(day_findings, day_labels)
     card = score(
-        findings_of_day(results, settings.findings_prefix, day),
-        read_labels(lake, settings.ground_truth_prefix, day=day),
+        day_findings,
+        day_labels,
     )
     _chart(card, out_dir / "findings.png")
     sections.append(
@@ -195,6 +198,14 @@ def write_report(
             ["kind", "injected pairs", "found", "recall", "precision"],
         )
         + f"<p>{html.escape(HOW_MEASURED)}</p>"
+        + f"<h3>Incidents</h3><p>{incidents.incidents} incidents (pairs grouped by instance "
+        f"and hour, or by one address across instances), {incidents.true_incidents} holding "
+        f"an injected anomaly; {incidents.found_events} of {incidents.events} injected events "
+        "found.</p>"
+        + _table(
+            [[k, v["events"], v["found"]] for k, v in sorted(incidents.by_kind.items())],
+            ["kind", "injected events", "in an incident"],
+        )
     )
 
     sqs = clients("sqs")
@@ -229,5 +240,10 @@ def write_report(
     kinds.append(
         f"all kinds: precision {card.precision:.0%} ({card.true_positives} of "
         f"{card.flagged} flagged pairs are injected anomalies)"
+    )
+    kinds.append(
+        f"incidents: precision {incidents.precision:.0%} ({incidents.true_incidents} of "
+        f"{incidents.incidents}), recall {incidents.recall:.0%} ({incidents.found_events} of "
+        f"{incidents.events})"
     )
     return page, lines, kinds

@@ -126,8 +126,8 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
     )
     airflow = LocalAirflow(settings, settings.state_dir / "airflow", airflow_port)
     airflow.init()
-    airflow.start()
     supervisor = Supervisor(registry, restart=airflow.start_component)
+    airflow.start(supervisor=supervisor)
     api = AirflowAPI(airflow.url, USER, airflow.password)
     api.wait_for_dags(
         ["lakewatch_extract", "lakewatch_train", *CONSUMERS, "lakewatch_scorer_check"],

@@ -53,9 +53,70 @@ def labelled_pairs(labels: list[dict[str, Any]]) -> dict[str, set[tuple[str, str
     return truth
 
 
+@dataclass
+class IncidentCard:
+    """Incidents against ground truth: an incident is right when any of its pairs is an
+    injected anomaly; an injected event (one ``event_id``) is found when any of its pairs is
+    in some incident. Pieces of one incident written by several objects count once (by uid)."""
+
+    incidents: int = 0
+    true_incidents: int = 0
+    events: int = 0
+    found_events: int = 0
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def precision(self) -> float:
+        return self.true_incidents / self.incidents if self.incidents else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.found_events / self.events if self.events else 0.0
+
+
+def incident_pairs(findings: list[dict[str, Any]]) -> dict[str, set[tuple[str, str, str]]]:
+    """(view, entity, address) of each incident's pairs, merged by incident uid."""
+    out: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    for f in findings:
+        if dict(f["unmapped"])["lakewatch.kind"] != "incident":
+            continue
+        for ev in f["evidences"]:
+            data = dict(ev["data"])
+            ip = (ev.get("dst_endpoint") or {}).get("ip") or (ev.get("src_endpoint") or {}).get(
+                "ip"
+            )
+            out[f["finding_info"]["uid"]].add((data["view"], data["entity"], ip))
+    return out
+
+
+def score_incidents(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> IncidentCard:
+    incidents = incident_pairs(findings)
+    every: set[tuple[str, str, str]] = set()
+    events: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
+    for label in labels:
+        entity = label["entity"] + ("/in" if label["view"] == "ingress_peer" else "")
+        pair = (label["view"], entity, label["ip"])
+        every.add(pair)
+        kind, pairs = events.setdefault(label.get("event_id", str(pair)), (label["kind"], set()))
+        pairs.add(pair)
+    covered = set().union(*incidents.values()) if incidents else set()
+    card = IncidentCard(
+        incidents=len(incidents),
+        true_incidents=sum(1 for pairs in incidents.values() if pairs & every),
+        events=len(events),
+    )
+    for kind, pairs in events.values():
+        row = card.by_kind.setdefault(kind, {"events": 0, "found": 0})
+        row["events"] += 1
+        if pairs & covered:
+            row["found"] += 1
+            card.found_events += 1
+    return card
+
+
 def score(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> Scorecard:
     flagged = flagged_pairs(findings)
-    unknown = sum(1 for f in findings if dict(f["unmapped"])["lakewatch.kind"] != "anomalous_pair")
+    unknown = sum(1 for f in findings if dict(f["unmapped"])["lakewatch.kind"] == "unknown_entity")
     truth = labelled_pairs(labels)
     every = set().union(*truth.values()) if truth else set()
     false_positives = len(flagged - every)

@@ -28,7 +28,7 @@ from lakewatch.lake.layout import LakeKey
 OCSF_VERSION = "1.1.0"
 WINDOW_MS = 3_600_000
 SEVERITY = {1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
-KINDS = ("anomalous_pair", "unknown_entity")
+KINDS = ("anomalous_pair", "unknown_entity", "incident")
 
 
 @dataclass
@@ -66,6 +66,95 @@ def finding_uid(pair: ScoredPair, model_id: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def base_finding(
+    *,
+    uid: str,
+    kind: str,
+    title: str,
+    desc: str,
+    severity: int,
+    first_ms: int,
+    last_ms: int,
+    count: int,
+    threshold: dict[str, Any],
+    source: LakeKey,
+    bucket: str,
+    now_ms: int,
+    instances: list[str],
+) -> dict[str, Any]:
+    """The parts every lakewatch Detection Finding shares (callers add observables and
+    evidences, and their own ``unmapped`` keys)."""
+    return {
+        "activity_id": 1,
+        "activity_name": "Create",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "severity_id": severity,
+        "severity": SEVERITY[severity],
+        "status_id": 1,
+        "status": "New",
+        "time": now_ms,
+        "start_time": first_ms,
+        "end_time": last_ms,
+        "count": count,
+        "message": title,
+        "metadata": {
+            "product": {
+                "name": "lakewatch",
+                "vendor_name": "lakewatch",
+                "version": __version__,
+                "feature": {"name": "IP Insights scorer"},
+            },
+            "version": OCSF_VERSION,
+            "profiles": ["cloud"],
+            "uid": f"{uid}-{source.name}",
+        },
+        "finding_info": {
+            "uid": uid,
+            "title": title,
+            "desc": desc,
+            "types": ["lakewatch:" + kind],
+            "created_time": now_ms,
+            "first_seen_time": first_ms,
+            "last_seen_time": last_ms,
+            "analytic": {
+                "name": "IP Insights",
+                "type_id": 3,
+                "type": "Learning (ML/DL)",
+                "uid": threshold["model_id"],
+            },
+            "data_sources": [f"s3://{bucket}/{source.key}"],
+        },
+        "cloud": {
+            "provider": "AWS",
+            "region": source.region,
+            "account": {"uid": source.account_id},
+        },
+        "resources": [
+            {
+                "uid": instance,
+                "type": "AWS::EC2::Instance",
+                "cloud_partition": "aws",
+                "region": source.region,
+            }
+            for instance in instances
+        ],
+        "observables": [],
+        "evidences": [],
+        "unmapped": {
+            "lakewatch.kind": kind,
+            "lakewatch.threshold": repr(threshold["threshold"]),
+            "lakewatch.threshold_day": str(threshold.get("day", "")),
+            "lakewatch.model_id": threshold["model_id"],
+            "lakewatch.source_object": f"s3://{bucket}/{source.key}",
+        },
+    }
+
+
 def make_finding(
     pair: ScoredPair,
     kind: str,
@@ -98,95 +187,46 @@ def make_finding(
             f"{threshold.get('target_fpr', 0):.3%}); seen {pair.count} time(s) in "
             f"{source.key}."
         )
-    uid = finding_uid(pair, threshold["model_id"])
-    return {
-        "activity_id": 1,
-        "activity_name": "Create",
-        "category_uid": 2,
-        "category_name": "Findings",
-        "class_uid": 2004,
-        "class_name": "Detection Finding",
-        "type_uid": 200401,
-        "type_name": "Detection Finding: Create",
-        "severity_id": severity,
-        "severity": SEVERITY[severity],
-        "status_id": 1,
-        "status": "New",
-        "time": now_ms,
-        "start_time": pair.first_ms,
-        "end_time": pair.last_ms,
-        "count": pair.count,
-        "message": title,
-        "metadata": {
-            "product": {
-                "name": "lakewatch",
-                "vendor_name": "lakewatch",
-                "version": __version__,
-                "feature": {"name": "IP Insights scorer"},
-            },
-            "version": OCSF_VERSION,
-            "profiles": ["cloud"],
-            "uid": f"{uid}-{source.name}",
+    finding = base_finding(
+        uid=finding_uid(pair, threshold["model_id"]),
+        kind=kind,
+        title=title,
+        desc=desc,
+        severity=severity,
+        first_ms=pair.first_ms,
+        last_ms=pair.last_ms,
+        count=pair.count,
+        threshold=threshold,
+        source=source,
+        bucket=bucket,
+        now_ms=now_ms,
+        instances=[instance],
+    )
+    finding["observables"] = [
+        {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": instance},
+        {
+            "name": "evidences[0].dst_endpoint.ip"
+            if direction == "to"
+            else "evidences[0].src_endpoint.ip",
+            "type": "IP Address",
+            "type_id": 2,
+            "value": pair.ip,
         },
-        "finding_info": {
-            "uid": uid,
-            "title": title,
-            "desc": desc,
-            "types": ["lakewatch:" + kind],
-            "created_time": now_ms,
-            "first_seen_time": pair.first_ms,
-            "last_seen_time": pair.last_ms,
-            "analytic": {
-                "name": "IP Insights",
-                "type_id": 3,
-                "type": "Learning (ML/DL)",
-                "uid": threshold["model_id"],
-            },
-            "data_sources": [f"s3://{bucket}/{source.key}"],
-        },
-        "cloud": {
-            "provider": "AWS",
-            "region": source.region,
-            "account": {"uid": source.account_id},
-        },
-        "resources": [
-            {
-                "uid": instance,
-                "type": "AWS::EC2::Instance",
-                "cloud_partition": "aws",
-                "region": source.region,
-            }
-        ],
-        "observables": [
-            {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": instance},
-            {
-                "name": "evidences[0].dst_endpoint.ip"
-                if direction == "to"
-                else "evidences[0].src_endpoint.ip",
-                "type": "IP Address",
-                "type_id": 2,
-                "value": pair.ip,
-            },
-        ],
-        "evidences": [
-            {
-                ("dst_endpoint" if direction == "to" else "src_endpoint"): {"ip": pair.ip},
-                ("src_endpoint" if direction == "to" else "dst_endpoint"): {
-                    "instance_uid": instance
-                },
-                "data": {"view": pair.view, "entity": pair.entity},
-            }
-        ],
-        "unmapped": {
-            "lakewatch.kind": kind,
+    ]
+    finding["evidences"] = [
+        {
+            ("dst_endpoint" if direction == "to" else "src_endpoint"): {"ip": pair.ip},
+            ("src_endpoint" if direction == "to" else "dst_endpoint"): {"instance_uid": instance},
+            "data": {"view": pair.view, "entity": pair.entity},
+        }
+    ]
+    finding["unmapped"].update(
+        {
             "lakewatch.score": "" if pair.score is None else repr(pair.score),
-            "lakewatch.threshold": repr(threshold["threshold"]),
-            "lakewatch.threshold_day": str(threshold.get("day", "")),
-            "lakewatch.model_id": threshold["model_id"],
             "lakewatch.view": pair.view,
-            "lakewatch.source_object": f"s3://{bucket}/{source.key}",
-        },
-    }
+        }
+    )
+    return finding
 
 
 def findings_for(

@@ -32,6 +32,8 @@ from lakewatch.scoring.findings import (
     findings_key,
     to_parquet,
 )
+from lakewatch.scoring.incidents import group as incidents_of
+from lakewatch.scoring.incidents import incident_finding
 from lakewatch.scoring.pairs import object_pairs
 from lakewatch.serving.runtime import EndpointError, invoke_pairs
 
@@ -144,6 +146,7 @@ class ObjectResult:
     dropped: dict[str, int] = field(default_factory=dict)
     findings: str = ""
     alerts: int = 0
+    incidents: int = 0
 
 
 class Scorer:
@@ -261,6 +264,18 @@ class Scorer:
             1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
         )
         result.unknown = len(findings) - result.anomalies
+        incidents = incidents_of(pairs, threshold["threshold"])
+        result.incidents = len(incidents)
+        findings += [
+            incident_finding(
+                i,
+                threshold=threshold,
+                source=key,
+                bucket=ref.bucket,
+                now_ms=int(time.time() * 1000),
+            )
+            for i in incidents
+        ]
         if findings:
             result.findings = self._write(findings, key, threshold)
             result.alerts = self._alert(findings)

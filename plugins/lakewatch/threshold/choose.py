@@ -57,6 +57,21 @@ class Operating:
     recall_by_kind: dict[str, float] = field(default_factory=dict)
     precision: float = 0.0
     f1: float = 0.0
+    fpr_low: float = 0.0  # 95% Clopper-Pearson interval of the FPR on the normal set
+    fpr_high: float = 0.0
+
+
+def fpr_interval(flagged: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a rate seen as ``flagged`` of ``n``: what the
+    nightly FPR estimate can promise, given the size of the normal set."""
+    from scipy.stats import beta
+
+    if n <= 0:
+        return 0.0, 1.0
+    alpha = 1 - level
+    low = float(beta.ppf(alpha / 2, flagged, n - flagged + 1)) if flagged > 0 else 0.0
+    high = float(beta.ppf(1 - alpha / 2, flagged + 1, n - flagged)) if flagged < n else 1.0
+    return low, high
 
 
 @dataclass
@@ -80,6 +95,7 @@ def operating_point(
     recall = flagged_rate(every, threshold)
     precision = precision_at(recall, fpr, anomaly_rate)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    low, high = fpr_interval(int((normal < threshold).sum()), int(normal.size))
     return Operating(
         threshold,
         fpr,
@@ -87,6 +103,8 @@ def operating_point(
         {k: flagged_rate(v, threshold) for k, v in abnormal.items()},
         precision,
         f1,
+        low,
+        high,
     )
 
 

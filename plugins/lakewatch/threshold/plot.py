@@ -44,11 +44,12 @@ def explain_png(
         ev.chosen.threshold,
         color="black",
         linestyle="--",
-        label=f"threshold {ev.chosen.threshold:.3f} (FPR {ev.chosen.fpr:.3%})",
+        label=f"threshold {ev.chosen.threshold:.3f} (FPR {ev.chosen.fpr:.3%}, 95% CI "
+        f"{ev.chosen.fpr_low:.3%}-{ev.chosen.fpr_high:.3%})",
     )
     dist.set(
         title="Score distributions",
-        xlabel="IP Insights dot_product (higher = expected)",
+        xlabel="score (detector log-odds or dot_product; higher = expected)",
         ylabel="density",
     )
     dist.legend(fontsize=8)
@@ -60,6 +61,13 @@ def explain_png(
             color=colors.get(kind),
             label=f"{kind} (AUC {ev.auc_by_kind[kind]:.3f})",
         )
+    roc.axvspan(
+        max(ev.chosen.fpr_low, 1e-5),
+        max(ev.chosen.fpr_high, 1e-5),
+        color="grey",
+        alpha=0.25,
+        label=f"FPR 95% interval (n={ev.sizes['normal']:,} normal pairs)",
+    )
     roc.scatter(
         [max(ev.chosen.fpr, 1e-5)],
         [ev.chosen.recall],

@@ -57,7 +57,7 @@ class Options:
     min_auc: float = 0.85
     max_shift_iqr: float = 1.0
     override: bool = False
-    max_normal: int = 20_000
+    max_normal: int = 100_000  # at a 0.1% target, the FPR's 95% interval is about +-20%
     max_abnormal: int = 5_000
     min_normal: int = 200
 
@@ -239,8 +239,9 @@ def summary_lines(record: ThresholdRecord) -> list[str]:
     ev = record.evaluation
     chosen = ev["chosen"]
     lines = [
-        f"threshold {record.threshold:.4f} for model {record.model_id} on {record.day}: "
-        f"FPR {chosen['fpr']:.3%} (target {record.target_fpr:.3%}), recall "
+        f"threshold {record.threshold:.4f} ({record.score}) for model {record.model_id} on "
+        f"{record.day}: FPR {chosen['fpr']:.3%} (95% CI {chosen.get('fpr_low', 0):.3%}-"
+        f"{chosen.get('fpr_high', 0):.3%}; target {record.target_fpr:.3%}), recall "
         f"{chosen['recall']:.1%}, precision at the expected anomaly rate "
         f"{chosen['precision']:.1%}, AUC {ev['auc']:.3f}",
         "  recall by kind: "

@@ -104,7 +104,7 @@ def build_sets(
     known_entities: set[str],
     observed_pairs: set[tuple[str, str]],
     seed: int,
-    max_normal: int = 20_000,
+    max_normal: int = 100_000,
     max_abnormal: int = 5_000,
     min_normal: int = 200,
 ) -> PairSets:

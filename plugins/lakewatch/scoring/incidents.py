@@ -1,0 +1,143 @@
+"""Incidents: the anomalous pairs an analyst reviews together, as one OCSF Detection Finding.
+
+Two shapes, from the anomalous pairs of one scored object:
+
+- ``scan``: one address paired anomalously with ``SCAN_MIN_INSTANCES`` or more instances
+  (a source sweeping the fleet, or one destination every instance suddenly reaches);
+- ``entity``: the rest, by instance and hour: an instance's unusual peers within an hour.
+
+An incident's ``finding_info.uid`` derives from its shape, subject, hour and model, so the
+pieces that objects of the same hour write share one id: consumers merge them by uid (the
+README's Athena query groups by it). Severity comes from the most anomalous pair: how far below
+the threshold, in spreads of normal scores (``findings.severity_for``), one step higher for a
+scan across many instances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from lakewatch.lake.layout import LakeKey
+from lakewatch.scoring.findings import (
+    WINDOW_MS,
+    ScoredPair,
+    base_finding,
+    instance_of,
+    severity_for,
+)
+
+SCAN_MIN_INSTANCES = 3
+MAX_EVIDENCES = 50
+
+
+@dataclass
+class Incident:
+    shape: str  # scan | entity
+    subject: str  # the address (scan) or the instance (entity)
+    window: int  # hour index (epoch ms // WINDOW_MS)
+    pairs: list[ScoredPair]
+
+    def uid(self, model_id: str) -> str:
+        text = f"incident|{self.shape}|{self.subject}|{self.window}|{model_id}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @property
+    def instances(self) -> set[str]:
+        return {instance_of(p.entity) for p in self.pairs}
+
+
+def group(pairs: list[ScoredPair], threshold: float) -> list[Incident]:
+    """The incidents among ``pairs``: those of known entities scoring under ``threshold``."""
+    flagged = [p for p in pairs if p.known_entity and p.score is not None and p.score < threshold]
+    by_address: dict[str, list[ScoredPair]] = defaultdict(list)
+    for p in flagged:
+        by_address[p.ip].append(p)
+    out, taken = [], set()
+    for ip, members in sorted(by_address.items()):
+        if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES:
+            window = min(p.first_ms for p in members) // WINDOW_MS
+            out.append(Incident("scan", ip, window, members))
+            taken.update(id(p) for p in members)
+    by_instance: dict[tuple[str, int], list[ScoredPair]] = defaultdict(list)
+    for p in flagged:
+        if id(p) not in taken:
+            by_instance[(instance_of(p.entity), p.first_ms // WINDOW_MS)].append(p)
+    out += [
+        Incident("entity", inst, window, members)
+        for (inst, window), members in sorted(by_instance.items())
+    ]
+    return out
+
+
+def incident_finding(
+    incident: Incident,
+    *,
+    threshold: dict[str, Any],
+    source: LakeKey,
+    bucket: str,
+    now_ms: int,
+) -> dict[str, Any]:
+    worst = min(incident.pairs, key=lambda p: p.score if p.score is not None else 0.0)
+    severity = severity_for(worst.score, threshold["threshold"], threshold.get("scale", 1.0))
+    n_inst = len(incident.instances)
+    if incident.shape == "scan":
+        severity = min(5, severity + (1 if n_inst >= 2 * SCAN_MIN_INSTANCES else 0))
+        title = f"{incident.subject} paired unusually with {n_inst} instances"
+        desc = (
+            f"One address, {incident.subject}, scored below the threshold with {n_inst} "
+            "instances within the hour: a scan or sweep, or one new destination everywhere."
+        )
+        resources = sorted(incident.instances)
+    else:
+        addresses = sorted({p.ip for p in incident.pairs})
+        title = f"{incident.subject} reached {len(addresses)} unusual peer(s)"
+        desc = (
+            f"{incident.subject} was paired with {', '.join(addresses[:10])}"
+            f"{' ...' if len(addresses) > 10 else ''} within the hour, each below the threshold."
+        )
+        resources = [incident.subject]
+    first = min(p.first_ms for p in incident.pairs)
+    last = max(p.last_ms for p in incident.pairs)
+    finding = base_finding(
+        uid=incident.uid(threshold["model_id"]),
+        kind="incident",
+        title=title,
+        desc=desc,
+        severity=severity,
+        first_ms=first,
+        last_ms=last,
+        count=sum(p.count for p in incident.pairs),
+        threshold=threshold,
+        source=source,
+        bucket=bucket,
+        now_ms=now_ms,
+        instances=resources,
+    )
+    finding["observables"] = [
+        {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": resources[0]},
+        *[
+            {"name": "evidences.ip", "type": "IP Address", "type_id": 2, "value": ip}
+            for ip in sorted({p.ip for p in incident.pairs})[:MAX_EVIDENCES]
+        ],
+    ]
+    finding["evidences"] = [
+        {
+            ("src_endpoint" if p.view == "ingress_peer" else "dst_endpoint"): {"ip": p.ip},
+            ("dst_endpoint" if p.view == "ingress_peer" else "src_endpoint"): {
+                "instance_uid": instance_of(p.entity)
+            },
+            "data": {"view": p.view, "entity": p.entity, "score": repr(p.score)},
+        }
+        for p in sorted(incident.pairs, key=lambda p: p.score or 0.0)[:MAX_EVIDENCES]
+    ]
+    finding["unmapped"].update(
+        {
+            "lakewatch.incident_shape": incident.shape,
+            "lakewatch.pairs": str(len(incident.pairs)),
+            "lakewatch.score": repr(worst.score),
+        }
+    )
+    return finding

@@ -1,0 +1,99 @@
+"""Incidents: anomalous pairs grouped for an analyst, written as OCSF Detection Findings."""
+
+import io
+
+import pyarrow.parquet as pq
+
+from lakewatch.lake.layout import parse_key
+from lakewatch.scoring.evaluate import score_incidents
+from lakewatch.scoring.findings import WINDOW_MS, ScoredPair, to_parquet
+from lakewatch.scoring.incidents import group, incident_finding
+
+KEY = parse_key(
+    "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261130/x.gz.parquet"
+)
+THRESHOLD = {"threshold": 0.0, "model_id": "ipi-1", "score": "detector", "scale": 1.0}
+HOUR = 1_780_000 * WINDOW_MS
+
+
+def pair(entity, ip, score, view="egress_peer", at=HOUR, known=True):
+    return ScoredPair(entity, ip, view, score, known, 1, at, at + 10)
+
+
+def test_one_address_across_instances_is_one_scan_and_the_rest_group_by_instance_and_hour():
+    pairs = [
+        *[pair(f"i-{k}/in", "198.51.100.7", -2.0 - k, view="ingress_peer") for k in range(4)],
+        pair("i-a", "203.0.113.5", -1.0),
+        pair("i-a", "203.0.113.6", -3.0),
+        pair("i-a", "203.0.113.9", -1.0, at=HOUR + WINDOW_MS),  # the next hour
+        pair("i-b", "10.0.0.1", 2.0),  # normal: above the threshold
+        pair("i-c", "10.0.0.2", -5.0, known=False),  # unknown entity: not an incident
+    ]
+    incidents = group(pairs, 0.0)
+    shapes = sorted((i.shape, i.subject, len(i.pairs)) for i in incidents)
+    assert shapes == [("entity", "i-a", 1), ("entity", "i-a", 2), ("scan", "198.51.100.7", 4)]
+    scan = next(i for i in incidents if i.shape == "scan")
+    assert scan.instances == {"i-0", "i-1", "i-2", "i-3"}
+
+
+def test_two_instances_on_one_address_are_not_a_scan():
+    incidents = group([pair("i-a", "192.0.2.1", -1.0), pair("i-b", "192.0.2.1", -1.0)], 0.0)
+    assert sorted(i.shape for i in incidents) == ["entity", "entity"]
+
+
+def test_incident_findings_are_ocsf_detection_findings_with_their_pairs_as_evidence():
+    pairs = [pair(f"i-{k}/in", "198.51.100.7", -2.0 - k, view="ingress_peer") for k in range(6)]
+    (scan,) = group(pairs, 0.0)
+    f = incident_finding(scan, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR)
+    assert f["class_uid"] == 2004 and f["type_uid"] == 200401
+    assert f["unmapped"]["lakewatch.kind"] == "incident"
+    assert f["unmapped"]["lakewatch.incident_shape"] == "scan"
+    assert len(f["evidences"]) == 6 and len(f["resources"]) == 6
+    assert f["evidences"][0]["data"]["score"] == repr(-7.0)  # most anomalous first
+    assert f["severity_id"] == 5  # 7 spreads below, across many instances
+    again = incident_finding(scan, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR + 5)
+    assert again["finding_info"]["uid"] == f["finding_info"]["uid"]  # one id per hour
+    rows = pq.read_table(io.BytesIO(to_parquet([f]))).to_pylist()
+    assert dict(rows[0]["unmapped"])["lakewatch.pairs"] == "6"
+
+
+def test_incident_precision_and_event_recall_against_ground_truth():
+    pairs = [
+        pair("i-a", "203.0.113.5", -1.0),  # an injected event's pair
+        pair("i-b", "198.18.0.1", -1.0),  # a false alarm
+    ]
+    findings = [
+        incident_finding(i, threshold=THRESHOLD, source=KEY, bucket="b", now_ms=HOUR)
+        for i in group(pairs, 0.0)
+    ]
+    labels = [
+        {
+            "event_id": "e1",
+            "kind": "c2_beacon",
+            "entity": "i-a",
+            "ip": "203.0.113.5",
+            "view": "egress_peer",
+        },
+        {
+            "event_id": "e1",
+            "kind": "c2_beacon",
+            "entity": "i-a",
+            "ip": "203.0.113.8",
+            "view": "egress_peer",
+        },
+        {
+            "event_id": "e2",
+            "kind": "scan",
+            "entity": "i-z",
+            "ip": "198.51.100.1",
+            "view": "ingress_peer",
+        },
+    ]
+    card = score_incidents(findings, labels)
+    assert (card.incidents, card.true_incidents) == (2, 1)
+    assert (card.events, card.found_events) == (2, 1)
+    assert card.by_kind == {
+        "c2_beacon": {"events": 1, "found": 1},
+        "scan": {"events": 1, "found": 0},
+    }
+    assert card.precision == 0.5 and card.recall == 0.5
