@@ -58,6 +58,10 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     record = json.loads(store.get(f"{prefix}record.json"))
     assert record["published"] and record["threshold"] == published["threshold"]
     assert record["evaluation"]["chosen"]["fpr"] <= 0.001 + 1e-12
+    chosen = record["evaluation"]["chosen"]
+    assert chosen["fpr_low"] <= chosen["fpr"] <= chosen["fpr_high"]  # the estimate's interval
+    assert published["score"] == record["score"] == "detector"  # the model has a detector
+    assert published["strict_threshold"] <= published["threshold"] and published["scale"] > 0
     assert set(record["evaluation"]["auc_by_kind"]) == {
         "random_public",
         "unused_subnet",

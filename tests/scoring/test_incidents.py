@@ -97,3 +97,15 @@ def test_incident_precision_and_event_recall_against_ground_truth():
         "scan": {"events": 1, "found": 0},
     }
     assert card.precision == 0.5 and card.recall == 0.5
+
+
+def test_a_lone_pair_becomes_an_incident_only_when_extreme():
+    pairs = [
+        pair("i-a", "203.0.113.5", -1.0),  # alone and mild: a pair finding, no incident
+        pair("i-b", "203.0.113.6", -9.0),  # alone but beyond the strict threshold
+        pair("i-c", "203.0.113.7", -1.0),
+        pair("i-c", "203.0.113.8", -1.5),  # two in one hour: corroborated
+    ]
+    incidents = group(pairs, 0.0, strict=-5.0)
+    assert sorted((i.subject, len(i.pairs)) for i in incidents) == [("i-b", 1), ("i-c", 2)]
+    assert len(group(pairs, 0.0)) == 3  # no strict threshold published: every group counts

@@ -1,6 +1,6 @@
 """Incidents: the anomalous pairs an analyst reviews together, as one OCSF Detection Finding.
 
-Two shapes, from the anomalous pairs of one scored object:
+Two shapes, from the anomalous pairs of one scored object (corroborated: see ``group``):
 
 - ``scan``: one address paired anomalously with ``SCAN_MIN_INSTANCES`` or more instances
   (a source sweeping the fleet, or one destination every instance suddenly reaches);
@@ -49,8 +49,13 @@ class Incident:
         return {instance_of(p.entity) for p in self.pairs}
 
 
-def group(pairs: list[ScoredPair], threshold: float) -> list[Incident]:
-    """The incidents among ``pairs``: those of known entities scoring under ``threshold``."""
+def group(pairs: list[ScoredPair], threshold: float, strict: float | None = None) -> list[Incident]:
+    """The incidents among ``pairs``: those of known entities scoring under ``threshold``,
+    corroborated: two or more pairs, or one scoring under ``strict`` (when given).
+
+    False alarms are the normal tail, independent pair by pair at the threshold's rate, so two
+    in one instance's hour (or on three instances at once) are rare; real activity leaves
+    several anomalous pairs. A lone pair that is not extreme stays a pair finding only."""
     flagged = [p for p in pairs if p.known_entity and p.score is not None and p.score < threshold]
     by_address: dict[str, list[ScoredPair]] = defaultdict(list)
     for p in flagged:
@@ -68,6 +73,9 @@ def group(pairs: list[ScoredPair], threshold: float) -> list[Incident]:
     out += [
         Incident("entity", inst, window, members)
         for (inst, window), members in sorted(by_instance.items())
+        if len(members) >= 2
+        or strict is None
+        or min(p.score for p in members if p.score is not None) < strict
     ]
     return out
 

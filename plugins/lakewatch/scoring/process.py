@@ -264,7 +264,7 @@ class Scorer:
             1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
         )
         result.unknown = len(findings) - result.anomalies
-        incidents = incidents_of(pairs, threshold["threshold"])
+        incidents = incidents_of(pairs, threshold["threshold"], threshold.get("strict_threshold"))
         result.incidents = len(incidents)
         findings += [
             incident_finding(

@@ -35,6 +35,9 @@ class ThresholdRecord:
     run_id: str = ""
     created: str = ""
     score: str = "dot_product"  # what the threshold applies to: dot_product | detector
+    # an incident of one pair must score below this (the normal scores' target/10 quantile)
+    strict_threshold: float | None = None
+    scale: float = 1.0  # interquartile range of the normal scores: severity's unit
 
     def compact(self) -> dict[str, Any]:
         """What goes to SSM (well under its 4 KB limit)."""
@@ -50,6 +53,8 @@ class ThresholdRecord:
             "endpoint": self.endpoint,
             "record": self.record_uri,
             "score": self.score,
+            "strict_threshold": self.strict_threshold,
+            "scale": self.scale,
         }
 
 

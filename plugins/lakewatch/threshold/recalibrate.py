@@ -22,7 +22,7 @@ from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
 from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
-from lakewatch.threshold.choose import evaluate
+from lakewatch.threshold.choose import evaluate, threshold_for_fpr
 from lakewatch.threshold.gate import gate
 from lakewatch.threshold.plot import explain_png
 from lakewatch.threshold.publish import (
@@ -200,6 +200,8 @@ def choose(
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         score=doc.get("score", "dot_product"),
+        strict_threshold=threshold_for_fpr(normal, options.target_fpr / 10),
+        scale=max(ev.normal_quantiles["p75"] - ev.normal_quantiles["p25"], 1e-6),
     )
     png = explain_png(
         normal,
