@@ -24,6 +24,7 @@ V4_LEVELS = (32, 24, 16, 8)
 V6_LEVELS = (128, 64, 48, 32)
 PEER_LEVEL = 1  # the /24 (IPv6 /64) defines and tests peer groups
 PEERS = 10
+PEER_CHUNK = 512  # rows of the entity similarity computed at once: bounded memory
 FEATURES = (
     "entity_32",
     "entity_24",
@@ -94,21 +95,21 @@ class History:
         ent = entity_hash[valid]
         addrs = addrs.take(np.flatnonzero(valid))
         ekeys, ecounts, gkeys, gcounts = [], [], [], []
-        prefixes = []
+        peer_prefix = prefix_keys(addrs, PEER_LEVEL)
         for level in range(len(V4_LEVELS)):
-            pk = prefix_keys(addrs, level)
-            prefixes.append(pk)
-            k, c = _count(pair_keys(ent, pk))
-            ekeys.append(k)
-            ecounts.append(c)
-            distinct = np.unique(np.stack([ent, pk], axis=1), axis=0)[:, 1] if len(pk) else pk
-            k, c = _count(distinct)
+            pk = peer_prefix if level == PEER_LEVEL else prefix_keys(addrs, level)
+            # one sort of 64-bit (entity, prefix) keys gives both counts: per pair, and (the
+            # prefix of each distinct pair) per prefix over distinct entities
+            keys, first, counts = np.unique(
+                pair_keys(ent, pk), return_index=True, return_counts=True
+            )
+            ekeys.append(keys)
+            ecounts.append(counts.astype(np.uint32))
+            k, c = _count(pk[first])
             gkeys.append(k)
             gcounts.append(c)
         entities, activity = np.unique(ent, return_counts=True)
-        peer_hash, peer_weight = _peer_groups(
-            ent, prefixes[PEER_LEVEL], entities, peers, max_shared
-        )
+        peer_hash, peer_weight = _peer_groups(ent, peer_prefix, entities, peers, max_shared)
         return cls(
             ekeys,
             ecounts,
@@ -201,10 +202,9 @@ def _peer_groups(
     n = entities.size
     if n < 2 or k == 0:
         return np.zeros((n, max(k, 0)), np.uint64), np.zeros((n, max(k, 0)), np.float32)
-    rows = np.searchsorted(entities, ent)
-    pairs = np.unique(np.stack([rows.astype(np.uint64), prefix], axis=1), axis=0)
-    r = pairs[:, 0].astype(np.int64)
-    pu, c = np.unique(pairs[:, 1], return_inverse=True)
+    _, first = np.unique(pair_keys(ent, prefix), return_index=True)  # distinct (entity, /24)
+    r = np.searchsorted(entities, ent[first]).astype(np.int64)
+    pu, c = np.unique(prefix[first], return_inverse=True)
     c = c.reshape(-1)
     df = np.bincount(c, minlength=pu.size)
     cap = max_shared or max(20, int(0.05 * n))
@@ -213,18 +213,20 @@ def _peer_groups(
     idf = np.log(n / df[c]).astype(np.float32)
     m = sp.csr_matrix((idf, (r, c)), shape=(n, pu.size))
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).reshape(-1))
-    m = sp.diags(1.0 / np.maximum(norms, 1e-9)) @ m
-    sim = (m @ m.T).tocsr()
-    sim.setdiag(0)
-    sim.eliminate_zeros()
+    m = (sp.diags(1.0 / np.maximum(norms, 1e-9)) @ m).tocsr()
     peers = np.zeros((n, k), np.uint64)
     weights = np.zeros((n, k), np.float32)
-    for i in range(n):
-        lo, hi = sim.indptr[i], sim.indptr[i + 1]
-        if lo == hi:
-            continue
-        cols, vals = sim.indices[lo:hi], sim.data[lo:hi]
-        top = np.argsort(-vals, kind="stable")[:k]
-        peers[i, : top.size] = entities[cols[top]]
-        weights[i, : top.size] = vals[top]
+    mt = m.T.tocsr()
+    for start in range(0, n, PEER_CHUNK):  # a block of rows at a time: bounded memory
+        sim = (m[start : start + PEER_CHUNK] @ mt).tocsr()
+        for j in range(sim.shape[0]):
+            lo, hi = sim.indptr[j], sim.indptr[j + 1]
+            cols, vals = sim.indices[lo:hi], sim.data[lo:hi]
+            keep = cols != start + j
+            cols, vals = cols[keep], vals[keep]
+            if cols.size == 0:
+                continue
+            top = np.argsort(-vals, kind="stable")[:k]
+            peers[start + j, : top.size] = entities[cols[top]]
+            weights[start + j, : top.size] = vals[top]
     return peers, weights
