@@ -153,3 +153,20 @@ def test_lambda_deploy_against_the_emulator(emulated):
 
     again = deploy()  # the same sources and configuration
     assert not again.changed and again.mapping == first.mapping
+
+
+def test_the_scorer_imports_neither_scipy_nor_torch():
+    """The function's layer holds the handler's requirements only: reading a detector must not
+    pull in the training stack."""
+    code = (
+        "import sys, app; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'torch', 'sklearn'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2] / "include" / "lambda" / "ipcheck",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"

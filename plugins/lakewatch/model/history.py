@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from lakewatch.model.encoding import Addresses, _mix
 
@@ -198,7 +197,10 @@ class History:
 def _peer_groups(
     ent: np.ndarray, prefix: np.ndarray, entities: np.ndarray, k: int, max_shared: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each entity's ``k`` most similar entities by IDF-weighted cosine of their /24 sets."""
+    """Each entity's ``k`` most similar entities by IDF-weighted cosine of their /24 sets
+    (scipy only here, at build time: the scorer Lambda reads histories without it)."""
+    import scipy.sparse as sp
+
     n = entities.size
     if n < 2 or k == 0:
         return np.zeros((n, max(k, 0)), np.uint64), np.zeros((n, max(k, 0)), np.float32)
