@@ -83,7 +83,7 @@ def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) 
     naming what happened (and leaving the rest running for a look: ``make down`` stops it)."""
     try:
         return _run(days, rows_per_day, seed, airflow_port)
-    except (ProcessDied, DeadlineExceeded) as err:
+    except (ProcessDied, DeadlineExceeded, RuntimeError) as err:  # each names what happened
         print(f"\ndemo failed: {err}", flush=True)
         print("Stop what the demo started: make down", flush=True)
         return 1
