@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from lakewatch.local.postgres import free_port
@@ -41,6 +42,16 @@ def _kill_scheduler_when_backfill_runs(state_dir: Path, lines: list[str], done: 
             done.append(str(record["pid"]))
             return
         time.sleep(0.5)
+
+
+def _state_dir_of(proc: psutil.Process) -> str | None:
+    """The lakewatch state dir a process was started with (the scheduler's orphaned workers
+    included), or None."""
+    try:
+        env = proc.environ()
+    except (psutil.Error, OSError):
+        return None
+    return env.get("LAKEWATCH_STATE_DIR")
 
 
 @pytest.mark.timeout(1200)
@@ -76,6 +87,8 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
             [sys.executable, "-m", "lakewatch", "local", "down"], env=env, cwd=REPO, check=False
         )
     out = "\n".join(lines)
+    left = [p.pid for p in psutil.process_iter() if _state_dir_of(p) == str(state)]
+    assert not left, f"make down left processes of the demo running: {left}"
     assert killed, "the backfill never showed a running extract:\n" + out[-3000:]
     assert code == 0, out[-5000:]
     assert f"airflow-scheduler (pid {killed[0]}) exited; restarting it once" in out

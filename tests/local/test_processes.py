@@ -55,3 +55,24 @@ def test_wait_for_names_what_it_waited_for():
     with pytest.raises(TimeoutError, match="the thing"):
         wait_for(lambda: False, 0.2, what="the thing")
     assert time.monotonic() - start < 2
+
+
+def test_a_dead_leaders_workers_survive_a_retire_and_make_down_stops_them(tmp_path):
+    """A crashed scheduler's LocalExecutor workers live on in its process group: retiring its
+    record lets it restart while they finish, and stop_all (make down) still ends them."""
+    import os
+    import signal
+
+    reg = ProcessRegistry(tmp_path)
+    rec = reg.start("airflow-scheduler", SLEEPER)
+    wait_for(lambda: len(psutil.Process(rec.pid).children()) == 1, 10, what="child")
+    worker = psutil.Process(rec.pid).children()[0]
+    os.kill(rec.pid, signal.SIGKILL)  # the leader alone, as a crash
+    wait_for(lambda: not rec.alive(), 10, what="the leader's death")
+    retired = reg.retire("airflow-scheduler")
+    assert retired.name == f"airflow-scheduler~{rec.pid}"
+    assert reg.get("airflow-scheduler") is None and worker.is_running()  # free to restart
+    again = reg.start("airflow-scheduler", [sys.executable, "-c", "import time; time.sleep(60)"])
+    assert sorted(reg.stop_all()) == ["airflow-scheduler", f"airflow-scheduler~{rec.pid}"]
+    wait_for(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE, 10)
+    assert not again.alive()

@@ -174,8 +174,13 @@ class LocalAirflow:
         )
 
     def start_component(self, name: str) -> None:
-        """Start one component (also how the supervisor restarts a dead scheduler)."""
-        self.processes.stop(name)
+        """Start one component (also how the supervisor restarts a dead scheduler: the dead
+        one's record is retired, so its workers may finish their tasks; ``make down`` stops
+        them)."""
+        if self.processes.get(name) and not self.processes.running(name):
+            self.processes.retire(name)
+        else:
+            self.processes.stop(name)
         self.processes.start(
             name,
             [sys.executable, "-m", "airflow", *self.commands()[name]],

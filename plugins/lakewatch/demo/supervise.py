@@ -59,6 +59,8 @@ class Supervisor:
     def check(self) -> None:
         """Raise ``ProcessDied`` for a dead process (after restarting the safe ones once)."""
         for record in self.registry.records():
+            if "~" in record.name:  # retired after a restart: its stragglers may finish
+                continue
             if record.alive():
                 self._dead_since.pop(record.name, None)
                 continue

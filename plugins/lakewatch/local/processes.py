@@ -107,13 +107,28 @@ class ProcessRegistry:
         return record
 
     def stop(self, name: str, timeout: float = 15.0) -> bool:
-        """Stop the process group of ``name``; True if something was stopped."""
+        """Stop the process group of ``name`` (its leader, or what is left of the group once
+        the leader died); True if something was stopped."""
         record = self.get(name)
         self._path(name).unlink(missing_ok=True)
-        if record is None or not record.alive():
+        if record is None:
             return False
-        _kill_group(record.pid, timeout)
-        return True
+        if record.alive():
+            _kill_group(record.pid, timeout)
+            return True
+        return _kill_stragglers(record, timeout)
+
+    def retire(self, name: str) -> ProcessRecord | None:
+        """Set aside the record of a dead process so ``name`` can start again, keeping track of
+        what is left of its group (a dead scheduler's LocalExecutor workers finish their tasks
+        and report them): ``stop_all`` still stops it. Retired names contain ``~``."""
+        record = self.get(name)
+        if record is None:
+            return None
+        retired = ProcessRecord(**{**asdict(record), "name": f"{name}~{record.pid}"})
+        self._path(retired.name).write_text(json.dumps(asdict(retired)))
+        self._path(name).unlink(missing_ok=True)
+        return retired
 
     def stop_all(self, timeout: float = 15.0) -> list[str]:
         """Stop every recorded process, newest first; returns the names stopped."""
@@ -122,6 +137,28 @@ class ProcessRegistry:
             if self.stop(record.name, timeout):
                 stopped.append(record.name)
         return stopped
+
+
+def _kill_stragglers(record: ProcessRecord, timeout: float) -> bool:
+    """Stop what is left of a dead leader's process group (started after the leader, so a
+    reused pid is never mistaken for it)."""
+    members = []
+    for proc in psutil.process_iter(["create_time", "status"]):
+        if (
+            _pgid(proc.pid) == record.pid
+            and proc.info["create_time"] >= record.create_time - 1
+            and proc.info["status"] != psutil.STATUS_ZOMBIE  # exited, only not reaped yet
+        ):
+            members.append(proc)
+    if not members:
+        return False
+    for proc in members:
+        _signal(proc.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(members, timeout=timeout)
+    for proc in alive:
+        _signal(proc.pid, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=5)
+    return True
 
 
 def as_user(user: str | None) -> dict:
