@@ -96,7 +96,7 @@ class ModelArtifact:
         files = self.files()
         if not tarball:
             for name, body in files.items():
-                _write_atomic(out / name, body)
+                write_atomic(out / name, body)
             return out
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -104,7 +104,7 @@ class ModelArtifact:
                 info = tarfile.TarInfo(name)
                 info.size, info.mtime, info.mode = len(body), 0, 0o644
                 tar.addfile(info, io.BytesIO(body))
-        _write_atomic(out / TARBALL, buf.getvalue())
+        write_atomic(out / TARBALL, buf.getvalue())
         return out / TARBALL
 
     # read ----------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def _untar(body: bytes, name: str) -> dict[str, bytes]:
         raise ArtifactError(f"{name}: not a model tarball: {err}") from None
 
 
-def _write_atomic(path: Path, body: bytes) -> None:
+def write_atomic(path: Path, body: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(body)
     tmp.replace(path)

@@ -26,7 +26,8 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from lakewatch.model.encoding import Addresses, random_addresses
+from lakewatch.model.artifact import write_atomic
+from lakewatch.model.encoding import Addresses, entity_hashes, parse_addresses, random_addresses
 from lakewatch.model.history import FEATURES, History
 
 DETECTOR_FILE = "detector.safetensors"
@@ -61,8 +62,11 @@ class Detector:
         out[~np.isfinite(np.asarray(dots, np.float64))] = np.nan
         return out
 
-    def known(self, entity_hash: np.ndarray) -> np.ndarray:
-        return self.history.known(entity_hash)
+    def score_pairs(
+        self, entities: list[str], addresses: list[str], dots: np.ndarray
+    ) -> np.ndarray:
+        """``combine`` for pairs as text, as the scorer, the canary and recalibration have them."""
+        return self.combine(entity_hashes(entities), parse_addresses(addresses), dots)
 
     def weights(self) -> dict[str, float]:
         """Each evidence column's weight per standard deviation: what the detector relies on."""
@@ -85,9 +89,7 @@ class Detector:
     def save(self, model_dir: str | Path) -> Path:
         path = Path(model_dir) / DETECTOR_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(path)
+        write_atomic(path, self.to_bytes())
         return path
 
     @classmethod
@@ -132,20 +134,15 @@ class Detector:
 
 def negatives(
     rng: np.random.Generator, entity_hash: np.ndarray, addrs: Addresses
-) -> tuple[np.ndarray, Addresses, np.ndarray, np.ndarray]:
-    """IP Insights' two negatives for each pair: a random address, another pair's address.
-
-    Returns (entity hashes, addresses, source row of the entity, kind: 0 random, 1 shuffled).
-    """
+) -> tuple[np.ndarray, Addresses]:
+    """IP Insights' two negatives for each pair: the entity with a random address, and with
+    another pair's address (where that pair is another entity's)."""
     n = len(entity_hash)
     rand = random_addresses(rng, n, addrs.family)
     perm = rng.permutation(n)
     differ = entity_hash[perm] != entity_hash
-    shuffled = addrs.take(perm[differ])
     rows = np.concatenate([np.arange(n), np.flatnonzero(differ)])
-    joined = concat_addresses(rand, shuffled)
-    kind = np.concatenate([np.zeros(n, np.int8), np.ones(int(differ.sum()), np.int8)])
-    return entity_hash[rows], joined, rows, kind
+    return entity_hash[rows], concat_addresses(rand, addrs.take(perm[differ]))
 
 
 def fit(
@@ -166,7 +163,7 @@ def fit(
     if keep.size > FIT_CAP:
         keep = np.sort(rng.choice(keep, FIT_CAP, replace=False))
     pos_hash, pos_addrs = holdout_hash[keep], holdout_addrs.take(keep)
-    neg_hash, neg_addrs, _, _ = negatives(rng, pos_hash, pos_addrs)
+    neg_hash, neg_addrs = negatives(rng, pos_hash, pos_addrs)
     all_hash = np.concatenate([pos_hash, neg_hash])
     all_addrs = concat_addresses(pos_addrs, neg_addrs)
     d = np.asarray(dots(all_hash, all_addrs), np.float64)

@@ -2,7 +2,7 @@
 
 The detector is ``models/artifacts/<model_id>/detector.safetensors``, beside the model. Both
 algorithms have one: lakewatch's trainer writes it; for SageMaker's built-in model the training
-DAG builds it from the same extracts (``training.detector``). Loaded once per model and kept.
+DAG builds it from the same extracts (``training.detector``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from lakewatch.names import artifact_key
 
 
 class DetectorCache:
-    """Detectors by model id, read from S3 at most once each (None: the model has none)."""
+    """The detector of the model last asked for, read from S3 once while that model stays the
+    one asked for (a Lambda holds one model's history, not every model's); None: it has none."""
 
     def __init__(self, s3: Any, bucket: str, models_prefix: str):
         self.s3, self.bucket, self.prefix = s3, bucket, models_prefix

@@ -134,10 +134,7 @@ class History:
                 pair_keys(entity_hash, prefixes[level]),
             )
             out[:, level] = np.log1p(hits)
-        pos = np.minimum(
-            np.searchsorted(self.entities, entity_hash), max(self.entities.size - 1, 0)
-        )
-        known = (self.entities[pos] == entity_hash) if self.entities.size else np.zeros(n, bool)
+        pos, known = self._rows(entity_hash)
         if self.peers.size:
             peer_hash = self.peers[pos]  # (n, k)
             weight = np.where(known[:, None], self.peer_weights[pos], 0.0)
@@ -158,10 +155,14 @@ class History:
         return out
 
     def known(self, entity_hash: np.ndarray) -> np.ndarray:
+        return self._rows(entity_hash)[1]
+
+    def _rows(self, entity_hash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each entity's row in the history, and whether it is there at all."""
         if not self.entities.size:
-            return np.zeros(len(entity_hash), bool)
+            return np.zeros(len(entity_hash), np.int64), np.zeros(len(entity_hash), bool)
         pos = np.minimum(np.searchsorted(self.entities, entity_hash), self.entities.size - 1)
-        return self.entities[pos] == entity_hash
+        return pos, self.entities[pos] == entity_hash
 
     # storage -------------------------------------------------------------------------------
 

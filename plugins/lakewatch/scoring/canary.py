@@ -28,7 +28,6 @@ from lakewatch.lake.records import vpc_egress_row, vpc_table
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.model.detector import Detector
 from lakewatch.model.detectors import DetectorCache
-from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.names import digest
 from lakewatch.scoring.findings import findings_key
 from lakewatch.serving.runtime import invoke_pairs
@@ -67,7 +66,7 @@ def choose_pairs(
         dots = invoke_pairs(runtime, endpoint, ents, ips).dot_product
         if found is None:
             return dots
-        return found.combine(entity_hashes(ents), parse_addresses(ips), dots)
+        return found.score_pairs(ents, ips, dots)
 
     egress = [(e, ip) for e, ip in candidates if not e.endswith("/in")][:500]
     if not egress:

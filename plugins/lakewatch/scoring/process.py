@@ -22,7 +22,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.model.detectors import DetectorCache
-from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import (
@@ -253,12 +252,9 @@ class Scorer:
                 strict=True,
             )
         ]
+        now_ms = int(time.time() * 1000)
         findings = findings_for(
-            pairs,
-            threshold=threshold,
-            source=key,
-            bucket=ref.bucket,
-            now_ms=int(time.time() * 1000),
+            pairs, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
         )
         result.anomalies = sum(
             1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
@@ -267,13 +263,7 @@ class Scorer:
         incidents = incidents_of(pairs, threshold["threshold"], threshold.get("strict_threshold"))
         result.incidents = len(incidents)
         findings += [
-            incident_finding(
-                i,
-                threshold=threshold,
-                source=key,
-                bucket=ref.bucket,
-                now_ms=int(time.time() * 1000),
-            )
+            incident_finding(i, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms)
             for i in incidents
         ]
         if findings:
@@ -298,7 +288,7 @@ class Scorer:
                 f"threshold {threshold.get('version')} is for the detector of model "
                 f"{threshold['model_id']}, which has none published (yet)"
             )
-        return found.combine(entity_hashes(entities), parse_addresses(ips), dots)
+        return found.score_pairs(entities, ips, dots)
 
     def _write(self, findings: list[dict[str, Any]], key, threshold: dict[str, Any]) -> str:
         prefix = (

@@ -17,7 +17,6 @@ import numpy as np
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.model.detectors import DetectorCache
-from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
 from lakewatch.serving.runtime import invoke_pairs
@@ -154,8 +153,7 @@ def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[st
             )
         values = out.dot_product
         if found is not None:
-            ents, ips = [p[0] for p in pairs], [p[1] for p in pairs]
-            values = found.combine(entity_hashes(ents), parse_addresses(ips), values)
+            values = found.score_pairs([p[0] for p in pairs], [p[1] for p in pairs], values)
         scores[name] = values.tolist()
     kind = "detector" if found is not None else "dot_product"
     key = f"{_work(settings, day)}scores.json"

@@ -24,7 +24,7 @@ from lakewatch.model.registry import ModelRecord
 from lakewatch.names import artifact_key
 from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
-from lakewatch.training.pipeline import _exists
+from lakewatch.training.pipeline import exists
 
 
 def publish_detector(
@@ -33,7 +33,7 @@ def publish_detector(
     """Make ``models/artifacts/<id>/detector.safetensors`` exist; says how it got there."""
     store = results_store(settings, clients)
     key = artifact_key(settings.models_prefix, record.model_id, DETECTOR_FILE)
-    if _exists(store, key):
+    if exists(store, key):
         return {"detector": store.uri(key), "how": "written by the trainer"}
     inside = _from_tarball(clients, record.artifact_uri)
     if inside is not None:
@@ -48,11 +48,11 @@ def publish_detector(
 
         train, holdout = hold_out(train, 0)
     runtime = clients("sagemaker-runtime")
+    # the endpoint takes entity strings: each hash back to a name seen in the data
+    names = dict(zip(train.entity_hash.tolist(), train.entities.to_pylist(), strict=True))
+    names.update(zip(holdout.entity_hash.tolist(), holdout.entities.to_pylist(), strict=True))
 
     def dots(hashes: np.ndarray, addrs) -> np.ndarray:
-        # the endpoint takes entity strings: map each hash back to a name seen in the data
-        names = dict(zip(train.entity_hash.tolist(), train.entities.to_pylist(), strict=True))
-        names.update(zip(holdout.entity_hash.tolist(), holdout.entities.to_pylist(), strict=True))
         ents = [names[h] for h in hashes.tolist()]
         return invoke_pairs(
             runtime, settings.endpoint_name, ents, format_addresses(addrs)

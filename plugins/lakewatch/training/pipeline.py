@@ -112,7 +112,7 @@ def train_local(
 
     store = results_store(settings, clients)
     key = artifact_key(settings, plan_doc["model_id"])
-    if _exists(store, key):
+    if exists(store, key):
         log(f"model {plan_doc['model_id']} already trained: reusing {store.uri(key)}")
         return {"artifact": store.uri(key), "reused": True, "stats": {}}
     hp_items = [f"{k}={v}" for k, v in plan_doc["hyperparameters"].items()]
@@ -159,7 +159,7 @@ def sagemaker_job(
         body, digest = source_tarball()
         store = results_store(settings, clients)
         key = f"{settings.models_prefix}code/{digest}/sourcedir.tar.gz"
-        if not _exists(store, key):
+        if not exists(store, key):
             store.put(key, body)
         source_uri = store.uri(key)
     hp = Hyperparameters(**plan_doc["hyperparameters"])
@@ -244,7 +244,7 @@ def validation_sample(
     return ents, ips
 
 
-def _exists(store: S3Store, key: str) -> bool:
+def exists(store: S3Store, key: str) -> bool:
     try:
         store.s3.head_object(Bucket=store.bucket, Key=store.prefix + key)
         return True
