@@ -3,6 +3,7 @@
 import io
 
 import pyarrow.parquet as pq
+import pytest
 
 from lakewatch.lake.layout import parse_key
 from lakewatch.scoring.evaluate import score_incidents
@@ -109,3 +110,56 @@ def test_a_lone_pair_becomes_an_incident_only_when_extreme():
     incidents = group(pairs, 0.0, strict=-5.0)
     assert sorted((i.subject, len(i.pairs)) for i in incidents) == [("i-b", 1), ("i-c", 2)]
     assert len(group(pairs, 0.0)) == 3  # no strict threshold published: every group counts
+
+
+def test_flags_are_weighed_against_the_instances_own_normal_tail():
+    quiet = [pair("i-q", f"10.1.0.{k}", 1.0) for k in range(50)]
+    quiet += [pair("i-q", "203.0.113.5", -1.0), pair("i-q", "203.0.113.6", -1.0)]
+    busy = [
+        pair("i-w/in", f"198.51.{k // 250}.{k % 250}", 1.0, "ingress_peer") for k in range(2000)
+    ]
+    busy += [pair("i-w/in", "192.0.2.1", -1.0, "ingress_peer")] * 2
+    # At a 0.1% rate, two flags in 52 pairs are rare (p ~ 0.001): an incident; two in 2,002
+    # pairs are what the tail gives (p ~ 0.6): not one.
+    found = group(quiet + busy, 0.0, strict=-5.0, rate=0.001)
+    assert [i.subject for i in found] == ["i-q"]
+    # The same quiet instance, known to flag at 5% of its normal pairs: no longer an incident.
+    assert group(quiet, 0.0, strict=-5.0, rate=0.001, entity_rates={"i-q": 0.05}) == []
+    # One pair far beyond the strict threshold on a quiet instance still is.
+    lone = [*quiet[:50], pair("i-q", "203.0.113.9", -9.0)]
+    assert [i.subject for i in group(lone, 0.0, strict=-5.0, rate=0.001)] == ["i-q"]
+
+
+def test_the_scorer_reads_entity_rates_from_the_published_record_once_per_version(aws, clients):
+    import json
+
+    from lakewatch.scoring.process import EntityRates, TransientError
+
+    settings, _ = aws
+    s3 = clients("s3")
+    key = "thresholds/history/day=2026-11-29/record.json"
+    uri = f"s3://{settings.results_bucket_name}/{key}"
+    s3.put_object(
+        Bucket=settings.results_bucket_name,
+        Key=key,
+        Body=json.dumps({"entity_rates": {"web/in": 0.02}}).encode(),
+    )
+    rates = EntityRates(s3)
+    assert rates.get({"record": uri, "version": 3}) == {"web/in": 0.02}
+    s3.put_object(Bucket=settings.results_bucket_name, Key=key, Body=b"{}")
+    assert rates.get({"record": uri, "version": 3}) == {"web/in": 0.02}  # cached
+    assert rates.get({"record": uri, "version": 4}) == {}  # republished: read again
+    assert rates.get({"version": 5}) == {}  # a compact record without its full record
+    with pytest.raises(TransientError, match="reading the threshold record"):
+        rates.get({"record": uri + ".gone", "version": 6})
+
+
+def test_a_scan_may_gather_instances_under_the_loose_threshold():
+    sweep = [pair(f"i-{k}/in", "10.0.9.9", -0.5, view="ingress_peer") for k in range(5)]
+    loud = [*sweep[:4], pair("i-4/in", "10.0.9.9", -2.0, view="ingress_peer")]
+    # under the loose threshold only: no scan, and no pair flagged at all
+    assert group(sweep, -1.0, loose=0.0) == []
+    (scan,) = group(loud, -1.0, loose=0.0)
+    assert scan.shape == "scan" and len(scan.instances) == 5
+    # without a loose threshold (older records) only the flagged pair counts: no scan
+    assert [i.shape for i in group(loud, -1.0)] == ["entity"]

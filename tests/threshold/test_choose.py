@@ -89,3 +89,26 @@ def test_the_fpr_comes_with_an_exact_interval_that_tightens_with_the_normal_set(
     ev = evaluate(rng.normal(size=50_000), {"a": rng.normal(-3, 1, 500)}, 0.001, 0.001)
     assert ev.chosen.fpr_low <= ev.chosen.fpr <= ev.chosen.fpr_high
     assert ev.to_json()["chosen"]["fpr_high"] > 0
+
+
+def test_entity_rates_name_only_entities_with_a_heavy_tail():
+    from lakewatch.threshold.choose import ThresholdError, entity_rates
+
+    rng = np.random.default_rng(0)
+    entities = [f"i-{k % 100}" for k in range(20_000)] + ["web/in"] * 400 + ["once"] * 3
+    normal = np.concatenate([rng.normal(0, 1, 20_000), rng.normal(-2.5, 1, 400), [-9, 0, 1]])
+    rates = entity_rates(entities, normal, 0.001)
+    # the hundred ordinary entities' chance flags are not an excess; one flag in three pairs
+    # is too little to tell
+    assert list(rates) == ["web/in"] and 0.01 < rates["web/in"] < 0.5
+    assert entity_rates([], [], 0.001) == {}
+    with pytest.raises(ThresholdError, match="2 entities for 3 normal scores"):
+        entity_rates(["a", "b"], [1.0, 2.0, 3.0], 0.001)
+
+
+def test_poisson_sf():
+    from lakewatch.threshold.choose import poisson_sf
+
+    assert poisson_sf(0, 3.0) == 1.0
+    assert abs(poisson_sf(1, 0.5) - (1 - np.exp(-0.5))) < 1e-12
+    assert abs(poisson_sf(2, 1.0) - (1 - 2 * np.exp(-1.0))) < 1e-12

@@ -35,6 +35,7 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "FindingsPrefix": settings.findings_prefix,
         "ExtractsPrefix": settings.extracts_prefix,
         "ModelsPrefix": settings.models_prefix,
+        "ThresholdsPrefix": settings.thresholds_prefix,
         "Region": settings.region,
         "AccountId": settings.account_id,
         "ThresholdParameter": settings.threshold_parameter,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +29,12 @@ from lakewatch.scoring.findings import (
     instance_of,
     severity_for,
 )
+from lakewatch.threshold.choose import poisson_sf
 
 SCAN_MIN_INSTANCES = 3
 MAX_EVIDENCES = 50
+# How unlikely the normal tail must make an instance's flags before they are an incident.
+ALPHA = 0.01
 
 
 @dataclass
@@ -49,35 +53,78 @@ class Incident:
         return {instance_of(p.entity) for p in self.pairs}
 
 
-def group(pairs: list[ScoredPair], threshold: float, strict: float | None = None) -> list[Incident]:
+def group(
+    pairs: list[ScoredPair],
+    threshold: float,
+    strict: float | None = None,
+    rate: float | None = None,
+    entity_rates: Mapping[str, float] | None = None,
+    loose: float | None = None,
+) -> list[Incident]:
     """The incidents among ``pairs``: those of known entities scoring under ``threshold``,
-    corroborated: two or more pairs, or one scoring under ``strict`` (when given).
+    corroborated.
 
-    False alarms are the normal tail, independent pair by pair at the threshold's rate, so two
-    in one instance's hour (or on three instances at once) are rare; real activity leaves
-    several anomalous pairs. A lone pair that is not extreme stays a pair finding only."""
-    flagged = [p for p in pairs if p.known_entity and p.score is not None and p.score < threshold]
+    False alarms are the normal tail, independent pair by pair at the threshold's rate
+    ``rate`` (its target false-positive rate; the strict threshold's is a tenth of it). An
+    instance's hour becomes an incident only when the normal tail would give that many flags
+    among that many pairs with probability under ``ALPHA`` (Poisson), at either threshold:
+    a quiet instance with two flags, or one far beyond the strict threshold, is an incident;
+    a public web server meeting hundreds of new clients an hour needs more. Without ``rate``
+    (older thresholds): two or more pairs, or one under ``strict``. ``entity_rates`` gives
+    the entities whose own normal pairs fall under the threshold more often than ``rate``
+    (``threshold.choose.entity_rates``): their pairs count at their own rate.
+
+    A scan is one address under ``loose`` (the normal scores' 10 x target quantile) with
+    ``SCAN_MIN_INSTANCES`` or more instances, one of them under ``threshold``: a sweep
+    touches each instance a few times, so each pair's evidence is weak, but the normal tail
+    rarely puts one address under even the loose threshold on three instances at once."""
+    known = [p for p in pairs if p.known_entity and p.score is not None]
+    flagged = [p for p in known if p.score is not None and p.score < threshold]
+    wide = threshold if loose is None else max(loose, threshold)
     by_address: dict[str, list[ScoredPair]] = defaultdict(list)
-    for p in flagged:
-        by_address[p.ip].append(p)
+    for p in known:
+        if p.score is not None and p.score < wide:
+            by_address[p.ip].append(p)
     out, taken = [], set()
     for ip, members in sorted(by_address.items()):
-        if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES:
+        if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES and any(
+            p.score is not None and p.score < threshold for p in members
+        ):
             window = min(p.first_ms for p in members) // WINDOW_MS
             out.append(Incident("scan", ip, window, members))
             taken.update(id(p) for p in members)
+    rates = entity_rates or {}
+    expected: dict[tuple[str, int], float] = defaultdict(float)  # per entity (view) and hour
+    for p in known:
+        expected[(p.entity, p.first_ms // WINDOW_MS)] += rates.get(p.entity, rate or 0.0)
     by_instance: dict[tuple[str, int], list[ScoredPair]] = defaultdict(list)
     for p in flagged:
         if id(p) not in taken:
             by_instance[(instance_of(p.entity), p.first_ms // WINDOW_MS)].append(p)
+
+    def corroborated(window: int, members: list[ScoredPair]) -> bool:
+        """Tested entity by entity: an instance's own destinations are not judged by the
+        tail of the clients it serves."""
+        if rate is None:
+            return len(members) >= 2 or strict is None or any(_under(p, strict) for p in members)
+        for entity in {p.entity for p in members}:
+            mine = [p for p in members if p.entity == entity]
+            lam = expected[(entity, window)]
+            beyond = sum(1 for p in mine if _under(p, strict))
+            if poisson_sf(len(mine), lam) < ALPHA or poisson_sf(beyond, lam / 10) < ALPHA:
+                return True
+        return False
+
     out += [
         Incident("entity", inst, window, members)
         for (inst, window), members in sorted(by_instance.items())
-        if len(members) >= 2
-        or strict is None
-        or min(p.score for p in members if p.score is not None) < strict
+        if corroborated(window, members)
     ]
     return out
+
+
+def _under(pair: ScoredPair, threshold: float | None) -> bool:
+    return threshold is not None and pair.score is not None and pair.score < threshold
 
 
 def incident_finding(

@@ -132,6 +132,32 @@ class ThresholdCache:
         return self._value
 
 
+class EntityRates:
+    """The published threshold's per-entity flag rates, from its full record on S3 (SSM holds
+    the compact record, which names it), read once per threshold version."""
+
+    def __init__(self, s3: Any):
+        self.s3 = s3
+        self._for: tuple[Any, str] | None = None
+        self._rates: dict[str, float] = {}
+
+    def get(self, threshold: dict[str, Any]) -> dict[str, float]:
+        uri = str(threshold.get("record") or "")
+        if not uri.startswith("s3://"):
+            return {}
+        if self._for != (threshold.get("version"), uri):
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            try:
+                doc = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            except (ClientError, BotoCoreError) as err:
+                raise TransientError(f"reading the threshold record {uri}: {err}") from None
+            except ValueError as err:
+                raise TransientError(f"the threshold record {uri} is not JSON: {err}") from None
+            self._rates = {str(e): float(r) for e, r in (doc.get("entity_rates") or {}).items()}
+            self._for = (threshold.get("version"), uri)
+        return self._rates
+
+
 @dataclass
 class ObjectResult:
     bucket: str
@@ -157,6 +183,7 @@ class Scorer:
             clients("ssm"), config.threshold_parameter, config.threshold_ttl_s
         )
         self.detectors = DetectorCache(clients("s3"), config.results_bucket, config.models_prefix)
+        self.entity_rates = EntityRates(clients("s3"))
 
     def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
         try:
@@ -260,7 +287,14 @@ class Scorer:
             1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
         )
         result.unknown = len(findings) - result.anomalies
-        incidents = incidents_of(pairs, threshold["threshold"], threshold.get("strict_threshold"))
+        incidents = incidents_of(
+            pairs,
+            threshold["threshold"],
+            strict=threshold.get("strict_threshold"),
+            rate=threshold.get("target_fpr"),
+            entity_rates=self.entity_rates.get(threshold),
+            loose=threshold.get("loose_threshold"),
+        )
         result.incidents = len(incidents)
         findings += [
             incident_finding(i, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms)

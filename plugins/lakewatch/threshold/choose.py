@@ -8,6 +8,7 @@ smallest normal score (no normal pair flagged).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -144,3 +145,46 @@ def evaluate(
             f"p{q:g}": float(np.quantile(normal, q / 100)) for q in (0.1, 1, 5, 25, 50, 75)
         },
     )
+
+
+def entity_rates(
+    entities, normal, target_fpr: float, alpha: float = 0.01, floor: float = 2.0
+) -> dict[str, float]:
+    """Each entity's own rate of normal pairs under the threshold, where it is clearly above
+    the target: a public web server meets new clients all day, so its flags are weaker
+    evidence.
+
+    At the target itself an entity has too few flags to tell (a 0.1% target leaves a handful
+    among thousands of normal pairs), so its tail is measured at fifty times the target: its
+    pairs under the normal scores' 5% quantile (at a 0.1% target), against the pool's share.
+    Only entities whose excess is significant (Poisson, ``alpha``) and at least ``floor`` x
+    are kept, with the target scaled by their excess; the scorer assumes the target for the
+    rest."""
+    names = np.asarray(list(entities))
+    scores = np.asarray(normal, dtype=np.float64)
+    if names.size != scores.size:
+        raise ThresholdError(f"{names.size} entities for {scores.size} normal scores")
+    if names.size == 0 or target_fpr <= 0:
+        return {}
+    below = scores < threshold_for_fpr(scores, min(0.5, 50 * target_fpr))
+    share = max(float(below.mean()), 1.0 / scores.size)
+    uniq, inverse = np.unique(names, return_inverse=True)
+    n = np.bincount(inverse, minlength=uniq.size)
+    k = np.bincount(inverse, weights=below, minlength=uniq.size).astype(np.int64)
+    out = {}
+    for e, n_e, k_e in zip(uniq, n, k, strict=True):
+        factor = k_e / (n_e * share)
+        if factor > floor and poisson_sf(int(k_e), n_e * share) < alpha:
+            out[str(e)] = round(float(min(1.0, target_fpr * factor)), 6)
+    return out
+
+
+def poisson_sf(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 1.0
+    term = total = math.exp(-lam)
+    for i in range(1, k):
+        term *= lam / i
+        total += term
+    return max(0.0, 1.0 - total)

@@ -38,6 +38,11 @@ class ThresholdRecord:
     # an incident of one pair must score below this (the normal scores' target/10 quantile)
     strict_threshold: float | None = None
     scale: float = 1.0  # interquartile range of the normal scores: severity's unit
+    # the normal scores' 10 x target quantile: a scan's other instances may score under it
+    loose_threshold: float | None = None
+    # entities whose normal pairs fall under the threshold well above the target rate
+    # (``choose.entity_rates``): the scorer asks more of their incidents
+    entity_rates: dict[str, float] = field(default_factory=dict)
 
     def compact(self) -> dict[str, Any]:
         """What goes to SSM (well under its 4 KB limit)."""
@@ -55,6 +60,7 @@ class ThresholdRecord:
             "score": self.score,
             "strict_threshold": self.strict_threshold,
             "scale": self.scale,
+            "loose_threshold": self.loose_threshold,
         }
 
 

@@ -21,7 +21,7 @@ from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
 from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
-from lakewatch.threshold.choose import evaluate, threshold_for_fpr
+from lakewatch.threshold.choose import entity_rates, evaluate, threshold_for_fpr
 from lakewatch.threshold.gate import gate
 from lakewatch.threshold.plot import explain_png
 from lakewatch.threshold.publish import (
@@ -160,7 +160,13 @@ def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[st
     store.put(
         key,
         json.dumps(
-            {"model_id": doc["model_id"], "scores": scores, "notes": doc["notes"], "score": kind}
+            {
+                "model_id": doc["model_id"],
+                "scores": scores,
+                "normal_entities": [p[0] for p in doc["normal"]],
+                "notes": doc["notes"],
+                "score": kind,
+            }
         ).encode(),
     )
     return {"scores": key}
@@ -174,6 +180,7 @@ def choose(
     doc = json.loads(store.get(scores_key))
     normal = np.array(doc["scores"]["normal"])
     abnormal = {k: np.array(v) for k, v in doc["scores"].items() if k != "normal"}
+    entities = doc.get("normal_entities") or []  # absent from scores written before them
     ev = evaluate(normal, abnormal, options.target_fpr, options.expected_anomaly_rate)
     previous = read_published(clients("ssm"), settings.threshold_parameter)
     reasons = gate(
@@ -200,6 +207,8 @@ def choose(
         score=doc.get("score", "dot_product"),
         strict_threshold=threshold_for_fpr(normal, options.target_fpr / 10),
         scale=max(ev.normal_quantiles["p75"] - ev.normal_quantiles["p25"], 1e-6),
+        entity_rates=entity_rates(entities, normal if entities else [], options.target_fpr),
+        loose_threshold=threshold_for_fpr(normal, min(0.5, 10 * options.target_fpr)),
     )
     png = explain_png(
         normal,
