@@ -114,40 +114,6 @@ def test_injected_anomalies_are_extracted(generated):
     assert 0.05 < splits.count("validation") / len(splits) < 0.15
 
 
-def test_response_flows_are_not_peers(generated):
-    """An instance's answers from S3 or an API come back as inbound records with SYN-ACK;
-    the ingress view keeps only flows the other side started."""
-    import duckdb
-
-    version, root = generated
-    ctx = _ctx(
-        version,
-        datetime(2026, 11, 1, tzinfo=UTC),
-        datetime(2026, 11, 2, tzinfo=UTC),
-        views=("ingress_peer",),
-        keep=("ok",),
-    )
-    rows = DuckAthena(LakeLocation.open(str(root))).query(render("extract.sql", ctx), ctx)
-    extracted = set(zip(rows["entity"].to_pylist(), rows["ip"].to_pylist(), strict=True))
-    files = [
-        str(p) for p in root.rglob("*.parquet") if "VPC_FLOW" in str(p) and "20261101" in str(p)
-    ]
-    answers = duckdb.sql(
-        "SELECT DISTINCT dst_endpoint.instance_uid || '/in', src_endpoint.ip "
-        f"FROM read_parquet({files!r}) WHERE connection_info.direction_id = 1 "
-        "AND connection_info.tcp_flags = 19 AND dst_endpoint.instance_uid <> '-'"
-    ).fetchall()
-    started = duckdb.sql(
-        "SELECT DISTINCT dst_endpoint.instance_uid || '/in', src_endpoint.ip "
-        f"FROM read_parquet({files!r}) WHERE connection_info.direction_id = 1 "
-        "AND connection_info.tcp_flags IN (2, 3) AND dst_endpoint.instance_uid <> '-'"
-    ).fetchall()
-    only_answers = set(answers) - set(started)
-    assert len(only_answers) > 100
-    assert not only_answers & extracted
-    assert set(started) <= extracted | {p for p in started if p[1] is None}
-
-
 def test_interval_bounds_are_exact(generated):
     version, root = generated
     engine = DuckAthena(LakeLocation.open(str(root)))

@@ -43,9 +43,6 @@ CLIENT_ACTIVITY = {
 DAY_MS = 86_400_000
 _NOISE_PORTS = np.array([22, 23, 445, 3389, 1433, 5900, 8080, 2375, 6379, 9200])
 _SCAN_PORTS = np.array([22, 80, 443, 3306, 5432, 6379, 8080, 8443, 9000, 9100, 27017])
-# The responder's side of a short TCP flow: SYN-ACK (18) and FIN (1), as VPC Flow Logs
-# report it; the initiator's side shows SYN and FIN (3).
-_RESPONSE_FLAGS = 19
 _VERDICTS = {  # verdict -> activity, activity_id, disposition, disposition_id, action, action_id
     0: ("Traffic", 6, "Allowed", 1, "Allowed", 1),
     1: ("Refuse", 5, "Blocked", 2, "Denied", 2),
@@ -409,7 +406,6 @@ class LakeGenerator:
                     packets=packets[m],
                     nbytes=packets[m] * 900,
                     verdict=verdict[m],
-                    flags=_RESPONSE_FLAGS,
                 )
             )
 
@@ -705,8 +701,7 @@ class LakeGenerator:
                     label=le,
                 )
             )
-            # The server's answers flow back into the instance: a response, which the
-            # ingress view leaves out (the egress pair is the finding).
+            li = label(x.uid, c_str, "ingress_peer")
             vpc.append(
                 self._vpc_block(
                     times + 3,
@@ -720,7 +715,7 @@ class LakeGenerator:
                     packets=np.maximum(pk // 10, 1),
                     nbytes=pk * 60,
                     verdict=0,
-                    flags=_RESPONSE_FLAGS,
+                    label=li,
                 )
             )
         elif ev.kind == "scan":
@@ -821,8 +816,8 @@ class LakeGenerator:
             return np.full(n, x, dtype=np.int64) if np.isscalar(x) else np.asarray(x, np.int64)
 
         verdict = arr(verdict)
-        if flags is None:  # the initiator's side: SYN and FIN seen (VPC Flow Logs OR the flags)
-            flags = np.where(verdict >= 2, -1, 3)
+        if flags is None:
+            flags = np.where(verdict >= 2, -1, 19)
         proto = np.where(verdict >= 2, -1, 6)
         return {
             "time": pa.array(arr(times), pa.int64()),

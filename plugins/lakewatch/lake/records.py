@@ -62,7 +62,7 @@ def vpc_egress_row(
         "dst_endpoint": {**endpoint_null, "port": dst_port, "ip": dst_ip},
         "connection_info": {
             "protocol_num": 6,
-            "tcp_flags": 3,  # SYN and FIN: the instance started this flow
+            "tcp_flags": 19,
             "protocol_ver": "IPv4",
             "boundary_id": 99,
             "boundary": "-",
