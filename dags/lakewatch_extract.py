@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from lakewatch.extract.views import DEFAULT_VIEWS, VIEWS
+from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import TRAINING_PAIRS
 
 DEFAULT_ARGS = {
@@ -37,6 +38,8 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=4,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_notifier(),
+    deadline=late_run_alert("lakewatch_extract", timedelta(hours=2)),
     tags=["lakewatch", "security-lake", "extract"],
     doc_md=__doc__,
     params={

@@ -22,6 +22,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
+from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, THRESHOLD
 
 DEFAULT_ARGS = {
@@ -61,6 +62,8 @@ def _options(params):
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_notifier(),
+    deadline=late_run_alert("lakewatch_recalibrate", timedelta(hours=2)),
     tags=["lakewatch", "threshold", "recalibrate"],
     doc_md=__doc__,
     params={
@@ -115,7 +118,7 @@ def lakewatch_recalibrate():
             settings, task_clients(settings), _night(logical_date, dag_run), prepared["sets"]
         )
 
-    @task(retries=0)
+    @task
     def choose_threshold(
         scored: dict, *, params=None, logical_date=None, dag_run=None, run_id=None
     ) -> dict:

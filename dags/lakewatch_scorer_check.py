@@ -15,6 +15,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from lakewatch.orchestration.alerts import failure_notifier
+
 DEFAULT_ARGS = {
     "owner": "security-data-platform",
     "retries": 1,
@@ -29,6 +31,7 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_notifier(),
     tags=["lakewatch", "scorer", "check"],
     doc_md=__doc__,
     params={

@@ -20,6 +20,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
+from lakewatch.orchestration.alerts import failure_notifier
 from lakewatch.orchestration.assets import DEPLOYED_MODEL
 
 DEFAULT_ARGS = {
@@ -37,6 +38,7 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_notifier(),
     tags=["lakewatch", "scorer", "deploy"],
     doc_md=__doc__,
 )

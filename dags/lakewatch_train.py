@@ -30,6 +30,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from lakewatch.extract.views import DEFAULT_VIEWS, VIEWS
+from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, TRAINING_PAIRS
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import default_hyperparameters
@@ -54,6 +55,8 @@ HP = default_hyperparameters()
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_notifier(),
+    deadline=late_run_alert("lakewatch_train", timedelta(hours=8)),
     tags=["lakewatch", "ipinsights", "train", "deploy"],
     doc_md=__doc__,
     params={
@@ -220,7 +223,7 @@ def lakewatch_train():
         log.info("detector of %s: %s (%s)", deployed["model_id"], result["detector"], result["how"])
         return result
 
-    @task(pool=POOL, outlets=[DEPLOYED_MODEL], retries=0)
+    @task(pool=POOL, outlets=[DEPLOYED_MODEL])
     def smoke_check(plan_doc: dict, deployed: dict, *, params=None, outlet_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 

@@ -20,6 +20,9 @@ SourceVersion = Literal["1.0", "2.0"]
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
+ALERTS_TOPIC_NAME = "lakewatch-alerts"
+
+
 class Settings(BaseSettings):
     """Where lakewatch reads, writes and computes."""
 
@@ -62,6 +65,8 @@ class Settings(BaseSettings):
     endpoint_instance_type: str = "ml.m5.large"
     threshold_parameter: str = "/lakewatch/threshold"
     findings_topic_arn: str = ""  # SNS topic for finding alerts ("" = none)
+    # SNS topic for failed and late DAG runs ("" = lakewatch-alerts in this account and region)
+    alerts_topic_arn: str = ""
     canary_prefix: str = "canary/"
     lambda_role_arn: str = ""  # the scorer Lambda's execution role (aws backend)
     endpoint_name: str = "lakewatch-ipinsights"
@@ -108,6 +113,13 @@ class Settings(BaseSettings):
         if self.backend == "local":
             return f"http://{self.emulator_host}:{self.emulator_port}"
         return None
+
+    @property
+    def alerts_topic(self) -> str:
+        """Where failed and late runs are announced (on ``local``, the emulator's topic)."""
+        return self.alerts_topic_arn or (
+            f"arn:aws:sns:{self.region}:{self.account_id}:{ALERTS_TOPIC_NAME}"
+        )
 
     @property
     def model_server_url(self) -> str:

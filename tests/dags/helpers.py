@@ -22,7 +22,12 @@ def dag(dag_id):
 
     bag = DagBag(dag_folder=str(REPO / "dags" / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(dag_id)
+    loaded = bag.get_dag(dag_id)
+    # dag.test() in Airflow 3.3 looks deadline alerts up by id without syncing them to the
+    # database first (it fails on the serialized dict); the scheduler does sync them. The
+    # alerts themselves are checked in test_integrity and tests/orchestration/test_alerts.py.
+    loaded.deadline = None
+    return loaded
 
 
 def states(run) -> dict[str, str]:

@@ -69,3 +69,22 @@ def test_train_graph(dagbag):
     assert dag.get_task("register").trigger_rule == "none_failed_min_one_success"
     assert dag.get_task("train_sagemaker").__class__.__name__ == "SageMakerTrainingOperator"
     assert [o.name for o in dag.get_task("smoke_check").outlets] == ["lakewatch_deployed_model"]
+
+
+def test_every_dag_alerts_on_failure_and_nightly_ones_when_late(dagbag):
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+    from lakewatch.settings import Settings
+
+    for dag_id, dag in dagbag.dags.items():
+        [notifier] = (
+            dag.on_failure_callback
+            if isinstance(dag.on_failure_callback, list)
+            else [dag.on_failure_callback]
+        )
+        assert isinstance(notifier, SnsNotifier), dag_id
+        assert notifier.target_arn == Settings().alerts_topic, dag_id
+    for dag_id in ("lakewatch_extract", "lakewatch_train", "lakewatch_recalibrate"):
+        deadline = dagbag.dags[dag_id].deadline
+        [alert] = deadline if isinstance(deadline, list) else [deadline]
+        assert alert.callback.kwargs["dag_id"] == dag_id

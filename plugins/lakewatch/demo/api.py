@@ -89,9 +89,12 @@ class AirflowAPI:
             },
         )
 
-    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
+    def trigger(
+        self, dag_id: str, conf: dict | None = None, logical_date: date | None = None
+    ) -> dict:
+        when = f"{logical_date.isoformat()}T00:00:00Z" if logical_date else None
         return self.call(
-            "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
+            "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": when, "conf": conf or {}}
         )
 
     def runs(self, dag_id: str) -> list[dict]:
@@ -99,6 +102,17 @@ class AirflowAPI:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def wait_for_run(
+        self, dag_id: str, run_id: str, timeout: float, supervisor: Supervisor | None = None
+    ) -> dict:
+        """Until one run has finished, whatever its state."""
+
+        def poll() -> tuple[bool, str, dict]:
+            run = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            return run["state"] in FINISHED, f"{run_id} {run['state']}", run
+
+        return wait(f"{dag_id} run", poll, timeout, supervisor)
 
     def wait_for_runs(
         self,

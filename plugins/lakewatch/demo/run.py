@@ -27,7 +27,7 @@ from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import write_lake
 from lakewatch.local import emulator
-from lakewatch.local.bootstrap import bootstrap
+from lakewatch.local.bootstrap import ALERTS_INBOX, bootstrap, read_alerts
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.settings import load_settings
 
@@ -66,6 +66,17 @@ def _drain(sqs, queue_url: str, timeout: float, supervisor: Supervisor) -> None:
     wait("the scorer draining the subscriber queue", poll, timeout, supervisor, interval=1.0)
 
 
+def _wait_for_alerts(sqs, timeout: float, supervisor: Supervisor) -> list[dict[str, str]]:
+    """The failure callback runs in the DAG processor a moment after the run fails."""
+    got: list[dict[str, str]] = []
+
+    def poll() -> tuple[bool, str, list[dict[str, str]]]:
+        got.extend(read_alerts(sqs, wait_s=1))
+        return bool(got), f"{len(got)} alert(s) in {ALERTS_INBOX}", got
+
+    return wait("the failure alert", poll, timeout, supervisor)
+
+
 def _asset_run(api: AirflowAPI, dag_id: str, timeout: float, supervisor: Supervisor) -> dict:
     """The latest finished run the Asset triggered."""
 
@@ -92,7 +103,7 @@ def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) 
 def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
     settings = load_settings()
     settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
-    step = Step(8)
+    step = Step(9)
 
     step("resetting: stopping anything a previous demo left running")
     registry = ProcessRegistry(settings.run_dir)
@@ -181,6 +192,22 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
     step("running the scorer check (canary through the live queue, DLQ, runtime)")
     api.unpause("lakewatch_scorer_check")  # its hourly schedule runs the check at once
     check = api.wait_for_runs("lakewatch_scorer_check", 1, timeout=600, supervisor=supervisor)
+
+    step(
+        "showing an alert: recalibrating a night with no extract fails, and on-call hears it "
+        "(the DAG's SNS failure notifier, read from a queue subscribed to the alerts topic)"
+    )
+    read_alerts(sqs)  # anything earlier
+    missing = start - timedelta(days=1)
+    run_id = api.trigger("lakewatch_recalibrate", logical_date=missing + timedelta(days=1))[
+        "dag_run_id"
+    ]
+    ended = api.wait_for_run("lakewatch_recalibrate", run_id, timeout=300, supervisor=supervisor)
+    if ended["state"] != "failed":
+        raise RuntimeError(f"recalibrating {missing} (no extract) ended {ended['state']}")
+    alerts = _wait_for_alerts(sqs, timeout=120, supervisor=supervisor)
+    for alert in alerts:
+        print(f"      alert: {alert['subject']}: {alert['message'][:160]}", flush=True)
 
     step("writing the report")
     page, lines, kinds = write_report(

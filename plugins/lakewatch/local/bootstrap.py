@@ -68,8 +68,45 @@ def bootstrap(settings: Settings, clients: ClientFactory) -> Resources:
     if settings.backend == "local":
         ensure_bucket(s3, settings.lake_bucket_name, settings.region)
         queue_url, dlq_url = ensure_queue_pair(clients("sqs"), settings)
+        ensure_alerts_inbox(clients("sns"), clients("sqs"), settings)
     else:
         sqs = clients("sqs")
         queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
         dlq_url = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
     return Resources(settings.lake_bucket_name, settings.results_bucket_name, queue_url, dlq_url)
+
+
+ALERTS_INBOX = "lakewatch-alerts-inbox"
+
+
+def ensure_alerts_inbox(sns, sqs, settings: Settings) -> str:
+    """On ``local``: the alerts topic, and a queue subscribed to it standing in for on-call's
+    e-mail or pager subscription (``lakewatch alerts`` and the demo read it). Returns its URL."""
+    topic = settings.alerts_topic
+    sns.create_topic(Name=topic.rsplit(":", 1)[-1])
+    url = sqs.create_queue(QueueName=ALERTS_INBOX)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscribed = {
+        s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    }
+    if arn not in subscribed:
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def read_alerts(sqs, wait_s: int = 0) -> list[dict[str, str]]:
+    """Alerts waiting in the local inbox (subject, message), removed as they are read."""
+    url = sqs.get_queue_url(QueueName=ALERTS_INBOX)["QueueUrl"]
+    out = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+        messages = got.get("Messages", [])
+        if not messages:
+            return out
+        for m in messages:
+            body = json.loads(m["Body"])
+            out.append({"subject": body.get("Subject") or "", "message": body.get("Message", "")})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        wait_s = 0
