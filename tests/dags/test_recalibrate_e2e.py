@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from lakewatch.lake.sink import S3Store
+from lakewatch.local.bootstrap import read_alerts
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.serving.local import LocalEndpoints
@@ -68,6 +69,10 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
         "shuffled",
     }
     assert any("validation split" in note for note in record["notes"])
+    # the held-out split was matched to a fresh day's share of already-seen pairs
+    assert any(note.startswith("seen in training") for note in record["notes"])
+    assert published["loose_threshold"] >= published["threshold"]
+    assert isinstance(record["entity_rates"], dict)
     assert Image.open(io.BytesIO(store.get(f"{prefix}threshold.png"))).format == "PNG"
 
     rerun = _recalibrate()
@@ -77,9 +82,14 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     assert sorted(store.list(prefix)) == [f"{prefix}record.json", f"{prefix}threshold.png"]
 
     _deploy_broken_model(settings, clients, registry, good)
+    read_alerts(clients("sqs"))  # earlier tests' alerts
     refused = _recalibrate()
     result = states(refused)
     assert result["choose_threshold"] == "failed" and result["publish"] == "upstream_failed"
+    # on-call hears of it: the DAG's failure notifier, through SNS, in the inbox queue
+    alerts = [a for a in read_alerts(clients("sqs"), wait_s=2) if refused.run_id in a["message"]]
+    assert [a["subject"] for a in alerts] == ["lakewatch: lakewatch_recalibrate failed"]
+    assert "last task: choose_threshold" in alerts[0]["message"]
     still = read_published(clients("ssm"), settings.threshold_parameter)
     assert still["model_id"] == good.model_id and still["version"] == published["version"]
     evidence = json.loads(store.get(f"{prefix}record.json"))

@@ -163,3 +163,12 @@ def test_a_scan_may_gather_instances_under_the_loose_threshold():
     assert scan.shape == "scan" and len(scan.instances) == 5
     # without a loose threshold (older records) only the flagged pair counts: no scan
     assert [i.shape for i in group(loud, -1.0)] == ["entity"]
+
+
+def test_answers_to_an_instances_own_connections_are_not_inbound_evidence():
+    out = pair("i-a", "52.216.1.1", 1.0)  # the instance called S3 (normal)
+    answer = pair("i-a/in", "52.216.1.1", -9.0, view="ingress_peer")  # S3 answering it
+    stranger = pair("i-a/in", "198.51.100.9", -9.0, view="ingress_peer")
+    assert group([out, answer], 0.0, strict=-5.0) == []
+    [incident] = group([out, answer, stranger], 0.0, strict=-5.0)
+    assert [p.ip for p in incident.pairs] == ["198.51.100.9"]

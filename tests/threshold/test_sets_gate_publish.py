@@ -124,3 +124,19 @@ def test_evidence_and_index(aws, clients):
     write_index(store, "thresholds/")
     index = json.loads(store.get("thresholds/history.json"))
     assert [row["day"] for row in index] == ["2026-11-05"]
+
+
+def test_a_held_out_split_is_matched_to_a_fresh_days_share_of_seen_pairs():
+    from lakewatch.threshold.sets import build_sets
+
+    seen = {(f"i-{k % 10}", f"10.0.0.{k}") for k in range(300)}
+    held_out = sorted(seen) + [(f"i-{k % 10}", f"10.9.0.{k}") for k in range(100)]
+    entities = {f"i-{k}" for k in range(10)}
+    sets = build_sets(held_out, entities, seen, seed=1, min_normal=50, seen_share=0.5)
+    in_seen = sum(1 for p in sets.normal if p in seen)
+    assert len(sets.normal) == 200 and in_seen == 100  # all 100 new, 100 of the 300 seen
+    assert "kept 100 of 300" in " ".join(sets.notes)
+    plain = build_sets(held_out, entities, seen, seed=1, min_normal=50)
+    assert len(plain.normal) == 400  # no share given: every pair
+    more = build_sets(held_out, entities, seen, seed=1, min_normal=50, seen_share=0.9)
+    assert len(more.normal) == 400  # never more seen pairs than there are

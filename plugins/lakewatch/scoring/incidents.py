@@ -53,6 +53,17 @@ class Incident:
         return {instance_of(p.entity) for p in self.pairs}
 
 
+def answered(pairs: list[ScoredPair]) -> list[ScoredPair]:
+    """``pairs`` without the inbound flows from addresses the same instance reached in the
+    same object: answers to its own connections (VPC Flow Logs record both directions), whose
+    evidence is the outbound pair's. Left in, every S3 or API address an instance calls comes
+    back as an unusual inbound client (most of the demo's false incidents)."""
+    reached = {(instance_of(p.entity), p.ip) for p in pairs if p.view == "egress_peer"}
+    return [
+        p for p in pairs if p.view != "ingress_peer" or (instance_of(p.entity), p.ip) not in reached
+    ]
+
+
 def group(
     pairs: list[ScoredPair],
     threshold: float,
@@ -62,7 +73,7 @@ def group(
     loose: float | None = None,
 ) -> list[Incident]:
     """The incidents among ``pairs``: those of known entities scoring under ``threshold``,
-    corroborated.
+    corroborated; answers to an instance's own connections left out (``answered``).
 
     False alarms are the normal tail, independent pair by pair at the threshold's rate
     ``rate`` (its target false-positive rate; the strict threshold's is a tenth of it). An
@@ -78,7 +89,7 @@ def group(
     ``SCAN_MIN_INSTANCES`` or more instances, one of them under ``threshold``: a sweep
     touches each instance a few times, so each pair's evidence is weak, but the normal tail
     rarely puts one address under even the loose threshold on three instances at once."""
-    known = [p for p in pairs if p.known_entity and p.score is not None]
+    known = [p for p in answered(pairs) if p.known_entity and p.score is not None]
     flagged = [p for p in known if p.score is not None and p.score < threshold]
     wide = threshold if loose is None else max(loose, threshold)
     by_address: dict[str, list[ScoredPair]] = defaultdict(list)
@@ -103,10 +114,13 @@ def group(
             by_instance[(instance_of(p.entity), p.first_ms // WINDOW_MS)].append(p)
 
     def corroborated(window: int, members: list[ScoredPair]) -> bool:
-        """Tested entity by entity: an instance's own destinations are not judged by the
-        tail of the clients it serves."""
+        """Two flags, or one beyond the strict threshold; and, given the rates, more than
+        the entity's own normal tail explains (tested entity by entity: an instance's own
+        destinations are not judged by the tail of the clients it serves)."""
+        if not (len(members) >= 2 or strict is None or any(_under(p, strict) for p in members)):
+            return False
         if rate is None:
-            return len(members) >= 2 or strict is None or any(_under(p, strict) for p in members)
+            return True
         for entity in {p.entity for p in members}:
             mine = [p for p in members if p.entity == entity]
             lam = expected[(entity, window)]

@@ -93,14 +93,27 @@ def _read_parts(store, keys: list[str], limit: int | None = None) -> list[tuple[
     return out
 
 
+def _fresh_day_seen_share(
+    store, train_parts: list[str], night_prefix: str, held_out: list[tuple[str, str]]
+) -> float | None:
+    """The share of the night's distinct pairs (every split) that the other days of the
+    window had: what a fresh day brings, counted the way the scorer counts (distinct pairs).
+    None when the window is that one night."""
+    night = [k for k in train_parts if k.startswith(night_prefix)]
+    others = set(_read_parts(store, [k for k in train_parts if k not in night], limit=2_000_000))
+    pairs = set(_read_parts(store, night)) | set(held_out)
+    if not others or not pairs:
+        return None
+    return len(pairs & others) / len(pairs)
+
+
 def prepare(settings: Settings, clients: Any, day: date, options: Options) -> dict[str, Any]:
     """Build the night's sets and save them; returns where and what."""
     store = results_store(settings, clients)
     record = current_model(settings, clients)
     pair_set = PairSet.from_key(record.extra.get("pairs") or PairSet().key)
-    manifest = read_manifest(
-        store, day_prefix(settings.extracts_prefix, settings.source_version, pair_set, day)
-    )
+    prefix = day_prefix(settings.extracts_prefix, settings.source_version, pair_set, day)
+    manifest = read_manifest(store, prefix)
     if manifest is None or manifest.rows == 0:
         raise NoData(
             f"no extracted pairs for {day} ({pair_set.key}): run lakewatch_extract "
@@ -112,15 +125,20 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
         if trained_on
         else [k for part in manifest.parts.values() for k in part]
     )
-    training = _read_parts(store, record.extra.get("train_parts", []), limit=2_000_000)
+    train_parts = record.extra.get("train_parts", [])
+    training = _read_parts(store, train_parts, limit=2_000_000)
+    candidates = _read_parts(store, keys)
     sets = build_sets(
-        _read_parts(store, keys),
+        candidates,
         {e for e, _ in training},
         set(training),
         seed=int(digest([day.isoformat(), record.model_id]), 16),
         max_normal=options.max_normal,
         max_abnormal=options.max_abnormal,
         min_normal=options.min_normal,
+        seen_share=(
+            _fresh_day_seen_share(store, train_parts, prefix, candidates) if trained_on else None
+        ),
     )
     sets.notes.append(
         f"normal pairs: the held-out validation split of {day} (the model trained on that day)"
