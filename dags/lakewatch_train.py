@@ -261,7 +261,7 @@ def lakewatch_train():
         wait_for_completion=True,
         check_if_job_exists=True,
         action_if_job_exists="fail",
-        print_log=True,
+        deferrable=True,  # the job runs for hours: its wait belongs in the triggerer
         execution_timeout=timedelta(hours=6),
     )
     wait = SageMakerTrainingSensor(

@@ -102,7 +102,15 @@ def airflow_db():
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], check=True, capture_output=True)
     subprocess.run(
-        [*airflow, "pools", "set", "lakewatch_endpoint", "1", "one deploy at a time"],
+        [
+            *airflow,
+            "pools",
+            "set",
+            "--include-deferred",
+            "lakewatch_endpoint",
+            "1",
+            "one deploy at a time",
+        ],
         check=True,
         capture_output=True,
     )

@@ -68,6 +68,10 @@ def test_train_graph(dagbag):
     assert dag.params["epochs"] is None and dag.params["mini_batch_size"] is None  # schedule
     assert dag.get_task("register").trigger_rule == "none_failed_min_one_success"
     assert dag.get_task("train_sagemaker").__class__.__name__ == "SageMakerTrainingOperator"
+    assert dag.get_task("train_sagemaker").deferrable  # hours of waiting in the triggerer
+    assert dag.get_task("wait_for_training").mode == "reschedule"
+    # smoke_check retries throttling; its refusal is an AirflowFailException, never retried
+    assert dag.get_task("smoke_check").retries >= 1
     assert [o.name for o in dag.get_task("smoke_check").outlets] == ["lakewatch_deployed_model"]
 
 

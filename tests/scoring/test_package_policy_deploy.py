@@ -170,3 +170,26 @@ def test_the_scorer_imports_neither_scipy_nor_torch():
         check=True,
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_failed_lambda_update_names_its_reason():
+    """boto3's waiters end on a failed function at once, and the reason reaches the task."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from lakewatch.scoring.deploy import _wait_updated
+
+    lam = boto3.client("lambda", region_name="us-east-1")
+    stub = Stubber(lam)
+    stub.add_response(
+        "get_function",
+        {
+            "Configuration": {
+                "State": "Failed",
+                "StateReason": "layer arn:aws:lambda:us-east-1:1:layer:x:1 not found",
+            }
+        },
+        {"FunctionName": "scorer"},
+    )
+    with stub, pytest.raises(RuntimeError, match="Lambda scorer: layer .* not found"):
+        _wait_updated(lam, "scorer", timeout=10)

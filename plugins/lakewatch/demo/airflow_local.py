@@ -133,6 +133,7 @@ class LocalAirflow:
         self._cli(
             "pools",
             "set",
+            "--include-deferred",  # a deferred deploy or training still holds its slot
             "lakewatch_endpoint",
             "1",
             "only one deploy touches the endpoint at a time",

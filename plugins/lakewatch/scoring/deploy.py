@@ -17,7 +17,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from lakewatch.local.processes import ProcessRegistry, wait_for
 from lakewatch.scoring.package import Package
@@ -39,21 +39,19 @@ class ScorerDeployment:
     changed: bool
 
 
-def _wait_updated(lam: Any, name: str, timeout: float, sleep=time.sleep) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        conf = lam.get_function_configuration(FunctionName=name)
-        if (
-            conf.get("LastUpdateStatus", "Successful") != "InProgress"
-            and conf.get("State", "Active") != "Pending"
-        ):
-            if conf.get("LastUpdateStatus") == "Failed" or conf.get("State") == "Failed":
-                reason = conf.get("LastUpdateStatusReason") or conf.get("StateReason")
-                raise RuntimeError(f"Lambda {name}: {reason}")
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Lambda {name} still updating after {timeout:.0f}s")
-        sleep(2)
+WAITER_DELAY_S = 2
+
+
+def _wait_updated(lam: Any, name: str, timeout: float) -> None:
+    """Until the function is active and its last update done: boto3's own Lambda waiters."""
+    config = {"Delay": WAITER_DELAY_S, "MaxAttempts": max(1, int(timeout // WAITER_DELAY_S))}
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=config)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=config)
+    except WaiterError as err:
+        conf = (err.last_response or {}).get("Configuration", {})
+        reason = conf.get("LastUpdateStatusReason") or conf.get("StateReason") or str(err)
+        raise RuntimeError(f"Lambda {name}: {reason}") from None
 
 
 def deploy_lambda(
@@ -99,7 +97,7 @@ def deploy_lambda(
         if current.get("CodeSha256") != package.code_sha256:
             lam.update_function_code(FunctionName=function, ZipFile=package.body)
             changed = True
-            _wait_updated(lam, function, wait_timeout, sleep)
+            _wait_updated(lam, function, wait_timeout)
         differs = (
             current.get("Environment", {}).get("Variables") != env["Variables"]
             or current.get("Timeout") != timeout_s
@@ -110,7 +108,7 @@ def deploy_lambda(
         if differs:
             lam.update_function_configuration(FunctionName=function, **settings)
             changed = True
-    _wait_updated(lam, function, wait_timeout, sleep)
+    _wait_updated(lam, function, wait_timeout)
     version = lam.publish_version(FunctionName=function, CodeSha256=package.code_sha256)["Version"]
     try:
         alias = lam.get_alias(FunctionName=function, Name=ALIAS)
