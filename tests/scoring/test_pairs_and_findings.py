@@ -43,6 +43,23 @@ def test_object_pairs_match_the_labels(version):
     pytest.fail("no VPC object with labels")
 
 
+def test_an_object_read_in_small_batches_gives_the_same_pairs_and_counts(monkeypatch):
+    from lakewatch.scoring import pairs as pairs_module
+
+    gen = LakeGenerator(GenerateOptions(days=1, start=date(2026, 11, 1), rows_per_day=6000, seed=3))
+    obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+    body, key = parquet_bytes(obj.table), parse_key(obj.key)
+    whole = object_pairs(body, key, PairSet(), "us-east-1").pairs
+    monkeypatch.setattr(pairs_module, "BATCH_ROWS", 97)  # many batches, pairs split across them
+    batched = object_pairs(body, key, PairSet(), "us-east-1").pairs
+
+    def rows(t):
+        return sorted(tuple(r.values()) for r in t.to_pylist())
+
+    assert whole.num_rows > 100 and rows(batched) == rows(whole)
+    assert sum(whole["event_time_count"].to_pylist()) >= obj.table.num_rows // 2
+
+
 def test_real_sample_object(samples):
     from tests.conftest import SL_SAMPLES
 

@@ -1,13 +1,17 @@
 """One Security Lake object's pairs, by the same view SQL the training DAG extracts with.
 
-Only the columns the views touch are read. The object's partition (from its key) sets the
-interval, and for 1.0 objects also the ``region``/``accountId``/``eventDay`` columns a Glue
-table would add, so the templates run unchanged on DuckDB over the object's Arrow table.
+Only the columns the views touch are read, one record batch at a time (``BATCH_ROWS``): each
+batch's candidates are counted per (entity, ip, view, status) on DuckDB and the counts merged,
+so memory follows the object's distinct pairs, not its rows (a busy account's object must fit
+the function's memory). The object's partition (from its key) sets the interval, and for 1.0
+objects also the ``region``/``accountId``/``eventDay`` columns a Glue table would add, so the
+templates run unchanged.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,46 +31,59 @@ COLUMNS = {
 }
 
 
+BATCH_ROWS = 131_072
+GROUP = ["entity", "ip", "view", "status"]
+
+
 @dataclass
 class ObjectPairs:
     rows: int  # records in the object
-    pairs: pa.Table  # entity, ip, view, status, event_time (every candidate, classified)
+    # every candidate pair, classified: entity, ip, view, status, and per pair its records
+    # (event_time_count) and first and last times (event_time_min, event_time_max)
+    pairs: pa.Table
     source: Source
 
 
-def read_object(body: bytes, key: LakeKey) -> tuple[pa.Table, Source]:
+def _open(body: bytes, key: LakeKey) -> tuple[pq.ParquetFile, list[str], Source]:
     source = Source(key.source)
     try:
         pf = pq.ParquetFile(io.BytesIO(body))
         names = set(pf.schema_arrow.names)
-        wanted = [c for c in COLUMNS[source] if c in names]
-        missing = {c for c in COLUMNS[source] if c not in names} - {"time_dt"}
-        if missing or (key.version == "2.0" and "time_dt" not in names):
-            raise PoisonMessage(
-                f"{key.key}: schema lacks {sorted(missing or {'time_dt'})}; "
-                f"not a Security Lake {key.source} {key.version} object"
-            )
-        table = pf.read(columns=wanted)
-    except PoisonMessage:
-        raise
     except Exception as err:  # corrupt or not Parquet: no retry will help
         raise PoisonMessage(f"{key.key}: cannot read as Parquet: {err}") from None
-    if key.version == "1.0":  # the partition columns Athena's 1.0 tables have
-        n = table.num_rows
-        for name, value in (
-            ("region", key.region),
-            ("accountId", key.account_id),
-            ("eventDay", key.event_day),
-        ):
-            table = table.append_column(name, pa.array([value] * n, pa.string()))
-    return table, source
+    wanted = [c for c in COLUMNS[source] if c in names]
+    missing = {c for c in COLUMNS[source] if c not in names} - {"time_dt"}
+    if missing or (key.version == "2.0" and "time_dt" not in names):
+        raise PoisonMessage(
+            f"{key.key}: schema lacks {sorted(missing or {'time_dt'})}; "
+            f"not a Security Lake {key.source} {key.version} object"
+        )
+    return pf, wanted, source
+
+
+def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.Table]:
+    try:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+            table = pa.Table.from_batches([batch])
+            if key.version == "1.0":  # the partition columns Athena's 1.0 tables have
+                n = table.num_rows
+                for name, value in (
+                    ("region", key.region),
+                    ("accountId", key.account_id),
+                    ("eventDay", key.event_day),
+                ):
+                    table = table.append_column(name, pa.array([value] * n, pa.string()))
+            yield table
+    except Exception as err:  # a corrupt page deep in the file
+        raise PoisonMessage(f"{key.key}: cannot read as Parquet: {err}") from None
 
 
 def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> ObjectPairs:
-    table, source = read_object(body, key)
+    pf, wanted, source = _open(body, key)
+    rows = pf.metadata.num_rows
     views = tuple(v for v in pair_set.views if source in sources_used((v,)))
     if not views:
-        return ObjectPairs(table.num_rows, _empty(), source)
+        return ObjectPairs(rows, _empty(), source)
     start = datetime.combine(key.day, datetime.min.time(), UTC)
     ctx = QueryContext(
         region=key.region or region,
@@ -76,17 +93,51 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
         views=views,
         keep=pair_set.keep,
     )
-    engine = DuckAthena(tables={source: table}, threads=1)
-    try:
-        pairs = engine.query(render("classified.sql", ctx), ctx)
-    except duckdb.Error as err:  # columns of the right names but the wrong types
-        raise PoisonMessage(
-            f"{key.key}: does not match the OCSF {key.source} {key.version} schema the views "
-            f"read: {str(err).splitlines()[0]}"
-        ) from None
-    return ObjectPairs(
-        table.num_rows, pairs.select(["entity", "ip", "view", "status", "event_time"]), source
+    sql = (
+        "SELECT entity, ip, view, status, count(*) AS event_time_count, "
+        "min(event_time) AS event_time_min, max(event_time) AS event_time_max "
+        f"FROM ({render('classified.sql', ctx)}) AS candidates "
+        "GROUP BY entity, ip, view, status"
     )
+    parts = []
+    for table in _batches(pf, wanted, key):
+        engine = DuckAthena(tables={source: table}, threads=1)
+        try:
+            parts.append(engine.query(sql, ctx))
+        except duckdb.Error as err:  # columns of the right names but the wrong types
+            raise PoisonMessage(
+                f"{key.key}: does not match the OCSF {key.source} {key.version} schema the "
+                f"views read: {str(err).splitlines()[0]}"
+            ) from None
+    return ObjectPairs(rows, merge_counts(parts), source)
+
+
+def merge_counts(parts: list[pa.Table]) -> pa.Table:
+    """Per-batch counts of each classified pair, merged into the object's."""
+    if not parts:
+        return _empty()
+    merged = (
+        pa.concat_tables([p.cast(_empty().schema) for p in parts])
+        .group_by(GROUP)
+        .aggregate(
+            [
+                ("event_time_count", "sum"),
+                ("event_time_min", "min"),
+                ("event_time_max", "max"),
+            ]
+        )
+    )
+    return unsuffixed(merged).select(_empty().schema.names)
+
+
+def unsuffixed(table: pa.Table) -> pa.Table:
+    """pyarrow names an aggregate ``<column>_<function>``; keep the column's own name."""
+    names = {
+        "event_time_count_sum": "event_time_count",
+        "event_time_min_min": "event_time_min",
+        "event_time_max_max": "event_time_max",
+    }
+    return table.rename_columns([names.get(n, n) for n in table.column_names])
 
 
 def _empty() -> pa.Table:
@@ -96,6 +147,8 @@ def _empty() -> pa.Table:
             "ip": pa.array([], pa.string()),
             "view": pa.array([], pa.string()),
             "status": pa.array([], pa.string()),
-            "event_time": pa.array([], pa.int64()),
+            "event_time_count": pa.array([], pa.int64()),
+            "event_time_min": pa.array([], pa.int64()),
+            "event_time_max": pa.array([], pa.int64()),
         }
     )

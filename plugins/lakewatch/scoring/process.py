@@ -33,7 +33,7 @@ from lakewatch.scoring.findings import (
 )
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.incidents import incident_finding
-from lakewatch.scoring.pairs import object_pairs
+from lakewatch.scoring.pairs import object_pairs, unsuffixed
 from lakewatch.serving.runtime import EndpointError, invoke_pairs
 
 SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
@@ -233,15 +233,23 @@ class Scorer:
         extracted = object_pairs(body, key, self.pair_set, self.config.region)
         result.rows = extracted.rows
         table = extracted.pairs
-        result.candidates = table.num_rows
-        statuses = Counter(table["status"].to_pylist())
+        counts = table["event_time_count"].to_pylist()
+        result.candidates = sum(counts)
+        statuses: Counter[str] = Counter()
+        for status, n in zip(table["status"].to_pylist(), counts, strict=True):
+            statuses[status] += n
         result.dropped = {s: n for s, n in statuses.items() if s not in self.pair_set.keep}
         kept = table.filter(pc.is_in(table["status"], pa.array(list(self.pair_set.keep))))
         if kept.num_rows == 0:
             return result
         grouped = kept.group_by(["entity", "ip", "view"]).aggregate(
-            [("event_time", "count"), ("event_time", "min"), ("event_time", "max")]
+            [
+                ("event_time_count", "sum"),
+                ("event_time_min", "min"),
+                ("event_time_max", "max"),
+            ]
         )
+        grouped = unsuffixed(grouped)
         result.pairs = grouped.num_rows
         threshold = self.thresholds.get()
         entities = grouped["entity"].to_pylist()
