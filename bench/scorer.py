@@ -1,130 +1,197 @@
-"""The real-time scorer: records/s from one 1M-row object to findings, beside a pyarrow read.
+"""The real-time scorer: records/s and peak memory from one VPC Flow object to findings.
 
-Real path: the object in the emulator's S3, the handler's ``Scorer.process_object`` (read the
-needed columns, run the view SQL on DuckDB, score distinct pairs through a model server over
-HTTP, write findings). Baseline: ``pyarrow.parquet.read_table`` of the same bytes, all columns.
+Each size runs three fresh interpreters so each peak RSS is its own:
+
+- ``prepare``: generate one object of that many rows, train a small model on its pairs, write
+  both to a folder (none of this is the scorer's memory);
+- ``score``: what the Lambda does and only that: the handler's ``Scorer.process_object`` on
+  the object in the emulator's S3 (read the needed columns batch by batch, run the view SQL on
+  DuckDB, score distinct pairs through the model server over HTTP, write findings); the model
+  server is its own process, as the SageMaker endpoint is on AWS;
+- ``read``: the baseline, ``pyarrow.parquet.read_table`` of the same bytes, all columns.
+
+The memory the function needs is the 1M-row peak plus 25% headroom, rounded up to 64 MB;
+``bench/results/scorer.json`` keeps it, and a test fails when the configured memory is below.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 from bench.common import isolated, row
 
+RESULTS = Path(__file__).parent / "results" / "scorer.json"
+HEADROOM = 1.25
+SIZES = (100_000, 1_000_000, 5_000_000)
 
-def measure(rows: int) -> dict:
+
+def prepare(rows: int, folder: str) -> dict:
+    from datetime import date
+
     import numpy as np
-    import pyarrow.parquet as pq
 
-    from lakewatch.aws.clients import local_runtime_clients
     from lakewatch.extract.export import PairSet
     from lakewatch.lake.generator import GenerateOptions, LakeGenerator
     from lakewatch.lake.layout import Source, parse_key
     from lakewatch.lake.write import parquet_bytes
-    from lakewatch.local import emulator
-    from lakewatch.local.bootstrap import bootstrap
     from lakewatch.model.artifact import ModelArtifact
     from lakewatch.model.data import pairs_from_lists
     from lakewatch.model.hyperparameters import resolve
     from lakewatch.model.scorer import Scorer as ModelScorer
     from lakewatch.model.train import train
-    from lakewatch.scoring.events import ObjectRef
     from lakewatch.scoring.pairs import object_pairs
+
+    out = Path(folder)
+    gen = LakeGenerator(
+        GenerateOptions(
+            days=1,
+            start=date(2026, 11, 1),
+            rows_per_day=int(rows / 0.85) * 2,
+            accounts=1,
+            max_rows_per_object=10**9,
+        )
+    )
+    obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+    body = parquet_bytes(obj.table)
+    (out / "object.parquet").write_bytes(body)
+    extracted = object_pairs(body, parse_key(obj.key), PairSet(), "us-east-1").pairs
+    pick = np.random.default_rng(0).choice(
+        extracted.num_rows, min(200_000, extracted.num_rows), replace=False
+    )
+    sample = extracted.take(np.sort(pick))
+    ents, ips = sample["entity"].to_pylist(), sample["ip"].to_pylist()
+    result = train(
+        pairs_from_lists(ents, ips),
+        resolve({"epochs": 2}, distinct_entities=40),
+        log=lambda s: None,
+    )
+    art = ModelArtifact.from_training(result)
+    art.save(out / "model")
+    scores = ModelScorer(art).score(ents, ips).dot_product
+    return {
+        "key": obj.key,
+        "rows": obj.table.num_rows,
+        "bytes": len(body),
+        "threshold": float(np.nanquantile(scores, 0.01)),  # a 1% flag rate
+    }
+
+
+def score(folder: str, key: str, threshold: float) -> dict:
+    from lakewatch.aws.clients import local_runtime_clients
+    from lakewatch.local import emulator
+    from lakewatch.local.bootstrap import bootstrap
+    from lakewatch.scoring.events import ObjectRef
     from lakewatch.scoring.process import Scorer, ScorerConfig
     from lakewatch.serving.local import LocalEndpoints
     from lakewatch.settings import Settings
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            emulator_port=emulator.free_port(),
-            state_dir=Path(tmp),
-            model_server_port=emulator.free_port(),
+    out = Path(folder)
+    settings = Settings(
+        emulator_port=emulator.free_port(),
+        state_dir=out / "state",
+        model_server_port=emulator.free_port(),
+    )
+    emulator.start(settings)
+    try:
+        clients = local_runtime_clients(settings)
+        bootstrap(settings, clients)
+        clients("s3").put_object(
+            Bucket=settings.lake_bucket_name, Key=key, Body=(out / "object.parquet").read_bytes()
         )
-        emulator.start(settings)
-        try:
-            clients = local_runtime_clients(settings)
-            bootstrap(settings, clients)
-            # one big VPC object: one account, one slice of a day
-            gen = LakeGenerator(
-                GenerateOptions(
-                    days=1,
-                    start=date(2026, 11, 1),
-                    rows_per_day=int(rows / 0.85) * 2,
-                    accounts=1,
-                    max_rows_per_object=10**9,
-                )
-            )
-            obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
-            body = parquet_bytes(obj.table)
-            clients("s3").put_object(Bucket=settings.lake_bucket_name, Key=obj.key, Body=body)
-            extracted = object_pairs(body, parse_key(obj.key), PairSet(), "us-east-1").pairs
-            # train on a sample of every view (the pairs come grouped by view)
-            pick = np.random.default_rng(0).choice(
-                extracted.num_rows, min(200_000, extracted.num_rows), replace=False
-            )
-            sample = extracted.take(np.sort(pick))
-            ents, ips = sample["entity"].to_pylist(), sample["ip"].to_pylist()
-            result = train(
-                pairs_from_lists(ents, ips),
-                resolve({"epochs": 2}, distinct_entities=40),
-                log=lambda s: None,
-            )
-            art = ModelArtifact.from_training(result)
-            model_dir = Path(tmp) / "model"
-            art.save(model_dir)
-            endpoints = LocalEndpoints(settings)
-            endpoints.deploy(settings.endpoint_name, "bench", model_dir)
-            scores = ModelScorer(art).score(ents, ips).dot_product
-            threshold = float(np.nanquantile(scores, 0.01))  # a 1% flag rate
-            clients("ssm").put_parameter(
-                Name=settings.threshold_parameter,
-                Type="String",
-                Value=json.dumps({"threshold": threshold, "model_id": "bench"}),
-            )
-            scorer = Scorer(
-                ScorerConfig(
-                    settings.endpoint_name,
-                    settings.threshold_parameter,
-                    settings.results_bucket_name,
-                ),
-                clients,
-            )
-            started = time.perf_counter()
-            out = scorer.process_object(ObjectRef(settings.lake_bucket_name, obj.key, None, "s3"))
-            seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            pq.read_table(io.BytesIO(body))
-            read = time.perf_counter() - started
-            endpoints.processes.stop_all()
-        finally:
-            emulator.stop(settings)
+        endpoints = LocalEndpoints(settings)
+        endpoints.deploy(settings.endpoint_name, "bench", out / "model")
+        clients("ssm").put_parameter(
+            Name=settings.threshold_parameter,
+            Type="String",
+            Value=json.dumps({"threshold": threshold, "model_id": "bench"}),
+        )
+        scorer = Scorer(
+            ScorerConfig(
+                settings.endpoint_name, settings.threshold_parameter, settings.results_bucket_name
+            ),
+            clients,
+        )
+        started = time.perf_counter()
+        result = scorer.process_object(ObjectRef(settings.lake_bucket_name, key, None, "s3"))
+        seconds = time.perf_counter() - started
+        endpoints.processes.stop_all()
+    finally:
+        emulator.stop(settings)
     return {
-        "rows": out.rows,
-        "pairs": out.pairs,
         "seconds": seconds,
-        "read_seconds": read,
-        "bytes": len(body),
-        "anomalies": out.anomalies,
-        "unknown": out.unknown,
+        "rows": result.rows,
+        "pairs": result.pairs,
+        "anomalies": result.anomalies,
+        "unknown": result.unknown,
     }
 
 
+def read(folder: str) -> dict:
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    table = pq.read_table(Path(folder) / "object.parquet")
+    return {"seconds": time.perf_counter() - started, "rows": table.num_rows}
+
+
+def memory_setting(peak_mb: float) -> int:
+    """Lambda memory (MB) for a measured peak: 25% headroom, in 64 MB steps."""
+    return int(math.ceil(peak_mb * HEADROOM / 64) * 64)
+
+
+def measure(rows: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        made = isolated("bench.scorer", "prepare", rows=rows, folder=tmp)
+        scored = isolated(
+            "bench.scorer", "score", folder=tmp, key=made["key"], threshold=made["threshold"]
+        )
+        baseline = isolated("bench.scorer", "read", folder=tmp)
+    if scored["rows"] != made["rows"] or scored["pairs"] == 0:
+        raise RuntimeError(f"the scorer read {scored['rows']} of {made['rows']} rows")
+    return {"object": made, "score": scored, "read": baseline}
+
+
 def run(quick: bool = False) -> list[str]:
-    r = isolated("bench.scorer", "measure", rows=200_000 if quick else 1_000_000)
-    rate, base = r["rows"] / r["seconds"], r["rows"] / r["read_seconds"]
-    return [
-        f"scorer ({r['rows']:,}-row VPC Flow object, {r['bytes'] / 1e6:.0f} MB, "
-        f"{r['pairs']:,} distinct pairs; findings: {r['anomalies']:,} anomalous pairs, "
-        f"{r['unknown']:,} unknown entities)",
-        row(
-            "object to findings, records/s",
-            f"{rate:,.0f}",
-            f"{rate / base:.2f}x a plain pyarrow read of the object ({base:,.0f}/s)",
-        ),
-        row("peak RSS, MB", f"{r['peak_rss_mb']:,.0f}"),
-    ]
+    sizes = (50_000,) if quick else SIZES
+    lines = ["scorer: one VPC Flow object to findings (the handler's path), beside a pyarrow read"]
+    measured = {}
+    for rows in sizes:
+        r = measure(rows)
+        s, b, o = r["score"], r["read"], r["object"]
+        rate, base = s["rows"] / s["seconds"], b["rows"] / b["seconds"]
+        measured[rows] = s["peak_rss_mb"]
+        lines += [
+            f"  {s['rows']:,} rows ({o['bytes'] / 1e6:.0f} MB, {s['pairs']:,} distinct pairs; "
+            f"{s['anomalies']:,} anomalous, {s['unknown']:,} unknown entities)",
+            row(
+                "  records/s",
+                f"{rate:,.0f}",
+                f"{rate / base:.2f}x a plain pyarrow read of the object ({base:,.0f}/s)",
+            ),
+            row(
+                "  peak RSS, MB",
+                f"{s['peak_rss_mb']:,.0f}",
+                f"the pyarrow read alone: {b['peak_rss_mb']:,.0f} MB; fits a "
+                f"{memory_setting(s['peak_rss_mb']):,} MB function",
+            ),
+        ]
+    if not quick:
+        need = memory_setting(measured[1_000_000])
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "peak_rss_mb": {str(k): round(v) for k, v in measured.items()},
+                    "memory_mb_for_1m_rows": need,
+                    "headroom": HEADROOM,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        lines.append(f"  the function needs {need:,} MB for a 1M-row object ({RESULTS.name})")
+    return lines

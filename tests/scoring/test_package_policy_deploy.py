@@ -191,5 +191,5 @@ def test_a_failed_lambda_update_names_its_reason():
         },
         {"FunctionName": "scorer"},
     )
-    with stub, pytest.raises(RuntimeError, match="Lambda scorer: layer .* not found"):
+    with stub, pytest.raises(RuntimeError, match=r"Lambda scorer: layer .* not found"):
         _wait_updated(lam, "scorer", timeout=10)
