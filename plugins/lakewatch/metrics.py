@@ -1,6 +1,9 @@
-"""Ranking metrics shared by the model and the threshold: ROC AUC and the ROC curve."""
+"""Metrics shared by the model, the threshold and the scorer: ROC AUC and curve, and the
+Poisson tail that tells a flag count from the normal tail."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -43,3 +46,14 @@ def roc_curve(
     fpr = np.concatenate([[0.0], fps / max(len(negative), 1)])
     thresholds = np.concatenate([[np.inf], scores[distinct]])
     return fpr, tpr, thresholds
+
+
+def poisson_sf(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 1.0
+    term = total = math.exp(-lam)
+    for i in range(1, k):
+        term *= lam / i
+        total += term
+    return max(0.0, 1.0 - total)

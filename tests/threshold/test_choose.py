@@ -107,7 +107,7 @@ def test_entity_rates_name_only_entities_with_a_heavy_tail():
 
 
 def test_poisson_sf():
-    from lakewatch.threshold.choose import poisson_sf
+    from lakewatch.metrics import poisson_sf
 
     assert poisson_sf(0, 3.0) == 1.0
     assert abs(poisson_sf(1, 0.5) - (1 - np.exp(-0.5))) < 1e-12

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakewatch.lake.layout import LakeKey
+from lakewatch.metrics import poisson_sf
 from lakewatch.scoring.findings import (
     WINDOW_MS,
     ScoredPair,
@@ -29,11 +30,10 @@ from lakewatch.scoring.findings import (
     instance_of,
     severity_for,
 )
-from lakewatch.threshold.choose import poisson_sf
 
 SCAN_MIN_INSTANCES = 3
 MAX_EVIDENCES = 50
-# How unlikely the normal tail must make an instance's flags before they are an incident.
+# How unlikely the normal tail must make an entity's flags before they are an incident.
 ALPHA = 0.01
 
 
@@ -75,15 +75,14 @@ def group(
     """The incidents among ``pairs``: those of known entities scoring under ``threshold``,
     corroborated; answers to an instance's own connections left out (``answered``).
 
-    False alarms are the normal tail, independent pair by pair at the threshold's rate
-    ``rate`` (its target false-positive rate; the strict threshold's is a tenth of it). An
-    instance's hour becomes an incident only when the normal tail would give that many flags
-    among that many pairs with probability under ``ALPHA`` (Poisson), at either threshold:
-    a quiet instance with two flags, or one far beyond the strict threshold, is an incident;
-    a public web server meeting hundreds of new clients an hour needs more. Without ``rate``
-    (older thresholds): two or more pairs, or one under ``strict``. ``entity_rates`` gives
-    the entities whose own normal pairs fall under the threshold more often than ``rate``
-    (``threshold.choose.entity_rates``): their pairs count at their own rate.
+    False alarms are the normal tail, independent pair by pair at the threshold's rate, so
+    an instance's hour is an incident when it has two flags, or one beyond the strict
+    threshold (when given); and, given ``rate`` (the target false-positive rate; the strict
+    threshold's is a tenth of it), when its flags are more than the entity's normal tail
+    explains: Poisson, under ``ALPHA``, over that entity's pairs in the hour. ``entity_rates``
+    names the entities whose own normal pairs fall under the threshold more often than
+    ``rate`` (``threshold.choose.entity_rates``, e.g. a public web server meeting new clients
+    all day): their pairs count at their own rate, so they need more flags.
 
     A scan is one address under ``loose`` (the normal scores' 10 x target quantile) with
     ``SCAN_MIN_INSTANCES`` or more instances, one of them under ``threshold``: a sweep

@@ -8,12 +8,11 @@ smallest normal score (no normal pair flagged).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from lakewatch.metrics import roc_auc, roc_curve
+from lakewatch.metrics import poisson_sf, roc_auc, roc_curve
 
 
 class ThresholdError(ValueError):
@@ -177,14 +176,3 @@ def entity_rates(
         if factor > floor and poisson_sf(int(k_e), n_e * share) < alpha:
             out[str(e)] = round(float(min(1.0, target_fpr * factor)), 6)
     return out
-
-
-def poisson_sf(k: int, lam: float) -> float:
-    """P(X >= k) for X ~ Poisson(lam)."""
-    if k <= 0:
-        return 1.0
-    term = total = math.exp(-lam)
-    for i in range(1, k):
-        term *= lam / i
-        total += term
-    return max(0.0, 1.0 - total)
