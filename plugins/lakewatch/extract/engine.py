@@ -1,19 +1,24 @@
 """The local backend's Athena: the same SQL on DuckDB over the lake's Parquet objects.
 
-The lake (an S3 bucket in the emulator or on AWS, or a folder) is opened as pyarrow datasets,
-one per Glue table, holding only the objects of the interval's eventDay partitions (Athena's
-partition pruning); DuckDB scans them with projection and filter pushdown. Athena's SQL is
-translated with sqlglot, and its Glue table names are pointed at those datasets.
+Each Glue table is a DuckDB view over ``read_parquet`` of the objects in the interval's
+eventDay partitions only (Athena's partition pruning), read natively with projection and
+filter pushdown; an S3 lake's objects are copied to a scratch folder first (DuckDB's httpfs
+extension cannot be installed offline). Athena's SQL is translated with sqlglot, and its Glue
+table names are pointed at those views.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 import sqlglot
 from pyarrow import fs
 from sqlglot import exp
@@ -24,6 +29,8 @@ from lakewatch.extract.views import QueryContext, sources_used
 from lakewatch.lake.layout import Source, parse_key, source_prefix
 from lakewatch.lake.schemas import schema_for
 
+# DuckDB's own memory ceiling for a query; past it, the extract's table spills to disk.
+MEMORY_LIMIT = "768MB"
 _PARTITIONS_V1 = pa.schema(
     [("region", pa.string()), ("accountId", pa.string()), ("eventDay", pa.string())]
 )
@@ -81,23 +88,26 @@ class LakeLocation:
                 out.append(info.path)
         return sorted(out)
 
-    def dataset(self, source: Source, version: str, region: str, days: list[str]) -> Any:
+    def local_files(
+        self, source: Source, version: str, region: str, days: list[str], cache: Path
+    ) -> list[str]:
+        """The objects as local files DuckDB reads natively: a folder lake's own files, or an
+        S3 lake's objects copied under ``cache`` at their keys (the hive partition folders
+        kept), each checked against the size S3 listed. DuckDB's own S3 reader (httpfs) is
+        an extension that needs downloading, which an offline machine cannot."""
         paths = self.objects(source, version, region, days)
-        if version == "1.0":
-            partitioning = ds.partitioning(_PARTITIONS_V1, flavor="hive")
-            base = self._join(source_prefix(source, version, region))
-            if not paths:
-                return _empty(source, version)
-            return ds.dataset(
-                paths,
-                filesystem=self.filesystem,
-                format="parquet",
-                partitioning=partitioning,
-                partition_base_dir=base.rstrip("/"),
-            )
-        if not paths:
-            return _empty(source, version)
-        return ds.dataset(paths, filesystem=self.filesystem, format="parquet")
+        if isinstance(self.filesystem, fs.LocalFileSystem):
+            return paths
+        out = []
+        for path, info in zip(paths, self.filesystem.get_file_info(paths), strict=True):
+            local = cache / path[len(self.root) :].lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with self.filesystem.open_input_stream(path) as src, local.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 8 * 1024 * 1024)
+            if local.stat().st_size != info.size:
+                raise OSError(f"{path}: copied {local.stat().st_size} of {info.size} bytes")
+            out.append(str(local))
+        return out
 
 
 def _empty(source: Source, version: str) -> pa.Table:
@@ -125,41 +135,84 @@ class DuckAthena:
         self.tables = tables or {}
         self.threads = threads
 
+    @contextmanager
+    def connect(self, ctx: QueryContext) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict]]:
+        """A DuckDB connection with the interval's Glue tables as views; yields it and the
+        Glue-name -> view-name map ``translate`` takes. Lake files are read natively by
+        DuckDB (projection and filter pushdown into the Parquet), spilling to a scratch
+        folder past ``MEMORY_LIMIT``."""
+        with tempfile.TemporaryDirectory(prefix="lakewatch-duck-") as scratch:
+            con = duckdb.connect()
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            con.execute(f"SET temp_directory = '{scratch}/spill'")
+            names = {}
+            try:
+                for source in sources_used(ctx.views):
+                    local = f"lake_{source.value.lower()}"
+                    files = (
+                        self.location.local_files(
+                            source, ctx.source_version, ctx.region, ctx.days(), Path(scratch)
+                        )
+                        if self.location is not None
+                        else []
+                    )
+                    if files:
+                        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                        con.execute(
+                            f"CREATE VIEW {local} AS SELECT * FROM read_parquet([{listed}], "
+                            f"hive_partitioning = {str(ctx.source_version == '1.0').lower()}, "
+                            "hive_types_autocast = false, union_by_name = true)"
+                        )
+                    else:
+                        con.register(
+                            local, self.tables.get(source, _empty(source, ctx.source_version))
+                        )
+                    names[f"{ctx.glue_database}.{ctx.table(source)}"] = local
+                yield con, names
+            finally:
+                con.close()
+
     def query(self, athena_sql: str, ctx: QueryContext) -> pa.Table:
-        con = duckdb.connect()
-        if self.threads:
-            con.execute(f"SET threads = {int(self.threads)}")
-        names = {}
-        for source in sources_used(ctx.views):
-            local = f"lake_{source.value.lower()}"
-            if self.location is not None:
-                data = self.location.dataset(source, ctx.source_version, ctx.region, ctx.days())
-            else:
-                data = self.tables.get(source, _empty(source, ctx.source_version))
-            con.register(local, data)
-            names[f"{ctx.glue_database}.{ctx.table(source)}"] = local
-        try:
+        with self.connect(ctx) as (con, names):
             return con.sql(translate(athena_sql, names)).to_arrow_table()
-        finally:
-            con.close()
 
     def extract(self, ctx: QueryContext, store, prefix: str, attempt: str, summary) -> None:
-        """One pass: classify every candidate pair, count them, export the kept ones."""
-        import pyarrow.compute as pc
-
-        from lakewatch.extract.export import summarize_counts, write_parts
+        """One scan of the lake into a DuckDB table of classified candidates (spilled to disk
+        when large), then the counts, and each split's kept pairs written as CSV by DuckDB:
+        memory stays bounded however many rows the day has."""
+        from lakewatch.extract.export import SPLITS, summarize_counts
         from lakewatch.extract.views import render
 
-        # ordered: a rerun writes byte-identical objects whatever order the scan threads took
-        rows = self.query(
-            f"SELECT * FROM ({render('classified.sql', ctx)}) AS c ORDER BY entity, ip", ctx
-        )
-        summary.queries.append("duckdb:classified.sql")
-        counts = (
-            rows.group_by(["view", "status"])
-            .aggregate([("entity", "count"), ("entity", "count_distinct")])
-            .rename_columns(["view", "status", "rows", "entities"])
-        )
-        summarize_counts(counts, ctx.keep, summary)
-        kept = rows.filter(pc.is_in(rows["status"], pa.array(list(ctx.keep))))
-        write_parts(store, prefix, attempt, kept, summary)
+        keep = ", ".join(f"'{k}'" for k in ctx.keep)
+        with self.connect(ctx) as (con, names), tempfile.TemporaryDirectory() as out:
+            sql = translate(render("classified.sql", ctx), names)
+            con.execute(f"CREATE TEMP TABLE classified AS {sql}")
+            summary.queries.append("duckdb:classified.sql")
+            counts = con.sql(
+                "SELECT view, status, count(*) AS rows, count(DISTINCT entity) AS entities "
+                "FROM classified GROUP BY view, status"
+            ).to_arrow_table()
+            summarize_counts(counts, ctx.keep, summary)
+            for split in SPLITS:
+                path = Path(out) / f"{split}.csv"
+                # ordered: a rerun writes byte-identical objects whatever the scan threads did
+                con.execute(
+                    "COPY (SELECT entity, ip FROM classified "
+                    f"WHERE split = '{split}' AND status IN ({keep}) ORDER BY entity, ip) "
+                    f"TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '')"
+                )
+                key = f"{prefix}attempt={attempt}/{split}.csv"
+                store.put(key, path.read_bytes())
+                summary.parts[split] = [key]
+            rows = con.sql(
+                "SELECT split, count(*) AS n FROM classified "
+                f"WHERE status IN ({keep}) GROUP BY split"
+            ).fetchall()
+            summary.split_rows = {split: 0 for split in SPLITS} | {s: int(n) for s, n in rows}
+            summary.rows = sum(summary.split_rows.values())
+            [(summary.entities,)] = con.sql(
+                f"SELECT count(DISTINCT entity) FROM classified WHERE status IN ({keep})"
+            ).fetchall()
+            summary.attempt = attempt
