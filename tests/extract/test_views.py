@@ -2,6 +2,7 @@
 
 import shutil
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -192,4 +193,4 @@ def test_an_s3_lake_is_copied_for_duckdb_at_its_keys(aws, clients, tmp_path):
     assert files and all("eventDay=20261102" in f for f in files)
     for f in files:
         key = f[len(str(tmp_path)) + 1 :]
-        assert open(f, "rb").read() == store.get(key)
+        assert Path(f).read_bytes() == store.get(key)
