@@ -8,6 +8,7 @@ locally, ``save`` writes the tarball itself. ``load`` reads either form.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -99,12 +100,13 @@ class ModelArtifact:
                 write_atomic(out / name, body)
             return out
         buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        with tarfile.open(fileobj=buf, mode="w") as tar:
             for name, body in files.items():
                 info = tarfile.TarInfo(name)
                 info.size, info.mtime, info.mode = len(body), 0, 0o644
                 tar.addfile(info, io.BytesIO(body))
-        write_atomic(out / TARBALL, buf.getvalue())
+        # no timestamp in gzip's header either: the same model gives the same bytes
+        write_atomic(out / TARBALL, gzip.compress(buf.getvalue(), mtime=0))
         return out / TARBALL
 
     # read ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ The dicts are the AWS API's own shapes (CreateTrainingJob, CreateModel).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -54,12 +55,13 @@ def source_tarball(package_root: Path | None = None) -> tuple[bytes, str]:
     for path in sorted(root.rglob("*.py")):
         files[f"lakewatch/{path.relative_to(root).as_posix()}"] = path.read_bytes()
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(files):
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(files[name]), 0, 0o644
             tar.addfile(info, io.BytesIO(files[name]))
-    body = buf.getvalue()
+    # gzip's header holds a timestamp: zero it, or two builds a second apart differ
+    body = gzip.compress(buf.getvalue(), mtime=0)
     return body, hashlib.sha256(body).hexdigest()[:16]
 
 
