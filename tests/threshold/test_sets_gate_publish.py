@@ -140,3 +140,23 @@ def test_a_held_out_split_is_matched_to_a_fresh_days_share_of_seen_pairs():
     assert len(plain.normal) == 400  # no share given: every pair
     more = build_sets(held_out, entities, seen, seed=1, min_normal=50, seen_share=0.9)
     assert len(more.normal) == 400  # never more seen pairs than there are
+
+
+def test_extract_parts_are_read_once_and_cut_at_the_limit(tmp_path):
+    from lakewatch.lake.sink import LocalStore
+    from lakewatch.threshold.recalibrate import _read_parts
+
+    store = LocalStore(tmp_path)
+    store.put("a.csv", b"i-1,10.0.0.1\ni-1,10.0.0.2\n,bad\n")
+    store.put("b.csv", b"i-2,10.0.0.3\n")
+    reads = []
+    get = store.get
+    store.get = lambda key: reads.append(key) or get(key)
+    cache: dict = {}
+    assert _read_parts(store, ["a.csv", "b.csv"], limit=1, cache=cache) == [("i-1", "10.0.0.1")]
+    assert _read_parts(store, ["a.csv", "b.csv"], cache=cache) == [
+        ("i-1", "10.0.0.1"),
+        ("i-1", "10.0.0.2"),
+        ("i-2", "10.0.0.3"),
+    ]
+    assert reads == ["a.csv", "b.csv"]  # a.csv came from the cache the second time

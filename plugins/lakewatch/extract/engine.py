@@ -71,6 +71,12 @@ class LakeLocation:
 
     def objects(self, source: Source, version: str, region: str, days: list[str]) -> list[str]:
         """Paths of the source's objects in the given eventDay partitions."""
+        return [info.path for info in self._listed(source, version, region, days)]
+
+    def _listed(
+        self, source: Source, version: str, region: str, days: list[str]
+    ) -> list[fs.FileInfo]:
+        """The listing of those objects (with their sizes), sorted by path."""
         base = self._join(source_prefix(source, version, region))
         try:
             infos = self.filesystem.get_file_info(
@@ -85,8 +91,8 @@ class LakeLocation:
                 continue
             key = parse_key(info.path[len(self.root) :].lstrip("/"))
             if key and key.event_day in wanted:
-                out.append(info.path)
-        return sorted(out)
+                out.append(info)
+        return sorted(out, key=lambda info: info.path)
 
     def local_files(
         self, source: Source, version: str, region: str, days: list[str], cache: Path
@@ -95,17 +101,17 @@ class LakeLocation:
         S3 lake's objects copied under ``cache`` at their keys (the hive partition folders
         kept), each checked against the size S3 listed. DuckDB's own S3 reader (httpfs) is
         an extension that needs downloading, which an offline machine cannot."""
-        paths = self.objects(source, version, region, days)
+        listed = self._listed(source, version, region, days)
         if isinstance(self.filesystem, fs.LocalFileSystem):
-            return paths
+            return [info.path for info in listed]
         out = []
-        for path, info in zip(paths, self.filesystem.get_file_info(paths), strict=True):
-            local = cache / path[len(self.root) :].lstrip("/")
+        for info in listed:  # the listing's sizes: no second request per object
+            local = cache / info.path[len(self.root) :].lstrip("/")
             local.parent.mkdir(parents=True, exist_ok=True)
-            with self.filesystem.open_input_stream(path) as src, local.open("wb") as dst:
+            with self.filesystem.open_input_stream(info.path) as src, local.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 8 * 1024 * 1024)
             if local.stat().st_size != info.size:
-                raise OSError(f"{path}: copied {local.stat().st_size} of {info.size} bytes")
+                raise OSError(f"{info.path}: copied {local.stat().st_size} of {info.size} bytes")
             out.append(str(local))
         return out
 
@@ -206,13 +212,11 @@ class DuckAthena:
                 key = f"{prefix}attempt={attempt}/{split}.csv"
                 store.put(key, path.read_bytes())
                 summary.parts[split] = [key]
-            rows = con.sql(
-                "SELECT split, count(*) AS n FROM classified "
-                f"WHERE status IN ({keep}) GROUP BY split"
+            [(*per_split, summary.entities)] = con.sql(
+                "SELECT "
+                + "".join(f"count(*) FILTER (WHERE split = '{split}'), " for split in SPLITS)
+                + f"count(DISTINCT entity) FROM classified WHERE status IN ({keep})"
             ).fetchall()
-            summary.split_rows = {split: 0 for split in SPLITS} | {s: int(n) for s, n in rows}
+            summary.split_rows = {split: int(n) for split, n in zip(SPLITS, per_split, strict=True)}
             summary.rows = sum(summary.split_rows.values())
-            [(summary.entities,)] = con.sql(
-                f"SELECT count(DISTINCT entity) FROM classified WHERE status IN ({keep})"
-            ).fetchall()
             summary.attempt = attempt

@@ -13,7 +13,6 @@ manifest is published the parts of the attempt it replaced are deleted.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections import Counter
@@ -22,8 +21,6 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pv
 
 from lakewatch.extract.views import DEFAULT_VIEWS, check_views
 from lakewatch.lake.sink import ObjectStore
@@ -130,33 +127,6 @@ def summarize_counts(counts: pa.Table, keep: tuple[str, ...], summary: ExtractSu
         if row["status"] not in keep:
             dropped[DROP_REASONS.get(row["status"], row["status"])] += int(row["rows"])
     summary.by_view, summary.dropped = by_view, dict(dropped)
-
-
-def csv_bytes(table: pa.Table) -> bytes:
-    """Headerless two-column CSV, the IP Insights training format."""
-    buf = io.BytesIO()
-    pv.write_csv(
-        table.select(["entity", "ip"]),
-        buf,
-        pv.WriteOptions(include_header=False, quoting_style="none"),
-    )
-    return buf.getvalue()
-
-
-def write_parts(
-    store: ObjectStore, prefix: str, attempt: str, rows: pa.Table, summary: ExtractSummary
-) -> None:
-    """One CSV per split under ``attempt=<id>/`` (the local engine's export)."""
-    split = rows["split"]
-    for name in SPLITS:
-        part = rows.filter(pc.equal(split, name))
-        key = f"{prefix}attempt={attempt}/{name}.csv"
-        store.put(key, csv_bytes(part))
-        summary.parts[name] = [key]
-        summary.split_rows[name] = part.num_rows
-    summary.rows = rows.num_rows
-    summary.entities = len(pc.unique(rows["entity"])) if rows.num_rows else 0
-    summary.attempt = attempt
 
 
 def read_manifest(store: ObjectStore, prefix: str) -> ExtractSummary | None:

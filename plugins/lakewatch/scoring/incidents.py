@@ -89,16 +89,16 @@ def group(
     touches each instance a few times, so each pair's evidence is weak, but the normal tail
     rarely puts one address under even the loose threshold on three instances at once."""
     known = [p for p in answered(pairs) if p.known_entity and p.score is not None]
-    flagged = [p for p in known if p.score is not None and p.score < threshold]
+    flagged = [p for p in known if _under(p, threshold)]
     wide = threshold if loose is None else max(loose, threshold)
     by_address: dict[str, list[ScoredPair]] = defaultdict(list)
     for p in known:
-        if p.score is not None and p.score < wide:
+        if _under(p, wide):
             by_address[p.ip].append(p)
     out, taken = [], set()
     for ip, members in sorted(by_address.items()):
         if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES and any(
-            p.score is not None and p.score < threshold for p in members
+            _under(p, threshold) for p in members
         ):
             window = min(p.first_ms for p in members) // WINDOW_MS
             out.append(Incident("scan", ip, window, members))

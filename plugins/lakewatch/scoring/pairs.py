@@ -127,10 +127,10 @@ def merge_counts(parts: list[pa.Table]) -> pa.Table:
             ]
         )
     )
-    return unsuffixed(merged).select(_empty().schema.names)
+    return _unsuffixed(merged).select(_empty().schema.names)
 
 
-def unsuffixed(table: pa.Table) -> pa.Table:
+def _unsuffixed(table: pa.Table) -> pa.Table:
     """pyarrow names an aggregate ``<column>_<function>``; keep the column's own name."""
     names = {
         "event_time_count_sum": "event_time_count",

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.model.detectors import DetectorCache
@@ -33,7 +34,7 @@ from lakewatch.scoring.findings import (
 )
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.incidents import incident_finding
-from lakewatch.scoring.pairs import object_pairs, unsuffixed
+from lakewatch.scoring.pairs import object_pairs
 from lakewatch.serving.runtime import EndpointError, invoke_pairs
 
 SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
@@ -146,9 +147,10 @@ class EntityRates:
         if not uri.startswith("s3://"):
             return {}
         if self._for != (threshold.get("version"), uri):
-            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            where = S3Uri.parse(uri)
             try:
-                doc = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                body = self.s3.get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
+                doc = json.loads(body)
             except (ClientError, BotoCoreError) as err:
                 raise TransientError(f"reading the threshold record {uri}: {err}") from None
             except ValueError as err:
@@ -242,14 +244,8 @@ class Scorer:
         kept = table.filter(pc.is_in(table["status"], pa.array(list(self.pair_set.keep))))
         if kept.num_rows == 0:
             return result
-        grouped = kept.group_by(["entity", "ip", "view"]).aggregate(
-            [
-                ("event_time_count", "sum"),
-                ("event_time_min", "min"),
-                ("event_time_max", "max"),
-            ]
-        )
-        grouped = unsuffixed(grouped)
+        # already one row per (entity, ip, view): a pair's status follows from the pair alone
+        grouped = kept
         result.pairs = grouped.num_rows
         threshold = self.thresholds.get()
         entities = grouped["entity"].to_pylist()

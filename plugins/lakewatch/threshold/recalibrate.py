@@ -81,27 +81,51 @@ def current_model(settings: Settings, clients: Any) -> ModelRecord:
     return record
 
 
-def _read_parts(store, keys: list[str], limit: int | None = None) -> list[tuple[str, str]]:
-    out = []
+TRAINING_LIMIT = 2_000_000  # training pairs read to know entities and seen pairs
+
+
+def _read_parts(
+    store,
+    keys: list[str],
+    limit: int | None = None,
+    cache: dict[str, list[tuple[str, str]]] | None = None,
+) -> list[tuple[str, str]]:
+    """The (entity, ip) pairs of extract parts, up to ``limit``; a part already in ``cache``
+    is not read again."""
+    out: list[tuple[str, str]] = []
     for key in keys:
-        for line in store.get(key).decode().splitlines():
-            entity, _, ip = line.partition(",")
-            if entity and ip:
-                out.append((entity, ip))
-                if limit and len(out) >= limit:
-                    return out
+        if cache is None or key not in cache:
+            pairs = []
+            for line in store.get(key).decode().splitlines():
+                entity, _, ip = line.partition(",")
+                if entity and ip:
+                    pairs.append((entity, ip))
+            if cache is not None:
+                cache[key] = pairs
+        else:
+            pairs = cache[key]
+        if limit and len(out) + len(pairs) >= limit:
+            return out + pairs[: limit - len(out)]
+        out.extend(pairs)
     return out
 
 
 def _fresh_day_seen_share(
-    store, train_parts: list[str], night_prefix: str, held_out: list[tuple[str, str]]
+    store,
+    train_parts: list[str],
+    night_prefix: str,
+    held_out: list[tuple[str, str]],
+    cache: dict[str, list[tuple[str, str]]],
 ) -> float | None:
     """The share of the night's distinct pairs (every split) that the other days of the
     window had: what a fresh day brings, counted the way the scorer counts (distinct pairs).
-    None when the window is that one night."""
+    None when the window is that one night. Parts in ``cache`` (read for the training pairs)
+    are not fetched again."""
     night = [k for k in train_parts if k.startswith(night_prefix)]
-    others = set(_read_parts(store, [k for k in train_parts if k not in night], limit=2_000_000))
-    pairs = set(_read_parts(store, night)) | set(held_out)
+    others = set(
+        _read_parts(store, [k for k in train_parts if k not in night], TRAINING_LIMIT, cache)
+    )
+    pairs = set(_read_parts(store, night, cache=cache)) | set(held_out)
     if not others or not pairs:
         return None
     return len(pairs & others) / len(pairs)
@@ -126,7 +150,8 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
         else [k for part in manifest.parts.values() for k in part]
     )
     train_parts = record.extra.get("train_parts", [])
-    training = _read_parts(store, train_parts, limit=2_000_000)
+    parts: dict[str, list[tuple[str, str]]] = {}
+    training = _read_parts(store, train_parts, TRAINING_LIMIT, parts)
     candidates = _read_parts(store, keys)
     sets = build_sets(
         candidates,
@@ -137,7 +162,9 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
         max_abnormal=options.max_abnormal,
         min_normal=options.min_normal,
         seen_share=(
-            _fresh_day_seen_share(store, train_parts, prefix, candidates) if trained_on else None
+            _fresh_day_seen_share(store, train_parts, prefix, candidates, parts)
+            if trained_on
+            else None
         ),
     )
     sets.notes.append(
