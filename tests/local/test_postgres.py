@@ -75,3 +75,67 @@ def test_make_down_stops_it_and_a_restart_keeps_the_data(pg):
 def test_as_root_the_server_runs_as_an_unprivileged_user(pg):
     _, registry = pg
     assert psutil.Process(registry.get(NAME).pid).username() == "lakewatch-pg"
+
+
+_HOLDER = """
+import os, sys, time, psycopg
+conn = psycopg.connect(sys.argv[1], application_name="airflow-scheduler")
+conn.execute("SELECT x FROM locked FOR UPDATE")  # a transaction holding a row lock
+if os.fork() == 0:  # a LocalExecutor worker: forked with the connection's socket
+    time.sleep(120)
+    os._exit(0)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_schedulers_locks_outlive_it_until_its_sessions_are_ended(pg, tmp_path):
+    """The demo's scheduler restart ends the dead scheduler's sessions: its forked workers
+    keep the socket open, so PostgreSQL would hold its row locks for as long as they live."""
+    import signal
+    import subprocess
+    import sys
+
+    import psycopg
+
+    server, _ = pg
+    with server._connect("airflow") as conn:
+        conn.execute("CREATE TABLE locked (x int)")
+        conn.execute("INSERT INTO locked VALUES (1)")
+    dsn = (
+        f"host=127.0.0.1 port={server.port} user=airflow dbname=airflow "
+        f"password={server.password}"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, dsn], stdout=subprocess.PIPE, text=True
+    )
+    worker = None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        worker = psutil.Process(holder.pid).children()[0]
+        os.kill(holder.pid, signal.SIGKILL)  # the scheduler dies; its worker lives on
+        holder.wait(timeout=10)
+
+        def update() -> None:
+            with server._connect("airflow") as conn:
+                conn.execute("SET lock_timeout = '2s'")
+                conn.execute("UPDATE locked SET x = 2")
+
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            update()  # the dead scheduler's lock is still held
+        assert server.end_sessions("airflow-scheduler") == 1
+        update()
+        assert server.end_sessions("airflow-scheduler") == 0
+    finally:
+        if worker is not None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+        holder.kill()
+
+
+def test_urls_name_the_component_that_uses_them(pg):
+    server, _ = pg
+    assert server.url(application="airflow-scheduler").endswith(
+        "/airflow?application_name=airflow-scheduler"
+    )
+    assert "application_name" not in server.url("psycopg_async")

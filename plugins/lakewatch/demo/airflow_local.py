@@ -56,7 +56,8 @@ class LocalAirflow:
     def password(self) -> str:
         return json.loads((self.home / "passwords.json").read_text())[USER]
 
-    def env(self) -> dict[str, str]:
+    def env(self, component: str | None = None) -> dict[str, str]:
+        """The environment of Airflow's processes; ``component`` names its database sessions."""
         jwt = _secret_file(self.home / "jwt_secret", lambda: secrets.token_urlsafe(32))
         fernet = _secret_file(self.home / "fernet_key", _fernet)
         s = self.settings
@@ -79,8 +80,10 @@ class LocalAirflow:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database.url(),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.database.url("psycopg_async"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database.url(application=component),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.database.url(
+                "psycopg_async", application=component
+            ),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             # a worker lost with its scheduler is noticed in a minute, not five: on one
@@ -180,12 +183,13 @@ class LocalAirflow:
         them)."""
         if self.processes.get(name) and not self.processes.running(name):
             self.processes.retire(name)
+            self.database.end_sessions(name)  # the dead one's locks (see end_sessions)
         else:
             self.processes.stop(name)
         self.processes.start(
             name,
             [sys.executable, "-m", "airflow", *self.commands()[name]],
-            env=self.env(),
+            env=self.env(name),
             cwd=self.home,
         )
 

@@ -94,10 +94,12 @@ class LocalPostgres:
                 f.write(secrets.token_urlsafe(24))
         return path.read_text().strip()
 
-    def url(self, driver: str = "psycopg") -> str:
+    def url(self, driver: str = "psycopg", application: str | None = None) -> str:
         """SQLAlchemy URL for Airflow (psycopg 3; ``psycopg_async`` for Airflow's async
-        engine): pass it in the environment only."""
-        return f"postgresql+{driver}://{ROLE}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
+        engine): pass it in the environment only. ``application`` names the sessions (PostgreSQL's
+        ``application_name``), so a dead component's sessions can be found and ended."""
+        url = f"postgresql+{driver}://{ROLE}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
+        return f"{url}?application_name={application}" if application else url
 
     def init(self) -> None:
         """``initdb`` once: the ``airflow`` role with its password, scram auth on loopback."""
@@ -159,6 +161,10 @@ class LocalPostgres:
                     str(self.data),  # the Unix socket stays inside the data directory
                     "-c",
                     "max_connections=200",
+                    # the backstop for a client that died without closing its session (see
+                    # end_sessions): its row locks are released after five minutes at most
+                    "-c",
+                    "idle_in_transaction_session_timeout=300s",
                 ],
                 user=_system_user(),
             )
@@ -199,6 +205,22 @@ class LocalPostgres:
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    def end_sessions(self, application: str) -> int:
+        """End every session of ``application``; returns how many.
+
+        A SIGKILLed scheduler's session outlives it: its LocalExecutor workers were forked with
+        the connection's socket, so PostgreSQL never sees it close, and the transaction it was
+        in keeps its row locks. The task instances those workers then finish wait on those
+        locks (through the API server) forever; the restarted scheduler must not inherit that.
+        """
+        with self._connect("postgres") as conn:
+            ended = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND datname = %s AND pid <> pg_backend_pid()",
+                (application, DATABASE),
+            ).fetchall()
+        return sum(1 for (ok,) in ended if ok)
 
     def reset(self) -> None:
         """Drop and recreate the Airflow database (a fresh demo), keeping the server."""
