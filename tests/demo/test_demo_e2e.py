@@ -21,14 +21,17 @@ import pytest
 from lakewatch.local.postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-# Floors below what the demo measures (README, "Measured"): a regression trips them.
+# Floors below what the demo measures on seeds 7 (the default, which this test runs), 1 and 2
+# (README, "Measured"); its lake no longer depends on the date it runs, so a regression, not
+# the calendar, trips them.
 RECALL_FLOORS = {
     "c2_beacon": 0.8,
     "exfiltration": 0.8,
     "rare_domain": 0.8,
-    "lateral_movement": 0.4,
-    "scan": 0.4,
+    "lateral_movement": 0.25,
+    "scan": 0.3,
 }
+INCIDENT_RECALL_FLOOR = 70  # percent of injected events; measured 80-93
 
 
 def _kill_scheduler_when_backfill_runs(state_dir: Path, lines: list[str], done: list[str]):
@@ -97,7 +100,7 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     assert "DAG runs:" in out and "(1 failed)" in out
     assert "alert: lakewatch: lakewatch_recalibrate failed: lakewatch_recalibrate run" in out
     m = re.search(r"^incidents: precision (\d+)% \(\d+ of \d+\), recall (\d+)% ", out, re.M)
-    assert m and int(m.group(2)) >= 80, out[-2000:]
+    assert m and int(m.group(2)) >= INCIDENT_RECALL_FLOOR, out[-2000:]
     assert "scorer check: success" in out
     recall = {}
     for kind, floor in RECALL_FLOORS.items():

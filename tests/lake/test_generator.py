@@ -38,6 +38,24 @@ def test_same_seed_same_bytes_other_seed_other_bytes():
     assert parquet_bytes(a[0].table) != parquet_bytes(c[0].table)
 
 
+def test_a_lake_keyed_by_origin_is_the_same_lake_whatever_the_dates():
+    """The demo writes the days before today from its start: its data must not depend on
+    the date it runs (only the timestamps and keys move)."""
+
+    def endpoints(origin: date | None, start: date = START) -> list[list]:
+        gen = LakeGenerator(
+            GenerateOptions(days=1, start=start, seed=5, rows_per_day=1_000, origin=origin)
+        )
+        return [
+            o.table.select([c for c in o.table.column_names if c.endswith("endpoint")]).to_pylist()
+            for o in gen.objects()
+        ]
+
+    later = date(2027, 3, 9)
+    assert endpoints(START) == endpoints(later, later)
+    assert endpoints(None) != endpoints(START)
+
+
 def test_keys_and_schemas(lake):
     version, _gen, objs = lake
     assert len(objs) >= 2 * 2 * 3  # days x sources x accounts, several slices each

@@ -41,8 +41,17 @@ def test_abnormal_kinds_are_what_they_claim():
 
 
 def test_unknown_entities_are_left_out_and_small_sets_refused():
-    with pytest.raises(SetsTooSmall, match="50 normal pairs of known entities"):
+    # i-1 has 50 rows, 30 distinct pairs
+    with pytest.raises(SetsTooSmall, match="30 normal pairs of known entities"):
         build_sets(NORMAL, {"i-1"}, set(NORMAL), seed=1, min_normal=200)
+
+
+def test_a_chatty_pair_is_one_normal_pair():
+    """A new pair with a thousand flows is one pair the scorer could flag, not a thousand."""
+    chatty = [("i-1", "45.110.185.181")] * 1000
+    sets = build_sets(NORMAL + chatty, {f"i-{i}" for i in range(20)}, set(NORMAL), seed=2)
+    assert sets.normal.count(("i-1", "45.110.185.181")) == 1
+    assert len(sets.normal) == len(set(NORMAL)) + 1
 
 
 def test_random_public_skips_reserved_space():

@@ -64,6 +64,10 @@ class GenerateOptions:
     anomalies_per_kind: int | None = None  # per day; default: one per account
     dns_share: float = 0.15
     max_rows_per_object: int = 150_000
+    # A day's random stream is keyed by its distance from ``origin`` when given (a lake
+    # written relative to today, the demo's, is then the same whatever today is), else by
+    # its date.
+    origin: date | None = None
 
     def __post_init__(self):
         if self.days < 1:
@@ -76,6 +80,11 @@ class GenerateOptions:
     @property
     def first_day(self) -> date:
         return self.start or (datetime.now(UTC).date() - timedelta(days=self.days))
+
+    def stream(self, day: date) -> int:
+        """The key of ``day``'s random streams (relative keys start at a million: no ordinal
+        of a date this generator writes, nor the fleet's own stream, uses them)."""
+        return 1_000_000 + (day - self.origin).days if self.origin else day.toordinal()
 
 
 @dataclass
@@ -246,13 +255,13 @@ class LakeGenerator:
             yield from self.day_objects(self.o.first_day + timedelta(days=d))
 
     def day_objects(self, day: date) -> Iterator[GeneratedObject]:
-        day_rng = np.random.default_rng([self.o.seed, day.toordinal()])
+        day_rng = np.random.default_rng([self.o.seed, self.o.stream(day)])
         usage = self._daily_usage(day_rng)
         events = self._plan_events(day, day_rng)
         rows_account = self.o.rows_per_day / self.o.accounts
         for a in range(self.o.accounts):
             for s in range(self.slices):
-                rng = np.random.default_rng([self.o.seed, day.toordinal(), a, s])
+                rng = np.random.default_rng([self.o.seed, self.o.stream(day), a, s])
                 t0 = _day_ms(day) + s * DAY_MS // self.slices
                 t1 = _day_ms(day) + (s + 1) * DAY_MS // self.slices
                 slice_events = [e for e in events if e.account == a and e.slice == s]

@@ -1,7 +1,9 @@
 """The normal and synthetic-abnormal pair sets a threshold is chosen on.
 
 Normal: pairs the current model did not train on (the night's extract, or its held-out
-validation split when the night is inside the model's training window), known entities only.
+validation split when the night is inside the model's training window), known entities only,
+each distinct pair once: the scorer flags distinct pairs, so that is the unit a false-positive
+rate counts (an extract row per flow would let one chatty new pair fill the 0.1% tail).
 Abnormal, each normal entity paired with:
 
 - ``random_public``: a uniformly random public (globally routable) IPv4 address;
@@ -117,8 +119,11 @@ def build_sets(
     kindly and loosens the threshold; given the share, pairs seen in training are subsampled
     to it (``match_seen_share``)."""
     rng = np.random.default_rng(seed)
-    known = [(e, a) for e, a in normal_pairs if e in known_entities]
-    notes = [f"{len(normal_pairs):,} normal candidate pairs, {len(known):,} of known entities"]
+    known = sorted({(e, a) for e, a in normal_pairs if e in known_entities})
+    notes = [
+        f"{len(normal_pairs):,} normal candidate rows, {len(known):,} distinct pairs of known "
+        "entities"
+    ]
     if seen_share is not None:
         known, note = match_seen_share(known, observed_pairs, seen_share, rng)
         notes.append(note)
