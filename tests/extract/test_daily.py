@@ -198,3 +198,27 @@ def test_athena_failure_names_the_reason():
     runner = AthenaRunner(FakeAthena(), "s3://out/", poll_seconds=0)
     with pytest.raises(AthenaQueryError, match="q1 FAILED: TABLE_NOT_FOUND"):
         runner.run("SELECT 1", "db")
+
+
+def test_a_killed_extract_stops_its_athena_query():
+    """On-call kills the task mid-query (Airflow raises AirflowTaskTerminated on SIGTERM):
+    the query is stopped, not left scanning, and the kill still ends the task."""
+    from airflow.sdk.exceptions import AirflowTaskTerminated
+
+    class RunningAthena:
+        def __init__(self):
+            self.stopped: list[str] = []
+
+        def start_query_execution(self, **kw):
+            return {"QueryExecutionId": "q7"}
+
+        def get_query_execution(self, **kw):
+            raise AirflowTaskTerminated("Task killed")
+
+        def stop_query_execution(self, QueryExecutionId):
+            self.stopped.append(QueryExecutionId)
+
+    athena = RunningAthena()
+    with pytest.raises(AirflowTaskTerminated):
+        AthenaRunner(athena, "s3://out/", poll_seconds=0).run("SELECT 1", "db")
+    assert athena.stopped == ["q7"]

@@ -103,8 +103,7 @@ def test_a_killed_schedulers_locks_outlive_it_until_its_sessions_are_ended(pg, t
         conn.execute("CREATE TABLE locked (x int)")
         conn.execute("INSERT INTO locked VALUES (1)")
     dsn = (
-        f"host=127.0.0.1 port={server.port} user=airflow dbname=airflow "
-        f"password={server.password}"
+        f"host=127.0.0.1 port={server.port} user=airflow dbname=airflow password={server.password}"
     )
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLDER, dsn], stdout=subprocess.PIPE, text=True

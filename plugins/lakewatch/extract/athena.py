@@ -7,6 +7,7 @@ headerless CSV under a prefix, one sub-prefix per value of its last column (``sp
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from typing import Any
@@ -28,6 +29,10 @@ _TYPES = {
 
 class AthenaQueryError(RuntimeError):
     """An Athena query that did not succeed, with Athena's reason."""
+
+
+class _Ended(AthenaQueryError):
+    """The query failed or was cancelled: there is nothing left to stop."""
 
 
 class AthenaRunner:
@@ -59,6 +64,22 @@ class AthenaRunner:
             WorkGroup=self.workgroup,
         )["QueryExecutionId"]
         self.query_ids.append(qid)
+        try:
+            return self._wait(qid)
+        except _Ended:
+            raise
+        except BaseException:
+            # killed by on-call (Airflow raises AirflowTaskTerminated on SIGTERM), timed out or
+            # failed: a query left running keeps scanning, and billing, for nobody
+            self._stop(qid)
+            raise
+
+    def _stop(self, qid: str) -> None:
+        # already finished, or Athena unreachable: nothing more to do
+        with contextlib.suppress(Exception):
+            self.athena.stop_query_execution(QueryExecutionId=qid)
+
+    def _wait(self, qid: str) -> str:
         deadline = time.monotonic() + self.timeout
         while True:
             status = self.athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"][
@@ -68,14 +89,13 @@ class AthenaRunner:
             if state == "SUCCEEDED":
                 return qid
             if state in ("FAILED", "CANCELLED"):
-                raise AthenaQueryError(
+                raise _Ended(
                     f"Athena query {qid} {state}: "
                     f"{status.get('StateChangeReason', 'no reason given')}"
                 )
             if time.monotonic() > deadline:
-                self.athena.stop_query_execution(QueryExecutionId=qid)
                 raise AthenaQueryError(
-                    f"Athena query {qid} still {state} after {self.timeout:.0f}s; stopped"
+                    f"Athena query {qid} still {state} after {self.timeout:.0f}s; stopping it"
                 )
             time.sleep(self.poll)
 
