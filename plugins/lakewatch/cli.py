@@ -516,6 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--airflow-port", type=int, default=8280, help="Airflow UI/API port")
     demo.set_defaults(func=cmd_demo)
+
+    from lakewatch import cli_findings
+
+    cli_findings.register(sub, _date)
     return parser
 
 

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     models_prefix: str = "models/"
     thresholds_prefix: str = "thresholds/"
     findings_prefix: str = "ext/lakewatch/"
+    feedback_prefix: str = "feedback/"  # analysts' labels and suppressions (review/feedback.py)
     athena_workgroup: str = "primary"
     athena_output: str = ""  # default: s3://<results bucket>/athena-results/
     sagemaker_role_arn: str = ""  # execution role for training jobs, models and endpoints
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
         "models_prefix",
         "thresholds_prefix",
         "findings_prefix",
+        "feedback_prefix",
         "ground_truth_prefix",
     )
     @classmethod

@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.model.detectors import DetectorCache
+from lakewatch.review.feedback import Suppression
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import (
@@ -48,6 +50,7 @@ class ScorerConfig:
     region: str = "us-east-1"
     pairs: str = PairSet().key
     findings_prefix: str = "ext/lakewatch/"
+    feedback_prefix: str = "feedback/"
     models_prefix: str = "models/"
     canary_prefix: str = "canary/"
     dlq_url: str = ""
@@ -62,6 +65,7 @@ class ScorerConfig:
         "region": "LAKEWATCH_REGION",
         "pairs": "LAKEWATCH_PAIRS",
         "findings_prefix": "LAKEWATCH_FINDINGS_PREFIX",
+        "feedback_prefix": "LAKEWATCH_FEEDBACK_PREFIX",
         "models_prefix": "LAKEWATCH_MODELS_PREFIX",
         "canary_prefix": "LAKEWATCH_CANARY_PREFIX",
         "dlq_url": "LAKEWATCH_DLQ_URL",
@@ -160,6 +164,37 @@ class EntityRates:
         return self._rates
 
 
+class SuppressionCache:
+    """Analysts' suppressions (``review.feedback``) in force, re-listed at most every ``ttl``
+    seconds, so a new one silences the scorer within a minute and an expired one stops."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str, ttl: float):
+        self.s3, self.bucket, self.prefix, self.ttl = s3, bucket, f"{prefix}suppressions/", ttl
+        self._all: list[Suppression] = []
+        self._at: float | None = None
+
+    def active(self) -> list[Suppression]:
+        if self._at is None or time.monotonic() - self._at > self.ttl:
+            found: list[Suppression] = []
+            try:
+                pages = self.s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self.prefix
+                )
+                for page in pages:
+                    for obj in page.get("Contents", []):
+                        body = self.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"]
+                        found.append(Suppression(**json.loads(body.read())))
+            except (ClientError, BotoCoreError) as err:
+                raise TransientError(f"reading suppressions under {self.prefix}: {err}") from None
+            except (ValueError, TypeError) as err:
+                raise TransientError(
+                    f"a suppression under {self.prefix} is unreadable: {err}"
+                ) from None
+            self._all, self._at = found, time.monotonic()
+        now = datetime.now(UTC)
+        return [s for s in self._all if s.active(now)]
+
+
 @dataclass
 class ObjectResult:
     bucket: str
@@ -174,6 +209,7 @@ class ObjectResult:
     findings: str = ""
     alerts: int = 0
     incidents: int = 0
+    suppressed: int = 0
 
 
 class Scorer:
@@ -186,6 +222,9 @@ class Scorer:
         )
         self.detectors = DetectorCache(clients("s3"), config.results_bucket, config.models_prefix)
         self.entity_rates = EntityRates(clients("s3"))
+        self.suppressions = SuppressionCache(
+            clients("s3"), config.results_bucket, config.feedback_prefix, config.threshold_ttl_s
+        )
 
     def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
         try:
@@ -283,6 +322,13 @@ class Scorer:
                 strict=True,
             )
         ]
+        silenced = self.suppressions.active()
+        if silenced:
+            kept_pairs = [
+                p for p in pairs if not any(s.covers(p.entity, p.ip, p.view) for s in silenced)
+            ]
+            result.suppressed = len(pairs) - len(kept_pairs)
+            pairs = kept_pairs
         now_ms = int(time.time() * 1000)
         findings = findings_for(
             pairs, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms

@@ -34,6 +34,7 @@ def scorer_config(settings: Settings, clients: Any, pairs: str | None = None) ->
         region=settings.region,
         pairs=pairs or deployed_pairs(settings, clients),
         findings_prefix=settings.findings_prefix,
+        feedback_prefix=settings.feedback_prefix,
         canary_prefix=settings.canary_prefix,
         dlq_url=dlq_url,
         topic_arn=settings.findings_topic_arn,

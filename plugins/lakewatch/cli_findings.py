@@ -1,0 +1,212 @@
+"""``lakewatch findings``: review the scorer's findings from the command line.
+
+``list`` ranks a day's findings, ``show`` prints one with the analyst's labels, ``label``
+records a verdict, ``suppress`` silences an entity's address or range for some days, and
+``export`` writes a day's findings with their latest verdicts to CSV or Parquet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+
+def _context():
+    from lakewatch.aws.clients import clients_for
+    from lakewatch.lake.sink import S3Store
+    from lakewatch.settings import load_settings
+
+    settings = load_settings()
+    return settings, S3Store(clients_for(settings)("s3"), settings.results_bucket_name)
+
+
+def _who(args: argparse.Namespace) -> str:
+    return args.who or os.environ.get("LAKEWATCH_ANALYST") or getpass.getuser()
+
+
+def _day(args: argparse.Namespace) -> date:
+    return args.day or datetime.now(UTC).date()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from lakewatch.review import feedback
+    from lakewatch.review.findings import ranked, read_day
+
+    settings, store = _context()
+    day = _day(args)
+    rows = ranked(read_day(store, settings.findings_prefix, day), day)
+    verdicts = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
+    if args.json:
+        out = [
+            {**r.as_dict(), "verdict": verdicts[r.uid].verdict if r.uid in verdicts else None}
+            for r in rows
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    if not rows:
+        print(f"no findings on {day}")
+        return 0
+    for r in rows:
+        verdict = verdicts[r.uid].verdict if r.uid in verdicts else "-"
+        score = f"{r.score:8.3f}" if r.score is not None else "       -"
+        print(
+            f"{r.uid[:12]}  {r.severity:<13} {r.kind:<16} {','.join(r.instances):<22} "
+            f"{','.join(r.addresses)[:40]:<40} {score}  {verdict}"
+        )
+    print(f"{len(rows)} finding(s) on {day}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from lakewatch.review import feedback
+    from lakewatch.review.findings import find, read_day, row_of
+
+    settings, store = _context()
+    day = _day(args)
+    finding = find(read_day(store, settings.findings_prefix, day), args.id)
+    row = row_of(finding, day.isoformat())
+    history = [
+        lab
+        for lab in feedback.labels(store, settings.feedback_prefix)
+        if lab.finding_uid == row.uid
+    ]
+    print(json.dumps({"finding": finding, "labels": [lab.__dict__ for lab in history]}, indent=2))
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from lakewatch.review import feedback
+    from lakewatch.review.findings import find, read_day, row_of
+
+    settings, store = _context()
+    day = _day(args)
+    row = row_of(find(read_day(store, settings.findings_prefix, day), args.id), day.isoformat())
+    if len(row.instances) != 1 or len(row.addresses) != 1:
+        entity, ip = ",".join(row.instances), ",".join(row.addresses)
+    else:
+        entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
+        ip = row.addresses[0]
+    label = feedback.Label(
+        finding_uid=row.uid,
+        verdict=args.verdict,
+        entity=entity,
+        ip=ip,
+        view=row.view,
+        day=row.day,
+        note=args.note,
+        who=_who(args),
+        when=datetime.now(UTC).isoformat(),
+    )
+    key = feedback.add_label(store, settings.feedback_prefix, label)
+    print(f"labelled {row.uid} {args.verdict} ({store.uri(key)})")
+    return 0
+
+
+def cmd_suppress(args: argparse.Namespace) -> int:
+    from lakewatch.review import feedback
+
+    settings, store = _context()
+    suppression = feedback.suppression_for(
+        args.entity, args.address, args.cidr, args.view, args.days, args.note, _who(args)
+    )
+    key = feedback.add_suppression(store, settings.feedback_prefix, suppression)
+    print(
+        f"suppressed {suppression.cidr} for {suppression.entity}"
+        f"{' in ' + suppression.view if suppression.view else ''} until {suppression.expires} "
+        f"({store.uri(key)})"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from lakewatch.review import feedback
+    from lakewatch.review.findings import ranked, read_day
+
+    settings, store = _context()
+    rows = ranked(read_day(store, settings.findings_prefix, args.day), args.day)
+    verdicts = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
+    records = [
+        {
+            **r.as_dict(),
+            "instances": ",".join(r.instances),
+            "addresses": ",".join(r.addresses),
+            "verdict": verdicts[r.uid].verdict if r.uid in verdicts else None,
+        }
+        for r in rows
+    ]
+    schema = pa.schema(
+        [
+            *[(f, pa.string()) for f in ("uid", "day", "severity")],
+            ("severity_id", pa.int32()),
+            *[(f, pa.string()) for f in ("kind", "title", "instances", "addresses", "view")],
+            ("score", pa.float64()),
+            ("threshold", pa.float64()),
+            *[(f, pa.string()) for f in ("model_id", "source_object")],
+            ("start_time", pa.int64()),
+            ("count", pa.int64()),
+            ("verdict", pa.string()),
+        ]
+    )
+    table = pa.Table.from_pylist(records, schema=schema)
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.name}.partial")  # never a half-written export under its name
+    if out.suffix == ".parquet":
+        pq.write_table(table, tmp)
+    elif out.suffix == ".csv":
+        pacsv.write_csv(table, tmp)
+    else:
+        print(f"--out must end in .csv or .parquet: {out}", file=sys.stderr)
+        return 2
+    tmp.replace(out)
+    print(f"wrote {table.num_rows} finding(s) of {args.day} to {out}")
+    return 0
+
+
+def register(sub, date_type) -> None:
+    """Add ``findings`` and its sub-commands to the ``lakewatch`` parser."""
+    from lakewatch.review.feedback import VERDICTS, VIEWS
+
+    findings = sub.add_parser("findings", help="review the scorer's findings (operate)")
+    fsub = findings.add_subparsers(dest="findings_cmd", required=True)
+
+    def with_day(p, required: bool = False):
+        p.add_argument(
+            "--day", type=date_type, required=required, help="the findings' UTC day (default today)"
+        )
+        return p
+
+    def with_who(p):
+        p.add_argument("--who", help="the analyst (default $LAKEWATCH_ANALYST or the login)")
+        p.add_argument("--note", default="", help="why")
+        return p
+
+    flist = with_day(fsub.add_parser("list", help="a day's findings, most severe first"))
+    flist.add_argument("--json", action="store_true", help="JSON, with each latest verdict")
+    flist.set_defaults(func=cmd_list)
+    show = with_day(fsub.add_parser("show", help="one finding and its labels"))
+    show.add_argument("id", help="the finding's uid (a unique prefix will do)")
+    show.set_defaults(func=cmd_show)
+    label = with_who(with_day(fsub.add_parser("label", help="record an analyst's verdict")))
+    label.add_argument("id", help="the finding's uid (a unique prefix will do)")
+    label.add_argument("--verdict", required=True, choices=VERDICTS)
+    label.set_defaults(func=cmd_label)
+    sup = with_who(fsub.add_parser("suppress", help="silence an entity's address or range"))
+    sup.add_argument("--entity", required=True, help="the instance (e.g. i-0abc...)")
+    target = sup.add_mutually_exclusive_group(required=True)
+    target.add_argument("--address")
+    target.add_argument("--cidr")
+    sup.add_argument("--view", choices=VIEWS, help="one view only (default every view)")
+    sup.add_argument("--days", type=int, required=True, help="how long it lasts")
+    sup.set_defaults(func=cmd_suppress)
+    export = with_day(fsub.add_parser("export", help="a day's findings to CSV or Parquet"), True)
+    export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    export.set_defaults(func=cmd_export)

@@ -1,0 +1,111 @@
+"""A day's findings, read back from the scorer's Parquet files for review.
+
+The scorer writes one OCSF Detection Finding file per lake object and model under
+``<findings_prefix>region=/accountId=/eventDay=YYYYMMDD/``; review flattens each finding to
+the row an analyst scans (severity, kind, instance, address, score, source object) and keeps
+the finding itself for ``show``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow.parquet as pq
+
+
+class FindingNotFound(ValueError):
+    """No finding of that uid (or uid prefix) in the days searched."""
+
+
+@dataclass(frozen=True)
+class Row:
+    uid: str
+    day: str
+    severity_id: int
+    severity: str
+    kind: str
+    title: str
+    instances: tuple[str, ...]
+    addresses: tuple[str, ...]
+    view: str
+    score: float | None
+    threshold: float | None
+    model_id: str
+    source_object: str
+    start_time: int
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "instances": list(self.instances),
+            "addresses": list(self.addresses),
+        }
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def row_of(finding: dict[str, Any], day: str) -> Row:
+    unmapped = dict(finding.get("unmapped") or [])
+    observables = finding.get("observables") or []
+    return Row(
+        uid=finding["finding_info"]["uid"],
+        day=day,
+        severity_id=int(finding["severity_id"]),
+        severity=str(finding["severity"]),
+        kind=unmapped.get("lakewatch.kind", ""),
+        title=finding["finding_info"]["title"],
+        instances=tuple(r["uid"] for r in finding.get("resources") or []),
+        addresses=tuple(o["value"] for o in observables if o.get("type") == "IP Address"),
+        view=unmapped.get("lakewatch.view", ""),
+        score=_float(unmapped.get("lakewatch.score")),
+        threshold=_float(unmapped.get("lakewatch.threshold")),
+        model_id=unmapped.get("lakewatch.model_id", ""),
+        source_object=unmapped.get("lakewatch.source_object", ""),
+        start_time=int(finding.get("start_time") or 0),
+        count=int(finding.get("count") or 0),
+    )
+
+
+def day_keys(store: Any, prefix: str, day: date) -> list[str]:
+    """The day's findings files, every region and account."""
+    part = f"eventDay={day:%Y%m%d}/"
+    return sorted(k for k in store.list(prefix) if part in k and k.endswith(".parquet"))
+
+
+def read_day(store: Any, prefix: str, day: date) -> list[dict[str, Any]]:
+    """Every finding of the day, as written (OCSF dicts)."""
+    out: list[dict[str, Any]] = []
+    for key in day_keys(store, prefix, day):
+        out.extend(pq.read_table(io.BytesIO(store.get(key))).to_pylist())
+    return out
+
+
+def ranked(findings: list[dict[str, Any]], day: date) -> list[Row]:
+    """Rows, most severe first, then lowest score; the same finding written twice (an object
+    scored again) is listed once."""
+    rows = {r.uid: r for r in (row_of(f, day.isoformat()) for f in findings)}
+    return sorted(
+        rows.values(),
+        key=lambda r: (-r.severity_id, r.score if r.score is not None else 0.0, r.uid),
+    )
+
+
+def find(findings: list[dict[str, Any]], uid: str) -> dict[str, Any]:
+    """The finding whose uid is ``uid`` or starts with it (8 characters are plenty)."""
+    hits = {
+        f["finding_info"]["uid"]: f for f in findings if f["finding_info"]["uid"].startswith(uid)
+    }
+    if len(hits) != 1:
+        raise FindingNotFound(
+            f"{len(hits)} findings match {uid!r}" + (": give more of the uid" if hits else "")
+        )
+    return next(iter(hits.values()))

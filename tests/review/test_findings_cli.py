@@ -1,0 +1,167 @@
+"""``lakewatch findings``: a day's findings read back, labelled, suppressed and exported, on the
+emulator; labels and suppressions are append-only data that never overwrite each other."""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from lakewatch.cli import main
+from lakewatch.lake.layout import parse_key
+from lakewatch.lake.sink import S3Store
+from lakewatch.review import feedback
+from lakewatch.scoring.findings import ScoredPair, findings_key, make_finding, to_parquet
+
+DAY = date(2026, 11, 30)
+SOURCE = (
+    "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261130/part-0001.parquet"
+)
+THRESHOLD = {"threshold": -1.9, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
+
+
+@pytest.fixture
+def reviewed(aws, clients, monkeypatch):
+    settings, _ = aws
+    for name, value in {
+        "LAKEWATCH_EMULATOR_PORT": str(settings.emulator_port),
+        "LAKEWATCH_STATE_DIR": str(settings.state_dir),
+        "LAKEWATCH_RESULTS_BUCKET": settings.results_bucket_name,
+        "LAKEWATCH_ANALYST": "alice",
+    }.items():
+        monkeypatch.setenv(name, value)
+    key = parse_key(SOURCE)
+    start = int(datetime(2026, 11, 30, 3, tzinfo=UTC).timestamp() * 1000)
+    pairs = [
+        ScoredPair("i-1", "45.110.185.181", "egress_peer", -6.0, True, 3, start, start + 60_000),
+        ScoredPair("i-2/in", "10.9.8.7", "ingress_peer", -2.0, True, 1, start, start),
+    ]
+    findings = [
+        make_finding(
+            p, "anomalous_pair", threshold=THRESHOLD, source=key, bucket="lake", now_ms=start
+        )
+        for p in pairs
+    ]
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    store.put(findings_key(settings.findings_prefix, key, "ipi-x"), to_parquet(findings))
+    return settings, store, [f["finding_info"]["uid"] for f in findings]
+
+
+def test_list_ranks_the_days_findings_and_label_records_a_verdict(reviewed, capsys):
+    settings, store, (worst, mild) = reviewed
+    assert main(["findings", "list", "--day", "2026-11-30", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["uid"] for r in rows] == [worst, mild]  # most severe first
+    assert rows[0]["addresses"] == ["45.110.185.181"] and rows[0]["verdict"] is None
+    assert rows[1]["view"] == "ingress_peer" and rows[1]["instances"] == ["i-2"]
+
+    assert (
+        main(
+            [
+                "findings",
+                "label",
+                mild[:10],
+                "--day",
+                "2026-11-30",
+                "--verdict",
+                "false_positive",
+                "--note",
+                "backup server",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "findings",
+                "label",
+                mild[:10],
+                "--day",
+                "2026-11-30",
+                "--verdict",
+                "true_positive",
+                "--who",
+                "bob",
+            ]
+        )
+        == 0
+    )
+    labels = feedback.labels(store, settings.feedback_prefix)
+    assert [(lab.verdict, lab.who) for lab in labels] == [
+        ("false_positive", "alice"),
+        ("true_positive", "bob"),
+    ]  # both kept, oldest first
+    assert labels[0].entity == "i-2/in" and labels[0].ip == "10.9.8.7"
+    assert labels[0].note == "backup server"
+    capsys.readouterr()
+    main(["findings", "list", "--day", "2026-11-30", "--json"])
+    assert json.loads(capsys.readouterr().out)[1]["verdict"] == "true_positive"  # latest wins
+
+    assert main(["findings", "show", worst[:8], "--day", "2026-11-30"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["finding"]["finding_info"]["uid"] == worst and shown["labels"] == []
+
+
+def test_an_unknown_or_ambiguous_id_is_a_clear_error(reviewed, capsys):
+    assert main(["findings", "show", "zzzz", "--day", "2026-11-30"]) == 2
+    assert "0 findings match 'zzzz'" in capsys.readouterr().err
+    assert main(["findings", "label", "", "--day", "2026-11-30", "--verdict", "true_positive"]) == 2
+    assert "2 findings match ''" in capsys.readouterr().err
+
+
+def test_suppressions_cover_their_entity_range_view_and_expire(reviewed, capsys):
+    settings, store, _ = reviewed
+    assert (
+        main(
+            [
+                "findings",
+                "suppress",
+                "--entity",
+                "i-1",
+                "--cidr",
+                "45.110.185.0/24",
+                "--view",
+                "egress_peer",
+                "--days",
+                "7",
+                "--note",
+                "CDN",
+            ]
+        )
+        == 0
+    )
+    assert "suppressed 45.110.185.0/24 for i-1 in egress_peer" in capsys.readouterr().out
+    (s,) = feedback.suppressions(store, settings.feedback_prefix, datetime.now(UTC))
+    assert s.who == "alice" and s.note == "CDN"
+    assert s.covers("i-1", "45.110.185.181", "egress_peer")
+    assert not s.covers("i-1", "45.110.186.1", "egress_peer")
+    assert not s.covers("i-1", "45.110.185.181", "ingress_peer")
+    assert not s.covers("i-9", "45.110.185.181", "egress_peer")
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert feedback.suppressions(store, settings.feedback_prefix, later) == []
+    assert (
+        main(["findings", "suppress", "--entity", "i-1", "--address", "300.1.1.1", "--days", "1"])
+        == 2
+    )
+    assert (
+        main(["findings", "suppress", "--entity", "i-1", "--address", "1.1.1.1", "--days", "0"])
+        == 2
+    )
+
+
+def test_export_writes_csv_and_parquet_with_verdicts(reviewed, tmp_path):
+    _, _, (worst, mild) = reviewed
+    main(["findings", "label", worst[:10], "--day", "2026-11-30", "--verdict", "true_positive"])
+    csv_out, pq_out = tmp_path / "f.csv", tmp_path / "f.parquet"
+    assert main(["findings", "export", "--day", "2026-11-30", "--out", str(csv_out)]) == 0
+    assert main(["findings", "export", "--day", "2026-11-30", "--out", str(pq_out)]) == 0
+    for table in (pacsv.read_csv(csv_out), pq.read_table(pq_out)):
+        rows = table.to_pylist()
+        assert [r["uid"] for r in rows] == [worst, mild]
+        assert [r["verdict"] or None for r in rows] == ["true_positive", None]  # CSV: ""
+    assert (
+        main(["findings", "export", "--day", "2026-11-30", "--out", str(tmp_path / "f.txt")]) == 2
+    )
+    assert not list(tmp_path.glob(".*partial"))  # nothing half-written left behind
