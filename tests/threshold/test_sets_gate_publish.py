@@ -169,3 +169,41 @@ def test_extract_parts_are_read_once_and_cut_at_the_limit(tmp_path):
         ("i-2", "10.0.0.3"),
     ]
     assert reads == ["a.csv", "b.csv"]  # a.csv came from the cache the second time
+
+
+def test_analysts_labels_move_pairs_between_the_normal_and_abnormal_sets():
+    """A labelled attack leaves the normal set (it would pull the threshold under itself) and
+    is scored as ``analyst_true_positive``; a labelled false positive joins the normal set."""
+    import numpy as np
+
+    entities = {f"i-{i}" for i in range(20)}
+    attack, benign = NORMAL[7], ("i-3", "45.1.1.1")
+    sets = build_sets(
+        NORMAL,
+        entities,
+        set(NORMAL),
+        seed=4,
+        false_positives=[benign, ("i-unknown", "45.2.2.2")],
+        true_positives=[attack],
+    )
+    assert attack not in sets.normal and sets.abnormal["analyst_true_positive"] == [attack]
+    assert benign in sets.normal and sets.labelled_false_positive == [benign]
+    assert ("i-unknown", "45.2.2.2") not in sets.normal  # the model cannot score it
+    assert "1 false-positive pairs added" in sets.notes[-1]
+    rng = np.random.default_rng(0)
+    ev = evaluate(
+        rng.normal(2, 1, 600),
+        {"random_public": rng.normal(-2, 1, 300), "analyst_true_positive": np.array([-3.0])},
+        0.01,
+        0.01,
+    )
+    assert ev.chosen.recall_by_kind["analyst_true_positive"] == 1.0
+
+
+def test_the_evidence_gives_each_labelled_false_positives_score():
+    from lakewatch.threshold.recalibrate import _scores_of
+
+    pairs = [["i-1", "10.0.0.1"], ["i-3", "45.1.1.1"]]
+    assert _scores_of(pairs, [0.5, -2.5], [["i-3", "45.1.1.1"]]) == [
+        {"entity": "i-3", "ip": "45.1.1.1", "score": -2.5}
+    ]

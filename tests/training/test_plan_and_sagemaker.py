@@ -45,7 +45,7 @@ def _publish_days(store, days, rows=500):
         )
 
 
-def _plan(store, window_days=4, min_rows=100, **hp):
+def _plan(store, window_days=4, min_rows=100, false_positives=None, **hp):
     """Plan training over November 2026 up to the 5th, as the train DAG would."""
     return plan_training(
         store,
@@ -58,7 +58,42 @@ def _plan(store, window_days=4, min_rows=100, **hp):
         min_rows,
         hp,
         "lakewatch",
+        false_positives=false_positives,
     )
+
+
+def test_analysts_false_positives_join_the_training_pairs(aws, clients):
+    """A pair labelled false positive is normal: training reads it as one more part, and the
+    model id changes with the labels (a retrain after new labels is a new model)."""
+    from lakewatch.review import feedback
+
+    settings, _ = aws
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    _publish_days(store, [date(2026, 11, d) for d in (1, 2, 4)])
+    plain = _plan(store, epochs=2)
+
+    def label(uid, verdict, entity, ip, day, when):
+        feedback.add_label(
+            store,
+            "feedback/",
+            feedback.Label(uid, verdict, entity, ip, "egress_peer", day, "", "alice", when),
+        )
+
+    label("f1", "false_positive", "i-1", "45.1.1.1", "2026-11-03", "2026-11-03T10:00:00+00:00")
+    label("f2", "false_positive", "i-2", "45.2.2.2", "2026-11-03", "2026-11-03T10:00:00+00:00")
+    label("f2", "true_positive", "i-2", "45.2.2.2", "2026-11-03", "2026-11-03T11:00:00+00:00")
+    label("f3", "false_positive", "i-3", "45.3.3.3", "2026-11-05", "2026-11-05T10:00:00+00:00")
+    label("f4", "false_positive", "i-1,i-2", "45.4.4.4", "2026-11-03", "2026-11-03T10:00:00+00:00")
+    fps = feedback.labelled_pairs(store, "feedback/", "false_positive", before=date(2026, 11, 5))
+    assert fps == [("i-1", "45.1.1.1")]  # f2 relabelled, f3 after the window, f4 an incident
+    plan = _plan(store, epochs=2, false_positives=fps)
+    assert plan.feedback_pairs == 1 and plan.train_rows == plain.train_rows + 1
+    assert plan.model_id != plain.model_id
+    part = plan.train_parts[-1]
+    assert part == f"models/training/{plan.model_id}/feedback.csv"
+    assert store.get(part) == b"i-1,45.1.1.1\n"
+    manifest = json.loads(store.get(f"models/training/{plan.model_id}/train.manifest"))
+    assert manifest[-1] == part
 
 
 def test_plan_lists_the_window_and_writes_sagemaker_manifests(aws, clients):

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 Verdict = Literal["true_positive", "false_positive"]
@@ -137,3 +137,20 @@ def suppressions(store: Any, prefix: str, now: datetime | None = None) -> list[S
     """Suppressions in force at ``now`` (every one when ``now`` is None)."""
     out = [Suppression(**doc) for doc in _read(store, f"{prefix}suppressions/")]
     return [s for s in out if now is None or s.active(now)]
+
+
+def labelled_pairs(
+    store: Any, prefix: str, verdict: str, before: date | None = None
+) -> list[tuple[str, str]]:
+    """The (entity, ip) pairs whose latest label is ``verdict``, of findings before ``before``
+    (incidents, which label several pairs at once, are left out)."""
+    latest = latest_verdicts(labels(store, prefix))
+    return sorted(
+        {
+            (lab.entity, lab.ip)
+            for lab in latest.values()
+            if lab.verdict == verdict
+            and "," not in lab.entity + lab.ip
+            and (before is None or date.fromisoformat(lab.day) < before)
+        }
+    )

@@ -19,6 +19,7 @@ from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
+from lakewatch.review.feedback import labelled_pairs
 from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
 from lakewatch.threshold.choose import entity_rates, evaluate, threshold_for_fpr
@@ -166,6 +167,8 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
             if trained_on
             else None
         ),
+        false_positives=labelled_pairs(store, settings.feedback_prefix, "false_positive"),
+        true_positives=labelled_pairs(store, settings.feedback_prefix, "true_positive"),
     )
     sets.notes.append(
         f"normal pairs: the held-out validation split of {day} (the model trained on that day)"
@@ -211,10 +214,21 @@ def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[st
                 "normal_entities": [p[0] for p in doc["normal"]],
                 "notes": doc["notes"],
                 "score": kind,
+                "labelled_false_positive": _scores_of(
+                    doc["normal"], scores["normal"], doc.get("labelled_false_positive") or []
+                ),
             }
         ).encode(),
     )
     return {"scores": key}
+
+
+def _scores_of(
+    pairs: list[list[str]], values: list[float], wanted: list[list[str]]
+) -> list[dict[str, Any]]:
+    """The scores of ``wanted`` pairs, looked up in a scored set."""
+    by_pair = {tuple(p): v for p, v in zip(pairs, values, strict=True)}
+    return [{"entity": e, "ip": ip, "score": by_pair[(e, ip)]} for e, ip in wanted]
 
 
 def choose(
@@ -245,7 +259,13 @@ def choose(
         threshold=ev.chosen.threshold,
         evaluation=ev.to_json(),
         sets=ev.sizes,
-        notes=doc["notes"],
+        notes=doc["notes"]
+        + [
+            f"analyst false positive ({fp['entity']}, {fp['ip']}): score {fp['score']:.4f}, "
+            + ("still under" if fp["score"] < ev.chosen.threshold else "above")
+            + f" the threshold {ev.chosen.threshold:.4f}"
+            for fp in doc.get("labelled_false_positive") or []
+        ],
         refused=reasons,
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -55,6 +55,7 @@ class PairSets:
     normal: list[tuple[str, str]]
     abnormal: dict[str, list[tuple[str, str]]]
     notes: list[str] = field(default_factory=list)
+    labelled_false_positive: list[tuple[str, str]] = field(default_factory=list)  # in normal
 
     def sizes(self) -> dict[str, int]:
         return {"normal": len(self.normal), **{k: len(v) for k, v in self.abnormal.items()}}
@@ -110,6 +111,8 @@ def build_sets(
     max_abnormal: int = 5_000,
     min_normal: int = 200,
     seen_share: float | None = None,
+    false_positives: list[tuple[str, str]] | None = None,
+    true_positives: list[tuple[str, str]] | None = None,
 ) -> PairSets:
     """Normal and abnormal sets for one night; raises ``SetsTooSmall`` with the counts.
 
@@ -117,9 +120,14 @@ def build_sets(
     split of a day the model trained on is mostly pairs the model saw that same day (three in
     four in the demo, against one in two on a fresh day), which scores the normal set too
     kindly and loosens the threshold; given the share, pairs seen in training are subsampled
-    to it (``match_seen_share``)."""
+    to it (``match_seen_share``).
+
+    Analysts' labels: pairs labelled true positive leave the normal set (a night's attack
+    counted as normal pulls the threshold under it) and form the ``analyst_true_positive``
+    abnormal set; pairs labelled false positive join the normal set."""
     rng = np.random.default_rng(seed)
-    known = sorted({(e, a) for e, a in normal_pairs if e in known_entities})
+    attacks = {p for p in true_positives or [] if p[0] in known_entities}
+    known = sorted({(e, a) for e, a in normal_pairs if e in known_entities} - attacks)
     notes = [
         f"{len(normal_pairs):,} normal candidate rows, {len(known):,} distinct pairs of known "
         "entities"
@@ -134,6 +142,17 @@ def build_sets(
         )
     pick = rng.choice(len(known), min(max_normal, len(known)), replace=False)
     normal = [known[i] for i in sorted(pick)]
+    picked = set(normal)
+    labelled_fp = sorted(
+        {p for p in false_positives or [] if p[0] in known_entities and p not in attacks} - picked
+    )
+    normal += labelled_fp
+    if false_positives or true_positives:
+        notes.append(
+            f"analysts' labels: {len(labelled_fp)} false-positive pairs added to the normal "
+            f"set, {len(attacks)} true-positive pairs kept out of it (abnormal set "
+            "analyst_true_positive)"
+        )
     n = min(max_abnormal, len(normal))
     entities = [normal[i][0] for i in rng.choice(len(normal), n, replace=True)]
     used_24 = {s for _, a in known for s in [_slash24(a)] if s is not None}
@@ -156,7 +175,8 @@ def build_sets(
         "unused_subnet": list(zip(entities, unused_private(rng, n, used_24), strict=True)),
         "shuffled": shuffled,
     }
-    return PairSets(normal, {k: v for k, v in abnormal.items() if v}, notes)
+    abnormal["analyst_true_positive"] = sorted(attacks)
+    return PairSets(normal, {k: v for k, v in abnormal.items() if v}, notes, labelled_fp)
 
 
 def match_seen_share(

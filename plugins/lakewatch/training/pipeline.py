@@ -20,6 +20,7 @@ from lakewatch.lake.sink import S3Store
 from lakewatch.model.hyperparameters import SPECS, resolve
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import training_job_name
+from lakewatch.review.feedback import labelled_pairs
 from lakewatch.settings import Settings
 from lakewatch.training.plan import TrainingPlan, plan_training
 from lakewatch.training.sagemaker import artifact_uri, source_tarball, training_job_config
@@ -85,6 +86,9 @@ def plan(settings: Settings, clients: Any, window_end: date, options: TrainOptio
         options.min_train_rows,
         hp,
         algorithm,
+        false_positives=labelled_pairs(
+            store, settings.feedback_prefix, "false_positive", before=window_end
+        ),
     )
     resolved = resolve(
         {

@@ -38,6 +38,7 @@ class TrainingPlan:
     validation_manifest: str = ""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     pairs: str = ""  # the pair set's key: views (+ipv6)
+    feedback_pairs: int = 0  # analysts' false positives added to the training pairs
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,8 +55,13 @@ def plan_training(
     min_train_rows: int,
     hyperparameters: dict[str, Any],
     algorithm: str,
+    false_positives: list[tuple[str, str]] | None = None,
 ) -> TrainingPlan:
-    """Collect the window's published extracts; raises ``NotEnoughData`` with the reason."""
+    """Collect the window's published extracts; raises ``NotEnoughData`` with the reason.
+
+    ``false_positives``: pairs analysts labelled false positive. They are normal, so they join
+    the training pairs as one more part (``feedback.csv`` beside the plan), and the model id
+    changes with them."""
     days, missing, manifests = [], [], []
     for offset in range(window_days, 0, -1):
         day = window_end - timedelta(days=offset)
@@ -81,6 +87,9 @@ def plan_training(
         "hyperparameters": hyperparameters,
         "algorithm": algorithm,
     }
+    feedback = sorted(set(false_positives or []))
+    if feedback:
+        inputs["false_positives"] = feedback
     plan = TrainingPlan(
         model_id=model_id(window_end, inputs),
         window_start=(window_end - timedelta(days=window_days)).isoformat(),
@@ -96,6 +105,12 @@ def plan_training(
         pairs=pair_set.key,
     )
     base = f"{models_prefix}training/{plan.model_id}/"
+    if feedback:
+        key = f"{base}feedback.csv"
+        store.put(key, "".join(f"{e},{ip}\n" for e, ip in feedback).encode())
+        plan.train_parts.append(key)
+        plan.feedback_pairs = len(feedback)
+        plan.train_rows += len(feedback)
     plan.train_manifest = _write_manifest(store, f"{base}train.manifest", plan.train_parts)
     plan.validation_manifest = _write_manifest(
         store, f"{base}validation.manifest", plan.validation_parts
