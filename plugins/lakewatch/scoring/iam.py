@@ -36,6 +36,7 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "ExtractsPrefix": settings.extracts_prefix,
         "ModelsPrefix": settings.models_prefix,
         "ThresholdsPrefix": settings.thresholds_prefix,
+        "FeedbackPrefix": settings.feedback_prefix,
         "Region": settings.region,
         "AccountId": settings.account_id,
         "ThresholdParameter": settings.threshold_parameter,
