@@ -7,9 +7,9 @@ import tarfile
 import pytest
 from botocore.exceptions import ClientError
 
+from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.local.emulator import free_port
 from lakewatch.serving.local import DeployError, LocalEndpoints
-from lakewatch.serving.runtime import EndpointError, invoke_pairs
 from lakewatch.settings import Settings
 from tests.clients import runtime_client
 

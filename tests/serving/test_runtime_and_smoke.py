@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from lakewatch.serving.runtime import EndpointError, _batches, invoke_pairs
+from lakewatch.aws.endpoint import EndpointError, _batches, invoke_pairs
 from lakewatch.serving.smoke import SmokeCheckFailed, smoke_check
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
+from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.lake import notify
 from lakewatch.lake.layout import Source, object_key, parse_key
@@ -30,7 +31,6 @@ from lakewatch.model.detector import Detector
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.names import digest
 from lakewatch.scoring.findings import findings_key
-from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
 from lakewatch.threshold.sets import random_public
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
@@ -37,7 +38,6 @@ from lakewatch.scoring.findings import (
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.incidents import incident_finding
 from lakewatch.scoring.pairs import object_pairs
-from lakewatch.serving.runtime import EndpointError, invoke_pairs
 
 SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
 

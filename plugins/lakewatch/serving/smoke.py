@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.metrics import roc_auc
-from lakewatch.serving.runtime import invoke_pairs
 
 
 class SmokeCheckFailed(RuntimeError):

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
 from lakewatch.review.feedback import labelled_pairs
-from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
 from lakewatch.threshold.choose import entity_rates, evaluate, threshold_for_fpr
 from lakewatch.threshold.gate import gate

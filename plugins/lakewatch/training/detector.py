@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.model import detector
 from lakewatch.model.data import read_pairs
@@ -22,7 +23,6 @@ from lakewatch.model.detector import DETECTOR_FILE
 from lakewatch.model.encoding import format_addresses
 from lakewatch.model.registry import ModelRecord
 from lakewatch.names import artifact_key
-from lakewatch.serving.runtime import invoke_pairs
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import exists
 
