@@ -48,6 +48,12 @@ def reviewed(aws, clients, monkeypatch):
     return settings, store, [f["finding_info"]["uid"] for f in findings]
 
 
+def _label(uid: str, verdict: str, *extra: str) -> int:
+    return main(
+        ["findings", "label", uid[:10], "--day", "2026-11-30", "--verdict", verdict, *extra]
+    )
+
+
 def test_list_ranks_the_days_findings_and_label_records_a_verdict(reviewed, capsys):
     settings, store, (worst, mild) = reviewed
     assert main(["findings", "list", "--day", "2026-11-30", "--json"]) == 0
@@ -56,38 +62,8 @@ def test_list_ranks_the_days_findings_and_label_records_a_verdict(reviewed, caps
     assert rows[0]["addresses"] == ["45.110.185.181"] and rows[0]["verdict"] is None
     assert rows[1]["view"] == "ingress_peer" and rows[1]["instances"] == ["i-2"]
 
-    assert (
-        main(
-            [
-                "findings",
-                "label",
-                mild[:10],
-                "--day",
-                "2026-11-30",
-                "--verdict",
-                "false_positive",
-                "--note",
-                "backup server",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "findings",
-                "label",
-                mild[:10],
-                "--day",
-                "2026-11-30",
-                "--verdict",
-                "true_positive",
-                "--who",
-                "bob",
-            ]
-        )
-        == 0
-    )
+    assert _label(mild, "false_positive", "--note", "backup server") == 0
+    assert _label(mild, "true_positive", "--who", "bob") == 0
     labels = feedback.labels(store, settings.feedback_prefix)
     assert [(lab.verdict, lab.who) for lab in labels] == [
         ("false_positive", "alice"),
@@ -153,7 +129,7 @@ def test_suppressions_cover_their_entity_range_view_and_expire(reviewed, capsys)
 
 def test_export_writes_csv_and_parquet_with_verdicts(reviewed, tmp_path):
     _, _, (worst, mild) = reviewed
-    main(["findings", "label", worst[:10], "--day", "2026-11-30", "--verdict", "true_positive"])
+    _label(worst, "true_positive")
     csv_out, pq_out = tmp_path / "f.csv", tmp_path / "f.parquet"
     assert main(["findings", "export", "--day", "2026-11-30", "--out", str(csv_out)]) == 0
     assert main(["findings", "export", "--day", "2026-11-30", "--out", str(pq_out)]) == 0
