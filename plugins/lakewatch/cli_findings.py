@@ -25,6 +25,32 @@ def _context():
     return settings, S3Store(clients_for(settings)("s3"), settings.results_bucket_name)
 
 
+def _reputation(args: argparse.Namespace, settings, store):
+    """The reputation list named by ``--reputation`` or the settings, or None; its bad lines
+    are reported (and skipped)."""
+    from lakewatch.aws.s3 import S3Uri
+    from lakewatch.lake.sink import S3Store
+    from lakewatch.review.reputation import Reputation
+
+    where = args.reputation or settings.reputation_uri
+    if not where:
+        return None
+    if where.startswith("s3://"):
+        uri = S3Uri.parse(where)
+        text = S3Store(store.s3, uri.bucket).get(uri.key).decode()
+    else:
+        text = Path(where).read_text()
+    rep = Reputation.parse(text, where)
+    for line in rep.bad_lines[:10]:
+        print(f"skipped: {line}", file=sys.stderr)
+    if rep.bad_lines:
+        print(
+            f"{len(rep.bad_lines)} bad line(s) skipped in {where}; {rep.entries} used",
+            file=sys.stderr,
+        )
+    return rep
+
+
 def _who(args: argparse.Namespace) -> str:
     return args.who or os.environ.get("LAKEWATCH_ANALYST") or getpass.getuser()
 
@@ -39,7 +65,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     settings, store = _context()
     day = _day(args)
-    rows = ranked(read_day(store, settings.findings_prefix, day), day)
+    rows = ranked(
+        read_day(store, settings.findings_prefix, day), day, _reputation(args, settings, store)
+    )
     verdicts = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
     if args.json:
         out = [
@@ -54,9 +82,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         verdict = verdicts[r.uid].verdict if r.uid in verdicts else "-"
         score = f"{r.score:8.3f}" if r.score is not None else "       -"
+        rep = f"  reputation {r.reputation:.0f} ({r.reputation_cidr})" if r.reputation else ""
         print(
             f"{r.uid[:12]}  {r.severity:<13} {r.kind:<16} {','.join(r.instances):<22} "
-            f"{','.join(r.addresses)[:40]:<40} {score}  {verdict}"
+            f"{','.join(r.addresses)[:40]:<40} {score}  {verdict}{rep}"
         )
     print(f"{len(rows)} finding(s) on {day}")
     return 0
@@ -132,7 +161,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from lakewatch.review.findings import ranked, read_day
 
     settings, store = _context()
-    rows = ranked(read_day(store, settings.findings_prefix, args.day), args.day)
+    rows = ranked(
+        read_day(store, settings.findings_prefix, args.day),
+        args.day,
+        _reputation(args, settings, store),
+    )
     verdicts = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
     records = [
         {
@@ -153,7 +186,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             *[(f, pa.string()) for f in ("model_id", "source_object")],
             ("start_time", pa.int64()),
             ("count", pa.int64()),
-            ("verdict", pa.string()),
+            ("reputation", pa.float64()),
+            *[(f, pa.string()) for f in ("reputation_cidr", "reputation_source", "verdict")],
         ]
     )
     table = pa.Table.from_pylist(records, schema=schema)
@@ -189,7 +223,17 @@ def register(sub, date_type) -> None:
         p.add_argument("--note", default="", help="why")
         return p
 
-    flist = with_day(fsub.add_parser("list", help="a day's findings, most severe first"))
+    def with_reputation(p):
+        p.add_argument(
+            "--reputation",
+            help="an IP reputation list (cidr,score[,source]; a file or s3://) that raises "
+            "findings on listed addresses (default $LAKEWATCH_REPUTATION_URI)",
+        )
+        return p
+
+    flist = with_reputation(
+        with_day(fsub.add_parser("list", help="a day's findings, most severe first"))
+    )
     flist.add_argument("--json", action="store_true", help="JSON, with each latest verdict")
     flist.set_defaults(func=cmd_list)
     show = with_day(fsub.add_parser("show", help="one finding and its labels"))
@@ -207,6 +251,8 @@ def register(sub, date_type) -> None:
     sup.add_argument("--view", choices=VIEWS, help="one view only (default every view)")
     sup.add_argument("--days", type=int, required=True, help="how long it lasts")
     sup.set_defaults(func=cmd_suppress)
-    export = with_day(fsub.add_parser("export", help="a day's findings to CSV or Parquet"), True)
+    export = with_reputation(
+        with_day(fsub.add_parser("export", help="a day's findings to CSV or Parquet"), True)
+    )
     export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     export.set_defaults(func=cmd_export)

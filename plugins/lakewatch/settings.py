@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     thresholds_prefix: str = "thresholds/"
     findings_prefix: str = "ext/lakewatch/"
     feedback_prefix: str = "feedback/"  # analysts' labels and suppressions (review/feedback.py)
+    reputation_uri: str = ""  # an IP reputation list, cidr,score[,source] (file or s3://)
     athena_workgroup: str = "primary"
     athena_output: str = ""  # default: s3://<results bucket>/athena-results/
     sagemaker_role_arn: str = ""  # execution role for training jobs, models and endpoints

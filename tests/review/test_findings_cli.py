@@ -141,3 +141,20 @@ def test_export_writes_csv_and_parquet_with_verdicts(reviewed, tmp_path):
         main(["findings", "export", "--day", "2026-11-30", "--out", str(tmp_path / "f.txt")]) == 2
     )
     assert not list(tmp_path.glob(".*partial"))  # nothing half-written left behind
+
+
+def test_list_ranks_with_a_reputation_list_from_a_file_or_s3(reviewed, tmp_path, capsys):
+    settings, store, (worst, mild) = reviewed
+    text = "10.9.8.0/24,80,internal-honeypot\nnot-a-range,10\n"
+    path = tmp_path / "rep.csv"
+    path.write_text(text)
+    store.put("reputation/list.csv", text.encode())
+    for where in (str(path), f"s3://{settings.results_bucket_name}/reputation/list.csv"):
+        assert (
+            main(["findings", "list", "--day", "2026-11-30", "--json", "--reputation", where]) == 0
+        )
+        captured = capsys.readouterr()
+        rows = {r["uid"]: r for r in json.loads(captured.out)}
+        assert rows[mild]["reputation"] == 80 and rows[mild]["reputation_cidr"] == "10.9.8.0/24"
+        assert rows[worst]["reputation"] is None
+        assert f"skipped: {where} line 2" in captured.err

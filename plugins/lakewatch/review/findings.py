@@ -9,11 +9,13 @@ the finding itself for ``show``.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import pyarrow.parquet as pq
+
+from lakewatch.review.reputation import Match, Reputation
 
 
 class FindingNotFound(ValueError):
@@ -37,6 +39,15 @@ class Row:
     source_object: str
     start_time: int
     count: int
+    reputation: float | None = None  # the worst of its addresses on the user's list (0-100)
+    reputation_cidr: str = ""
+    reputation_source: str = ""
+
+    @property
+    def priority(self) -> float:
+        """Severity, raised by up to two levels by a bad reputation: a finding whose address
+        the user's list also names is evidence from two sources."""
+        return self.severity_id + 2.0 * (self.reputation or 0.0) / 100.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,13 +100,23 @@ def read_day(store: Any, prefix: str, day: date) -> list[dict[str, Any]]:
     return out
 
 
-def ranked(findings: list[dict[str, Any]], day: date) -> list[Row]:
-    """Rows, most severe first, then lowest score; the same finding written twice (an object
-    scored again) is listed once."""
+def ranked(
+    findings: list[dict[str, Any]], day: date, reputation: Reputation | None = None
+) -> list[Row]:
+    """Rows, highest priority first (severity, raised by the addresses' reputation), then
+    lowest score; the same finding written twice (an object scored again) is listed once."""
     rows = {r.uid: r for r in (row_of(f, day.isoformat()) for f in findings)}
-    return sorted(
-        rows.values(),
-        key=lambda r: (-r.severity_id, r.score if r.score is not None else 0.0, r.uid),
+    out = list(rows.values())
+    if reputation is not None:
+        out = [_with_reputation(r, reputation.worst(r.addresses)) for r in out]
+    return sorted(out, key=lambda r: (-r.priority, r.score if r.score is not None else 0.0, r.uid))
+
+
+def _with_reputation(row: Row, match: Match | None) -> Row:
+    if match is None:
+        return row
+    return replace(
+        row, reputation=match.score, reputation_cidr=match.cidr, reputation_source=match.source
     )
 
 
