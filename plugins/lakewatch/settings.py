@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -137,6 +137,6 @@ class Settings(BaseSettings):
         return f"arn:aws:sqs:{self.region}:{self.account_id}:{name or self.queue_name}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with explicit overrides (e.g. an Airflow Variable)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

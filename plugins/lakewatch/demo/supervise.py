@@ -111,9 +111,9 @@ def wait(
         try:
             done, state, value = poll()
         except (OSError, RuntimeError) as err:  # the API restarting, a refused connection
-            done, state, value = False, f"cannot ask yet ({err})"[:300], None  # type: ignore[assignment]
+            done, state, value = False, f"cannot ask yet ({err})"[:300], None
         if done:
-            return value
+            return value  # type: ignore[return-value]  # poll said done: its value is a T
         now = clock()
         if state != shown or shown_at is None or now - shown_at >= heartbeat:
             out(f"      {what}: {state} (waited {now - started:.0f}s of {deadline_s:.0f}s)")

@@ -40,7 +40,8 @@ def translate(athena_sql: str, tables: dict[str, str]) -> str:
     """Trino SQL -> DuckDB SQL, with qualified Glue table names replaced by local names."""
     tree = sqlglot.parse_one(athena_sql, read="trino")
     for table in tree.find_all(exp.Table):
-        key = f"{table.args.get('db').name}.{table.name}" if table.args.get("db") else table.name
+        db = table.args.get("db")
+        key = f"{db.name}.{table.name}" if db else table.name
         if key in tables:
             table.replace(
                 exp.to_table(tables[key]).as_(table.alias or table.name, quoted=True)

@@ -143,19 +143,31 @@ class LakeGenerator:
         addrs = [i.ip for i in w.instances]
         self.addr_index = {a: k for k, a in enumerate(addrs)}
         for v in w.vendors.values():
-            for a in (*v.ipv4, *v.ipv6):
-                self.addr_index.setdefault(a, len(addrs))
+            for address in (*v.ipv4, *v.ipv6):
+                self.addr_index.setdefault(address, len(addrs))
                 if len(addrs) < len(self.addr_index):
-                    addrs.append(a)
+                    addrs.append(address)
         self.v6_index = {i.index: self._intern(addrs, i.ipv6) for i in w.instances if i.ipv6}
         self.addresses = pa.array(addrs, pa.string())
 
         # ENIs: instances first (same index), then NAT gateways and Lambda ENIs ('-' instance)
-        enis, vpcs, insts, subnets, zones, acct_of = [], [], [], [], [], []
+        enis: list[str] = []
+        vpcs: list[str] = []
+        insts: list[str] = []
+        subnets: list[str] = []
+        zones: list[str] = []
+        acct_of: list[int] = []
+
+        def add_eni(eni: str, vpc: str, instance: str, subnet: str, zone: str, acct: int) -> None:
+            enis.append(eni)
+            vpcs.append(vpc)
+            insts.append(instance)
+            subnets.append(subnet)
+            zones.append(zone)
+            acct_of.append(acct)
+
         for i in w.instances:
-            a = w.accounts[i.account]
-            enis.append(i.eni), vpcs.append(a.vpc_uid), insts.append(i.uid)
-            subnets.append(i.subnet_uid), zones.append(i.zone), acct_of.append(i.account)
+            add_eni(i.eni, w.accounts[i.account].vpc_uid, i.uid, i.subnet_uid, i.zone, i.account)
         self.nat_eni: dict[int, list[int]] = {}
         self.nat_addr: dict[int, list[int]] = {}
         rng = np.random.default_rng([self.o.seed, 99])
@@ -164,16 +176,20 @@ class LakeGenerator:
                 self.nat_eni.setdefault(a.index, []).append(len(enis))
                 self.nat_addr.setdefault(a.index, []).append(self._intern(addrs, ip))
                 subnet_uid = a.subnets["public"][k][0]
-                enis.append(eni), vpcs.append(a.vpc_uid), insts.append("-")
-                subnets.append(subnet_uid), zones.append(w.instances[a.instances[k]].zone)
-                acct_of.append(a.index)
+                zone = w.instances[a.instances[k]].zone
+                add_eni(eni, a.vpc_uid, "-", subnet_uid, zone, a.index)
             for k in range(2):  # Lambda / Fargate ENIs in the app subnets
                 self.nat_eni[a.index].append(len(enis))
                 ip = str(a.subnets["app"][k][1].network_address + 200 + int(rng.integers(0, 50)))
                 self.nat_addr[a.index].append(self._intern(addrs, ip))
-                enis.append(f"eni-{rng.integers(0, 2**63):017x}"[:21])
-                vpcs.append(a.vpc_uid), insts.append("-"), subnets.append(a.subnets["app"][k][0])
-                zones.append(w.instances[a.instances[k]].zone), acct_of.append(a.index)
+                add_eni(
+                    f"eni-{rng.integers(0, 2**63):017x}"[:21],
+                    a.vpc_uid,
+                    "-",
+                    a.subnets["app"][k][0],
+                    w.instances[a.instances[k]].zone,
+                    a.index,
+                )
         self.addresses = pa.array(addrs, pa.string())
         self.eni = {
             name: pa.array(col, pa.string())
@@ -192,13 +208,13 @@ class LakeGenerator:
         self.noise_ranges = _ranges((*CLIENT_RANGES, "13.0.0.0/8", "64.0.0.0/8"))
         self.onprem = _ranges((ONPREM_RANGE,))
         # hostname pool: per account internal names, then vendor names
-        hosts = []
+        hosts: list[str] = []
         self.host_internal: dict[tuple[int, str], int] = {}
         for a in w.accounts:
-            for svc, name in sorted(a.hostnames.items()):
-                self.host_internal[(a.index, svc)] = len(hosts)
+            for svc_name, name in sorted(a.hostnames.items()):
+                self.host_internal[(a.index, svc_name)] = len(hosts)
                 hosts.append(name)
-        self.host_vendor = {}
+        self.host_vendor: dict[str, int] = {}
         for name, v in sorted(w.vendors.items()):
             self.host_vendor[name] = len(hosts)
             hosts.append(v.hostname)
@@ -206,7 +222,7 @@ class LakeGenerator:
         # DNS answer pools: one per internal service per account and one per vendor
         pools: list[list[int]] = []
         pools_v6: list[list[int]] = []
-        group: dict[tuple, int] = {}
+        group: dict[tuple[int, str] | str, int] = {}
         for a in w.accounts:
             for svc in SERVICES:
                 group[(a.index, svc.name)] = len(pools)
@@ -231,7 +247,7 @@ class LakeGenerator:
                 (i.account, w.instances[j].service) if j >= 0 else kind
                 for j, (_, _, kind) in zip(pinst, p, strict=True)
             ]
-            hosts = [
+            host_ids = [
                 self.host_internal[k] if isinstance(k, tuple) else self.host_vendor[k] for k in keys
             ]
             self.peers[i.index] = (
@@ -239,7 +255,7 @@ class LakeGenerator:
                 np.array([port for _, port, _ in p], dtype=np.int64),
                 np.array(pinst, dtype=np.int64),
                 np.array([kind for _, _, kind in p], dtype=object),
-                np.array(hosts, dtype=np.int64),
+                np.array(host_ids, dtype=np.int64),
                 np.array([group[k] for k in keys], dtype=np.int64),
             )
 
@@ -642,7 +658,7 @@ class LakeGenerator:
                 t = victims[int(v)]
                 n = int(rng.integers(3, 8))
                 times = start + np.sort(rng.integers(0, 3_600_000, n))
-                port = np.full(n, SERVICE_BY_NAME[target_svc].port)
+                ports = np.full(n, SERVICE_BY_NAME[target_svc].port)
                 eph = rng.integers(32768, 61000, n)
                 le = label(x.uid, t.ip, "egress_peer")
                 li = label(t.uid, x.ip, "ingress_peer")
@@ -653,7 +669,7 @@ class LakeGenerator:
                         s_port=eph,
                         s_ip=self._idx(np.full(n, x.index)),
                         s_eni=np.full(n, x.index),
-                        d_port=port,
+                        d_port=ports,
                         d_ip=self._idx(np.full(n, t.index)),
                         d_eni=-1,
                         direction=2,
@@ -669,7 +685,7 @@ class LakeGenerator:
                         s_port=eph,
                         s_ip=self._idx(np.full(n, x.index)),
                         s_eni=-1,
-                        d_port=port,
+                        d_port=ports,
                         d_ip=self._idx(np.full(n, t.index)),
                         d_eni=np.full(n, t.index),
                         direction=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def uri(self, key: str = "") -> str: ...
-    def delete(self, keys: list[str]) -> None: ...
+    def delete(self, keys: Sequence[str]) -> None: ...
 
 
 class S3Store:
@@ -41,7 +41,7 @@ class S3Store:
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for i in range(0, len(keys), 1000):
             objects = [{"Key": self.prefix + k} for k in keys[i : i + 1000]]
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
@@ -80,7 +80,7 @@ class LocalStore:
     def uri(self, key: str = "") -> str:
         return str(self.root / key)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             (self.root / key).unlink(missing_ok=True)
 

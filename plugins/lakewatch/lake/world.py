@@ -153,11 +153,11 @@ class World:
 
     def _account(self, a: int, n_instances: int) -> None:
         uid = f"{int(self.rng.integers(10**11, 10**12)):012d}"
-        cidr = ipaddress.ip_network(f"10.{16 + a}.0.0/16")
+        cidr = ipaddress.IPv4Network(f"10.{16 + a}.0.0/16")
         third = {"public": (0, 1), "app": (10, 11), "data": (20, 21)}
         subnets = {
             tier: [
-                (f"subnet-{self._hex(17)}", ipaddress.ip_network(f"10.{16 + a}.{t}.0/24"))
+                (f"subnet-{self._hex(17)}", ipaddress.IPv4Network(f"10.{16 + a}.{t}.0/24"))
                 for t in octets
             ]
             for tier, octets in third.items()

@@ -115,9 +115,7 @@ def write_lake(
                 day_labels[day] = []
                 summary.days.append(day)
             day_labels[day].extend(obj.labels)
-            pending.append(
-                (obj, pool.submit(lambda o=obj: store.put(o.key, parquet_bytes(o.table))))
-            )
+            pending.append((obj, pool.submit(_put_object, store, obj)))
             while len(pending) > 2:  # bounded: at most three objects in memory
                 finish(*pending.pop(0))
         for item in pending:
@@ -158,8 +156,12 @@ def read_labels(
     store: ObjectStore, prefix: str = DEFAULT_GROUND_TRUTH_PREFIX, day: str | None = None
 ) -> list[dict[str, Any]]:
     """Every ground-truth label under ``prefix`` (optionally one eventDay)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for key in store.list(prefix):
         if key.endswith("labels.jsonl") and (day is None or f"eventDay={day}/" in key):
             out.extend(json.loads(line) for line in store.get(key).decode().splitlines() if line)
     return out
+
+
+def _put_object(store: ObjectStore, obj: GeneratedObject) -> dict[str, Any]:
+    return store.put(obj.key, parquet_bytes(obj.table))

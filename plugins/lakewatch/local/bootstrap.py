@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -30,7 +31,7 @@ def ensure_bucket(s3, bucket: str, region: str) -> None:
     except ClientError as err:
         if err.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
             raise
-    kwargs = {"Bucket": bucket}
+    kwargs: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     s3.create_bucket(**kwargs)
@@ -99,7 +100,7 @@ def ensure_alerts_inbox(sns, sqs, settings: Settings) -> str:
 def read_alerts(sqs, wait_s: int = 0) -> list[dict[str, str]]:
     """Alerts waiting in the local inbox (subject, message), removed as they are read."""
     url = sqs.get_queue_url(QueueName=ALERTS_INBOX)["QueueUrl"]
-    out = []
+    out: list[dict[str, str]] = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
         messages = got.get("Messages", [])

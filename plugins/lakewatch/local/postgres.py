@@ -146,7 +146,8 @@ class LocalPostgres:
     def start(self, timeout: float = 60.0) -> None:
         """Start (or find running) the server; returns once it accepts connections."""
         self.init()
-        if not self.registry.running(NAME):
+        record = self.registry.running(NAME)
+        if record is None:
             record = self.registry.start(
                 NAME,
                 [
@@ -168,8 +169,6 @@ class LocalPostgres:
                 ],
                 user=_system_user(),
             )
-        else:
-            record = self.registry.running(NAME)
         wait_until_ready(record, self._accepting, timeout, "PostgreSQL")
         self._ensure_database()
 

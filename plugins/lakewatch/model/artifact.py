@@ -115,28 +115,30 @@ class ModelArtifact:
     def load(cls, location: str | Path | bytes) -> ModelArtifact:
         """From a directory (``model.tar.gz`` or the plain files), a tarball path, or bytes."""
         files = _read_files(location)
+        # a tarball given as bytes is named, not printed, in errors
+        where = f"a {len(location):,}-byte artifact" if isinstance(location, bytes) else location
         if META not in files or WEIGHTS not in files:
-            raise ArtifactError(f"{location}: expected {META} and {WEIGHTS} in the artifact")
+            raise ArtifactError(f"{where}: expected {META} and {WEIGHTS} in the artifact")
         try:
             meta = json.loads(files[META])
         except ValueError as err:
-            raise ArtifactError(f"{location}: {META} is not JSON: {err}") from None
+            raise ArtifactError(f"{where}: {META} is not JSON: {err}") from None
         if meta.get("format") != FORMAT:
-            raise ArtifactError(f"{location}: not a {FORMAT} model (format={meta.get('format')!r})")
+            raise ArtifactError(f"{where}: not a {FORMAT} model (format={meta.get('format')!r})")
         if meta.get("format_version") != FORMAT_VERSION:
             raise ArtifactError(
-                f"{location}: model format version {meta.get('format_version')} "
+                f"{where}: model format version {meta.get('format_version')} "
                 f"is not supported (this lakewatch reads {FORMAT_VERSION})"
             )
         encoding = meta.get("encoding", {})
         if encoding.get("ipv4_prefix_bits") != list(V4_BITS):
             raise ArtifactError(
-                f"{location}: the model encodes addresses by prefixes "
+                f"{where}: the model encodes addresses by prefixes "
                 f"{encoding.get('ipv4_prefix_bits')}, this lakewatch by {list(V4_BITS)}: retrain it"
             )
         tensors = st_load(files[WEIGHTS])
         hp = Hyperparameters(**meta["hyperparameters"])
-        layers = []
+        layers: list[Any] = []
         while f"layer{len(layers)}.weight" in tensors:
             i = len(layers)
             layers.append((tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]))
@@ -187,8 +189,9 @@ def _untar(body: bytes, name: str) -> dict[str, bytes]:
             out = {}
             for member in tar.getmembers():
                 base = member.name.lstrip("./")
-                if member.isfile() and base in (WEIGHTS, META):
-                    out[base] = tar.extractfile(member).read()
+                extracted = tar.extractfile(member) if member.isfile() else None
+                if extracted is not None and base in (WEIGHTS, META):
+                    out[base] = extracted.read()
             return out
     except tarfile.TarError as err:
         raise ArtifactError(f"{name}: not a model tarball: {err}") from None

@@ -115,7 +115,9 @@ def resolve(
         raise HyperparameterError(
             f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(sorted(SPECS))}"
         )
-    values = {name: _coerce(name, v) for name, v in given.items() if v is not None and v != ""}
+    values: dict[str, Any] = {
+        name: _coerce(name, v) for name, v in given.items() if v is not None and v != ""
+    }
     if pairs:
         batch, epochs = schedule(pairs, values.get("mini_batch_size"))
         values.setdefault("mini_batch_size", batch)

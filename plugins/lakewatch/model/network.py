@@ -42,7 +42,7 @@ class IPInsightsNet(nn.Module):
     def forward(self, entity_rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         return (self.entity(entity_rows) * self.encode_ip(tokens)).sum(dim=1)
 
-    def sparse_parameters(self) -> list[nn.Parameter]:
+    def sparse_parameters(self) -> list[torch.Tensor]:
         return [self.entity.weight, self.ip_tokens.weight]
 
     def dense_parameters(self) -> list[nn.Parameter]:

@@ -148,7 +148,7 @@ def render(scores: Scores, accept: str | None) -> tuple[bytes, str]:
             "dot_product": None if math.isnan(dot) else dot,
             "known_entity": bool(scores.known_entity[i]),
         }
-        if verbose and scores.entity_embedding is not None:
+        if verbose and scores.entity_embedding is not None and scores.ip_embedding is not None:
             p["entity_embedding"] = scores.entity_embedding[i].tolist()
             p["ip_embedding"] = scores.ip_embedding[i].tolist()
         preds.append(p)

@@ -130,6 +130,7 @@ def _train_step(
         positive.shape[0] + neg.shape[0]
     )
     loss.backward()
+    assert ent_now.grad is not None and tok_now.grad is not None  # both were in the loss
     opt[0].step(t, ent_rows, ent_now.detach(), ent_now.grad)
     opt[1].step(t, tok_rows, tok_now.detach(), tok_now.grad)
     return loss.detach()
@@ -231,7 +232,7 @@ def train(
             b = idx.shape[0]
             rand_tok = None
             if r:
-                fam = np.tile(fam_all[idx.cpu().numpy()], r) if has_v6 else None
+                fam = np.tile(fam_all[idx.cpu().numpy()], r) if fam_all is not None else None
                 rand_tok = torch.from_numpy(sampler.tokens(b * r, fam)).to(dev)
             shuffles = [torch.randperm(b, generator=gen).to(dev) for _ in range(s)]
             step += 1
@@ -285,5 +286,5 @@ def train(
     }
     if epochs and "validation_auc" in epochs[-1]:
         stats["validation:discriminator_auc"] = epochs[-1]["validation_auc"]
-        stats["validation_pairs"] = len(validation)
+        stats["validation_pairs"] = len(validation) if validation is not None else 0
     return TrainResult(model.cpu().eval(), hp, np.unique(pairs.entity_hash), stats)

@@ -155,9 +155,11 @@ def run_canary(
             )
         ],
     )
+    parsed = parse_key(key)
+    assert parsed is not None  # object_key wrote it
     out_key = findings_key(
         f"{settings.canary_prefix}findings/",
-        parse_key(key),
+        parsed,
         threshold["model_id"],
     )
     deadline = time.monotonic() + timeout_s

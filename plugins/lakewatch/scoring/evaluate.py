@@ -85,7 +85,7 @@ def incident_pairs(findings: list[dict[str, Any]]) -> dict[str, set[tuple[str, s
             ip = (ev.get("dst_endpoint") or {}).get("ip") or (ev.get("src_endpoint") or {}).get(
                 "ip"
             )
-            out[f["finding_info"]["uid"]].add((data["view"], data["entity"], ip))
+            out[f["finding_info"]["uid"]].add((data["view"], data["entity"], str(ip or "")))
     return out
 
 

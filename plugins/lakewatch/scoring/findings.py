@@ -43,8 +43,11 @@ class ScoredPair:
     last_ms: int
 
 
-def severity_for(score: float, threshold: float, scale: float) -> int:
-    """Low just under the threshold, Critical far below it (in spreads of normal scores)."""
+def severity_for(score: float | None, threshold: float, scale: float) -> int:
+    """Low just under the threshold, Critical far below it (in spreads of normal scores);
+    Low for a pair without a score."""
+    if score is None:
+        return 2
     margin = (threshold - score) / max(scale, 1e-6)
     if margin < 0.5:
         return 2

@@ -95,7 +95,8 @@ def group(
     for p in known:
         if _under(p, wide):
             by_address[p.ip].append(p)
-    out, taken = [], set()
+    out: list[Incident] = []
+    taken: set[int] = set()
     for ip, members in sorted(by_address.items()):
         if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES and any(
             _under(p, threshold) for p in members

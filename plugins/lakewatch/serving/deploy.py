@@ -25,11 +25,11 @@ def deploy(settings: Settings, clients: Any, record: ModelRecord) -> DeployResul
     if settings.backend == "local":
         from lakewatch.training.pipeline import fetch_artifact
 
-        endpoints = LocalEndpoints(settings)
-        model_dir = endpoints.install(
+        local = LocalEndpoints(settings)
+        model_dir = local.install(
             record.model_id, fetch_artifact(settings, clients, record.artifact_uri)
         )
-        result = endpoints.deploy(settings.endpoint_name, record.model_id, model_dir)
+        result = local.deploy(settings.endpoint_name, record.model_id, model_dir)
     else:
         endpoints = SageMakerEndpoints(
             clients("sagemaker"), instance_type=settings.endpoint_instance_type

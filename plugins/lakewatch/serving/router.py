@@ -62,9 +62,11 @@ class Router(ThreadingHTTPServer):
                 return
             self._healing[name] = time.monotonic()
 
+        heal = self.heal
+
         def run() -> None:
             try:
-                self.heal(name)
+                heal(name)
             except Exception:
                 log.exception("replacing the model server of endpoint %s failed", name)
 
@@ -126,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "ValidationError", f"Endpoint {name} not found.")
             return
         target = urlparse(url)
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
         try:
             conn.request(
                 "POST",

@@ -80,7 +80,7 @@ def plan_training(
             f"(need at least {min_train_rows:,}); days with an extract: {days or 'none'}; "
             f"missing: {missing or 'none'}"
         )
-    inputs = {
+    inputs: dict[str, Any] = {
         "days": days,
         "attempts": [m.attempt for m in manifests],
         "pairs": pair_set.key,

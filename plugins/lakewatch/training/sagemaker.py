@@ -142,6 +142,7 @@ def model_config(
     source_uri: str = "",
 ) -> dict[str, Any]:
     """CreateModel for an endpoint that serves ``artifact``."""
+    container: dict[str, Any]
     if algorithm == "builtin":
         container = {
             "Image": image_uri("ipinsights", region, instance_type),
