@@ -83,3 +83,20 @@ def test_missing_model(tmp_path):
         ModelArtifact.load(tmp_path / "nope")
     with pytest.raises(ArtifactError, match="not a model tarball"):
         ModelArtifact.load(b"not a tarball")
+
+
+def test_an_artifact_given_as_bytes_is_named_not_printed_in_errors():
+    """A tarball without the model's files, handed over as bytes (as the endpoint installs it):
+    the error says what is missing and how big the artifact was, not its bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = b"x" * 5000
+        info = tarfile.TarInfo("README")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    body = buf.getvalue()
+    with pytest.raises(ArtifactError) as err:
+        ModelArtifact.load(body)
+    message = str(err.value)
+    assert f"a {len(body):,}-byte artifact: expected" in message
+    assert "b'" not in message and len(message) < 200
