@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from lakewatch.cli.common import iso_date
+
 
 def _context():
     from lakewatch.aws.clients import clients_for
@@ -205,7 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub, date_type) -> None:
+def register(sub) -> None:
     """Add ``findings`` and its sub-commands to the ``lakewatch`` parser."""
     from lakewatch.review.feedback import VERDICTS, VIEWS
 
@@ -214,7 +216,7 @@ def register(sub, date_type) -> None:
 
     def with_day(p, required: bool = False):
         p.add_argument(
-            "--day", type=date_type, required=required, help="the findings' UTC day (default today)"
+            "--day", type=iso_date, required=required, help="the findings' UTC day (default today)"
         )
         return p
 

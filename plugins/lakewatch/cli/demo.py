@@ -1,0 +1,28 @@
+"""``lakewatch demo``: the main job on the local backend."""
+
+from __future__ import annotations
+
+import argparse
+
+from lakewatch.cli.common import positive
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lakewatch.demo.run import run_demo
+
+    return run_demo(
+        days=args.days,
+        rows_per_day=args.rows_per_day,
+        seed=args.seed,
+        airflow_port=args.airflow_port,
+    )
+
+
+def register(sub) -> None:
+    """Add this group's commands to the ``lakewatch`` parser."""
+    demo = sub.add_parser("demo", help="run the main job on the local backend")
+    demo.add_argument("--days", type=positive, default=6)
+    demo.add_argument("--rows-per-day", type=positive, default=40_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--airflow-port", type=int, default=8280, help="Airflow UI/API port")
+    demo.set_defaults(func=cmd_demo)
