@@ -84,8 +84,10 @@ def test_analysts_false_positives_join_the_training_pairs(aws, clients):
     label("f2", "true_positive", "i-2", "45.2.2.2", "2026-11-03", "2026-11-03T11:00:00+00:00")
     label("f3", "false_positive", "i-3", "45.3.3.3", "2026-11-05", "2026-11-05T10:00:00+00:00")
     label("f4", "false_positive", "i-1,i-2", "45.4.4.4", "2026-11-03", "2026-11-03T10:00:00+00:00")
-    fps = feedback.labelled_pairs(store, "feedback/", "false_positive", before=date(2026, 11, 5))
+    labelled = feedback.labelled_pairs(store, "feedback/", before=date(2026, 11, 5))
+    fps = labelled["false_positive"]
     assert fps == [("i-1", "45.1.1.1")]  # f2 relabelled, f3 after the window, f4 an incident
+    assert labelled["true_positive"] == [("i-2", "45.2.2.2")]  # f2's latest verdict
     plan = _plan(store, epochs=2, false_positives=fps)
     assert plan.feedback_pairs == 1 and plan.train_rows == plain.train_rows + 1
     assert plan.model_id != plain.model_id

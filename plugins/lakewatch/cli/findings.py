@@ -15,16 +15,15 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from lakewatch.cli.common import iso_date
+from lakewatch.cli.common import context, iso_date
 
 
 def _context():
-    from lakewatch.aws.clients import clients_for
-    from lakewatch.lake.sink import S3Store
-    from lakewatch.settings import load_settings
+    """Settings and the results bucket, where findings, labels and suppressions live."""
+    from lakewatch.extract.daily import results_store
 
-    settings = load_settings()
-    return settings, S3Store(clients_for(settings)("s3"), settings.results_bucket_name)
+    settings, clients = context()
+    return settings, results_store(settings, clients)
 
 
 def _reputation(args: argparse.Namespace, settings, store):
@@ -61,35 +60,38 @@ def _day(args: argparse.Namespace) -> date:
     return args.day or datetime.now(UTC).date()
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def _reviewed(args: argparse.Namespace, day: date):
+    """The day's findings, ranked (with the reputation list), each with its latest verdict
+    (None when unlabelled)."""
     from lakewatch.review import feedback
     from lakewatch.review.findings import ranked, read_day
 
     settings, store = _context()
-    day = _day(args)
     rows = ranked(
         read_day(store, settings.findings_prefix, day), day, _reputation(args, settings, store)
     )
-    verdicts = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
+    latest = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
+    return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in rows]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    day = _day(args)
+    reviewed = _reviewed(args, day)
     if args.json:
-        out = [
-            {**r.as_dict(), "verdict": verdicts[r.uid].verdict if r.uid in verdicts else None}
-            for r in rows
-        ]
+        out = [{**r.as_dict(), "verdict": verdict} for r, verdict in reviewed]
         print(json.dumps(out, indent=2))
         return 0
-    if not rows:
+    if not reviewed:
         print(f"no findings on {day}")
         return 0
-    for r in rows:
-        verdict = verdicts[r.uid].verdict if r.uid in verdicts else "-"
+    for r, verdict in reviewed:
         score = f"{r.score:8.3f}" if r.score is not None else "       -"
         rep = f"  reputation {r.reputation:.0f} ({r.reputation_cidr})" if r.reputation else ""
         print(
             f"{r.uid[:12]}  {r.severity:<13} {r.kind:<16} {','.join(r.instances):<22} "
-            f"{','.join(r.addresses)[:40]:<40} {score}  {verdict}{rep}"
+            f"{','.join(r.addresses)[:40]:<40} {score}  {verdict or '-'}{rep}"
         )
-    print(f"{len(rows)} finding(s) on {day}")
+    print(f"{len(reviewed)} finding(s) on {day}")
     return 0
 
 
@@ -159,24 +161,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from lakewatch.review import feedback
-    from lakewatch.review.findings import ranked, read_day
-
-    settings, store = _context()
-    rows = ranked(
-        read_day(store, settings.findings_prefix, args.day),
-        args.day,
-        _reputation(args, settings, store),
-    )
-    verdicts = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet"):
+        print(f"--out must end in .csv or .parquet: {out}", file=sys.stderr)
+        return 2
     records = [
         {
             **r.as_dict(),
             "instances": ",".join(r.instances),
             "addresses": ",".join(r.addresses),
-            "verdict": verdicts[r.uid].verdict if r.uid in verdicts else None,
+            "verdict": verdict,
         }
-        for r in rows
+        for r, verdict in _reviewed(args, args.day)
     ]
     schema = pa.schema(
         [
@@ -193,15 +189,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         ]
     )
     table = pa.Table.from_pylist(records, schema=schema)
-    out = Path(args.out)
     tmp = out.with_name(f".{out.name}.partial")  # never a half-written export under its name
     if out.suffix == ".parquet":
         pq.write_table(table, tmp)
-    elif out.suffix == ".csv":
-        pacsv.write_csv(table, tmp)
     else:
-        print(f"--out must end in .csv or .parquet: {out}", file=sys.stderr)
-        return 2
+        pacsv.write_csv(table, tmp)
     tmp.replace(out)
     print(f"wrote {table.num_rows} finding(s) of {args.day} to {out}")
     return 0

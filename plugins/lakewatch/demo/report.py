@@ -6,6 +6,7 @@ import html
 import io
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pyarrow.parquet as pq
 
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
+from lakewatch.review.findings import read_day
 from lakewatch.scoring.evaluate import HOW_MEASURED, Scorecard, score, score_incidents
 from lakewatch.settings import Settings
 
@@ -29,14 +30,6 @@ DAGS = (
     "lakewatch_scorer_deploy",
     "lakewatch_scorer_check",
 )
-
-
-def findings_of_day(store: S3Store, prefix: str, day: str) -> list[dict[str, Any]]:
-    out = []
-    for key in store.list(prefix):
-        if f"/eventDay={day}/" in key and key.endswith(".parquet"):
-            out.extend(pq.read_table(io.BytesIO(store.get(key))).to_pylist())
-    return out
 
 
 def _chart(card: Scorecard, path: Path) -> None:
@@ -106,8 +99,6 @@ def write_report(
 
     extract_rows, total = [], 0
     for day in days:
-        from datetime import date
-
         m = read_manifest(
             results,
             day_prefix(
@@ -178,7 +169,7 @@ def write_report(
         )
 
     day = live_day.replace("-", "")
-    day_findings = findings_of_day(results, settings.findings_prefix, day)
+    day_findings = read_day(results, settings.findings_prefix, date.fromisoformat(live_day))
     day_labels = read_labels(lake, settings.ground_truth_prefix, day=day)
     incidents = score_incidents(day_findings, day_labels)
     card = score(

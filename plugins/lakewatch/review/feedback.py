@@ -118,13 +118,10 @@ def suppression_for(
     )
 
 
-def _read(store: Any, prefix: str) -> list[dict[str, Any]]:
-    return [json.loads(store.get(k)) for k in sorted(store.list(prefix)) if k.endswith(".json")]
-
-
 def labels(store: Any, prefix: str) -> list[Label]:
     """Every label, oldest first."""
-    out = [Label(**doc) for doc in _read(store, f"{prefix}labels/")]
+    keys = sorted(k for k in store.list(f"{prefix}labels/") if k.endswith(".json"))
+    out = [Label(**json.loads(store.get(k))) for k in keys]
     return sorted(out, key=lambda lab: lab.when)
 
 
@@ -133,24 +130,31 @@ def latest_verdicts(all_labels: list[Label]) -> dict[str, Label]:
     return {lab.finding_uid: lab for lab in sorted(all_labels, key=lambda lab: lab.when)}
 
 
+def suppression_keys(store: Any, prefix: str) -> list[str]:
+    """The keys of every suppression, expired ones included."""
+    return sorted(k for k in store.list(f"{prefix}suppressions/") if k.endswith(".json"))
+
+
+def read_suppression(store: Any, key: str) -> Suppression:
+    return Suppression(**json.loads(store.get(key)))
+
+
 def suppressions(store: Any, prefix: str, now: datetime | None = None) -> list[Suppression]:
     """Suppressions in force at ``now`` (every one when ``now`` is None)."""
-    out = [Suppression(**doc) for doc in _read(store, f"{prefix}suppressions/")]
+    out = [read_suppression(store, k) for k in suppression_keys(store, prefix)]
     return [s for s in out if now is None or s.active(now)]
 
 
 def labelled_pairs(
-    store: Any, prefix: str, verdict: str, before: date | None = None
-) -> list[tuple[str, str]]:
-    """The (entity, ip) pairs whose latest label is ``verdict``, of findings before ``before``
-    (incidents, which label several pairs at once, are left out)."""
-    latest = latest_verdicts(labels(store, prefix))
-    return sorted(
-        {
-            (lab.entity, lab.ip)
-            for lab in latest.values()
-            if lab.verdict == verdict
-            and "," not in lab.entity + lab.ip
-            and (before is None or date.fromisoformat(lab.day) < before)
-        }
-    )
+    store: Any, prefix: str, before: date | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """Each verdict's (entity, ip) pairs: those whose latest label it is, of findings before
+    ``before`` (incidents, which label several pairs at once, are left out). The labels are
+    read once for every verdict."""
+    out: dict[str, set[tuple[str, str]]] = {v: set() for v in VERDICTS}
+    for lab in latest_verdicts(labels(store, prefix)).values():
+        if "," not in lab.entity + lab.ip and (
+            before is None or date.fromisoformat(lab.day) < before
+        ):
+            out[lab.verdict].add((lab.entity, lab.ip))
+    return {v: sorted(pairs) for v, pairs in out.items()}

@@ -24,8 +24,9 @@ from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
+from lakewatch.lake.sink import S3Store
 from lakewatch.model.detectors import DetectorCache
-from lakewatch.review.feedback import Suppression
+from lakewatch.review.feedback import Suppression, read_suppression, suppression_keys
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import (
@@ -169,30 +170,25 @@ class SuppressionCache:
     seconds, so a new one silences the scorer within a minute and an expired one stops."""
 
     def __init__(self, s3: Any, bucket: str, prefix: str, ttl: float):
-        self.s3, self.bucket, self.prefix, self.ttl = s3, bucket, f"{prefix}suppressions/", ttl
-        self._all: list[Suppression] = []
+        self.store, self.prefix, self.ttl = S3Store(s3, bucket), prefix, ttl
+        self._by_key: dict[str, Suppression] = {}  # a suppression object is never rewritten
         self._at: float | None = None
 
     def active(self) -> list[Suppression]:
         if self._at is None or time.monotonic() - self._at > self.ttl:
-            found: list[Suppression] = []
-            try:
-                pages = self.s3.get_paginator("list_objects_v2").paginate(
-                    Bucket=self.bucket, Prefix=self.prefix
-                )
-                for page in pages:
-                    for obj in page.get("Contents", []):
-                        body = self.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"]
-                        found.append(Suppression(**json.loads(body.read())))
+            where = f"{self.prefix}suppressions/"
+            try:  # one listing; only suppressions not seen before are fetched
+                self._by_key = {
+                    k: self._by_key.get(k) or read_suppression(self.store, k)
+                    for k in suppression_keys(self.store, self.prefix)
+                }
             except (ClientError, BotoCoreError) as err:
-                raise TransientError(f"reading suppressions under {self.prefix}: {err}") from None
+                raise TransientError(f"reading suppressions under {where}: {err}") from None
             except (ValueError, TypeError) as err:
-                raise TransientError(
-                    f"a suppression under {self.prefix} is unreadable: {err}"
-                ) from None
-            self._all, self._at = found, time.monotonic()
+                raise TransientError(f"a suppression under {where} is unreadable: {err}") from None
+            self._at = time.monotonic()
         now = datetime.now(UTC)
-        return [s for s in self._all if s.active(now)]
+        return [s for s in self._by_key.values() if s.active(now)]
 
 
 @dataclass
@@ -284,11 +280,10 @@ class Scorer:
         if kept.num_rows == 0:
             return result
         # already one row per (entity, ip, view): a pair's status follows from the pair alone
-        grouped = kept
-        result.pairs = grouped.num_rows
+        result.pairs = kept.num_rows
         threshold = self.thresholds.get()
-        entities = grouped["entity"].to_pylist()
-        ips = grouped["ip"].to_pylist()
+        entities = kept["entity"].to_pylist()
+        ips = kept["ip"].to_pylist()
         try:
             scores = invoke_pairs(
                 self.clients("sagemaker-runtime"), self.config.endpoint_name, entities, ips
@@ -313,12 +308,12 @@ class Scorer:
             for e, ip, view, s, k, n, first, last in zip(
                 entities,
                 ips,
-                grouped["view"].to_pylist(),
+                kept["view"].to_pylist(),
                 values,
                 known,
-                grouped["event_time_count"].to_pylist(),
-                grouped["event_time_min"].to_pylist(),
-                grouped["event_time_max"].to_pylist(),
+                kept["event_time_count"].to_pylist(),
+                kept["event_time_min"].to_pylist(),
+                kept["event_time_max"].to_pylist(),
                 strict=True,
             )
         ]

@@ -154,6 +154,7 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
     parts: dict[str, list[tuple[str, str]]] = {}
     training = _read_parts(store, train_parts, TRAINING_LIMIT, parts)
     candidates = _read_parts(store, keys)
+    labelled = labelled_pairs(store, settings.feedback_prefix)
     sets = build_sets(
         candidates,
         {e for e, _ in training},
@@ -167,8 +168,8 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
             if trained_on
             else None
         ),
-        false_positives=labelled_pairs(store, settings.feedback_prefix, "false_positive"),
-        true_positives=labelled_pairs(store, settings.feedback_prefix, "true_positive"),
+        false_positives=labelled["false_positive"],
+        true_positives=labelled["true_positive"],
     )
     sets.notes.append(
         f"normal pairs: the held-out validation split of {day} (the model trained on that day)"

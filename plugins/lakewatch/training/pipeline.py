@@ -86,9 +86,9 @@ def plan(settings: Settings, clients: Any, window_end: date, options: TrainOptio
         options.min_train_rows,
         hp,
         algorithm,
-        false_positives=labelled_pairs(
-            store, settings.feedback_prefix, "false_positive", before=window_end
-        ),
+        false_positives=labelled_pairs(store, settings.feedback_prefix, before=window_end)[
+            "false_positive"
+        ],
     )
     resolved = resolve(
         {
