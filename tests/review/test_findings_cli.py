@@ -125,6 +125,10 @@ def test_suppressions_cover_their_entity_range_view_and_expire(reviewed, capsys)
         main(["findings", "suppress", "--entity", "i-1", "--address", "1.1.1.1", "--days", "0"])
         == 2
     )
+    err = capsys.readouterr().err
+    assert "'300.1.1.1' does not appear to be an IPv4 or IPv6 network" in err
+    assert "--days must be at least 1, not 0" in err
+    assert len(feedback.suppressions(store, settings.feedback_prefix)) == 1  # nothing stored
 
 
 def test_export_writes_csv_and_parquet_with_verdicts(reviewed, tmp_path):
@@ -140,6 +144,7 @@ def test_export_writes_csv_and_parquet_with_verdicts(reviewed, tmp_path):
     assert (
         main(["findings", "export", "--day", "2026-11-30", "--out", str(tmp_path / "f.txt")]) == 2
     )
+    assert not (tmp_path / "f.txt").exists()
     assert not list(tmp_path.glob(".*partial"))  # nothing half-written left behind
 
 
