@@ -30,6 +30,7 @@ class Reputation:
     _by_length: dict[tuple[int, int], dict[int, Match]] = field(default_factory=dict)
     entries: int = 0
     bad_lines: list[str] = field(default_factory=list)
+    _longest_first: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str, where: str = "the reputation list") -> Reputation:
@@ -51,6 +52,7 @@ class Reputation:
             table = rep._by_length.setdefault((net.version, net.prefixlen), {})
             table[int(net.network_address)] = Match(score, str(net), source)
             rep.entries += 1
+        rep._longest_first = sorted(rep._by_length, key=lambda k: -k[1])
         return rep
 
     def lookup(self, address: str) -> Match | None:
@@ -60,7 +62,7 @@ class Reputation:
         except ValueError:
             return None
         bits = ip.max_prefixlen
-        for version, length in sorted(self._by_length, key=lambda k: -k[1]):
+        for version, length in self._longest_first:
             if version != ip.version:
                 continue
             base = (int(ip) >> (bits - length)) << (bits - length) if length else 0
