@@ -13,6 +13,7 @@ from lakewatch.local.bootstrap import read_alerts
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.serving.local import LocalEndpoints
+from lakewatch.threshold.choose import tail_threshold
 from lakewatch.threshold.publish import read_published
 from tests.dags.helpers import DAYS, START, at, dag, extract_and_train, states
 
@@ -68,7 +69,22 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
         "unused_subnet",
         "shuffled",
     }
-    assert any("validation split" in note for note in record["notes"])
+    # the normal set: every window day's held-out validation split, not the night's alone
+    assert any(
+        f"validation splits of the model's {len(good.days)} training days" in note
+        for note in record["notes"]
+    )
+    work = f"{settings.thresholds_prefix}work/day={NIGHT.isoformat()}/"
+    normal = {tuple(p) for p in json.loads(store.get(f"{work}sets.json"))["normal"]}
+    night_parts = [k for k in good.extra["validation_parts"] if f"day={NIGHT.isoformat()}" in k]
+    assert night_parts and len(night_parts) < len(good.extra["validation_parts"])
+    night_pairs = {
+        tuple(line.split(",", 1)) for k in night_parts for line in store.get(k).decode().split()
+    }
+    assert normal - night_pairs, "no pair of an earlier day's validation split"
+    # the strict threshold: the tail of this set, extrapolated where it is too small to read
+    scores = json.loads(store.get(f"{work}scores.json"))["scores"]["normal"]
+    assert published["strict_threshold"] == pytest.approx(tail_threshold(scores, 1e-4, 1e-2))
     # the held-out split was matched to a fresh day's share of already-seen pairs
     assert any(note.startswith("seen in training") for note in record["notes"])
     assert published["loose_threshold"] >= published["threshold"]

@@ -35,7 +35,8 @@ class ThresholdRecord:
     run_id: str = ""
     created: str = ""
     score: str = "dot_product"  # what the threshold applies to: dot_product | detector
-    # an incident of one pair must score below this (the normal scores' target/10 quantile)
+    # an incident of one pair must score below this: the normal scores' target/10 quantile,
+    # extrapolated from their tail when the set is too small to read it (choose.tail_threshold)
     strict_threshold: float | None = None
     scale: float = 1.0  # interquartile range of the normal scores: severity's unit
     # the normal scores' 10 x target quantile: a scan's other instances may score under it

@@ -22,7 +22,12 @@ from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest
 from lakewatch.review.feedback import labelled_pairs
 from lakewatch.settings import Settings
-from lakewatch.threshold.choose import entity_rates, evaluate, threshold_for_fpr
+from lakewatch.threshold.choose import (
+    entity_rates,
+    evaluate,
+    tail_threshold,
+    threshold_for_fpr,
+)
 from lakewatch.threshold.gate import gate
 from lakewatch.threshold.plot import explain_png
 from lakewatch.threshold.publish import (
@@ -145,8 +150,11 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
             "for that day first"
         )
     trained_on = day.isoformat() in record.days
+    # Inside the training window only held-out pairs are fresh to the model: every window
+    # day's validation split, not the night's alone (a tenth of one day is a thousand or so
+    # distinct pairs, which puts a 0.1% threshold on one or two scores).
     keys = (
-        manifest.parts.get("validation", [])
+        record.extra.get("validation_parts") or manifest.parts.get("validation", [])
         if trained_on
         else [k for part in manifest.parts.values() for k in part]
     )
@@ -164,7 +172,13 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
         max_abnormal=options.max_abnormal,
         min_normal=options.min_normal,
         seen_share=(
-            _fresh_day_seen_share(store, train_parts, prefix, candidates, parts)
+            _fresh_day_seen_share(
+                store,
+                train_parts,
+                prefix,
+                _read_parts(store, manifest.parts.get("validation", [])),
+                parts,
+            )
             if trained_on
             else None
         ),
@@ -172,7 +186,8 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
         true_positives=labelled["true_positive"],
     )
     sets.notes.append(
-        f"normal pairs: the held-out validation split of {day} (the model trained on that day)"
+        f"normal pairs: the held-out validation splits of the model's {len(record.days)} "
+        f"training days (it trained on {day})"
         if trained_on
         else f"normal pairs: all of {day} (after the model's training window)"
     )
@@ -271,7 +286,9 @@ def choose(
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         score=doc.get("score", "dot_product"),
-        strict_threshold=threshold_for_fpr(normal, options.target_fpr / 10),
+        strict_threshold=tail_threshold(
+            normal, options.target_fpr / 10, min(0.5, 10 * options.target_fpr)
+        ),
         scale=max(ev.normal_quantiles["p75"] - ev.normal_quantiles["p25"], 1e-6),
         entity_rates=entity_rates(entities, normal if entities else [], options.target_fpr),
         loose_threshold=threshold_for_fpr(normal, min(0.5, 10 * options.target_fpr)),
