@@ -14,6 +14,9 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from lakewatch.names import scorer_package_key
 
 REPO = Path(__file__).resolve().parents[3]
 _DATE = (1980, 1, 1, 0, 0, 0)
@@ -53,3 +56,18 @@ def build(repo: Path = REPO) -> Package:
             zf.writestr(info, body)
     body = buf.getvalue()
     return Package(body, hashlib.sha256(body).hexdigest())
+
+
+def stage(store: Any, package: Package) -> str:
+    """Put ``package`` where its deploy reads it; returns the key."""
+    key = scorer_package_key(package.sha256)
+    store.put(key, package.body)
+    return key
+
+
+def fetch(store: Any, key: str, sha256: str) -> Package:
+    """The staged package, refused when it is not the one that was built."""
+    body = store.get(key)
+    if hashlib.sha256(body).hexdigest() != sha256:
+        raise ValueError(f"package {key} does not match its recorded hash {sha256[:16]}")
+    return Package(body, sha256)
