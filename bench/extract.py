@@ -18,8 +18,8 @@ START = date(2026, 11, 1)
 
 
 def _lake(root: str, rows: int) -> int:
-    from lakewatch.lake.generator import GenerateOptions
     from lakewatch.lake.sink import LocalStore
+    from lakewatch.lake.synthetic import GenerateOptions
     from lakewatch.lake.write import write_lake
 
     days = max(1, rows // 5_000_000)

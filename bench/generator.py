@@ -15,8 +15,8 @@ from bench.common import isolated, row
 
 
 def generate(rows: int) -> dict:
-    from lakewatch.lake.generator import GenerateOptions
     from lakewatch.lake.sink import LocalStore
+    from lakewatch.lake.synthetic import GenerateOptions
     from lakewatch.lake.write import write_lake
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -35,7 +35,7 @@ def generate(rows: int) -> dict:
 
 def write_only(rows: int) -> dict:
     """pyarrow writing pre-built tables of the same schema: the write cost alone."""
-    from lakewatch.lake.generator import GenerateOptions, LakeGenerator
+    from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
     from lakewatch.lake.write import parquet_bytes
 
     tables = [

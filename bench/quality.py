@@ -122,8 +122,8 @@ def lake(days: int = 5, rows: int = 150_000, seed: int = 11) -> Dataset:
     carries 30 events of each kind so each kind's figure rests on enough pairs."""
     from lakewatch.extract.engine import DuckAthena, LakeLocation
     from lakewatch.extract.views import DEFAULT_VIEWS, QueryContext, render
-    from lakewatch.lake.generator import GenerateOptions
     from lakewatch.lake.sink import LocalStore
+    from lakewatch.lake.synthetic import GenerateOptions
     from lakewatch.lake.write import read_labels, write_lake
 
     test_day = START + timedelta(days=days - 1)

@@ -35,8 +35,8 @@ def prepare(rows: int, folder: str) -> dict:
     import numpy as np
 
     from lakewatch.extract.export import PairSet
-    from lakewatch.lake.generator import GenerateOptions, LakeGenerator
     from lakewatch.lake.layout import Source, parse_key
+    from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
     from lakewatch.lake.write import parquet_bytes
     from lakewatch.model.artifact import ModelArtifact
     from lakewatch.model.data import pairs_from_lists
@@ -81,9 +81,8 @@ def prepare(rows: int, folder: str) -> dict:
 
 
 def score(folder: str, key: str, threshold: float) -> dict:
-    from lakewatch.aws.clients import local_runtime_clients
+    from lakewatch.backends import LocalBackend
     from lakewatch.local import emulator
-    from lakewatch.local.bootstrap import bootstrap
     from lakewatch.scoring.events import ObjectRef
     from lakewatch.scoring.process import Scorer, ScorerConfig
     from lakewatch.serving.local import LocalEndpoints
@@ -97,8 +96,8 @@ def score(folder: str, key: str, threshold: float) -> dict:
     )
     emulator.start(settings)
     try:
-        clients = local_runtime_clients(settings)
-        bootstrap(settings, clients)
+        clients = LocalBackend(settings).clients()
+        LocalBackend(settings).provision(clients)
         clients("s3").put_object(
             Bucket=settings.lake_bucket_name, Key=key, Body=(out / "object.parquet").read_bytes()
         )

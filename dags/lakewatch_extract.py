@@ -70,7 +70,8 @@ def lakewatch_extract():
     ) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from lakewatch.extract.daily import engine_for, extract_day, results_store
+        from lakewatch.backends import backend_for
+        from lakewatch.extract.daily import extract_day, results_store
         from lakewatch.extract.export import PairSet
         from lakewatch.orchestration.runtime import attempt_id, log, task_clients, task_settings
 
@@ -78,7 +79,7 @@ def lakewatch_extract():
         clients = task_clients(settings)
         pair_set = PairSet(tuple(params["views"]), bool(params["include_ipv6"]))
         summary = extract_day(
-            engine_for(settings, clients),
+            backend_for(settings).sql_engine(clients),
             results_store(settings, clients),
             settings,
             data_interval_start,

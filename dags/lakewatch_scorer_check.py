@@ -74,11 +74,13 @@ def lakewatch_scorer_check():
     def queue_health(*, params=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from lakewatch.backends import backend_for
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
         from lakewatch.scoring.canary import queue_health as health
 
         settings = task_settings()
-        result = health(settings, task_clients(settings))
+        clients = task_clients(settings)
+        result = health(settings, clients, backend_for(settings).scorer_mapping_state(clients))
         log.info(
             "queue %d messages, DLQ %d messages, mapping %s",
             result.queue_depth,

@@ -47,13 +47,12 @@ def lakewatch_scorer_deploy():
     def build_package() -> dict:
         from lakewatch.extract.daily import results_store
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.scoring.package import build
+        from lakewatch.scoring.package import build, stage
 
         settings = task_settings()
         package = build()
         store = results_store(settings, task_clients(settings))
-        key = f"scorer/packages/{package.sha256[:16]}.zip"
-        store.put(key, package.body)
+        key = stage(store, package)
         log.info(
             "scorer package %s (%d bytes): %s",
             package.sha256[:16],
@@ -64,46 +63,18 @@ def lakewatch_scorer_deploy():
 
     @task(execution_timeout=timedelta(minutes=20))
     def deploy_scorer(built: dict) -> dict:
-        import hashlib
-
+        from lakewatch.backends import backend_for
         from lakewatch.extract.daily import results_store
-        from lakewatch.names import lambda_function_name
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.scoring.deploy import deploy_lambda, deploy_local
-        from lakewatch.scoring.package import Package
-        from lakewatch.scoring.setup import local_environment, scorer_config
+        from lakewatch.scoring.package import fetch
+        from lakewatch.scoring.setup import scorer_config
 
         settings = task_settings()
         clients = task_clients(settings)
-        body = results_store(settings, clients).get(built["key"])
-        if hashlib.sha256(body).hexdigest() != built["sha256"]:
-            raise ValueError(f"package {built['key']} does not match its recorded hash")
-        package = Package(body, built["sha256"])
-        config = scorer_config(settings, clients)
-        if settings.backend == "local":
-            queue_url = clients("sqs").get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
-            result = deploy_local(
-                package,
-                local_environment(settings, config),
-                state_dir=settings.state_dir,
-                run_dir=settings.run_dir,
-                queue_url=queue_url,
-                account=settings.account_id,
-            )
-        else:
-            if not settings.lambda_role_arn:
-                raise ValueError(
-                    "the aws backend needs LAKEWATCH_LAMBDA_ROLE_ARN (the scorer's "
-                    "execution role, see include/lambda/ipcheck/iam-policy.json)"
-                )
-            result = deploy_lambda(
-                clients("lambda"),
-                function=lambda_function_name(settings.endpoint_name),
-                package=package,
-                config=config,
-                role_arn=settings.lambda_role_arn,
-                queue_arn=settings.queue_arn(),
-            )
+        package = fetch(results_store(settings, clients), built["key"], built["sha256"])
+        result = backend_for(settings).deploy_scorer(
+            clients, package, scorer_config(settings, clients)
+        )
         log.info(
             "scorer %s version %s, mapping %s is %s (%s)",
             result.function,

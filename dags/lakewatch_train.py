@@ -102,18 +102,20 @@ def lakewatch_train():
     def plan(*, params=None, logical_date=None, dag_run=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from lakewatch.backends import backend_for
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
         from lakewatch.training import pipeline
         from lakewatch.training.plan import NotEnoughData
 
         settings = task_settings()
         when = logical_date or dag_run.run_after
+        algorithm = backend_for(settings).training_algorithm(params["algorithm"])
         options = pipeline.TrainOptions(
             window_days=params["window_days"],
             min_train_rows=params["min_train_rows"],
             views=tuple(params["views"]),
             include_ipv6=params["include_ipv6"],
-            algorithm=params["algorithm"],
+            algorithm=algorithm,
             hyperparameters={name: params[name] for name in pipeline.HP_PARAMS},
         )
         try:
@@ -128,20 +130,16 @@ def lakewatch_train():
             result.missing_days or "none",
         )
         doc = result.to_json()
-        doc["algorithm"] = "lakewatch" if settings.backend == "local" else params["algorithm"]
+        doc["algorithm"] = algorithm
         return doc
 
     @task
     def training_job(plan_doc: dict) -> dict:
+        from lakewatch.backends import backend_for
         from lakewatch.orchestration.runtime import task_clients, task_settings
-        from lakewatch.training import pipeline
 
         settings = task_settings()
-        if settings.backend == "local":
-            return {"action": "local"}
-        return pipeline.sagemaker_job(
-            settings, task_clients(settings), plan_doc, plan_doc["algorithm"]
-        )
+        return backend_for(settings).training_job(task_clients(settings), plan_doc)
 
     @task.branch
     def choose_training(job: dict) -> str:
@@ -193,12 +191,15 @@ def lakewatch_train():
 
     @task(pool=POOL, execution_timeout=timedelta(hours=2))
     def deploy(record_doc: dict) -> dict:
+        from lakewatch.backends import backend_for
         from lakewatch.model.registry import ModelRecord
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
         from lakewatch.serving import deploy as serving
 
         settings = task_settings()
-        result = serving.deploy(settings, task_clients(settings), ModelRecord(**record_doc))
+        result = serving.deploy(
+            settings, task_clients(settings), ModelRecord(**record_doc), backend_for(settings)
+        )
         log.info(
             "endpoint %s serves %s (%s; previous: %s)",
             result.endpoint,
@@ -227,6 +228,7 @@ def lakewatch_train():
     def smoke_check(plan_doc: dict, deployed: dict, *, params=None, outlet_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from lakewatch.backends import backend_for
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
         from lakewatch.serving import deploy as serving
         from lakewatch.serving.smoke import SmokeCheckFailed
@@ -240,7 +242,7 @@ def lakewatch_train():
         except SmokeCheckFailed as err:
             previous = deployed["previous_model_id"]
             if previous and deployed["changed"]:
-                serving.rollback(settings, clients, previous, str(err))
+                serving.rollback(settings, clients, previous, str(err), backend_for(settings))
                 raise AirflowFailException(f"{err}; rolled back to {previous}") from None
             raise AirflowFailException(f"{err}; no previous model to roll back to") from None
         log.info(result.line())

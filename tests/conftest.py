@@ -19,10 +19,10 @@ import pyarrow.compute as pc
 import pytest
 
 from lakewatch.aws.clients import Boto3Clients
-from lakewatch.lake.generator import GenerateOptions, LakeGenerator
+from lakewatch.backends import backend_for
 from lakewatch.lake.layout import Source
+from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.local import emulator
-from lakewatch.local.bootstrap import bootstrap
 from lakewatch.settings import Settings
 
 # the scoring stack (a model on the default views, its endpoint and threshold), shared by
@@ -92,7 +92,7 @@ def aws(emulator_settings, clients):
             "dlq_name": f"lakewatch-dlq-{tag}",
         }
     )
-    resources = bootstrap(settings, clients)
+    resources = backend_for(settings).provision(clients)
     return settings, resources
 
 

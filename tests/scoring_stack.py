@@ -10,8 +10,8 @@ import pytest
 
 from lakewatch.extract.engine import DuckAthena, LakeLocation
 from lakewatch.extract.views import QueryContext, render
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import LocalStore
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.data import pairs_from_lists

@@ -45,6 +45,11 @@ def lambda_function_name(endpoint: str) -> str:
     return sagemaker_name(endpoint, "scorer")
 
 
+def scorer_package_key(sha256: str) -> str:
+    """Where a built scorer package is staged for its deploy (content-addressed)."""
+    return f"scorer/packages/{sha256[:16]}.zip"
+
+
 def artifact_key(models_prefix: str, model_id: str, name: str = "model.tar.gz") -> str:
     """A model's files in the results bucket: ``model.tar.gz`` and, beside it, the detector
     (``detector.safetensors``) that the scorer and the recalibration read."""

@@ -1,7 +1,7 @@
 import pytest
 
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 from tests.dags.helpers import DAYS, START
 

@@ -5,11 +5,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from lakewatch.aws.clients import Boto3Clients
+from lakewatch.backends import backend_for
 from lakewatch.extract.athena import AthenaQueryError, AthenaRunner
-from lakewatch.extract.daily import engine_for, extract_day, results_store
+from lakewatch.extract.daily import extract_day, results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
@@ -30,7 +31,13 @@ def test_local_extract_publishes_csv_and_manifest(lake, clients):
     settings = lake
     store = results_store(settings, clients)
     summary = extract_day(
-        engine_for(settings, clients), store, settings, DAY, NEXT, PairSet(), attempt="a1"
+        backend_for(settings).sql_engine(clients),
+        store,
+        settings,
+        DAY,
+        NEXT,
+        PairSet(),
+        attempt="a1",
     )
     prefix = day_prefix(settings.extracts_prefix, "2.0", PairSet(), DAY.date())
     assert prefix == (
@@ -56,7 +63,7 @@ def test_local_extract_publishes_csv_and_manifest(lake, clients):
 def test_rerun_overwrites_and_cleans_up(lake, clients):
     settings = lake
     store = results_store(settings, clients)
-    engine = engine_for(settings, clients)
+    engine = backend_for(settings).sql_engine(clients)
     first = extract_day(engine, store, settings, DAY, NEXT, PairSet(), attempt="a1")
     second = extract_day(engine, store, settings, DAY, NEXT, PairSet(), attempt="a2")
     prefix = day_prefix(settings.extracts_prefix, "2.0", PairSet(), DAY.date())
@@ -78,7 +85,7 @@ def test_ipv6_kept_when_asked(lake, clients):
     settings = lake
     store = results_store(settings, clients)
     summary = extract_day(
-        engine_for(settings, clients),
+        backend_for(settings).sql_engine(clients),
         store,
         settings,
         DAY,
@@ -95,7 +102,7 @@ def test_empty_day(lake, clients):
     settings = lake
     store = results_store(settings, clients)
     summary = extract_day(
-        engine_for(settings, clients),
+        backend_for(settings).sql_engine(clients),
         store,
         settings,
         datetime(2025, 1, 1, tzinfo=UTC),

@@ -9,8 +9,8 @@ import pytest
 
 from lakewatch.extract.engine import DuckAthena, LakeLocation, translate
 from lakewatch.extract.views import VIEWS, QueryContext, render
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import LocalStore
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import read_labels, write_lake
 
 ALL = tuple(VIEWS)

@@ -5,11 +5,11 @@ from datetime import date
 import pyarrow.compute as pc
 import pytest
 
-from lakewatch.lake.generator import ANOMALY_KINDS, GenerateOptions, LakeGenerator
 from lakewatch.lake.layout import OCSF_VERSION, Source, parse_key
 from lakewatch.lake.schemas import schema_for
+from lakewatch.lake.synthetic import ANOMALY_KINDS, GenerateOptions, LakeGenerator
+from lakewatch.lake.synthetic.world import HOSTILE_RANGES
 from lakewatch.lake.validate import validate_table
-from lakewatch.lake.world import HOSTILE_RANGES
 from lakewatch.lake.write import parquet_bytes
 
 START = date(2026, 11, 1)

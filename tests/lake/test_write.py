@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakewatch.cli import main
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.sink import LocalStore, S3Store, open_store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import read_labels, write_lake
 
 

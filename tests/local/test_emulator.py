@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from lakewatch.backends import backend_for
 from lakewatch.local import emulator
-from lakewatch.local.bootstrap import bootstrap
 from lakewatch.settings import Settings
 
 
@@ -21,7 +21,7 @@ def test_bootstrap_creates_buckets_and_redriven_queue(aws, clients):
 
 def test_bootstrap_is_idempotent(aws, clients):
     settings, first = aws
-    assert bootstrap(settings, clients) == first
+    assert backend_for(settings).provision(clients) == first
 
 
 def test_second_start_reuses_the_running_emulator(emulator_settings):

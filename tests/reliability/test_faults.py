@@ -22,10 +22,10 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from lakewatch.aws.clients import local_runtime_clients
-from lakewatch.lake.generator import GenerateOptions
+from lakewatch.backends import LocalBackend
 from lakewatch.lake.notify import object_created
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.scoring.events import parse
@@ -131,7 +131,7 @@ def test_every_notification_is_scored_or_dead_lettered_with_a_reason(
 
     # what a fault-free pass finds, written under another prefix
     reference = Scorer(
-        dataclasses.replace(config, findings_prefix="reference/"), local_runtime_clients(settings)
+        dataclasses.replace(config, findings_prefix="reference/"), LocalBackend(settings).clients()
     )
     results = [r for body in valid for r in reference.process_message(body)]
     assert all(not r.skipped for r in results) and sum(r.anomalies for r in results) > 0

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lakewatch.extract.export import PairSet
-from lakewatch.lake.generator import GenerateOptions, LakeGenerator
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.lake.notify import object_created, s3_records, sns_wrapped
+from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.scoring.errors import PoisonMessage, TransientError
 from lakewatch.scoring.local_runtime import LambdaContext, load_handler

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from lakewatch.demo.airflow_local import LocalAirflow
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.scoring.local_runtime import LambdaContext, load_handler

@@ -7,9 +7,9 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from lakewatch.lake.generator import GenerateOptions, LakeGenerator
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.lake.notify import object_created, s3_records, sns_wrapped
+from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.scoring.findings import findings_key
 from lakewatch.scoring.local_runtime import LambdaContext, load_handler

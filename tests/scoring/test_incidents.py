@@ -133,7 +133,8 @@ def test_flags_are_weighed_against_the_instances_own_normal_tail():
 def test_the_scorer_reads_entity_rates_from_the_published_record_once_per_version(aws, clients):
     import json
 
-    from lakewatch.scoring.process import EntityRates, TransientError
+    from lakewatch.scoring.caches import EntityRates
+    from lakewatch.scoring.errors import TransientError
 
     settings, _ = aws
     s3 = clients("s3")

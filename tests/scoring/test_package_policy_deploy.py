@@ -5,12 +5,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import grimp
 import pytest
 
 from lakewatch.aws.clients import Boto3Clients
 from lakewatch.scoring.deploy import ALIAS, deploy_lambda, install_local
 from lakewatch.scoring.iam import POLICIES, policy_document, render
-from lakewatch.scoring.package import build
+from lakewatch.scoring.package import HANDLER_MODULES, build
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.settings import Settings
 from tests.conftest import REPO
@@ -29,6 +30,38 @@ def test_package_is_deterministic_and_complete():
     ):
         assert needed in names, needed
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
+
+
+def test_the_function_holds_exactly_the_modules_the_handler_imports():
+    """The allowlist is closed under the handler's imports (nothing it needs is left out)
+    and holds nothing more (no training, demo, CLI or synthetic lake in the function)."""
+    graph = grimp.build_graph("lakewatch")
+    wanted, todo = set(), ["lakewatch.scoring.process", "lakewatch.scoring.errors"]
+    while todo:
+        module = todo.pop()
+        if module not in wanted:
+            wanted.add(module)
+            todo.extend(graph.find_modules_directly_imported_by(module))
+    assert {m.removeprefix("lakewatch.") for m in wanted} - {"lakewatch"} == set(HANDLER_MODULES)
+    names = zipfile.ZipFile(io.BytesIO(build().body)).namelist()
+    for absent in ("lakewatch/cli/", "lakewatch/demo/", "lakewatch/training/", "synthetic"):
+        assert not any(absent in n for n in names), absent
+
+
+def test_the_installed_function_imports_from_its_own_files(tmp_path):
+    """The handler starts from the zip's files alone (the repository's package is not on
+    the path): what the allowlist left out is not needed."""
+    app_dir = install_local(build(), tmp_path)
+    code = "import app, lakewatch; print(lakewatch.__file__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=app_dir,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(app_dir), "PATH": "/usr/bin", "LAKEWATCH_LOCAL": "1"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(app_dir / "lakewatch" / "__init__.py")
 
 
 def test_installed_package_finds_its_own_sql(tmp_path):

@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakewatch.extract.export import PairSet
-from lakewatch.lake.generator import GenerateOptions, LakeGenerator
 from lakewatch.lake.layout import Source, parse_key
+from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.lake.validate import validate_record
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.scoring.errors import PoisonMessage

@@ -7,9 +7,9 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.notify import object_created, send
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import read_labels, write_lake
 from lakewatch.scoring.evaluate import flagged_pairs, labelled_pairs
 from lakewatch.scoring.local_runtime import EventSourceMapping, load_handler

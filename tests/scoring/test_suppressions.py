@@ -4,7 +4,7 @@ expire, and counts what it silenced."""
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
-from lakewatch.aws.clients import local_runtime_clients
+from lakewatch.backends import LocalBackend
 from lakewatch.lake.layout import Source
 from lakewatch.lake.sink import S3Store
 from lakewatch.review import feedback
@@ -30,7 +30,7 @@ def _flagged(scorer: Scorer, objects, bucket) -> tuple[set[tuple[str, str]], int
 def test_a_suppressed_pair_is_not_a_finding_until_the_suppression_expires(stack, clients):
     settings, _ = stack
     config = dataclasses.replace(scorer_config(settings, clients), threshold_ttl_s=0.0)
-    scorer = Scorer(config, local_runtime_clients(settings))
+    scorer = Scorer(config, LocalBackend(settings).clients())
     objects = [
         o
         for o in _put_day_objects(clients, settings.lake_bucket_name, day=date(2026, 11, 5))

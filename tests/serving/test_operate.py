@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lakewatch.backends import LocalBackend
 from lakewatch.cli import main
 from lakewatch.local.emulator import free_port
 from lakewatch.model.registry import ModelRecord
@@ -46,7 +47,7 @@ def served(aws, clients, trained, tmp_path, monkeypatch):
             extra={"pairs": pairs},
         )
         model_registry(settings, clients).register(record)
-        assert deploy(settings, clients, record).changed
+        assert deploy(settings, clients, record, LocalBackend(settings)).changed
         ssm.put_parameter(
             Name=settings.threshold_parameter,
             Type="String",
@@ -83,7 +84,7 @@ def test_model_rollback_serves_the_previous_model_with_its_threshold(served, cli
     assert value == {"threshold": -2.0, "model_id": "ipi-a"} and version == 3
 
     # rolling back the rollback brings b back, and b's threshold
-    result = rollback_model(settings, clients)
+    result = rollback_model(settings, clients, LocalBackend(settings))
     assert result.model_id == "ipi-b" and result.threshold_version == 4
     assert endpoints.serving(settings.endpoint_name) == "ipi-b"
     assert _published(clients, settings)[0]["model_id"] == "ipi-b"
@@ -96,7 +97,7 @@ def test_model_rollback_serves_the_previous_model_with_its_threshold(served, cli
 def test_model_rollback_refuses_unknown_models(served, clients):
     settings, _ = served
     with pytest.raises(DeployError, match="ipi-zzz is not in the registry"):
-        rollback_model(settings, clients, "ipi-zzz")
+        rollback_model(settings, clients, LocalBackend(settings), "ipi-zzz")
     assert LocalEndpoints(settings).serving(settings.endpoint_name) == "ipi-b"
 
 

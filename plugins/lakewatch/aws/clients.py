@@ -1,9 +1,10 @@
 """Boto3 client factories.
 
 Business logic never builds clients itself: it takes a ``ClientFactory`` (``factory("s3")``).
-Outside Airflow that is ``Boto3Clients(settings)``; inside a DAG it is built from the Amazon
-provider's hook for the ``aws_default`` connection (see ``lakewatch.airflow``), so the
-connection's ``endpoint_url`` extra decides where calls go, the provider's documented way.
+Outside Airflow the backend builds one (``lakewatch.backends.clients_for``); inside a DAG it is
+built from the Amazon provider's hook for the ``aws_default`` connection
+(``orchestration.runtime``), so the connection's ``endpoint_url`` extra decides where calls go,
+the provider's documented way.
 """
 
 from __future__ import annotations
@@ -29,9 +30,16 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeo
 class Boto3Clients:
     """Thread-safe, cached boto3 clients for one ``Settings``."""
 
-    def __init__(self, settings: Settings, *, endpoint_overrides: dict[str, str] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        endpoint_overrides: dict[str, str] | None = None,
+        emulator_credentials: bool = False,
+    ):
         self.settings = settings
         self._overrides = dict(endpoint_overrides or {})
+        self._emulator_credentials = emulator_credentials
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session = boto3.session.Session(region_name=settings.region)
@@ -64,24 +72,10 @@ class Boto3Clients:
             endpoint = self.settings.resolved_endpoint_url
         if endpoint:
             kwargs["endpoint_url"] = endpoint
-        if self.settings.backend == "local" and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        if self._emulator_credentials and not os.environ.get("AWS_ACCESS_KEY_ID"):
             # The emulator accepts any credentials; never fall through to a real profile.
             kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
         return kwargs
-
-
-def local_runtime_clients(settings: Settings) -> Boto3Clients:
-    """Local backend clients: S3/SQS/SSM on the emulator, SageMaker runtime on our server."""
-    return Boto3Clients(
-        settings, endpoint_overrides={"sagemaker-runtime": settings.model_server_url}
-    )
-
-
-def clients_for(settings: Settings) -> Boto3Clients:
-    """The right factory for the configured backend, outside Airflow."""
-    if settings.backend == "local":
-        return local_runtime_clients(settings)
-    return Boto3Clients(settings)
 
 
 def arrow_s3(clients: Any, region: str):

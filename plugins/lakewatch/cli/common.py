@@ -23,7 +23,7 @@ def positive(value: str) -> int:
 
 def context() -> tuple[Any, Any]:
     """Settings and AWS clients for the configured backend."""
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import clients_for
     from lakewatch.settings import load_settings
 
     settings = load_settings()

@@ -26,6 +26,14 @@ def _context():
     return settings, results_store(settings, clients)
 
 
+def _desk(args: argparse.Namespace):
+    from lakewatch.review.desk import Desk
+
+    settings, store = _context()
+    reputation = _reputation(args, settings, store) if hasattr(args, "reputation") else None
+    return Desk(store, settings.findings_prefix, settings.feedback_prefix, reputation)
+
+
 def _reputation(args: argparse.Namespace, settings, store):
     """The reputation list named by ``--reputation`` or the settings, or None; its bad lines
     are reported (and skipped)."""
@@ -61,17 +69,7 @@ def _day(args: argparse.Namespace) -> date:
 
 
 def _reviewed(args: argparse.Namespace, day: date):
-    """The day's findings, ranked (with the reputation list), each with its latest verdict
-    (None when unlabelled)."""
-    from lakewatch.review import feedback
-    from lakewatch.review.findings import ranked, read_day
-
-    settings, store = _context()
-    rows = ranked(
-        read_day(store, settings.findings_prefix, day), day, _reputation(args, settings, store)
-    )
-    latest = feedback.latest_verdicts(feedback.labels(store, settings.feedback_prefix))
-    return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in rows]
+    return _desk(args).reviewed(day)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -96,62 +94,29 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from lakewatch.review import feedback
-    from lakewatch.review.findings import find, read_day, row_of
-
-    settings, store = _context()
-    day = _day(args)
-    finding = find(read_day(store, settings.findings_prefix, day), args.id)
-    row = row_of(finding, day.isoformat())
-    history = [
-        lab
-        for lab in feedback.labels(store, settings.feedback_prefix)
-        if lab.finding_uid == row.uid
-    ]
+    desk = _desk(args)
+    finding = desk.finding(_day(args), args.id)
+    history = desk.history(finding["finding_info"]["uid"])
     print(json.dumps({"finding": finding, "labels": [lab.__dict__ for lab in history]}, indent=2))
     return 0
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from lakewatch.review import feedback
-    from lakewatch.review.findings import find, read_day, row_of
-
-    settings, store = _context()
-    day = _day(args)
-    row = row_of(find(read_day(store, settings.findings_prefix, day), args.id), day.isoformat())
-    if len(row.instances) != 1 or len(row.addresses) != 1:
-        entity, ip = ",".join(row.instances), ",".join(row.addresses)
-    else:
-        entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
-        ip = row.addresses[0]
-    label = feedback.Label(
-        finding_uid=row.uid,
-        verdict=args.verdict,
-        entity=entity,
-        ip=ip,
-        view=row.view,
-        day=row.day,
-        note=args.note,
-        who=_who(args),
-        when=datetime.now(UTC).isoformat(),
-    )
-    key = feedback.add_label(store, settings.feedback_prefix, label)
-    print(f"labelled {row.uid} {args.verdict} ({store.uri(key)})")
+    desk = _desk(args)
+    row, key = desk.label(_day(args), args.id, args.verdict, args.note, _who(args))
+    print(f"labelled {row.uid} {args.verdict} ({desk.store.uri(key)})")
     return 0
 
 
 def cmd_suppress(args: argparse.Namespace) -> int:
-    from lakewatch.review import feedback
-
-    settings, store = _context()
-    suppression = feedback.suppression_for(
+    desk = _desk(args)
+    suppression, key = desk.suppress(
         args.entity, args.address, args.cidr, args.view, args.days, args.note, _who(args)
     )
-    key = feedback.add_suppression(store, settings.feedback_prefix, suppression)
     print(
         f"suppressed {suppression.cidr} for {suppression.entity}"
         f"{' in ' + suppression.view if suppression.view else ''} until {suppression.expires} "
-        f"({store.uri(key)})"
+        f"({desk.store.uri(key)})"
     )
     return 0
 

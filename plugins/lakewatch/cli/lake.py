@@ -8,10 +8,10 @@ from lakewatch.cli.common import iso_date, positive
 
 
 def cmd_lake_generate(args: argparse.Namespace) -> int:
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import clients_for
     from lakewatch.lake import notify
-    from lakewatch.lake.generator import GenerateOptions
     from lakewatch.lake.sink import open_store
+    from lakewatch.lake.synthetic import GenerateOptions
     from lakewatch.lake.write import write_lake
     from lakewatch.settings import load_settings
 
@@ -50,7 +50,7 @@ def cmd_lake_validate(args: argparse.Namespace) -> int:
 
     import pyarrow.parquet as pq
 
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import clients_for
     from lakewatch.lake.layout import OCSF_VERSION, parse_key
     from lakewatch.lake.sink import open_store
     from lakewatch.lake.validate import validate_table

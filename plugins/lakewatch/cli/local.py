@@ -6,14 +6,13 @@ import argparse
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import backend_for, clients_for
     from lakewatch.local import emulator
-    from lakewatch.local.bootstrap import bootstrap
     from lakewatch.settings import load_settings
 
     settings = load_settings()
     record = emulator.start(settings)
-    resources = bootstrap(settings, clients_for(settings))
+    resources = backend_for(settings).provision(clients_for(settings))
     where = settings.resolved_endpoint_url
     pid, log = (record.pid, record.log) if record else ("?", "-")
     print(f"emulator: {where} (pid {pid}, log {log})")

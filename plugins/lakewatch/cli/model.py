@@ -7,7 +7,7 @@ import argparse
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import clients_for
     from lakewatch.model.jobs import run_training
     from lakewatch.settings import load_settings
 
@@ -32,7 +32,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import clients_for
     from lakewatch.model.jobs import score_file
     from lakewatch.settings import load_settings
 

@@ -33,10 +33,11 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 
 
 def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from lakewatch.backends import backend_for
     from lakewatch.serving.deploy import rollback_model
 
     settings, clients = context()
-    result = rollback_model(settings, clients, args.to or "", args.reason)
+    result = rollback_model(settings, clients, backend_for(settings), args.to or "", args.reason)
     print(f"{settings.endpoint_name} serves {result.model_id} again (was {result.replaced})")
     if result.threshold_version is None:
         print(

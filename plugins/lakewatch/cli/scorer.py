@@ -11,20 +11,16 @@ def _scorer_handler(args: argparse.Namespace):
     import os
     from pathlib import Path
 
-    from lakewatch.aws.clients import clients_for
+    from lakewatch.backends import backend_for, clients_for
     from lakewatch.scoring.local_runtime import load_handler
-    from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
+    from lakewatch.scoring.setup import APP_DIR, scorer_config
     from lakewatch.settings import load_settings
 
     settings = load_settings()
     clients = clients_for(settings)
     if not os.environ.get("LAKEWATCH_ENDPOINT_NAME"):  # not started by a deploy: configure
-        env = (
-            local_environment(settings, scorer_config(settings, clients))
-            if settings.backend == "local"
-            else scorer_config(settings, clients).to_env()
-        )
-        os.environ.update(env)
+        backend = backend_for(settings)
+        os.environ.update(backend.scorer_environment(clients, scorer_config(settings, clients)))
     return settings, clients, load_handler(Path(args.app_dir) if args.app_dir else APP_DIR)
 
 

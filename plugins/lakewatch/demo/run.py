@@ -17,17 +17,17 @@ import shutil
 import time
 from datetime import UTC, datetime, timedelta
 
-from lakewatch.aws.clients import clients_for
+from lakewatch.backends import backend_for, clients_for
 from lakewatch.demo.airflow_local import USER, LocalAirflow
 from lakewatch.demo.api import AirflowAPI
 from lakewatch.demo.report import write_report
 from lakewatch.demo.supervise import DeadlineExceeded, ProcessDied, Supervisor, wait
 from lakewatch.lake import notify
-from lakewatch.lake.generator import GenerateOptions
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 from lakewatch.local import emulator
-from lakewatch.local.bootstrap import ALERTS_INBOX, bootstrap, read_alerts
+from lakewatch.local.bootstrap import ALERTS_INBOX, read_alerts
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.settings import load_settings
 
@@ -112,7 +112,7 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
         shutil.rmtree(settings.state_dir / sub, ignore_errors=True)
     emulator.start(settings)
     clients = clients_for(settings)
-    resources = bootstrap(settings, clients)
+    resources = backend_for(settings).provision(clients)
 
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)

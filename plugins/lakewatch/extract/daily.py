@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from lakewatch.extract.athena import AthenaRunner
-from lakewatch.extract.engine import DuckAthena, LakeLocation
 from lakewatch.extract.export import (
     ExtractSummary,
     PairSet,
@@ -18,14 +16,14 @@ from lakewatch.lake.sink import S3Store
 from lakewatch.settings import Settings
 
 
-def engine_for(settings: Settings, clients: Any, lake_uri: str | None = None):
-    """Athena on ``aws``; DuckDB over the lake (the emulator's bucket or a folder) on ``local``."""
-    if settings.backend == "aws":
-        return AthenaRunner(
-            clients("athena"), settings.athena_output_location, settings.athena_workgroup
-        )
-    uri = lake_uri or f"s3://{settings.lake_bucket_name}"
-    return DuckAthena(LakeLocation.open(uri, clients, settings.region))
+class SqlEngine(Protocol):
+    """Runs the extract's SQL: Athena on ``aws``, DuckDB on ``local`` (``lakewatch.backends``)."""
+
+    name: str
+
+    def extract(
+        self, ctx: QueryContext, store: Any, prefix: str, attempt: str, summary: ExtractSummary
+    ) -> None: ...
 
 
 def results_store(settings: Settings, clients: Any) -> S3Store:
@@ -33,7 +31,7 @@ def results_store(settings: Settings, clients: Any) -> S3Store:
 
 
 def extract_day(
-    engine,
+    engine: SqlEngine,
     store,
     settings: Settings,
     start: datetime,

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakewatch.lake import notify
-from lakewatch.lake.generator import GeneratedObject, GenerateOptions, Label, LakeGenerator
 from lakewatch.lake.sink import ObjectStore, S3Store
+from lakewatch.lake.synthetic import GeneratedObject, GenerateOptions, Label, LakeGenerator
 
 DEFAULT_GROUND_TRUTH_PREFIX = "lakewatch-ground-truth/"
 
@@ -135,9 +135,9 @@ def world_manifest(generator: LakeGenerator) -> dict[str, Any]:
     """Who is who in a generated lake: for reports and tests, never read by the pipeline."""
     w = generator.world
     return {
-        "seed": generator.o.seed,
-        "region": generator.o.region,
-        "source_version": generator.o.source_version,
+        "seed": generator.options.seed,
+        "region": generator.options.region,
+        "source_version": generator.options.source_version,
         "accounts": [a.uid for a in w.accounts],
         "instances": [
             {

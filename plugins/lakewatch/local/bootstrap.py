@@ -1,7 +1,8 @@
 """Create what lakewatch needs in an account: buckets, the subscriber queue and its DLQ.
 
-Idempotent: running it twice changes nothing. On the ``aws`` backend Security Lake owns the lake
-bucket and the subscriber queue; lakewatch only creates its results bucket there.
+Idempotent: running it twice changes nothing. Each backend's ``provision`` uses these: on
+``aws`` Security Lake owns the lake bucket and the subscriber queue, and lakewatch only
+creates its results bucket there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lakewatch.aws.clients import ClientFactory
 from lakewatch.settings import Settings
 
 
@@ -61,20 +61,6 @@ def ensure_queue_pair(sqs, settings: Settings) -> tuple[str, str]:
         queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
         sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
     return queue_url, dlq_url
-
-
-def bootstrap(settings: Settings, clients: ClientFactory) -> Resources:
-    s3 = clients("s3")
-    ensure_bucket(s3, settings.results_bucket_name, settings.region)
-    if settings.backend == "local":
-        ensure_bucket(s3, settings.lake_bucket_name, settings.region)
-        queue_url, dlq_url = ensure_queue_pair(clients("sqs"), settings)
-        ensure_alerts_inbox(clients("sns"), clients("sqs"), settings)
-    else:
-        sqs = clients("sqs")
-        queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
-        dlq_url = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
-    return Resources(settings.lake_bucket_name, settings.results_bucket_name, queue_url, dlq_url)
 
 
 ALERTS_INBOX = "lakewatch-alerts-inbox"

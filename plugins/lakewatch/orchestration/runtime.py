@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import boto3
+
+from lakewatch.backends import backend_for
 from lakewatch.settings import Settings
 
 VARIABLE = "lakewatch"
@@ -29,27 +32,26 @@ def task_settings() -> Settings:
 class HookClients:
     """boto3 clients from the Amazon provider's ``AwsBaseHook`` for one connection.
 
-    On the local backend, ``sagemaker-runtime`` goes to lakewatch's endpoint router instead of
-    the emulator, as it would go to SageMaker on AWS.
+    ``sagemaker-runtime`` goes where the backend says (``Backend.runtime_url``): on ``local``
+    to lakewatch's endpoint router instead of the emulator, as it would go to SageMaker on AWS.
     """
 
     def __init__(self, settings: Settings):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         self.settings = settings
+        self._runtime_url = backend_for(settings).runtime_url()
         self._hook_cls = AwsBaseHook
         self._cache: dict[str, Any] = {}
         self._base = AwsBaseHook(aws_conn_id=settings.aws_conn_id, client_type="s3")
 
     def __call__(self, service: str) -> Any:
         if service not in self._cache:
-            if service == "sagemaker-runtime" and self.settings.backend == "local":
-                import boto3
-
+            if service == "sagemaker-runtime" and self._runtime_url:
                 access, secret, token = self.credentials()
                 self._cache[service] = boto3.client(
                     service,
-                    endpoint_url=self.settings.model_server_url,
+                    endpoint_url=self._runtime_url,
                     region_name=self.settings.region,
                     aws_access_key_id=access,
                     aws_secret_access_key=secret,
@@ -65,8 +67,8 @@ class HookClients:
         return self._cache[service]
 
     def endpoint_url(self, service: str) -> str | None:
-        if service == "sagemaker-runtime" and self.settings.backend == "local":
-            return self.settings.model_server_url
+        if service == "sagemaker-runtime" and self._runtime_url:
+            return self._runtime_url
         return self._base.conn_config.endpoint_url
 
     def credentials(self) -> tuple[str, str, str | None]:

@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
+from lakewatch.extract.views import VIEWS as PAIR_VIEWS
+
 Verdict = Literal["true_positive", "false_positive"]
 VERDICTS: tuple[str, ...] = ("true_positive", "false_positive")
-VIEWS: tuple[str, ...] = ("egress_peer", "ingress_peer", "dns_resolved")
+VIEWS: tuple[str, ...] = tuple(PAIR_VIEWS)  # what a suppression may be limited to
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,9 @@ class QueueHealth:
         return asdict(self)
 
 
-def queue_health(settings: Settings, clients: Any) -> QueueHealth:
+def queue_health(settings: Settings, clients: Any, mapping: str) -> QueueHealth:
+    """The queues' depths beside ``mapping``, the state of what feeds the scorer (the
+    backend's ``scorer_mapping_state``)."""
     sqs = clients("sqs")
 
     def depth(name: str) -> int:
@@ -210,29 +212,6 @@ def queue_health(settings: Settings, clients: Any) -> QueueHealth:
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"])
 
-    if settings.backend == "local":
-        from lakewatch.local.processes import ProcessRegistry
-        from lakewatch.scoring.deploy import LOCAL_PROCESS
-
-        mapping = (
-            "Running"
-            if ProcessRegistry(settings.run_dir).running(LOCAL_PROCESS)
-            else "the local scorer runtime is not running"
-        )
-    else:
-        from lakewatch.names import lambda_function_name
-
-        lam = clients("lambda")
-        queue_arn = settings.queue_arn()
-        function = lambda_function_name(settings.endpoint_name)
-        mappings = [
-            m
-            for m in lam.list_event_source_mappings(EventSourceArn=queue_arn).get(
-                "EventSourceMappings", []
-            )
-            if function in m.get("FunctionArn", "")
-        ]
-        mapping = mappings[0]["State"] if mappings else "no event source mapping"
     return QueueHealth(depth(settings.dlq_name), depth(settings.queue_name), mapping)
 
 

@@ -2,8 +2,9 @@
 
 The same sources give the same bytes (sorted entries, fixed timestamps and modes), so the zip's
 SHA-256 identifies what is deployed: Lambda's ``CodeSha256`` and the local runtime's install
-folder both use it. Contents: ``app.py`` (the handler), the ``lakewatch`` package, and the SQL
-templates the views are defined by (``lakewatch/extract/sql/``).
+folder both use it. Contents: ``app.py`` (the handler), the ``lakewatch`` modules it imports
+(``HANDLER_MODULES``), and the SQL templates the views are defined by
+(``lakewatch/extract/sql/``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from lakewatch.names import scorer_package_key
 
 REPO = Path(__file__).resolve().parents[3]
 _DATE = (1980, 1, 1, 0, 0, 0)
@@ -30,13 +34,50 @@ class Package:
         return base64.b64encode(bytes.fromhex(self.sha256)).decode()
 
 
+# What the function holds of lakewatch: the modules the handler imports, and nothing else (no
+# training, demo, CLI or synthetic lake). A test checks it against the handler's imports.
+HANDLER_MODULES = (
+    "aws.clients",
+    "aws.endpoint",
+    "aws.s3",
+    "extract.engine",
+    "extract.export",
+    "extract.views",
+    "lake.layout",
+    "lake.schemas",
+    "lake.sink",
+    "metrics",
+    "model.artifact",
+    "model.detector",
+    "model.detectors",
+    "model.encoding",
+    "model.history",
+    "model.hyperparameters",
+    "names",
+    "review.feedback",
+    "scoring.caches",
+    "scoring.errors",
+    "scoring.events",
+    "scoring.findings",
+    "scoring.incidents",
+    "scoring.pairs",
+    "scoring.process",
+    "settings",
+)
+
+
 def _files(repo: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     app = repo / "include" / "lambda" / "ipcheck"
     files["app.py"] = (app / "app.py").read_bytes()
     package = repo / "plugins" / "lakewatch"
-    for path in package.rglob("*.py"):
-        files[f"lakewatch/{path.relative_to(package).as_posix()}"] = path.read_bytes()
+    for module in ("__init__", *HANDLER_MODULES):
+        parts = module.split(".")
+        for depth in range(1, len(parts)):  # the subpackages' __init__.py
+            init = Path(*parts[:depth], "__init__.py")
+            files[f"lakewatch/{init.as_posix()}"] = (package / init).read_bytes()
+        path = Path(*parts).with_suffix(".py")
+        files[f"lakewatch/{path.as_posix()}"] = (package / path).read_bytes()
     sql = repo / "include" / "sql"
     for path in sql.rglob("*.sql"):
         files[f"lakewatch/extract/sql/{path.relative_to(sql).as_posix()}"] = path.read_bytes()
@@ -53,3 +94,18 @@ def build(repo: Path = REPO) -> Package:
             zf.writestr(info, body)
     body = buf.getvalue()
     return Package(body, hashlib.sha256(body).hexdigest())
+
+
+def stage(store: Any, package: Package) -> str:
+    """Put ``package`` where its deploy reads it; returns the key."""
+    key = scorer_package_key(package.sha256)
+    store.put(key, package.body)
+    return key
+
+
+def fetch(store: Any, key: str, sha256: str) -> Package:
+    """The staged package, refused when it is not the one that was built."""
+    body = store.get(key)
+    if hashlib.sha256(body).hexdigest() != sha256:
+        raise ValueError(f"package {key} does not match its recorded hash {sha256[:16]}")
+    return Package(body, sha256)

@@ -3,47 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from lakewatch.extract.daily import results_store
 from lakewatch.model.registry import ModelRecord, Registry
-from lakewatch.serving.local import DeployError, DeployResult, LocalEndpoints
-from lakewatch.serving.sagemaker import SageMakerEndpoints
+from lakewatch.serving.local import DeployError, DeployResult
 from lakewatch.serving.smoke import SmokeResult, smoke_check
 from lakewatch.settings import Settings
-from lakewatch.training.sagemaker import model_config
 
 
 def model_registry(settings: Settings, clients: Any) -> Registry:
     return Registry(results_store(settings, clients), settings.models_prefix)
 
 
-def deploy(settings: Settings, clients: Any, record: ModelRecord) -> DeployResult:
-    """Serve ``record`` on the endpoint; a no-op when it already does."""
-    if settings.backend == "local":
-        from lakewatch.training.pipeline import fetch_artifact
+class ModelHosting(Protocol):
+    """What serves a model on the endpoint: the backend's (``lakewatch.backends``)."""
 
-        local = LocalEndpoints(settings)
-        model_dir = local.install(
-            record.model_id, fetch_artifact(settings, clients, record.artifact_uri)
-        )
-        result = local.deploy(settings.endpoint_name, record.model_id, model_dir)
-    else:
-        endpoints = SageMakerEndpoints(
-            clients("sagemaker"), instance_type=settings.endpoint_instance_type
-        )
-        config = model_config(
-            name=record.model_id,
-            algorithm=record.algorithm,
-            artifact=record.artifact_uri,
-            region=settings.region,
-            role_arn=settings.sagemaker_role_arn,
-            instance_type=settings.endpoint_instance_type,
-            source_uri=record.extra.get("source_uri", ""),
-        )
-        result = endpoints.deploy(settings.endpoint_name, record.model_id, config)
+    def serve(self, clients: Any, record: ModelRecord) -> DeployResult: ...
+
+    def serve_again(self, clients: Any, model_id: str) -> None: ...
+
+
+def deploy(
+    settings: Settings, clients: Any, record: ModelRecord, hosting: ModelHosting
+) -> DeployResult:
+    """Serve ``record`` on the endpoint and record it; a no-op when it already does."""
+    result = hosting.serve(clients, record)
     if result.changed:
         model_registry(settings, clients).record_deploy(
             settings.endpoint_name, record.model_id, "deploy", result.detail
@@ -51,17 +38,12 @@ def deploy(settings: Settings, clients: Any, record: ModelRecord) -> DeployResul
     return result
 
 
-def rollback(settings: Settings, clients: Any, to_model_id: str, reason: str) -> None:
+def rollback(
+    settings: Settings, clients: Any, to_model_id: str, reason: str, hosting: ModelHosting
+) -> None:
     """Serve ``to_model_id`` again and record why."""
     registry = model_registry(settings, clients)
-    if settings.backend == "local":
-        LocalEndpoints(settings).rollback(settings.endpoint_name, to_model_id)
-    else:
-        from lakewatch.names import endpoint_config_name
-
-        SageMakerEndpoints(clients("sagemaker")).rollback(
-            settings.endpoint_name, endpoint_config_name(settings.endpoint_name, to_model_id)
-        )
+    hosting.serve_again(clients, to_model_id)
     registry.record_deploy(settings.endpoint_name, to_model_id, "rollback", {"reason": reason})
 
 
@@ -74,7 +56,11 @@ class RollbackResult:
 
 
 def rollback_model(
-    settings: Settings, clients: Any, to_model_id: str = "", reason: str = "manual rollback"
+    settings: Settings,
+    clients: Any,
+    hosting: ModelHosting,
+    to_model_id: str = "",
+    reason: str = "manual rollback",
 ) -> RollbackResult:
     """On-call's rollback: serve the previous (or a named) model again, and republish the
     last threshold published for it so findings use a threshold of the model that scores."""
@@ -88,7 +74,7 @@ def rollback_model(
     old, new = registry.get(state.current) if state.current else None, registry.get(target)
     if new is None:
         raise DeployError(f"model {target} is not in the registry ({settings.models_prefix})")
-    rollback(settings, clients, target, reason)
+    rollback(settings, clients, target, reason, hosting)
     ssm = clients("ssm")
     try:
         versions = history(ssm, settings.threshold_parameter)

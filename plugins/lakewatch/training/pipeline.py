@@ -67,7 +67,7 @@ def default_hyperparameters() -> dict[str, Any]:
 
 def plan(settings: Settings, clients: Any, window_end: date, options: TrainOptions) -> TrainingPlan:
     """The window's extracts and the hyperparameters; raises ``NotEnoughData``."""
-    algorithm = "lakewatch" if settings.backend == "local" else options.algorithm
+    algorithm = options.algorithm  # the backend's choice (``Backend.training_algorithm``)
     if algorithm == "builtin" and options.include_ipv6:
         raise ValueError(
             "SageMaker's built-in IP Insights takes IPv4 only: include_ipv6 must "

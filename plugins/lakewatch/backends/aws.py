@@ -1,0 +1,106 @@
+"""The ``aws`` backend: Athena, SageMaker (training jobs and endpoints) and Lambda."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakewatch.aws.clients import Boto3Clients, ClientFactory
+from lakewatch.extract.athena import AthenaRunner
+from lakewatch.local.bootstrap import Resources, ensure_bucket
+from lakewatch.model.registry import ModelRecord
+from lakewatch.names import endpoint_config_name, lambda_function_name
+from lakewatch.scoring.deploy import ScorerDeployment, deploy_lambda
+from lakewatch.scoring.package import Package
+from lakewatch.scoring.process import ScorerConfig
+from lakewatch.serving.local import DeployResult
+from lakewatch.serving.sagemaker import SageMakerEndpoints
+from lakewatch.settings import Settings
+from lakewatch.training.pipeline import sagemaker_job
+from lakewatch.training.sagemaker import model_config
+
+
+class AwsBackend:
+    name = "aws"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def clients(self) -> Boto3Clients:
+        return Boto3Clients(self.settings)
+
+    def runtime_url(self) -> str | None:
+        return None
+
+    def provision(self, clients: ClientFactory) -> Resources:
+        # Security Lake owns the lake bucket and the subscriber queue; lakewatch its results
+        ensure_bucket(clients("s3"), self.settings.results_bucket_name, self.settings.region)
+        sqs = clients("sqs")
+        return Resources(
+            self.settings.lake_bucket_name,
+            self.settings.results_bucket_name,
+            sqs.get_queue_url(QueueName=self.settings.queue_name)["QueueUrl"],
+            sqs.get_queue_url(QueueName=self.settings.dlq_name)["QueueUrl"],
+        )
+
+    def sql_engine(self, clients: ClientFactory, lake_uri: str | None = None) -> AthenaRunner:
+        return AthenaRunner(
+            clients("athena"),
+            self.settings.athena_output_location,
+            self.settings.athena_workgroup,
+        )
+
+    def training_algorithm(self, requested: str) -> str:
+        return requested
+
+    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
+        return sagemaker_job(self.settings, clients, plan_doc, plan_doc["algorithm"])
+
+    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult:
+        s = self.settings
+        endpoints = SageMakerEndpoints(clients("sagemaker"), instance_type=s.endpoint_instance_type)
+        config = model_config(
+            name=record.model_id,
+            algorithm=record.algorithm,
+            artifact=record.artifact_uri,
+            region=s.region,
+            role_arn=s.sagemaker_role_arn,
+            instance_type=s.endpoint_instance_type,
+            source_uri=record.extra.get("source_uri", ""),
+        )
+        return endpoints.deploy(s.endpoint_name, record.model_id, config)
+
+    def serve_again(self, clients: ClientFactory, model_id: str) -> None:
+        SageMakerEndpoints(clients("sagemaker")).rollback(
+            self.settings.endpoint_name, endpoint_config_name(self.settings.endpoint_name, model_id)
+        )
+
+    def scorer_environment(self, clients: ClientFactory, config: ScorerConfig) -> dict[str, str]:
+        return config.to_env()
+
+    def deploy_scorer(
+        self, clients: ClientFactory, package: Package, config: ScorerConfig
+    ) -> ScorerDeployment:
+        if not self.settings.lambda_role_arn:
+            raise ValueError(
+                "the aws backend needs LAKEWATCH_LAMBDA_ROLE_ARN (the scorer's "
+                "execution role, see include/lambda/ipcheck/iam-policy.json)"
+            )
+        return deploy_lambda(
+            clients("lambda"),
+            function=lambda_function_name(self.settings.endpoint_name),
+            package=package,
+            config=config,
+            role_arn=self.settings.lambda_role_arn,
+            queue_arn=self.settings.queue_arn(),
+        )
+
+    def scorer_mapping_state(self, clients: ClientFactory) -> str:
+        function = lambda_function_name(self.settings.endpoint_name)
+        mappings = [
+            m
+            for m in clients("lambda")
+            .list_event_source_mappings(EventSourceArn=self.settings.queue_arn())
+            .get("EventSourceMappings", [])
+            if function in m.get("FunctionArn", "")
+        ]
+        return mappings[0]["State"] if mappings else "no event source mapping"

@@ -1,0 +1,74 @@
+"""What differs between the ``local`` and ``aws`` backends, as one interface.
+
+Everything else (S3, SQS, SSM and SNS calls, the SQL text, the registry, thresholds, findings)
+is shared code that takes a client factory: the emulator serves the same APIs on ``local``.
+Only the compute below has two implementations, both in this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from lakewatch.aws.clients import Boto3Clients, ClientFactory
+from lakewatch.extract.daily import SqlEngine
+from lakewatch.local.bootstrap import Resources
+from lakewatch.model.registry import ModelRecord
+from lakewatch.scoring.deploy import ScorerDeployment
+from lakewatch.scoring.package import Package
+from lakewatch.scoring.process import ScorerConfig
+from lakewatch.serving.local import DeployResult
+from lakewatch.settings import Settings
+
+
+class Backend(Protocol):
+    """The compute seam: SQL engine, training, model endpoint, function runtime."""
+
+    name: str
+    settings: Settings
+
+    def clients(self) -> Boto3Clients:
+        """boto3 clients outside Airflow (inside, the provider's hooks build them)."""
+        ...
+
+    def runtime_url(self) -> str | None:
+        """Where ``sagemaker-runtime`` calls go; None: the AWS connection's own endpoint."""
+        ...
+
+    def provision(self, clients: ClientFactory) -> Resources:
+        """The buckets and queues lakewatch needs: created where lakewatch owns them."""
+        ...
+
+    def sql_engine(self, clients: ClientFactory, lake_uri: str | None = None) -> SqlEngine:
+        """What runs the extract's SQL over the lake."""
+        ...
+
+    def training_algorithm(self, requested: str) -> str:
+        """The IP Insights implementation that trains (``lakewatch`` or ``builtin``)."""
+        ...
+
+    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
+        """How the plan is trained: ``{"action": "local"}`` (in the worker), or a SageMaker
+        job to start, wait for or reuse (``training.pipeline.sagemaker_job``)."""
+        ...
+
+    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult:
+        """Serve ``record`` on the endpoint; a no-op when it already does."""
+        ...
+
+    def serve_again(self, clients: ClientFactory, model_id: str) -> None:
+        """Put an earlier model back on the endpoint (rollback)."""
+        ...
+
+    def scorer_environment(self, clients: ClientFactory, config: ScorerConfig) -> dict[str, str]:
+        """The scorer function's environment."""
+        ...
+
+    def deploy_scorer(
+        self, clients: ClientFactory, package: Package, config: ScorerConfig
+    ) -> ScorerDeployment:
+        """Run ``package`` on the subscriber queue (Lambda, or the local event source mapping)."""
+        ...
+
+    def scorer_mapping_state(self, clients: ClientFactory) -> str:
+        """The state of what feeds the queue to the scorer (``Enabled``, ``Running`` or why not)."""
+        ...

@@ -1,0 +1,93 @@
+"""The ``local`` backend: the emulator for AWS's APIs, DuckDB for Athena, lakewatch's own IP
+Insights for training and serving, and a local event source mapping for Lambda."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakewatch.aws.clients import Boto3Clients, ClientFactory
+from lakewatch.extract.engine import DuckAthena, LakeLocation
+from lakewatch.local.bootstrap import (
+    Resources,
+    ensure_alerts_inbox,
+    ensure_bucket,
+    ensure_queue_pair,
+)
+from lakewatch.local.processes import ProcessRegistry
+from lakewatch.model.registry import ModelRecord
+from lakewatch.scoring.deploy import LOCAL_PROCESS, ScorerDeployment, deploy_local
+from lakewatch.scoring.package import Package
+from lakewatch.scoring.process import ScorerConfig
+from lakewatch.scoring.setup import local_environment
+from lakewatch.serving.local import DeployResult, LocalEndpoints
+from lakewatch.settings import Settings
+from lakewatch.training.pipeline import fetch_artifact
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def clients(self) -> Boto3Clients:
+        # S3/SQS/SSM on the emulator (any credentials), SageMaker runtime on our router
+        return Boto3Clients(
+            self.settings,
+            endpoint_overrides={"sagemaker-runtime": self.settings.model_server_url},
+            emulator_credentials=True,
+        )
+
+    def runtime_url(self) -> str | None:
+        return self.settings.model_server_url
+
+    def provision(self, clients: ClientFactory) -> Resources:
+        s3 = clients("s3")
+        ensure_bucket(s3, self.settings.results_bucket_name, self.settings.region)
+        ensure_bucket(s3, self.settings.lake_bucket_name, self.settings.region)
+        queue_url, dlq_url = ensure_queue_pair(clients("sqs"), self.settings)
+        ensure_alerts_inbox(clients("sns"), clients("sqs"), self.settings)
+        return Resources(
+            self.settings.lake_bucket_name, self.settings.results_bucket_name, queue_url, dlq_url
+        )
+
+    def sql_engine(self, clients: ClientFactory, lake_uri: str | None = None) -> DuckAthena:
+        uri = lake_uri or f"s3://{self.settings.lake_bucket_name}"
+        return DuckAthena(LakeLocation.open(uri, clients, self.settings.region))
+
+    def training_algorithm(self, requested: str) -> str:
+        return "lakewatch"  # SageMaker's built-in algorithm runs only on SageMaker
+
+    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "local"}
+
+    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult:
+        local = LocalEndpoints(self.settings)
+        model_dir = local.install(
+            record.model_id, fetch_artifact(self.settings, clients, record.artifact_uri)
+        )
+        return local.deploy(self.settings.endpoint_name, record.model_id, model_dir)
+
+    def serve_again(self, clients: ClientFactory, model_id: str) -> None:
+        LocalEndpoints(self.settings).rollback(self.settings.endpoint_name, model_id)
+
+    def scorer_environment(self, clients: ClientFactory, config: ScorerConfig) -> dict[str, str]:
+        return local_environment(self.settings, config)
+
+    def deploy_scorer(
+        self, clients: ClientFactory, package: Package, config: ScorerConfig
+    ) -> ScorerDeployment:
+        queue_url = clients("sqs").get_queue_url(QueueName=self.settings.queue_name)["QueueUrl"]
+        return deploy_local(
+            package,
+            local_environment(self.settings, config),
+            state_dir=self.settings.state_dir,
+            run_dir=self.settings.run_dir,
+            queue_url=queue_url,
+            account=self.settings.account_id,
+        )
+
+    def scorer_mapping_state(self, clients: ClientFactory) -> str:
+        if ProcessRegistry(self.settings.run_dir).running(LOCAL_PROCESS):
+            return "Running"
+        return "the local scorer runtime is not running"

@@ -1,0 +1,92 @@
+"""What a synthetic lake is asked for, and what it hands back: options, objects, labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+
+from lakewatch.lake.layout import OCSF_VERSION, Source
+
+# The order matters: a day's events are drawn kind by kind in this order.
+ANOMALY_KINDS = ("lateral_movement", "c2_beacon", "exfiltration", "scan", "rare_domain")
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    days: int = 3
+    start: date | None = None
+    seed: int = 7
+    source_version: str = "2.0"
+    rows_per_day: int = 200_000
+    accounts: int = 3
+    instances_per_account: int = 20
+    region: str = "us-east-1"
+    anomalies_per_kind: int | None = None  # per day; default: one per account
+    dns_share: float = 0.15
+    max_rows_per_object: int = 150_000
+    # A day's random stream is keyed by its distance from ``origin`` when given (a lake
+    # written relative to today, the demo's, is then the same whatever today is), else by
+    # its date.
+    origin: date | None = None
+
+    def __post_init__(self):
+        if self.days < 1:
+            raise ValueError("--days must be at least 1")
+        if self.rows_per_day < 100:
+            raise ValueError("--rows-per-day must be at least 100")
+        if self.source_version not in OCSF_VERSION:
+            raise ValueError(f"--source-version must be 1.0 or 2.0, not {self.source_version!r}")
+
+    @property
+    def first_day(self) -> date:
+        return self.start or (datetime.now(UTC).date() - timedelta(days=self.days))
+
+    def stream(self, day: date) -> int:
+        """The key of ``day``'s random streams (relative keys start at a million: no ordinal
+        of a date this generator writes, nor the fleet's own stream, uses them)."""
+        return 1_000_000 + (day - self.origin).days if self.origin else day.toordinal()
+
+
+@dataclass
+class Label:
+    """One labelled anomalous row: which object, which row, which pair, which kind."""
+
+    event_id: str
+    kind: str
+    entity: str
+    ip: str
+    view: str
+    source: str
+    key: str = ""
+    row: int = -1
+    time: int = 0
+    account_id: str = ""
+    region: str = ""
+
+
+@dataclass
+class GeneratedObject:
+    source: Source
+    key: str
+    table: pa.Table
+    day: date
+    account_id: str
+    labels: list[Label] = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    """One planned anomaly: its kind, and the account and time slice it lands in."""
+
+    event_id: str
+    kind: str
+    account: int
+    slice: int
+
+
+def day_ms(day: date) -> int:
+    """Midnight UTC of ``day`` in epoch milliseconds."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)

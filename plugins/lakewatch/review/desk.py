@@ -1,0 +1,85 @@
+"""The analyst's desk: a day's findings to review, the verdicts on them, and suppressions.
+
+One place for what the command line (``lakewatch findings``) and the review page in the
+Airflow UI (``review/web.py``) both do, so the two never disagree on what a label means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from lakewatch.review import feedback
+from lakewatch.review.findings import Row, find, ranked, read_day, row_of
+from lakewatch.review.reputation import Reputation
+
+
+@dataclass
+class Desk:
+    store: Any  # the results bucket (``lake.sink.S3Store``)
+    findings_prefix: str
+    feedback_prefix: str
+    reputation: Reputation | None = None
+
+    def findings(self, day: date) -> list[dict[str, Any]]:
+        """The day's findings as written (OCSF Detection Findings)."""
+        return read_day(self.store, self.findings_prefix, day)
+
+    def reviewed(
+        self, day: date, findings: list[dict[str, Any]] | None = None
+    ) -> list[tuple[Row, str | None]]:
+        """The day's findings (or ``findings``, already read), ranked (with the reputation
+        list), each with its latest verdict (None when unlabelled)."""
+        found = self.findings(day) if findings is None else findings
+        rows = ranked(found, day, self.reputation)
+        latest = feedback.latest_verdicts(feedback.labels(self.store, self.feedback_prefix))
+        return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in rows]
+
+    def finding(self, day: date, uid: str) -> dict[str, Any]:
+        """The finding whose uid is (or starts with) ``uid``; ``FindingNotFound`` if none."""
+        return find(read_day(self.store, self.findings_prefix, day), uid)
+
+    def history(self, uid: str) -> list[feedback.Label]:
+        return [
+            lab
+            for lab in feedback.labels(self.store, self.feedback_prefix)
+            if lab.finding_uid == uid
+        ]
+
+    def label(self, day: date, uid: str, verdict: str, note: str, who: str) -> tuple[Row, str]:
+        """Record ``who``'s verdict on a finding; returns its row and the label's key. The
+        pair is named as the views name it (an inbound pair's entity is ``<id>/in``), so
+        training and recalibration can use it."""
+        row = row_of(self.finding(day, uid), day.isoformat())
+        if len(row.instances) != 1 or len(row.addresses) != 1:  # an incident: its members
+            entity, ip = ",".join(row.instances), ",".join(row.addresses)
+        else:
+            entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
+            ip = row.addresses[0]
+        label = feedback.Label(
+            finding_uid=row.uid,
+            verdict=verdict,
+            entity=entity,
+            ip=ip,
+            view=row.view,
+            day=row.day,
+            note=note,
+            who=who,
+            when=datetime.now(UTC).isoformat(),
+        )
+        return row, feedback.add_label(self.store, self.feedback_prefix, label)
+
+    def suppress(
+        self,
+        entity: str,
+        address: str | None,
+        cidr: str | None,
+        view: str | None,
+        days: int,
+        note: str,
+        who: str,
+    ) -> tuple[feedback.Suppression, str]:
+        """Silence ``entity``'s address or range (in one view, or all) for ``days``."""
+        suppression = feedback.suppression_for(entity, address, cidr, view, days, note, who)
+        return suppression, feedback.add_suppression(self.store, self.feedback_prefix, suppression)
