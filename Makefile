@@ -27,6 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip $(PIPQUIET)
 	$(BIN)/python -m pip install -q -r requirements.txt $(PIPQUIET)
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . $(PIPQUIET)
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium (the review page's browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
+	  { echo "could not install chromium (apt-get); the browser tests need it" >&2; exit 1; }; }
 	touch $(STAMP)
 
 test: $(STAMP)

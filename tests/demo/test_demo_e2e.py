@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from lakewatch.local.postgres import free_port
+from tests.demo.browser import check_review_page
 
 REPO = Path(__file__).resolve().parents[2]
 # Floors below what the demo measures on seeds 7 (the default, which this test runs), 1 and 2
@@ -81,10 +82,14 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
         target=_kill_scheduler_when_backfill_runs, args=(state, lines, killed), daemon=True
     )
     killer.start()
+    review = None
     try:
         for line in proc.stdout:
             lines.append(line.rstrip("\n"))
         code = proc.wait(timeout=60)
+        ui = re.search(r"Airflow UI: (\S+)\s+\(login (\S+) / (\S+)\)", "\n".join(lines))
+        if code == 0 and ui:  # the demo leaves Airflow up: review its findings in a browser
+            review = check_review_page(*ui.groups())
     finally:
         subprocess.run(
             [sys.executable, "-m", "lakewatch", "local", "down"], env=env, cwd=REPO, check=False
@@ -99,6 +104,11 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     # one failed run, the demo's deliberate one (a night with no extract), and its alert
     assert "DAG runs:" in out and "(1 failed)" in out
     assert "alert: lakewatch: lakewatch_recalibrate failed: lakewatch_recalibrate run" in out
+    # the review page: behind Airflow's login, in its navigation, labelling in the browser
+    assert review is not None, "no Airflow UI line in the demo's output"
+    assert review.anonymous_status == 401 and review.nav_link
+    assert review.analyst == "admin" and review.rows > 0
+    assert review.verdict_after == "false_positive", review
     m = re.search(r"^incidents: precision (\d+)% \(\d+ of \d+\), recall (\d+)% ", out, re.M)
     assert m and int(m.group(2)) >= INCIDENT_RECALL_FLOOR, out[-2000:]
     assert "scorer check: success" in out

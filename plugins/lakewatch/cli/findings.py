@@ -37,19 +37,12 @@ def _desk(args: argparse.Namespace):
 def _reputation(args: argparse.Namespace, settings, store):
     """The reputation list named by ``--reputation`` or the settings, or None; its bad lines
     are reported (and skipped)."""
-    from lakewatch.aws.s3 import S3Uri
-    from lakewatch.lake.sink import S3Store
-    from lakewatch.review.reputation import Reputation
+    from lakewatch.review.reputation import read_reputation
 
     where = args.reputation or settings.reputation_uri
     if not where:
         return None
-    if where.startswith("s3://"):
-        uri = S3Uri.parse(where)
-        text = S3Store(store.s3, uri.bucket).get(uri.key).decode()
-    else:
-        text = Path(where).read_text()
-    rep = Reputation.parse(text, where)
+    rep = read_reputation(where, store.s3)
     for line in rep.bad_lines[:10]:
         print(f"skipped: {line}", file=sys.stderr)
     if rep.bad_lines:

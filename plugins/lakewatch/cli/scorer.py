@@ -12,7 +12,7 @@ def _scorer_handler(args: argparse.Namespace):
     from pathlib import Path
 
     from lakewatch.backends import backend_for, clients_for
-    from lakewatch.scoring.local_runtime import load_handler
+    from lakewatch.scoring.local_runtime import SandboxHandler
     from lakewatch.scoring.setup import APP_DIR, scorer_config
     from lakewatch.settings import load_settings
 
@@ -21,7 +21,7 @@ def _scorer_handler(args: argparse.Namespace):
     if not os.environ.get("LAKEWATCH_ENDPOINT_NAME"):  # not started by a deploy: configure
         backend = backend_for(settings)
         os.environ.update(backend.scorer_environment(clients, scorer_config(settings, clients)))
-    return settings, clients, load_handler(Path(args.app_dir) if args.app_dir else APP_DIR)
+    return settings, clients, SandboxHandler(Path(args.app_dir) if args.app_dir else APP_DIR)
 
 
 def cmd_scorer_run(args: argparse.Namespace) -> int:

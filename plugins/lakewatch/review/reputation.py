@@ -13,6 +13,10 @@ import csv
 import io
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakewatch.aws.s3 import S3Uri
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -75,3 +79,13 @@ class Reputation:
         """The worst match among a finding's addresses."""
         matches = [m for m in (self.lookup(a) for a in addresses) if m is not None]
         return max(matches, key=lambda m: m.score, default=None)
+
+
+def read_reputation(where: str, s3: Any) -> Reputation:
+    """The list at ``where``: an ``s3://`` URI (read with ``s3``) or a file."""
+    if where.startswith("s3://"):
+        uri = S3Uri.parse(where)
+        text = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read().decode()
+    else:
+        text = Path(where).read_text()
+    return Reputation.parse(text, where)

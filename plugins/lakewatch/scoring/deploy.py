@@ -186,8 +186,10 @@ def deploy_local(
 ) -> ScorerDeployment:
     """Run the package under the local runtime; restart only when the package changed.
 
-    ``env`` is the handler's environment (``scoring.setup.local_environment``); the runtime
-    imports app.py and the lakewatch package from the unpacked zip, as Lambda would.
+    ``env`` is the handler's environment (``scoring.setup.local_environment``). The runtime
+    (lakewatch's own event source mapping) runs apart from the function, which it invokes in
+    a sandbox process importing app.py and the lakewatch modules of the unpacked zip alone,
+    as Lambda would (``local_runtime.SandboxHandler``).
     """
     app_dir = install_local(package, state_dir)
     registry = ProcessRegistry(run_dir)
@@ -215,11 +217,10 @@ def deploy_local(
     record = registry.start(
         LOCAL_PROCESS,
         argv,
-        cwd=app_dir,
+        cwd=run_dir,  # not the app folder: ``-m lakewatch`` must find the runtime's package
         env={
             **env,
             "LAKEWATCH_ACCOUNT_ID": account,
-            "PYTHONPATH": str(app_dir),
             "LAKEWATCH_SQL_DIR": str(app_dir / "lakewatch" / "extract" / "sql"),
         },
     )

@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -54,6 +56,95 @@ def load_handler(app_dir: Path, name: str = "app.lambda_handler") -> Handler:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, attr)
+
+
+# The sandbox's own loop: import the handler from the function's files (the working folder),
+# answer one JSON invocation per line. The handler's prints and logs go to stderr, so the
+# protocol owns stdout. It imports nothing of the runtime: the function sees only its zip.
+_SANDBOX = r"""
+import importlib, json, os, sys, time
+protocol, sys.stdout = sys.stdout, sys.stderr
+sys.path.insert(0, os.getcwd())
+module, _, attr = sys.argv[1].rpartition(".")
+handler = getattr(importlib.import_module(module), attr)
+
+class Context:
+    def __init__(self, fields):
+        self.__dict__.update(fields)
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self.deadline - time.time()) * 1000))
+
+for line in sys.stdin:
+    call = json.loads(line)
+    try:
+        answer = {"response": handler(call["event"], Context(call["context"]))}
+    except Exception as err:
+        answer = {"error": f"{type(err).__name__}: {err}"}
+    protocol.write(json.dumps(answer) + "\n")
+    protocol.flush()
+"""
+
+
+class InvocationError(RuntimeError):
+    """The function failed the invocation: it raised, crashed or ran out of time."""
+
+
+class SandboxHandler:
+    """Invoke a deployed function in its own process, from its own files, as Lambda runs it
+    apart from its runtime: the process imports ``app.py`` and the ``lakewatch`` modules of
+    the unpacked zip (``PYTHONPATH`` is the app folder alone, so a module the zip left out
+    fails the import), stays warm between invocations, and is started afresh after a crash
+    or a timeout."""
+
+    def __init__(self, app_dir: Path, name: str = "app.lambda_handler", env=None):
+        self.app_dir, self.name = Path(app_dir), name
+        self.env = {**(env if env is not None else os.environ), "PYTHONPATH": str(app_dir)}
+        self._proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _SANDBOX, self.name],
+                cwd=self.app_dir,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        return self._proc
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        proc = self._start()
+        fields = {k: v for k, v in vars(context).items() if not k.startswith("_")}
+        fields["deadline"] = time.time() + context.get_remaining_time_in_millis() / 1000
+        assert proc.stdin is not None and proc.stdout is not None
+        stdout = proc.stdout
+        try:
+            proc.stdin.write(json.dumps({"event": event, "context": fields}) + "\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            self.close()
+            raise InvocationError("the function's process had exited") from None
+        answer: list[str] = []
+        reader = threading.Thread(target=lambda: answer.append(stdout.readline()))
+        reader.start()
+        reader.join(timeout=context.get_remaining_time_in_millis() / 1000 + 1)
+        if reader.is_alive() or not answer or not answer[0]:
+            timed_out = reader.is_alive()
+            self.close()
+            raise InvocationError(
+                "the function timed out" if timed_out else "the function's process exited"
+            )
+        result = json.loads(answer[0])
+        if "error" in result:
+            raise InvocationError(result["error"])
+        return result["response"]
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
 
 
 def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:

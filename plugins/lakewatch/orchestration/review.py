@@ -1,0 +1,34 @@
+"""The review page's access to the results bucket, inside Airflow's API server.
+
+Settings come from the ``LAKEWATCH_*`` environment overridden by the Airflow Variable
+``lakewatch``, as for tasks; AWS calls go through the provider's hook for the connection.
+"""
+
+from __future__ import annotations
+
+from lakewatch.extract.daily import results_store
+from lakewatch.orchestration.runtime import VARIABLE, HookClients
+from lakewatch.review.desk import Desk
+from lakewatch.review.reputation import read_reputation
+from lakewatch.settings import Settings
+
+
+def api_settings() -> Settings:
+    """Settings in the API server, which has no task context for ``airflow.sdk``'s Variable:
+    the metadata database's Variable instead."""
+    from airflow.models.variable import Variable
+
+    overrides = Variable.get(VARIABLE, default_var=None, deserialize_json=True) or {}
+    if not isinstance(overrides, dict):
+        raise ValueError(f"Airflow Variable {VARIABLE!r} must be a JSON object of settings")
+    return Settings(**overrides)
+
+
+def desk() -> Desk:
+    settings = api_settings()
+    clients = HookClients(settings)
+    store = results_store(settings, clients)
+    reputation = (
+        read_reputation(settings.reputation_uri, clients("s3")) if settings.reputation_uri else None
+    )
+    return Desk(store, settings.findings_prefix, settings.feedback_prefix, reputation)

@@ -1,0 +1,80 @@
+"""The review page in a real browser: Debian's chromium, headless, driven by playwright,
+against the demo's Airflow (its API server loads ``plugins/lakewatch_review.py``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@dataclass
+class ReviewCheck:
+    anonymous_status: int = 0  # GET /lakewatch/ with no credentials
+    nav_link: bool = False  # "lakewatch review" in the UI's navigation
+    analyst: str = ""  # the name the page shows
+    rows: int = 0  # findings listed
+    labelled_uid: str = ""
+    verdict_after: str = ""  # the first finding's verdict once labelled in the page
+    notes: list[str] = field(default_factory=list)
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def _token(ui: str, username: str, password: str) -> str:
+    req = urllib.request.Request(
+        f"{ui}/auth/token",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["access_token"]
+
+
+def check_review_page(ui: str, username: str, password: str) -> ReviewCheck:
+    """Sign in as Airflow does (its JWT in the UI's ``_token`` cookie), find the page in the
+    navigation, open it, and label the top finding a false positive."""
+    from playwright.sync_api import sync_playwright
+
+    result = ReviewCheck(anonymous_status=_status(f"{ui}/lakewatch/"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            context = browser.new_context()
+            context.add_cookies(
+                [{"name": "_token", "value": _token(ui, username, password), "url": ui}]
+            )
+            page = context.new_page()
+            page.goto(f"{ui}/", wait_until="networkidle")
+            link = page.get_by_role("link", name="lakewatch review")
+            link.first.wait_for(timeout=30_000)
+            result.nav_link = True
+            link.first.click()
+            frame = page.frame_locator("iframe").first
+            frame.locator("#analyst").wait_for(timeout=30_000)
+            result.analyst = frame.locator("#analyst").inner_text()
+            rows = frame.locator("tr.finding")
+            result.rows = rows.count()
+            if result.rows:
+                result.labelled_uid = rows.first.get_attribute("data-uid") or ""
+                frame.locator("tr.detail details").first.locator("summary").click()
+                form = frame.locator("tr.detail").first.locator("form", has_text="false positive")
+                form.locator("input[name=note]").fill("seen in the browser test")
+                form.get_by_role("button", name="false positive").click()
+                first = frame.locator(f'tr.finding[data-uid="{result.labelled_uid}"]')
+                first.locator("td.verdict", has_text="false_positive").wait_for(timeout=30_000)
+                result.verdict_after = first.locator("td.verdict").inner_text()
+        finally:
+            browser.close()
+    return result

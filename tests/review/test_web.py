@@ -1,0 +1,100 @@
+"""The review page's app on the emulator: findings ranked with their evidence, and the
+analyst's label and suppress actions recorded under the authenticated name."""
+
+from datetime import date
+
+import pytest
+from fastapi import HTTPException, Request
+from fastapi.testclient import TestClient
+
+from lakewatch.lake.sink import S3Store
+from lakewatch.review import feedback
+from lakewatch.review.desk import Desk
+from lakewatch.review.web import create_app
+
+DAY = "2026-11-30"
+
+
+def _analyst(request: Request) -> str:
+    """Stands in for Airflow's authentication: the caller named by a header, else 401."""
+    who = request.headers.get("x-user")
+    if not who:
+        raise HTTPException(401, "not authenticated")
+    return who
+
+
+@pytest.fixture
+def page(reviewed):
+    settings, store, uids = reviewed
+    desk = Desk(
+        S3Store(store.s3, settings.results_bucket_name),
+        settings.findings_prefix,
+        settings.feedback_prefix,
+    )
+    app = create_app(lambda: desk, _analyst, today=lambda: date(2026, 11, 30))
+    client = TestClient(app, headers={"x-user": "carol"})
+    return client, settings, store, uids
+
+
+def test_the_page_lists_the_days_findings_ranked_with_their_evidence(page):
+    client, _, _, (worst, mild) = page
+    html = client.get("/").text  # the day defaults to today (here the fixture's day)
+    assert html.index(worst) < html.index(mild)  # most severe first
+    assert "45.110.185.181" in html and "ingress_peer" in html and "i-2/in" in html
+    assert 'id="analyst">carol<' in html and "unlabelled" in html
+    assert "No findings on 2026-11-29" in client.get("/", params={"day": "2026-11-29"}).text
+
+
+def test_label_records_the_verdict_under_the_authenticated_name(page):
+    client, settings, store, (_, mild) = page
+    response = client.post(
+        "/label",
+        data={"day": DAY, "uid": mild, "verdict": "false_positive", "note": "backup"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == f"./?day={DAY}"
+    [label] = feedback.labels(store, settings.feedback_prefix)
+    assert (label.finding_uid, label.verdict, label.who, label.note) == (
+        mild,
+        "false_positive",
+        "carol",
+        "backup",
+    )
+    assert label.entity == "i-2/in" and label.ip == "10.9.8.7"  # as the views name the pair
+    assert 'class="finding verdict-false_positive"' in client.get("/").text
+
+
+def test_suppress_records_an_expiring_suppression(page):
+    client, settings, store, _ = page
+    response = client.post(
+        "/suppress",
+        data={"day": DAY, "entity": "i-1", "target": "45.110.185.0/24", "days": "3"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    [sup] = feedback.suppressions(store, settings.feedback_prefix)
+    assert (sup.entity, sup.cidr, sup.view, sup.who) == ("i-1", "45.110.185.0/24", "", "carol")
+    assert sup.covers("i-1", "45.110.185.181", "egress_peer")
+
+
+def test_bad_input_says_what_was_wrong_and_stores_nothing(page):
+    client, settings, store, _ = page
+    bad = client.post(
+        "/suppress", data={"day": DAY, "entity": "i-1", "target": "not-an-ip", "days": "3"}
+    )
+    assert bad.status_code == 400 and 'role="alert">not suppressed:' in bad.text
+    assert "not-an-ip" in bad.text and "IPv4 or IPv6" in bad.text
+    unknown = client.post("/label", data={"day": DAY, "uid": "zzzz", "verdict": "true_positive"})
+    assert unknown.status_code == 400 and "0 findings match" in unknown.text
+    wrong = client.post("/label", data={"day": DAY, "uid": "zzzz", "verdict": "maybe"})
+    assert wrong.status_code == 400
+    assert list(store.list(settings.feedback_prefix)) == []
+
+
+def test_nobody_unauthenticated_reads_or_writes(page):
+    client, settings, store, (worst, _) = page
+    anonymous = TestClient(client.app)
+    assert anonymous.get("/").status_code == 401
+    refused = anonymous.post("/label", data={"day": DAY, "uid": worst, "verdict": "true_positive"})
+    assert refused.status_code == 401
+    assert list(store.list(settings.feedback_prefix)) == []

@@ -1,0 +1,75 @@
+"""The local runtime invokes the function in its own process, from its own files: warm
+between calls, restarted after a crash or a timeout, failures reported as failed invocations."""
+
+import textwrap
+
+import pytest
+
+from lakewatch.scoring.local_runtime import InvocationError, LambdaContext, SandboxHandler
+
+APP = textwrap.dedent(
+    """
+    import os, sys, time
+    STARTED = os.getpid()
+
+    def lambda_handler(event, context):
+        print("a log line")  # must not disturb the runtime's protocol
+        what = event.get("do")
+        if what == "raise":
+            raise ValueError("bad batch")
+        if what == "crash":
+            os._exit(3)
+        if what == "sleep":
+            time.sleep(5)
+        return {
+            "pid": STARTED,
+            "function": context.function_name,
+            "left_ms": context.get_remaining_time_in_millis(),
+            "path0": sys.path[0],
+            "echo": event,
+        }
+    """
+)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    (tmp_path / "app.py").write_text(APP)
+    handler = SandboxHandler(tmp_path, env={"PATH": "/usr/bin"})
+    yield handler, tmp_path
+    handler.close()
+
+
+def _context(timeout_s: float = 30) -> LambdaContext:
+    return LambdaContext("lakewatch-scorer", "us-east-1", "123456789012", timeout_s)
+
+
+def test_the_function_answers_from_its_own_folder_and_stays_warm(sandbox):
+    handler, app_dir = sandbox
+    first = handler({"n": 1}, _context())
+    assert first["echo"] == {"n": 1} and first["function"] == "lakewatch-scorer"
+    assert first["path0"] == str(app_dir) and 0 < first["left_ms"] <= 30_000
+    assert handler({"n": 2}, _context())["pid"] == first["pid"]  # the same warm process
+
+
+def test_a_raise_fails_the_invocation_and_the_process_stays(sandbox):
+    handler, _ = sandbox
+    pid = handler({}, _context())["pid"]
+    with pytest.raises(InvocationError, match="ValueError: bad batch"):
+        handler({"do": "raise"}, _context())
+    assert handler({}, _context())["pid"] == pid
+
+
+def test_a_crash_fails_the_invocation_and_the_next_one_starts_afresh(sandbox):
+    handler, _ = sandbox
+    pid = handler({}, _context())["pid"]
+    with pytest.raises(InvocationError, match="exited"):
+        handler({"do": "crash"}, _context())
+    assert handler({}, _context())["pid"] != pid
+
+
+def test_a_function_past_its_timeout_is_stopped(sandbox):
+    handler, _ = sandbox
+    with pytest.raises(InvocationError, match="timed out"):
+        handler({"do": "sleep"}, _context(timeout_s=0.5))
+    assert handler({"n": 3}, _context())["echo"] == {"n": 3}
