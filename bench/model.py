@@ -146,10 +146,10 @@ def server_speed(requests: int, pairs_per_request: int = 1000) -> dict:
     import subprocess
 
     from lakewatch.local.emulator import free_port
+    from lakewatch.local.endpoints import serve_command
     from lakewatch.local.processes import wait_for
     from lakewatch.model.artifact import ModelArtifact
     from lakewatch.model.scorer import Scorer
-    from lakewatch.serving.local import serve_command
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_dir(tmp)

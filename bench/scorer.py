@@ -83,9 +83,9 @@ def prepare(rows: int, folder: str) -> dict:
 def score(folder: str, key: str, threshold: float) -> dict:
     from lakewatch.backends import LocalBackend
     from lakewatch.local import emulator
+    from lakewatch.local.endpoints import LocalEndpoints
     from lakewatch.scoring.events import ObjectRef
     from lakewatch.scoring.process import Scorer, ScorerConfig
-    from lakewatch.serving.local import LocalEndpoints
     from lakewatch.settings import Settings
 
     out = Path(folder)

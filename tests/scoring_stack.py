@@ -13,12 +13,12 @@ from lakewatch.extract.views import QueryContext, render
 from lakewatch.lake.sink import LocalStore
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
+from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.data import pairs_from_lists
 from lakewatch.model.hyperparameters import resolve
 from lakewatch.model.scorer import Scorer
 from lakewatch.model.train import train
-from lakewatch.serving.local import LocalEndpoints
 from lakewatch.threshold.choose import threshold_for_fpr
 
 START = date(2026, 11, 1)

@@ -10,9 +10,9 @@ from PIL import Image
 
 from lakewatch.lake.sink import S3Store
 from lakewatch.local.bootstrap import read_alerts
+from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.registry import ModelRecord, Registry
-from lakewatch.serving.local import LocalEndpoints
 from lakewatch.threshold.choose import tail_threshold
 from lakewatch.threshold.publish import read_published
 from tests.dags.helpers import DAYS, START, at, dag, extract_and_train, states

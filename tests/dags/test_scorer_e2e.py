@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
+from lakewatch.local.functions import LOCAL_PROCESS
 from lakewatch.local.processes import ProcessRegistry
-from lakewatch.scoring.deploy import LOCAL_PROCESS
 from tests.dags.helpers import DAYS, START, at, dag, extract_and_train, states
 
 pytestmark = pytest.mark.e2e

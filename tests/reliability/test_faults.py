@@ -27,12 +27,12 @@ from lakewatch.lake.notify import object_created
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
+from lakewatch.local.endpoints import LocalEndpoints
+from lakewatch.local.lambda_runtime import EventSourceMapping, load_handler
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.scoring.events import parse
-from lakewatch.scoring.local_runtime import EventSourceMapping, load_handler
 from lakewatch.scoring.process import Scorer
 from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
-from lakewatch.serving.local import LocalEndpoints
 from tests.reliability.chaos import Fault, FaultProxy, is_s3, s3_error
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,8 @@ from lakewatch.lake.layout import Source, parse_key
 from lakewatch.lake.notify import object_created, s3_records, sns_wrapped
 from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.lake.write import parquet_bytes
+from lakewatch.local.lambda_runtime import LambdaContext, load_handler
 from lakewatch.scoring.errors import PoisonMessage, TransientError
-from lakewatch.scoring.local_runtime import LambdaContext, load_handler
 from lakewatch.scoring.pairs import COLUMNS, object_pairs
 from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from lakewatch.model.server import ModelServer
+from lakewatch.local.model_server import ModelServer
 
 CONTENT_TYPES = st.one_of(
     st.sampled_from(

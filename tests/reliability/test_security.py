@@ -21,8 +21,8 @@ from lakewatch.demo.airflow_local import LocalAirflow
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
+from lakewatch.local.lambda_runtime import LambdaContext, load_handler
 from lakewatch.local.processes import ProcessRegistry
-from lakewatch.scoring.local_runtime import LambdaContext, load_handler
 from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
 from lakewatch.settings import Settings
 from tests.conftest import REPO

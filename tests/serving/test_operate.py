@@ -9,9 +9,9 @@ import pytest
 from lakewatch.backends import LocalBackend
 from lakewatch.cli import main
 from lakewatch.local.emulator import free_port
+from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.model.registry import ModelRecord
 from lakewatch.serving.deploy import DeployError, deploy, model_registry, rollback_model
-from lakewatch.serving.local import LocalEndpoints
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -20,6 +20,18 @@ from botocore.config import Config
 from lakewatch.settings import Settings
 
 ClientFactory = Callable[[str], Any]
+
+
+class AwsClients(Protocol):
+    """A client factory that also says where it connects and with what credentials (for
+    pyarrow's and DuckDB's own S3 readers): ``Boto3Clients``, or the Airflow hooks'."""
+
+    def __call__(self, service: str) -> Any: ...
+
+    def endpoint_url(self, service: str) -> str | None: ...
+
+    def credentials(self) -> tuple[str, str, str | None]: ...
+
 
 # The services the local emulator serves; everything else keeps AWS's own endpoint.
 EMULATED_SERVICES = frozenset({"s3", "sqs", "ssm", "iam", "sts", "sns", "logs"})
@@ -78,7 +90,7 @@ class Boto3Clients:
         return kwargs
 
 
-def arrow_s3(clients: Any, region: str):
+def arrow_s3(clients: AwsClients, region: str):
     """A pyarrow S3 filesystem that reaches the same endpoint, with the same credentials."""
     from pyarrow import fs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakewatch.aws.clients import Boto3Clients, ClientFactory
+from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.athena import AthenaRunner
 from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
@@ -12,7 +12,7 @@ from lakewatch.names import endpoint_config_name, lambda_function_name
 from lakewatch.scoring.deploy import ScorerDeployment, deploy_lambda
 from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.local import DeployResult
+from lakewatch.serving.endpoints import DeployResult
 from lakewatch.serving.sagemaker import SageMakerEndpoints
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import sagemaker_job
@@ -42,7 +42,7 @@ class AwsBackend:
             sqs.get_queue_url(QueueName=self.settings.dlq_name)["QueueUrl"],
         )
 
-    def sql_engine(self, clients: ClientFactory, lake_uri: str | None = None) -> AthenaRunner:
+    def sql_engine(self, clients: AwsClients, lake_uri: str | None = None) -> AthenaRunner:
         return AthenaRunner(
             clients("athena"),
             self.settings.athena_output_location,

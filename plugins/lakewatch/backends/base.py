@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from lakewatch.aws.clients import Boto3Clients, ClientFactory
+from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.daily import SqlEngine
 from lakewatch.local.bootstrap import Resources
 from lakewatch.model.registry import ModelRecord
 from lakewatch.scoring.deploy import ScorerDeployment
 from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.local import DeployResult
+from lakewatch.serving.endpoints import DeployResult
 from lakewatch.settings import Settings
 
 
@@ -38,7 +38,7 @@ class Backend(Protocol):
         """The buckets and queues lakewatch needs: created where lakewatch owns them."""
         ...
 
-    def sql_engine(self, clients: ClientFactory, lake_uri: str | None = None) -> SqlEngine:
+    def sql_engine(self, clients: AwsClients, lake_uri: str | None = None) -> SqlEngine:
         """What runs the extract's SQL over the lake."""
         ...
 

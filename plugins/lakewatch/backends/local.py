@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakewatch.aws.clients import Boto3Clients, ClientFactory
+from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.engine import DuckAthena, LakeLocation
 from lakewatch.local.bootstrap import (
     Resources,
@@ -13,13 +13,15 @@ from lakewatch.local.bootstrap import (
     ensure_bucket,
     ensure_queue_pair,
 )
+from lakewatch.local.endpoints import LocalEndpoints
+from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.model.registry import ModelRecord
-from lakewatch.scoring.deploy import LOCAL_PROCESS, ScorerDeployment, deploy_local
+from lakewatch.scoring.deploy import ScorerDeployment
 from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.scoring.setup import local_environment
-from lakewatch.serving.local import DeployResult, LocalEndpoints
+from lakewatch.serving.endpoints import DeployResult
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import fetch_artifact
 
@@ -51,7 +53,7 @@ class LocalBackend:
             self.settings.lake_bucket_name, self.settings.results_bucket_name, queue_url, dlq_url
         )
 
-    def sql_engine(self, clients: ClientFactory, lake_uri: str | None = None) -> DuckAthena:
+    def sql_engine(self, clients: AwsClients, lake_uri: str | None = None) -> DuckAthena:
         uri = lake_uri or f"s3://{self.settings.lake_bucket_name}"
         return DuckAthena(LakeLocation.open(uri, clients, self.settings.region))
 

@@ -45,8 +45,8 @@ def cmd_local_status(args: argparse.Namespace) -> int:
 
 
 def cmd_local_router(args: argparse.Namespace) -> int:
-    from lakewatch.serving.local import LocalEndpoints
-    from lakewatch.serving.router import serve_router
+    from lakewatch.local.endpoints import LocalEndpoints
+    from lakewatch.local.router import serve_router
     from lakewatch.settings import load_settings
 
     settings = load_settings()

@@ -48,7 +48,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lakewatch.model.server import serve
+    from lakewatch.local.model_server import serve
 
     serve(args.model_dir, args.host, args.port, args.endpoint_name)
     return 0

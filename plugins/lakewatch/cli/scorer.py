@@ -12,7 +12,7 @@ def _scorer_handler(args: argparse.Namespace):
     from pathlib import Path
 
     from lakewatch.backends import backend_for, clients_for
-    from lakewatch.scoring.local_runtime import SandboxHandler
+    from lakewatch.local.lambda_runtime import SandboxHandler
     from lakewatch.scoring.setup import APP_DIR, scorer_config
     from lakewatch.settings import load_settings
 
@@ -27,7 +27,7 @@ def _scorer_handler(args: argparse.Namespace):
 def cmd_scorer_run(args: argparse.Namespace) -> int:
     import os
 
-    from lakewatch.scoring.local_runtime import EventSourceMapping, run_forever
+    from lakewatch.local.lambda_runtime import EventSourceMapping, run_forever
 
     settings, clients, handler = _scorer_handler(args)
     sqs = clients("sqs")
@@ -52,7 +52,7 @@ def cmd_scorer_run(args: argparse.Namespace) -> int:
 def cmd_scorer_invoke(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lakewatch.scoring.local_runtime import LambdaContext
+    from lakewatch.local.lambda_runtime import LambdaContext
 
     settings, _, handler = _scorer_handler(args)
     event = json.loads(Path(args.event).read_text())

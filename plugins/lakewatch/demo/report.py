@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
@@ -71,7 +72,12 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def write_report(
-    settings: Settings, clients: Any, api: Any, out_dir: Path, days: list[str], live_day: str
+    settings: Settings,
+    clients: ClientFactory,
+    api: Any,
+    out_dir: Path,
+    days: list[str],
+    live_day: str,
 ) -> tuple[Path, list[str], list[str]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     results = S3Store(clients("s3"), settings.results_bucket_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.export import (
     ExtractSummary,
     PairSet,
@@ -26,7 +27,7 @@ class SqlEngine(Protocol):
     ) -> None: ...
 
 
-def results_store(settings: Settings, clients: Any) -> S3Store:
+def results_store(settings: Settings, clients: ClientFactory) -> S3Store:
     return S3Store(clients("s3"), settings.results_bucket_name)
 
 

@@ -23,7 +23,7 @@ import sqlglot
 from pyarrow import fs
 from sqlglot import exp
 
-from lakewatch.aws.clients import arrow_s3
+from lakewatch.aws.clients import AwsClients, arrow_s3
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.views import QueryContext, sources_used
 from lakewatch.lake.layout import Source, parse_key, source_prefix
@@ -59,7 +59,9 @@ class LakeLocation:
     root: str
 
     @classmethod
-    def open(cls, uri: str, clients: Any = None, region: str = "us-east-1") -> LakeLocation:
+    def open(
+        cls, uri: str, clients: AwsClients | None = None, region: str = "us-east-1"
+    ) -> LakeLocation:
         if uri.startswith("s3://"):
             if clients is None:
                 raise ValueError(f"opening {uri} needs AWS clients")

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.lake import notify
@@ -86,7 +87,11 @@ def choose_pairs(
 
 
 def run_canary(
-    settings: Settings, clients: Any, run_key: str, timeout_s: float = 300, poll_s: float = 2.0
+    settings: Settings,
+    clients: ClientFactory,
+    run_key: str,
+    timeout_s: float = 300,
+    poll_s: float = 2.0,
 ) -> CanaryResult:
     from lakewatch.model.registry import Registry
     from lakewatch.threshold.publish import read_published
@@ -200,7 +205,7 @@ class QueueHealth:
         return asdict(self)
 
 
-def queue_health(settings: Settings, clients: Any, mapping: str) -> QueueHealth:
+def queue_health(settings: Settings, clients: ClientFactory, mapping: str) -> QueueHealth:
     """The queues' depths beside ``mapping``, the state of what feeds the scorer (the
     backend's ``scorer_mapping_state``)."""
     sqs = clients("sqs")

@@ -1,32 +1,25 @@
-"""Deploy the scorer: Lambda on ``aws``, the local runtime on ``local``, from the same zip.
+"""Deploy the scorer to Lambda (``local.functions`` runs the same zip on ``local``).
 
-``aws``: create or update the function's code and configuration, publish a version, move the
-``live`` alias to it, create or update the SQS event source mapping (partial batch responses)
-on the alias, and wait until it is enabled. Every step first checks what is there, so a rerun
-changes nothing when nothing changed. ``local``: unpack the zip into the state folder and
-(re)start the runtime process on it.
+Create or update the function's code and configuration, publish a version, move the ``live``
+alias to it, create or update the SQS event source mapping (partial batch responses) on the
+alias, and wait until it is enabled. Every step first checks what is there, so a rerun
+changes nothing when nothing changed.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-import zipfile
 from dataclasses import dataclass
-from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from lakewatch.local.processes import ProcessRegistry, wait_for
 from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
 
 ALIAS = "live"
 RUNTIME = "python3.11"
 HANDLER = "app.lambda_handler"
-LOCAL_PROCESS = "scorer"
 
 
 @dataclass
@@ -157,78 +150,3 @@ def deploy_lambda(
             raise RuntimeError(f"event source mapping {uuid} is {state}, not Enabled")
         sleep(2)
     return ScorerDeployment(function, version, package.code_sha256, uuid, state, changed)
-
-
-def install_local(package: Package, state_dir: Path) -> Path:
-    """Unpack the zip under ``<state_dir>/lambda/<sha>/`` (idempotent)."""
-    target = state_dir.resolve() / "lambda" / package.sha256[:16]
-    if not (target / "app.py").exists():
-        tmp = target.with_name(target.name + ".tmp")
-        with zipfile.ZipFile(BytesIO(package.body)) as zf:
-            for info in zf.infolist():  # refuse paths that leave the folder
-                if info.filename.startswith("/") or ".." in Path(info.filename).parts:
-                    raise ValueError(f"unsafe path in the deployment zip: {info.filename}")
-            zf.extractall(tmp)
-        tmp.replace(target)
-    return target
-
-
-def deploy_local(
-    package: Package,
-    env: dict[str, str],
-    *,
-    state_dir: Path,
-    run_dir: Path,
-    queue_url: str,
-    account: str,
-    batch_size: int = 10,
-    batching_window_s: float = 1.0,
-) -> ScorerDeployment:
-    """Run the package under the local runtime; restart only when the package changed.
-
-    ``env`` is the handler's environment (``scoring.setup.local_environment``). The runtime
-    (lakewatch's own event source mapping) runs apart from the function, which it invokes in
-    a sandbox process importing app.py and the lakewatch modules of the unpacked zip alone,
-    as Lambda would (``local_runtime.SandboxHandler``).
-    """
-    app_dir = install_local(package, state_dir)
-    registry = ProcessRegistry(run_dir)
-    argv = [
-        sys.executable,
-        "-m",
-        "lakewatch",
-        "scorer",
-        "run",
-        "--app-dir",
-        str(app_dir),
-        "--queue-url",
-        queue_url,
-        "--batch-size",
-        str(batch_size),
-        "--batching-window",
-        str(batching_window_s),
-    ]
-    running = registry.running(LOCAL_PROCESS)
-    if running and running.argv == argv:
-        return ScorerDeployment(
-            LOCAL_PROCESS, package.sha256[:16], package.code_sha256, LOCAL_PROCESS, "Running", False
-        )
-    registry.stop(LOCAL_PROCESS)
-    record = registry.start(
-        LOCAL_PROCESS,
-        argv,
-        cwd=run_dir,  # not the app folder: ``-m lakewatch`` must find the runtime's package
-        env={
-            **env,
-            "LAKEWATCH_ACCOUNT_ID": account,
-            "LAKEWATCH_SQL_DIR": str(app_dir / "lakewatch" / "extract" / "sql"),
-        },
-    )
-    wait_for(
-        lambda: record.alive() and "polling" in Path(record.log).read_text(),
-        60,
-        what=f"the scorer runtime ({record.log})",
-    )
-    return ScorerDeployment(
-        LOCAL_PROCESS, package.sha256[:16], package.code_sha256, LOCAL_PROCESS, "Running", True
-    )

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
@@ -120,7 +121,7 @@ class ObjectResult:
 
 
 class Scorer:
-    def __init__(self, config: ScorerConfig, clients: Any):
+    def __init__(self, config: ScorerConfig, clients: ClientFactory):
         self.config = config
         self.clients = clients
         self.pair_set = PairSet.from_key(config.pairs)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.export import PairSet
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.settings import Settings
@@ -13,7 +14,7 @@ from lakewatch.settings import Settings
 APP_DIR = Path(__file__).resolve().parents[3] / "include" / "lambda" / "ipcheck"
 
 
-def deployed_pairs(settings: Settings, clients: Any) -> str:
+def deployed_pairs(settings: Settings, clients: ClientFactory) -> str:
     """The pair set of the model the endpoint serves (the views the scorer must use)."""
     from lakewatch.extract.daily import results_store
     from lakewatch.model.registry import Registry
@@ -24,7 +25,9 @@ def deployed_pairs(settings: Settings, clients: Any) -> str:
     return (record.extra.get("pairs") if record else "") or PairSet().key
 
 
-def scorer_config(settings: Settings, clients: Any, pairs: str | None = None) -> ScorerConfig:
+def scorer_config(
+    settings: Settings, clients: ClientFactory, pairs: str | None = None
+) -> ScorerConfig:
     sqs = clients("sqs")
     dlq_url = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
     return ScorerConfig(

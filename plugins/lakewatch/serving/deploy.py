@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from botocore.exceptions import ClientError
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.daily import results_store
 from lakewatch.model.registry import ModelRecord, Registry
-from lakewatch.serving.local import DeployError, DeployResult
+from lakewatch.serving.endpoints import DeployError, DeployResult
 from lakewatch.serving.smoke import SmokeResult, smoke_check
 from lakewatch.settings import Settings
 
 
-def model_registry(settings: Settings, clients: Any) -> Registry:
+def model_registry(settings: Settings, clients: ClientFactory) -> Registry:
     return Registry(results_store(settings, clients), settings.models_prefix)
 
 
 class ModelHosting(Protocol):
     """What serves a model on the endpoint: the backend's (``lakewatch.backends``)."""
 
-    def serve(self, clients: Any, record: ModelRecord) -> DeployResult: ...
+    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult: ...
 
-    def serve_again(self, clients: Any, model_id: str) -> None: ...
+    def serve_again(self, clients: ClientFactory, model_id: str) -> None: ...
 
 
 def deploy(
-    settings: Settings, clients: Any, record: ModelRecord, hosting: ModelHosting
+    settings: Settings, clients: ClientFactory, record: ModelRecord, hosting: ModelHosting
 ) -> DeployResult:
     """Serve ``record`` on the endpoint and record it; a no-op when it already does."""
     result = hosting.serve(clients, record)
@@ -39,7 +40,7 @@ def deploy(
 
 
 def rollback(
-    settings: Settings, clients: Any, to_model_id: str, reason: str, hosting: ModelHosting
+    settings: Settings, clients: ClientFactory, to_model_id: str, reason: str, hosting: ModelHosting
 ) -> None:
     """Serve ``to_model_id`` again and record why."""
     registry = model_registry(settings, clients)
@@ -57,7 +58,7 @@ class RollbackResult:
 
 def rollback_model(
     settings: Settings,
-    clients: Any,
+    clients: ClientFactory,
     hosting: ModelHosting,
     to_model_id: str = "",
     reason: str = "manual rollback",
@@ -96,7 +97,11 @@ def _pairs(record: ModelRecord | None) -> str:
 
 
 def smoke(
-    settings: Settings, clients: Any, entities: list[str], addresses: list[str], min_auc: float
+    settings: Settings,
+    clients: ClientFactory,
+    entities: list[str],
+    addresses: list[str],
+    min_auc: float,
 ) -> SmokeResult:
     return smoke_check(
         clients("sagemaker-runtime"), settings.endpoint_name, entities, addresses, min_auc=min_auc

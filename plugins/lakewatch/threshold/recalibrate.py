@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
@@ -76,7 +77,7 @@ def _work(settings: Settings, day: date) -> str:
     return f"{settings.thresholds_prefix}work/day={day.isoformat()}/"
 
 
-def current_model(settings: Settings, clients: Any) -> ModelRecord:
+def current_model(settings: Settings, clients: ClientFactory) -> ModelRecord:
     registry = Registry(results_store(settings, clients), settings.models_prefix)
     state = registry.endpoint(settings.endpoint_name)
     record = registry.get(state.current) if state.current else None
@@ -137,7 +138,9 @@ def _fresh_day_seen_share(
     return len(pairs & others) / len(pairs)
 
 
-def prepare(settings: Settings, clients: Any, day: date, options: Options) -> dict[str, Any]:
+def prepare(
+    settings: Settings, clients: ClientFactory, day: date, options: Options
+) -> dict[str, Any]:
     """Build the night's sets and save them; returns where and what."""
     store = results_store(settings, clients)
     record = current_model(settings, clients)
@@ -196,7 +199,7 @@ def prepare(settings: Settings, clients: Any, day: date, options: Options) -> di
     return {"sets": key, "model_id": record.model_id, "sizes": sets.sizes(), "notes": sets.notes}
 
 
-def score(settings: Settings, clients: Any, day: date, sets_key: str) -> dict[str, Any]:
+def score(settings: Settings, clients: ClientFactory, day: date, sets_key: str) -> dict[str, Any]:
     """Score every set through the deployed endpoint (never by loading the model here), then
     through the model's detector when it has one (the score the scorer will compare)."""
     store = results_store(settings, clients)
@@ -248,7 +251,12 @@ def _scores_of(
 
 
 def choose(
-    settings: Settings, clients: Any, day: date, scores_key: str, options: Options, run_id: str = ""
+    settings: Settings,
+    clients: ClientFactory,
+    day: date,
+    scores_key: str,
+    options: Options,
+    run_id: str = "",
 ) -> ThresholdRecord:
     """Pick the threshold, run the gate, write the record and picture; raises ``Refused``."""
     store = results_store(settings, clients)
@@ -311,7 +319,7 @@ def choose(
     return record
 
 
-def publish_record(settings: Settings, clients: Any, day: date) -> ThresholdRecord:
+def publish_record(settings: Settings, clients: ClientFactory, day: date) -> ThresholdRecord:
     """Publish the night's accepted record to SSM and mark it published."""
     store = results_store(settings, clients)
     from lakewatch.threshold.publish import night_prefix

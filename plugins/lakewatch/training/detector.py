@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.model import detector
@@ -28,7 +29,7 @@ from lakewatch.training.pipeline import exists
 
 
 def publish_detector(
-    settings: Settings, clients: Any, record: ModelRecord, log=print
+    settings: Settings, clients: ClientFactory, record: ModelRecord, log=print
 ) -> dict[str, Any]:
     """Make ``models/artifacts/<id>/detector.safetensors`` exist; says how it got there."""
     store = results_store(settings, clients)
@@ -65,7 +66,7 @@ def publish_detector(
     return {"detector": store.uri(key), "how": f"built through endpoint {settings.endpoint_name}"}
 
 
-def _read(parts: list[str], clients: Any):
+def _read(parts: list[str], clients: ClientFactory):
     from lakewatch.model.data import Pairs
 
     pieces = [read_pairs(p, clients) for p in parts]
@@ -85,7 +86,7 @@ def _read(parts: list[str], clients: Any):
     )
 
 
-def _from_tarball(clients: Any, uri: str) -> bytes | None:
+def _from_tarball(clients: ClientFactory, uri: str) -> bytes | None:
     """``detector.safetensors`` from a script-mode ``model.tar.gz``, if it holds one."""
     from lakewatch.aws.s3 import S3Uri
 

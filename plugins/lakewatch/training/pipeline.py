@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lakewatch import names
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.sink import S3Store
@@ -65,7 +66,9 @@ def default_hyperparameters() -> dict[str, Any]:
     return {name: None if name in SCHEDULED else SPECS[name].default for name in HP_PARAMS}
 
 
-def plan(settings: Settings, clients: Any, window_end: date, options: TrainOptions) -> TrainingPlan:
+def plan(
+    settings: Settings, clients: ClientFactory, window_end: date, options: TrainOptions
+) -> TrainingPlan:
     """The window's extracts and the hyperparameters; raises ``NotEnoughData``."""
     algorithm = options.algorithm  # the backend's choice (``Backend.training_algorithm``)
     if algorithm == "builtin" and options.include_ipv6:
@@ -109,7 +112,7 @@ def artifact_key(settings: Settings, model_id: str) -> str:
 
 
 def train_local(
-    settings: Settings, clients: Any, plan_doc: dict[str, Any], log=print
+    settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], log=print
 ) -> dict[str, Any]:
     """Train lakewatch's IP Insights in this worker; reuse the artifact if a try made it."""
     from lakewatch.model.jobs import run_training
@@ -136,7 +139,7 @@ def train_local(
 
 
 def sagemaker_job(
-    settings: Settings, clients: Any, plan_doc: dict[str, Any], algorithm: str
+    settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], algorithm: str
 ) -> dict[str, Any]:
     """The job for this plan and what to do about it: reuse, wait, or start.
 
@@ -193,14 +196,14 @@ def sagemaker_job(
     }
 
 
-def sagemaker_metrics(clients: Any, job_name: str) -> dict[str, Any]:
+def sagemaker_metrics(clients: ClientFactory, job_name: str) -> dict[str, Any]:
     desc = clients("sagemaker").describe_training_job(TrainingJobName=job_name)
     return {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])}
 
 
 def register(
     settings: Settings,
-    clients: Any,
+    clients: ClientFactory,
     plan_doc: dict[str, Any],
     algorithm: str,
     artifact: str,
@@ -232,7 +235,7 @@ def register(
 
 
 def validation_sample(
-    settings: Settings, clients: Any, plan_doc: dict[str, Any], limit: int = 2000
+    settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], limit: int = 2000
 ) -> tuple[list[str], list[str]]:
     """Known-normal pairs for the smoke check: the first rows of the validation parts."""
     store = results_store(settings, clients)
@@ -258,7 +261,7 @@ def exists(store: S3Store, key: str) -> bool:
         raise
 
 
-def fetch_artifact(settings: Settings, clients: Any, uri: str) -> bytes:
+def fetch_artifact(settings: Settings, clients: ClientFactory, uri: str) -> bytes:
     from lakewatch.aws.s3 import S3Uri
 
     loc = S3Uri.parse(uri)

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
-log = logging.getLogger("lakewatch.serving.router")
+log = logging.getLogger("lakewatch.local.router")
 _PATH = re.compile(r"^/endpoints/([A-Za-z0-9](-*[A-Za-z0-9])*)/invocations$")
 _FORWARD = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
 

@@ -14,13 +14,13 @@ import sys
 import tarfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lakewatch.local.emulator import free_port
 from lakewatch.local.processes import ProcessRegistry, wait_until_ready
-from lakewatch.serving.router import read_state
+from lakewatch.local.router import read_state
+from lakewatch.serving.endpoints import DeployError, DeployResult
 from lakewatch.settings import Settings
 
 ROUTER = "router"
@@ -33,19 +33,6 @@ def serve_command(
     argv = [sys.executable, "-m", "lakewatch", "serve", "--model-dir", str(model_dir)]
     argv += ["--host", host, "--port", str(port)]
     return argv + (["--endpoint-name", endpoint_name] if endpoint_name else [])
-
-
-class DeployError(RuntimeError):
-    """A deploy that did not leave the new model serving; the previous one still serves."""
-
-
-@dataclass
-class DeployResult:
-    endpoint: str
-    model_id: str
-    previous_model_id: str
-    changed: bool
-    detail: dict[str, Any]
 
 
 def _get_json(url: str, timeout: float = 2.0) -> Any:

@@ -11,8 +11,8 @@ from lakewatch.lake.notify import object_created, send
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import read_labels, write_lake
+from lakewatch.local.lambda_runtime import EventSourceMapping, load_handler
 from lakewatch.scoring.evaluate import flagged_pairs, labelled_pairs
-from lakewatch.scoring.local_runtime import EventSourceMapping, load_handler
 from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
 
 pytestmark = pytest.mark.e2e

@@ -28,7 +28,7 @@ from lakewatch.model.protocol import (
 )
 from lakewatch.model.scorer import Scorer
 
-log = logging.getLogger("lakewatch.model.server")
+log = logging.getLogger("lakewatch.local.model_server")
 _ENDPOINT_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](-*[A-Za-z0-9])*)/invocations$")
 _ERROR_TYPES = {
     400: "ValidationError",

@@ -9,10 +9,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lakewatch.local.emulator import free_port
+from lakewatch.local.endpoints import serve_command
 from lakewatch.local.processes import wait_for
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.scorer import Scorer
-from lakewatch.serving.local import serve_command
 from tests.clients import runtime_client
 
 ENDPOINT = "lakewatch-test"

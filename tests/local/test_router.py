@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lakewatch.local.emulator import free_port
-from lakewatch.serving.router import Router
+from lakewatch.local.router import Router
 
 
 class _Echo(BaseHTTPRequestHandler):

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from lakewatch.scoring.local_runtime import InvocationError, LambdaContext, SandboxHandler
+from lakewatch.local.lambda_runtime import InvocationError, LambdaContext, SandboxHandler
 
 APP = textwrap.dedent(
     """
