@@ -8,7 +8,7 @@ import pytest
 from lakewatch.lake.layout import parse_key
 from lakewatch.scoring.evaluate import score_incidents
 from lakewatch.scoring.findings import WINDOW_MS, ScoredPair, to_parquet
-from lakewatch.scoring.incidents import group, incident_finding
+from lakewatch.scoring.incidents import group, incident_finding, scan_member_findings
 
 KEY = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261130/x.gz.parquet"
@@ -173,3 +173,39 @@ def test_answers_to_an_instances_own_connections_are_not_inbound_evidence():
     assert group([out, answer], 0.0, strict=-5.0) == []
     [incident] = group([out, answer, stranger], 0.0, strict=-5.0)
     assert [p.ip for p in incident.pairs] == ["198.51.100.9"]
+
+
+def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_scan():
+    pairs = [
+        pair("i-0/in", "10.16.210.7", -2.0, view="ingress_peer"),  # under the threshold
+        pair("i-1/in", "10.16.210.7", 0.5, view="ingress_peer"),  # under the loose one only
+        pair("i-2/in", "10.16.210.7", 0.8, view="ingress_peer"),
+        pair("i-3/in", "10.9.9.9", 0.5, view="ingress_peer"),  # another address: no scan
+        pair("i-a", "203.0.113.5", -1.0),
+        pair("i-a", "203.0.113.6", -3.0),  # an instance's incident: no extra findings
+    ]
+    incidents = group(pairs, 0.0, loose=1.0)
+    scan = next(i for i in incidents if i.shape == "scan")
+    found = scan_member_findings(
+        incidents, 0.0, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
+    )
+    flagged = [(f["evidences"][0]["data"]["entity"], f["observables"][1]["value"]) for f in found]
+    assert flagged == [("i-1/in", "10.16.210.7"), ("i-2/in", "10.16.210.7")]
+    for f in found:
+        assert f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
+        assert f["unmapped"]["lakewatch.corroborated_by"] == scan.uid("ipi-1")
+        assert (
+            "above the threshold 0.0000 but 10.16.210.7 reached 3 instances"
+            in (f["finding_info"]["desc"])
+        )
+    assert (
+        scan_member_findings(
+            [i for i in incidents if i.shape != "scan"],
+            0.0,
+            threshold=THRESHOLD,
+            source=KEY,
+            bucket="lake",
+            now_ms=HOUR,
+        )
+        == []
+    )

@@ -166,7 +166,10 @@ def make_finding(
     source: LakeKey,
     bucket: str,
     now_ms: int,
+    corroboration: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One pair's finding. ``corroboration``: (incident uid, why) for a pair flagged as a
+    member of an incident although it scored above the pair threshold."""
     instance = instance_of(pair.entity)
     direction = "from" if pair.view == "ingress_peer" else "to"
     if kind == "unknown_entity":
@@ -184,11 +187,15 @@ def make_finding(
             if threshold.get("score") == "detector"
             else "IP Insights"
         )
+        where = (
+            f"below the threshold {threshold['threshold']:.4f}"
+            if corroboration is None
+            else f"above the threshold {threshold['threshold']:.4f} but {corroboration[1]}"
+        )
         desc = (
-            f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, below the "
-            f"threshold {threshold['threshold']:.4f} (target false-positive rate "
-            f"{threshold.get('target_fpr', 0):.3%}); seen {pair.count} time(s) in "
-            f"{source.key}."
+            f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, {where} "
+            f"(target false-positive rate {threshold.get('target_fpr', 0):.3%}); seen "
+            f"{pair.count} time(s) in {source.key}."
         )
     finding = base_finding(
         uid=finding_uid(pair, threshold["model_id"]),
@@ -229,6 +236,8 @@ def make_finding(
             "lakewatch.view": pair.view,
         }
     )
+    if corroboration is not None:
+        finding["unmapped"]["lakewatch.corroborated_by"] = corroboration[0]
     return finding
 
 

@@ -28,6 +28,7 @@ from lakewatch.scoring.findings import (
     ScoredPair,
     base_finding,
     instance_of,
+    make_finding,
     severity_for,
 )
 
@@ -210,3 +211,46 @@ def incident_finding(
         }
     )
     return finding
+
+
+def scan_member_findings(
+    incidents: list[Incident],
+    threshold_value: float,
+    *,
+    threshold: dict[str, Any],
+    source: LakeKey,
+    bucket: str,
+    now_ms: int,
+) -> list[dict[str, Any]]:
+    """Pair findings for the members of scans that scored above the pair threshold.
+
+    A scan's members are under the loose threshold on three or more instances, one of them
+    under the threshold: together they are evidence no single pair is, and each member is an
+    address the analyst must see on its instance. Members under ``threshold_value`` have
+    their own finding already and are not repeated."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for incident in incidents:
+        if incident.shape != "scan":
+            continue
+        uid = incident.uid(threshold["model_id"])
+        why = (
+            f"{incident.subject} reached {len(incident.instances)} instances within the hour "
+            f"under the loose threshold (scan incident {uid[:12]})"
+        )
+        for pair in incident.pairs:
+            if (pair.view, pair.entity, pair.ip) in seen or _under(pair, threshold_value):
+                continue
+            seen.add((pair.view, pair.entity, pair.ip))
+            out.append(
+                make_finding(
+                    pair,
+                    "anomalous_pair",
+                    threshold=threshold,
+                    source=source,
+                    bucket=bucket,
+                    now_ms=now_ms,
+                    corroboration=(uid, why),
+                )
+            )
+    return out

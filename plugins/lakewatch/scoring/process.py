@@ -34,7 +34,7 @@ from lakewatch.scoring.findings import (
     to_parquet,
 )
 from lakewatch.scoring.incidents import group as incidents_of
-from lakewatch.scoring.incidents import incident_finding
+from lakewatch.scoring.incidents import incident_finding, scan_member_findings
 from lakewatch.scoring.pairs import object_pairs
 
 SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
@@ -240,10 +240,6 @@ class Scorer:
         findings = findings_for(
             pairs, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
         )
-        result.anomalies = sum(
-            1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
-        )
-        result.unknown = len(findings) - result.anomalies
         incidents = incidents_of(
             pairs,
             threshold["threshold"],
@@ -252,6 +248,18 @@ class Scorer:
             entity_rates=self.entity_rates.get(threshold),
             loose=threshold.get("loose_threshold"),
         )
+        findings += scan_member_findings(
+            incidents,
+            threshold["threshold"],
+            threshold=threshold,
+            source=key,
+            bucket=ref.bucket,
+            now_ms=now_ms,
+        )
+        result.anomalies = sum(
+            1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
+        )
+        result.unknown = len(findings) - result.anomalies
         result.incidents = len(incidents)
         findings += [
             incident_finding(i, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms)
