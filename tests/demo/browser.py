@@ -74,7 +74,12 @@ def check_review_page(ui: str, username: str, password: str) -> ReviewCheck:
                 form.get_by_role("button", name="false positive").click()
                 first = frame.locator(f'tr.finding[data-uid="{result.labelled_uid}"]')
                 first.locator("td.verdict", has_text="false_positive").wait_for(timeout=30_000)
-                result.verdict_after = first.locator("td.verdict").inner_text()
+                page.reload(wait_until="networkidle")  # the label persists: read back from S3
+                again = page.frame_locator("iframe").first.locator(
+                    f'tr.finding[data-uid="{result.labelled_uid}"] td.verdict'
+                )
+                again.wait_for(timeout=30_000)
+                result.verdict_after = again.inner_text()
         finally:
             browser.close()
     return result
