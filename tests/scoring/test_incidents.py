@@ -8,7 +8,7 @@ import pytest
 from lakewatch.lake.layout import parse_key
 from lakewatch.scoring.evaluate import score_incidents
 from lakewatch.scoring.findings import WINDOW_MS, ScoredPair, to_parquet
-from lakewatch.scoring.incidents import group, incident_finding, scan_member_findings
+from lakewatch.scoring.incidents import connections, group, incident_finding, member_findings
 
 KEY = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261130/x.gz.parquet"
@@ -186,7 +186,7 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
     ]
     incidents = group(pairs, 0.0, loose=1.0)
     scan = next(i for i in incidents if i.shape == "scan")
-    found = scan_member_findings(
+    found = member_findings(
         incidents, 0.0, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
     )
     flagged = [(f["evidences"][0]["data"]["entity"], f["observables"][1]["value"]) for f in found]
@@ -199,7 +199,7 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
             in (f["finding_info"]["desc"])
         )
     assert (
-        scan_member_findings(
+        member_findings(
             [i for i in incidents if i.shape != "scan"],
             0.0,
             threshold=THRESHOLD,
@@ -209,3 +209,30 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
         )
         == []
     )
+
+
+def test_a_connection_unusual_at_both_ends_is_an_incident_and_its_pairs_are_flagged():
+    mine = {"i-a": {"10.16.20.5"}, "i-b": {"10.16.21.9"}, "i-c": {"10.16.22.1"}}
+    attack = [
+        pair("i-a", "10.16.21.9", -2.0),  # A's destination B: under the threshold
+        pair("i-b/in", "10.16.20.5", 0.5, view="ingress_peer"),  # B's source A: loose only
+    ]
+    ordinary = [
+        pair("i-a", "10.16.22.1", 0.5),  # unusual for A only: C sees A as usual
+        pair("i-c/in", "10.16.20.5", 3.0, view="ingress_peer"),
+        pair("i-c", "10.16.21.9", 0.5),  # both ends under loose, neither under threshold
+        pair("i-b/in", "10.16.22.1", 0.6, view="ingress_peer"),
+    ]
+    (found,) = connections(attack + ordinary, mine, 0.0, 1.0)
+    assert (found.shape, found.subject) == ("connection", "i-a -> i-b")
+    assert found.instances == {"i-a", "i-b"} and found.pairs == attack
+    assert connections(attack, mine, 0.0, None) == []  # no loose threshold: nothing
+    assert connections(attack, {"i-a": {"10.16.20.5"}}, 0.0, 1.0) == []  # B's address unknown
+    f = incident_finding(found, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR)
+    assert f["finding_info"]["title"] == "Unusual connection i-a -> i-b"
+    assert sorted(r["uid"] for r in f["resources"]) == ["i-a", "i-b"]
+    (member,) = member_findings(
+        [found], 0.0, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
+    )
+    assert member["evidences"][0]["data"]["entity"] == "i-b/in"  # the end above the threshold
+    assert "unusual at both ends" in member["finding_info"]["desc"]

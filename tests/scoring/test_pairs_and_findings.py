@@ -43,6 +43,23 @@ def test_object_pairs_match_the_labels(version):
     pytest.fail("no VPC object with labels")
 
 
+def test_a_flow_object_names_each_instances_own_addresses(monkeypatch):
+    """Each instance's own address, from the flow ends its ENI logged, across batches."""
+    from lakewatch.scoring import pairs as pairs_module
+
+    gen = LakeGenerator(GenerateOptions(days=1, start=date(2026, 11, 1), rows_per_day=6000, seed=3))
+    obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+    monkeypatch.setattr(pairs_module, "BATCH_ROWS", 97)
+    out = object_pairs(parquet_bytes(obj.table), parse_key(obj.key), PairSet(), "us-east-1")
+    ip_of = {i.uid: i.ip for i in gen.world.instances}
+    mine = out.own_addresses
+    assert len(mine) >= 10
+    for instance, ips in mine.items():
+        if instance in ip_of:  # instances (NAT and Lambda ENIs name no instance: '-')
+            assert ip_of[instance] in ips
+        assert "-" not in ips
+
+
 def test_an_object_read_in_small_batches_gives_the_same_pairs_and_counts(monkeypatch):
     from lakewatch.scoring import pairs as pairs_module
 

@@ -138,6 +138,43 @@ def group(
     return out
 
 
+def connections(
+    pairs: list[ScoredPair],
+    own_addresses: Mapping[str, set[str]],
+    threshold: float,
+    loose: float | None,
+) -> list[Incident]:
+    """Connections between two instances that neither end usually makes: instance A's
+    outbound pair to B's address and B's inbound pair from A's address (the same flows,
+    logged by both ENIs), both under ``loose`` and one under ``threshold``.
+
+    Lateral movement is such a connection: one end alone is weak evidence (a service's new
+    dependency also looks new to its client), but a normal connection is rarely unusual for
+    the server too. ``own_addresses``: each instance's own addresses in the object (the ends
+    its ENI logged), which name B behind an address and A's address in B's inbound pairs."""
+    if loose is None:
+        return []
+    owner = {ip: instance for instance, ips in own_addresses.items() for ip in ips}
+    scored = {(p.view, p.entity, p.ip): p for p in pairs if p.known_entity and p.score is not None}
+    out = []
+    for (view, entity, ip), outbound in sorted(scored.items()):
+        if view != "egress_peer" or ip not in owner or not _under(outbound, loose):
+            continue
+        server = owner[ip]
+        for address in sorted(own_addresses.get(entity, ())):
+            inbound = scored.get(("ingress_peer", f"{server}/in", address))
+            if (
+                inbound is not None
+                and _under(inbound, loose)
+                and (_under(outbound, threshold) or _under(inbound, threshold))
+            ):
+                window = min(outbound.first_ms, inbound.first_ms) // WINDOW_MS
+                out.append(
+                    Incident("connection", f"{entity} -> {server}", window, [outbound, inbound])
+                )
+    return out
+
+
 def _under(pair: ScoredPair, threshold: float | None) -> bool:
     return threshold is not None and pair.score is not None and pair.score < threshold
 
@@ -153,7 +190,16 @@ def incident_finding(
     worst = min(incident.pairs, key=lambda p: p.score if p.score is not None else 0.0)
     severity = severity_for(worst.score, threshold["threshold"], threshold.get("scale", 1.0))
     n_inst = len(incident.instances)
-    if incident.shape == "scan":
+    if incident.shape == "connection":
+        client, server = incident.subject.split(" -> ")
+        title = f"Unusual connection {client} -> {server}"
+        desc = (
+            f"{client} connected to {server}, and the connection is unusual at both ends: "
+            "for the client's destinations and for the server's sources (lateral movement "
+            "looks like this)."
+        )
+        resources = [client, server]
+    elif incident.shape == "scan":
         severity = min(5, severity + (1 if n_inst >= 2 * SCAN_MIN_INSTANCES else 0))
         title = f"{incident.subject} paired unusually with {n_inst} instances"
         desc = (
@@ -213,7 +259,7 @@ def incident_finding(
     return finding
 
 
-def scan_member_findings(
+def member_findings(
     incidents: list[Incident],
     threshold_value: float,
     *,
@@ -222,21 +268,26 @@ def scan_member_findings(
     bucket: str,
     now_ms: int,
 ) -> list[dict[str, Any]]:
-    """Pair findings for the members of scans that scored above the pair threshold.
+    """Pair findings for the members of scans and connections that scored above the pair
+    threshold.
 
     A scan's members are under the loose threshold on three or more instances, one of them
-    under the threshold: together they are evidence no single pair is, and each member is an
-    address the analyst must see on its instance. Members under ``threshold_value`` have
+    under the threshold; a connection's two ends are both under the loose threshold, one of
+    them under the threshold: together they are evidence no single pair is, and each member
+    is an address the analyst must see on its instance. Members under ``threshold_value`` have
     their own finding already and are not repeated."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     for incident in incidents:
-        if incident.shape != "scan":
+        if incident.shape == "entity":
             continue
         uid = incident.uid(threshold["model_id"])
         why = (
             f"{incident.subject} reached {len(incident.instances)} instances within the hour "
             f"under the loose threshold (scan incident {uid[:12]})"
+            if incident.shape == "scan"
+            else f"the connection {incident.subject} is unusual at both ends (connection "
+            f"incident {uid[:12]})"
         )
         for pair in incident.pairs:
             if (pair.view, pair.entity, pair.ip) in seen or _under(pair, threshold_value):

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakewatch.extract.engine import DuckAthena
@@ -42,6 +43,31 @@ class ObjectPairs:
     # (event_time_count) and first and last times (event_time_min, event_time_max)
     pairs: pa.Table
     source: Source
+    # VPC Flow: each instance's own addresses in the object (the end of a flow its ENI logged)
+    own_addresses: dict[str, set[str]] = field(default_factory=dict)
+
+
+def own_addresses(table: pa.Table) -> set[tuple[str, str]]:
+    """(instance, address) of the flows' ends that name their instance: the instance whose
+    ENI logged the flow, at the address it used."""
+    out: set[tuple[str, str]] = set()
+    for side in ("src_endpoint", "dst_endpoint"):
+        ends = table[side].combine_chunks()
+        ends = pa.table(
+            {
+                "instance": pc.struct_field(ends, "instance_uid"),
+                "ip": pc.struct_field(ends, "ip"),
+            }
+        )
+        named = pc.and_(
+            pc.and_(pc.is_valid(ends["instance"]), pc.not_equal(ends["instance"], "-")),
+            pc.and_(pc.is_valid(ends["ip"]), pc.not_equal(ends["ip"], "-")),
+        )
+        distinct = (
+            ends.filter(pc.fill_null(named, False)).group_by(["instance", "ip"]).aggregate([])
+        )
+        out.update(zip(distinct["instance"].to_pylist(), distinct["ip"].to_pylist(), strict=True))
+    return out
 
 
 def _open(body: bytes, key: LakeKey) -> tuple[pq.ParquetFile, list[str], Source]:
@@ -100,7 +126,10 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
         "GROUP BY entity, ip, view, status"
     )
     parts = []
+    owned: set[tuple[str, str]] = set()
     for table in _batches(pf, wanted, key):
+        if source is Source.VPC_FLOW:
+            owned |= own_addresses(table)
         engine = DuckAthena(tables={source: table}, threads=1)
         try:
             parts.append(engine.query(sql, ctx))
@@ -109,7 +138,10 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
                 f"{key.key}: does not match the OCSF {key.source} {key.version} schema the "
                 f"views read: {str(err).splitlines()[0]}"
             ) from None
-    return ObjectPairs(rows, merge_counts(parts), source)
+    mine: dict[str, set[str]] = {}
+    for instance, ip in owned:
+        mine.setdefault(instance, set()).add(ip)
+    return ObjectPairs(rows, merge_counts(parts), source, mine)
 
 
 def merge_counts(parts: list[pa.Table]) -> pa.Table:

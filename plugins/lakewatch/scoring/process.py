@@ -33,8 +33,8 @@ from lakewatch.scoring.findings import (
     findings_key,
     to_parquet,
 )
+from lakewatch.scoring.incidents import connections, incident_finding, member_findings
 from lakewatch.scoring.incidents import group as incidents_of
-from lakewatch.scoring.incidents import incident_finding, scan_member_findings
 from lakewatch.scoring.pairs import object_pairs
 
 SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
@@ -248,7 +248,10 @@ class Scorer:
             entity_rates=self.entity_rates.get(threshold),
             loose=threshold.get("loose_threshold"),
         )
-        findings += scan_member_findings(
+        incidents += connections(
+            pairs, extracted.own_addresses, threshold["threshold"], threshold.get("loose_threshold")
+        )
+        findings += member_findings(
             incidents,
             threshold["threshold"],
             threshold=threshold,
