@@ -29,7 +29,7 @@ RECALL_FLOORS = {
     "c2_beacon": 0.8,
     "exfiltration": 0.8,
     "rare_domain": 0.8,
-    "lateral_movement": 0.25,  # measured 33-58%
+    "lateral_movement": 0.25,  # measured 33-83%
     "scan": 0.7,  # measured 87-100% (a scan's members are pair findings)
 }
 INCIDENT_RECALL_FLOOR = 80  # percent of injected events; measured 93-100
