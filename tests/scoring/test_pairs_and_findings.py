@@ -60,6 +60,21 @@ def test_a_flow_object_names_each_instances_own_addresses(monkeypatch):
         assert "-" not in ips
 
 
+def test_endpoints_of_the_wrong_type_are_poison_and_name_no_instance():
+    """Found by the handler's fuzzing: a string where the endpoint struct should be."""
+    import pyarrow as pa
+
+    from lakewatch.scoring.pairs import own_addresses
+
+    gen = LakeGenerator(GenerateOptions(days=1, start=date(2026, 11, 1), rows_per_day=6000, seed=3))
+    obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+    i = obj.table.schema.get_field_index("src_endpoint")
+    broken = obj.table.set_column(i, "src_endpoint", pa.array(["x"] * obj.table.num_rows))
+    assert own_addresses(broken.select(["src_endpoint"])) == set()
+    with pytest.raises(PoisonMessage, match=obj.key):
+        object_pairs(parquet_bytes(broken), parse_key(obj.key), PairSet(), "us-east-1")
+
+
 def test_an_object_read_in_small_batches_gives_the_same_pairs_and_counts(monkeypatch):
     from lakewatch.scoring import pairs as pairs_module
 

@@ -47,11 +47,24 @@ class ObjectPairs:
     own_addresses: dict[str, set[str]] = field(default_factory=dict)
 
 
+def _names_its_instance(table: pa.Table, side: str) -> bool:
+    """Is ``side`` an endpoint struct with string ``instance_uid`` and ``ip``?"""
+    if side not in table.column_names:
+        return False
+    typ = table.schema.field(side).type
+    return pa.types.is_struct(typ) and all(
+        typ.get_field_index(f) >= 0 and pa.types.is_string(typ.field(f).type)
+        for f in ("instance_uid", "ip")
+    )
+
+
 def own_addresses(table: pa.Table) -> set[tuple[str, str]]:
     """(instance, address) of the flows' ends that name their instance: the instance whose
     ENI logged the flow, at the address it used."""
     out: set[tuple[str, str]] = set()
     for side in ("src_endpoint", "dst_endpoint"):
+        if not _names_its_instance(table, side):
+            continue  # a schema the views read otherwise: nothing to name
         ends = table[side].combine_chunks()
         ends = pa.table(
             {
@@ -128,8 +141,6 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
     parts = []
     owned: set[tuple[str, str]] = set()
     for table in _batches(pf, wanted, key):
-        if source is Source.VPC_FLOW:
-            owned |= own_addresses(table)
         engine = DuckAthena(tables={source: table}, threads=1)
         try:
             parts.append(engine.query(sql, ctx))
@@ -138,6 +149,8 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
                 f"{key.key}: does not match the OCSF {key.source} {key.version} schema the "
                 f"views read: {str(err).splitlines()[0]}"
             ) from None
+        if source is Source.VPC_FLOW:
+            owned |= own_addresses(table)
     mine: dict[str, set[str]] = {}
     for instance, ip in owned:
         mine.setdefault(instance, set()).add(ip)
