@@ -50,7 +50,7 @@ def lakewatch_scorer_check():
         from airflow.sdk.exceptions import AirflowFailException
 
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.scoring.canary import CheckFailed, run_canary
+        from lakewatch.serving.canary import CheckFailed, run_canary
 
         settings = task_settings()
         try:
@@ -76,7 +76,7 @@ def lakewatch_scorer_check():
 
         from lakewatch.backends import backend_for
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.scoring.canary import queue_health as health
+        from lakewatch.serving.canary import queue_health as health
 
         settings = task_settings()
         clients = task_clients(settings)

@@ -47,7 +47,7 @@ def lakewatch_scorer_deploy():
     def build_package() -> dict:
         from lakewatch.extract.daily import results_store
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.scoring.package import build, stage
+        from lakewatch.serving.scorer_package import build, stage
 
         settings = task_settings()
         package = build()
@@ -66,8 +66,8 @@ def lakewatch_scorer_deploy():
         from lakewatch.backends import backend_for
         from lakewatch.extract.daily import results_store
         from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.scoring.package import fetch
-        from lakewatch.scoring.setup import scorer_config
+        from lakewatch.serving.scorer_config import scorer_config
+        from lakewatch.serving.scorer_package import fetch
 
         settings = task_settings()
         clients = task_clients(settings)

@@ -32,7 +32,7 @@ from lakewatch.local.lambda_runtime import EventSourceMapping, load_handler
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.scoring.events import parse
 from lakewatch.scoring.process import Scorer
-from lakewatch.scoring.setup import APP_DIR, local_environment, scorer_config
+from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
 from tests.reliability.chaos import Fault, FaultProxy, is_s3, s3_error
 
 pytestmark = pytest.mark.e2e

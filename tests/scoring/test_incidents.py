@@ -5,8 +5,8 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
+from lakewatch.demo.evaluate import score_incidents
 from lakewatch.lake.layout import parse_key
-from lakewatch.scoring.evaluate import score_incidents
 from lakewatch.scoring.findings import WINDOW_MS, ScoredPair, to_parquet
 from lakewatch.scoring.incidents import connections, group, incident_finding, member_findings
 

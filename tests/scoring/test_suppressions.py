@@ -11,7 +11,7 @@ from lakewatch.review import feedback
 from lakewatch.review.findings import read_day
 from lakewatch.scoring.events import ObjectRef
 from lakewatch.scoring.process import Scorer
-from lakewatch.scoring.setup import scorer_config
+from lakewatch.serving.scorer_config import scorer_config
 from tests.scoring.test_handler import _put_day_objects
 
 

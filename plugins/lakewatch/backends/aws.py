@@ -9,11 +9,11 @@ from lakewatch.extract.athena import AthenaRunner
 from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
 from lakewatch.names import endpoint_config_name, lambda_function_name
-from lakewatch.scoring.deploy import ScorerDeployment, deploy_lambda
-from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving.endpoints import DeployResult
+from lakewatch.serving.lambda_deploy import ScorerDeployment, deploy_lambda
 from lakewatch.serving.sagemaker import SageMakerEndpoints
+from lakewatch.serving.scorer_package import Package
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import sagemaker_job
 from lakewatch.training.sagemaker import model_config

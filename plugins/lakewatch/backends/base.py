@@ -13,10 +13,10 @@ from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.daily import SqlEngine
 from lakewatch.local.bootstrap import Resources
 from lakewatch.model.registry import ModelRecord
-from lakewatch.scoring.deploy import ScorerDeployment
-from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving.endpoints import DeployResult
+from lakewatch.serving.lambda_deploy import ScorerDeployment
+from lakewatch.serving.scorer_package import Package
 from lakewatch.settings import Settings
 
 

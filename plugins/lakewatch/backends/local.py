@@ -17,11 +17,11 @@ from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.model.registry import ModelRecord
-from lakewatch.scoring.deploy import ScorerDeployment
-from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.scoring.setup import local_environment
 from lakewatch.serving.endpoints import DeployResult
+from lakewatch.serving.lambda_deploy import ScorerDeployment
+from lakewatch.serving.scorer_config import local_environment
+from lakewatch.serving.scorer_package import Package
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import fetch_artifact
 

@@ -13,7 +13,7 @@ def _scorer_handler(args: argparse.Namespace):
 
     from lakewatch.backends import backend_for, clients_for
     from lakewatch.local.lambda_runtime import SandboxHandler
-    from lakewatch.scoring.setup import APP_DIR, scorer_config
+    from lakewatch.serving.scorer_config import APP_DIR, scorer_config
     from lakewatch.settings import load_settings
 
     settings = load_settings()

@@ -16,12 +16,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lakewatch.aws.clients import ClientFactory
+from lakewatch.demo.evaluate import HOW_MEASURED, Scorecard, score, score_incidents
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
 from lakewatch.review.findings import read_day
-from lakewatch.scoring.evaluate import HOW_MEASURED, Scorecard, score, score_incidents
 from lakewatch.settings import Settings
 
 DAGS = (

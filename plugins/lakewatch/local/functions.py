@@ -10,8 +10,8 @@ from io import BytesIO
 from pathlib import Path
 
 from lakewatch.local.processes import ProcessRegistry, wait_for
-from lakewatch.scoring.deploy import ScorerDeployment
-from lakewatch.scoring.package import Package
+from lakewatch.serving.lambda_deploy import ScorerDeployment
+from lakewatch.serving.scorer_package import Package
 
 LOCAL_PROCESS = "scorer"
 

@@ -3,7 +3,7 @@
 import json
 import re
 
-from lakewatch.scoring import deploy
+from lakewatch.serving import lambda_deploy as deploy
 from tests.conftest import REPO
 
 MEASURED = REPO / "bench" / "results" / "scorer.json"

@@ -15,7 +15,7 @@ from typing import Any
 
 from lakewatch.lake.layout import glue_database
 from lakewatch.names import lambda_function_name
-from lakewatch.scoring.setup import APP_DIR
+from lakewatch.serving.scorer_config import APP_DIR
 from lakewatch.settings import Settings
 
 INCLUDE = APP_DIR.parents[1]

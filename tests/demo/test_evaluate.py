@@ -1,6 +1,6 @@
 """Findings scored against ground truth: the demo report's precision and recall."""
 
-from lakewatch.scoring.evaluate import score
+from lakewatch.demo.evaluate import score
 
 
 def _finding(view, entity, ip, kind="anomalous_pair"):

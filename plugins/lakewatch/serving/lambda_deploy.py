@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from lakewatch.scoring.package import Package
 from lakewatch.scoring.process import ScorerConfig
+from lakewatch.serving.scorer_package import Package
 
 ALIAS = "live"
 RUNTIME = "python3.11"

@@ -10,10 +10,10 @@ import pytest
 
 from lakewatch.aws.clients import Boto3Clients
 from lakewatch.local.functions import install_local
-from lakewatch.scoring.deploy import ALIAS, deploy_lambda
-from lakewatch.scoring.iam import POLICIES, policy_document, render
-from lakewatch.scoring.package import HANDLER_MODULES, build
 from lakewatch.scoring.process import ScorerConfig
+from lakewatch.serving.iam import POLICIES, policy_document, render
+from lakewatch.serving.lambda_deploy import ALIAS, deploy_lambda
+from lakewatch.serving.scorer_package import HANDLER_MODULES, build
 from lakewatch.settings import Settings
 from tests.conftest import REPO
 
@@ -207,7 +207,7 @@ def test_a_failed_lambda_update_names_its_reason():
     import boto3
     from botocore.stub import Stubber
 
-    from lakewatch.scoring.deploy import _wait_updated
+    from lakewatch.serving.lambda_deploy import _wait_updated
 
     lam = boto3.client("lambda", region_name="us-east-1")
     stub = Stubber(lam)
