@@ -43,10 +43,10 @@ def deploy_local(
 ) -> ScorerDeployment:
     """Run the package under the local runtime; restart only when the package changed.
 
-    ``env`` is the handler's environment (``scoring.setup.local_environment``). The runtime
+    ``env`` is the handler's environment (``serving.scorer_config.local_environment``). The runtime
     (lakewatch's own event source mapping) runs apart from the function, which it invokes in
     a sandbox process importing app.py and the lakewatch modules of the unpacked zip alone,
-    as Lambda would (``local_runtime.SandboxHandler``).
+    as Lambda would (``lambda_runtime.SandboxHandler``).
     """
     app_dir = install_local(package, state_dir)
     registry = ProcessRegistry(run_dir)
