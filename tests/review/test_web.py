@@ -98,3 +98,33 @@ def test_nobody_unauthenticated_reads_or_writes(page):
     refused = anonymous.post("/label", data={"day": DAY, "uid": worst, "verdict": "true_positive"})
     assert refused.status_code == 401
     assert list(store.list(settings.feedback_prefix)) == []
+
+
+def test_a_form_posted_from_another_site_is_refused(page):
+    client, settings, store, (worst, _) = page
+    form = {"day": DAY, "uid": worst, "verdict": "false_positive"}
+    forged = client.post("/label", data=form, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403 and "another site" in forged.text
+    framed = client.post("/label", data=form, headers={"Origin": "null"})
+    assert framed.status_code == 403
+    referred = client.post(
+        "/suppress",
+        data={"day": DAY, "entity": "i-1", "target": "10.0.0.1", "days": "3"},
+        headers={"Referer": "https://evil.example/page"},
+    )
+    assert referred.status_code == 403
+    assert list(store.list(settings.feedback_prefix)) == []
+    own = client.post(
+        "/label", data=form, headers={"Origin": "http://testserver"}, follow_redirects=False
+    )
+    assert own.status_code == 303  # the page's own form
+    proxied = client.post(
+        "/label",
+        data=form,
+        headers={
+            "Origin": "https://airflow.example.com",
+            "X-Forwarded-Host": "airflow.example.com",
+        },
+        follow_redirects=False,
+    )
+    assert proxied.status_code == 303  # behind a proxy that passes the host on

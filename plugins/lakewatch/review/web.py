@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import jinja2
-from fastapi import Depends, FastAPI, Form, Query
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from lakewatch.review.desk import Desk
@@ -42,6 +43,20 @@ def evidence_of(finding: dict[str, Any]) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a form posted from another site (cross-site request forgery): a browser names
+    the page a POST came from in ``Origin`` (or at least ``Referer``), and it must be this
+    server (its ``Host``, or the ``X-Forwarded-Host`` a proxy in front of it passes on).
+    Clients that send neither (scripts with a bearer token) are not browsers."""
+    origin = request.headers.get("origin")
+    claimed = origin or request.headers.get("referer")
+    if not claimed:
+        return
+    ours = {request.headers.get("host"), request.headers.get("x-forwarded-host")} - {None}
+    if origin == "null" or urlsplit(claimed).netloc not in ours:
+        raise HTTPException(403, f"refused a form posted from another site ({claimed})")
 
 
 def create_app(
@@ -76,7 +91,7 @@ def create_app(
     def review(who: Who, day: Annotated[date | None, Query()] = None) -> HTMLResponse:
         return page(day or today(), who)
 
-    @app.post("/label")
+    @app.post("/label", dependencies=[Depends(same_origin)])
     def label(
         who: Who,
         day: Annotated[date, Form()],
@@ -90,7 +105,7 @@ def create_app(
             return page(day, who, f"not labelled: {err}", status=400)
         return RedirectResponse(f"./?day={day.isoformat()}", status_code=303)
 
-    @app.post("/suppress")
+    @app.post("/suppress", dependencies=[Depends(same_origin)])
     def suppress(
         who: Who,
         day: Annotated[date, Form()],
