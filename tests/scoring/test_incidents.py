@@ -186,9 +186,7 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
     ]
     incidents = group(pairs, 0.0, loose=1.0)
     scan = next(i for i in incidents if i.shape == "scan")
-    found = member_findings(
-        incidents, 0.0, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
-    )
+    found = member_findings(incidents, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR)
     flagged = [(f["evidences"][0]["data"]["entity"], f["observables"][1]["value"]) for f in found]
     assert flagged == [("i-1/in", "10.16.210.7"), ("i-2/in", "10.16.210.7")]
     for f in found:
@@ -201,7 +199,6 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
     assert (
         member_findings(
             [i for i in incidents if i.shape != "scan"],
-            0.0,
             threshold=THRESHOLD,
             source=KEY,
             bucket="lake",
@@ -232,7 +229,7 @@ def test_a_connection_unusual_at_both_ends_is_an_incident_and_its_pairs_are_flag
     assert f["finding_info"]["title"] == "Unusual connection i-a -> i-b"
     assert sorted(r["uid"] for r in f["resources"]) == ["i-a", "i-b"]
     (member,) = member_findings(
-        [found], 0.0, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
+        [found], threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
     )
     assert member["evidences"][0]["data"]["entity"] == "i-b/in"  # the end above the threshold
     assert "unusual at both ends" in member["finding_info"]["desc"]

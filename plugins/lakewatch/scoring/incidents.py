@@ -261,7 +261,6 @@ def incident_finding(
 
 def member_findings(
     incidents: list[Incident],
-    threshold_value: float,
     *,
     threshold: dict[str, Any],
     source: LakeKey,
@@ -274,8 +273,8 @@ def member_findings(
     A scan's members are under the loose threshold on three or more instances, one of them
     under the threshold; a connection's two ends are both under the loose threshold, one of
     them under the threshold: together they are evidence no single pair is, and each member
-    is an address the analyst must see on its instance. Members under ``threshold_value`` have
-    their own finding already and are not repeated."""
+    is an address the analyst must see on its instance. Members under the threshold have their
+    own finding already and are not repeated."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     for incident in incidents:
@@ -290,7 +289,7 @@ def member_findings(
             f"incident {uid[:12]})"
         )
         for pair in incident.pairs:
-            if (pair.view, pair.entity, pair.ip) in seen or _under(pair, threshold_value):
+            if (pair.view, pair.entity, pair.ip) in seen or _under(pair, threshold["threshold"]):
                 continue
             seen.add((pair.view, pair.entity, pair.ip))
             out.append(

@@ -253,7 +253,6 @@ class Scorer:
         )
         findings += member_findings(
             incidents,
-            threshold["threshold"],
             threshold=threshold,
             source=key,
             bucket=ref.bucket,
