@@ -164,7 +164,7 @@ def prepare(
     train_parts = record.extra.get("train_parts", [])
     parts: dict[str, list[tuple[str, str]]] = {}
     training = _read_parts(store, train_parts, TRAINING_LIMIT, parts)
-    candidates = _read_parts(store, keys)
+    candidates = _read_parts(store, keys, cache=parts)
     labelled = labelled_pairs(store, settings.feedback_prefix)
     sets = build_sets(
         candidates,
@@ -179,7 +179,7 @@ def prepare(
                 store,
                 train_parts,
                 prefix,
-                _read_parts(store, manifest.parts.get("validation", [])),
+                _read_parts(store, manifest.parts.get("validation", []), cache=parts),
                 parts,
             )
             if trained_on
@@ -265,6 +265,7 @@ def choose(
     abnormal = {k: np.array(v) for k, v in doc["scores"].items() if k != "normal"}
     entities = doc.get("normal_entities") or []  # absent from scores written before them
     ev = evaluate(normal, abnormal, options.target_fpr, options.expected_anomaly_rate)
+    loose_fpr = min(0.5, 10 * options.target_fpr)  # a scan's members, and the strict tail
     previous = read_published(clients("ssm"), settings.threshold_parameter)
     reasons = gate(
         ev,
@@ -294,12 +295,10 @@ def choose(
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         score=doc.get("score", "dot_product"),
-        strict_threshold=tail_threshold(
-            normal, options.target_fpr / 10, min(0.5, 10 * options.target_fpr)
-        ),
+        strict_threshold=tail_threshold(normal, options.target_fpr / 10, loose_fpr),
         scale=max(ev.normal_quantiles["p75"] - ev.normal_quantiles["p25"], 1e-6),
         entity_rates=entity_rates(entities, normal if entities else [], options.target_fpr),
-        loose_threshold=threshold_for_fpr(normal, min(0.5, 10 * options.target_fpr)),
+        loose_threshold=threshold_for_fpr(normal, loose_fpr),
     )
     png = explain_png(
         normal,
