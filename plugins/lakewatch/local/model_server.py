@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from lakewatch.local.sagemaker_http import LoopbackServer, SageMakerHandler, serve_until_interrupted
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.protocol import (
     MAX_PAYLOAD,
@@ -29,7 +27,6 @@ from lakewatch.model.protocol import (
 from lakewatch.model.scorer import Scorer
 
 log = logging.getLogger("lakewatch.local.model_server")
-_ENDPOINT_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](-*[A-Za-z0-9])*)/invocations$")
 _ERROR_TYPES = {
     400: "ValidationError",
     406: "ValidationError",
@@ -40,10 +37,7 @@ _ERROR_TYPES = {
 }
 
 
-class ModelServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class ModelServer(LoopbackServer):
     def __init__(
         self,
         model_dir: str | Path,
@@ -59,72 +53,39 @@ class ModelServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         super().__init__((host, port), _Handler)
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"http://{host}:{port}"
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SageMakerHandler):
     server: ModelServer
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1  # headers and body leave in one write (flushed per request)
-
-    def setup(self) -> None:
-        super().setup()
-        # Without this, Nagle's algorithm and the client's delayed ACK add ~40 ms per request.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt: str, *args) -> None:  # route to logging, not stderr
-        log.debug("%s " + fmt, self.address_string(), *args)
-
-    def _send(
-        self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+    logger = log
 
     def _error(self, status: int, message: str) -> None:
-        body = json.dumps({"message": message, "ErrorCode": _ERROR_TYPES.get(status)}).encode()
-        self._send(
-            status,
-            body,
-            "application/json",
-            {"x-amzn-ErrorType": _ERROR_TYPES.get(status, "InternalFailure")},
-        )
+        self.send_error_json(status, _ERROR_TYPES.get(status, "InternalFailure"), message)
 
     def do_GET(self) -> None:
         if self.path == "/ping":
-            self._send(200, b"", "text/plain")
+            self.send(200, b"", {"Content-Type": "text/plain"})
         elif self.path == "/model":
             meta = {k: v for k, v in self.server.artifact.meta.items() if k != "stats"}
             meta["model_dir"] = self.server.model_dir
-            self._send(200, json.dumps(meta).encode(), "application/json")
+            self.send(200, json.dumps(meta).encode(), {"Content-Type": "application/json"})
         else:
             self._error(404, f"no such path: {self.path}")
 
     def do_POST(self) -> None:
-        path = self.path.split("?")[0]
-        match = _ENDPOINT_PATH.match(path)
-        if path != "/invocations" and not match:
-            self._drain()
+        name = self.endpoint_in_path()
+        if self.path.split("?")[0] != "/invocations" and name is None:
+            self.drain()
             self._error(404, f"no such path: {self.path}")
             return
-        if match and self.server.endpoint_name and match[1] != self.server.endpoint_name:
-            self._drain()
+        if name and self.server.endpoint_name and name != self.server.endpoint_name:
+            self.drain()
             self._error(
-                404, f"Endpoint {match[1]} not found (this server is {self.server.endpoint_name})"
+                404, f"Endpoint {name} not found (this server is {self.server.endpoint_name})"
             )
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self.content_length()
         if length > MAX_PAYLOAD:
-            self._drain(length)
+            self.drain(length)
             self._error(413, f"payload of {length:,} bytes exceeds the {MAX_PAYLOAD:,}-byte limit")
             return
         body = self.rfile.read(length)
@@ -146,34 +107,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             self.server.requests += 1
-        self._send(
+        self.send(
             200,
             out,
-            ctype,
             {
+                "Content-Type": ctype,
                 "X-Amzn-Invoked-Production-Variant": "AllTraffic",
                 "X-Lakewatch-Model-Seconds": f"{time.perf_counter() - started:.6f}",
             },
         )
-
-    def _drain(self, length: int | None = None) -> None:
-        """Read (and discard) the body so the connection stays usable."""
-        remaining = length if length is not None else int(self.headers.get("Content-Length") or 0)
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
 
 
 def serve(
     model_dir: str, host: str = "127.0.0.1", port: int = 8080, endpoint_name: str | None = None
 ) -> None:
     server = ModelServer(model_dir, host, port, endpoint_name)
-    print(f"serving {model_dir} on {server.url} (SageMaker inference protocol)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(
+        server, f"serving {model_dir} on {server.url} (SageMaker inference protocol)"
+    )

@@ -12,17 +12,15 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import re
-import socket
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
+from lakewatch.local.sagemaker_http import LoopbackServer, SageMakerHandler, serve_until_interrupted
+
 log = logging.getLogger("lakewatch.local.router")
-_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](-*[A-Za-z0-9])*)/invocations$")
 _FORWARD = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
 
 
@@ -33,10 +31,7 @@ def read_state(directory: Path, name: str) -> dict | None:
         return None
 
 
-class Router(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class Router(LoopbackServer):
     def __init__(
         self,
         directory: Path,
@@ -78,54 +73,29 @@ class Router(ThreadingHTTPServer):
         return active.get("url")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SageMakerHandler):
     server: Router
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
-
-    def setup(self) -> None:
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt: str, *args) -> None:
-        log.debug(fmt, *args)
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _error(self, status: int, code: str, message: str) -> None:
-        self._send(
-            status,
-            json.dumps({"message": message}).encode(),
-            {"Content-Type": "application/json", "x-amzn-ErrorType": code},
-        )
+    logger = log
 
     def do_GET(self) -> None:
         if self.path == "/ping":
-            self._send(200, b"", {"Content-Type": "text/plain"})
+            self.send(200, b"", {"Content-Type": "text/plain"})
         elif self.path == "/endpoints":
             names = sorted(p.stem for p in self.server.directory.glob("*.json"))
             body = {n: (read_state(self.server.directory, n) or {}).get("active") for n in names}
-            self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            self.send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
         else:
-            self._error(404, "UnknownOperationException", f"no such path: {self.path}")
+            self.send_error_json(404, "UnknownOperationException", f"no such path: {self.path}")
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        match = _PATH.match(self.path.split("?")[0])
-        if not match:
-            self._error(404, "UnknownOperationException", f"no such path: {self.path}")
+        body = self.read_body()
+        name = self.endpoint_in_path()
+        if name is None:
+            self.send_error_json(404, "UnknownOperationException", f"no such path: {self.path}")
             return
-        name = match[1]
         url = self.server.backend(name)
         if url is None:
-            self._error(400, "ValidationError", f"Endpoint {name} not found.")
+            self.send_error_json(400, "ValidationError", f"Endpoint {name} not found.")
             return
         target = urlparse(url)
         conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
@@ -140,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = resp.read()
         except OSError as err:
             self.server.replace_backend(name)
-            self._error(
+            self.send_error_json(
                 503,
                 "ServiceUnavailable",
                 f"endpoint {name}: model server at {url} unavailable: {err}",
@@ -154,17 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
             if k.lower()
             in ("content-type", "x-amzn-errortype", "x-amzn-invoked-production-variant")
         }
-        self._send(resp.status, payload, headers)
+        self.send(resp.status, payload, headers)
 
 
 def serve_router(
     directory: str, host: str, port: int, heal: Callable[[str], object] | None = None
 ) -> None:
     router = Router(Path(directory), host, port, heal)
-    print(f"routing endpoints in {directory} on http://{host}:{port}", flush=True)
-    try:
-        router.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        router.server_close()
+    serve_until_interrupted(router, f"routing endpoints in {directory} on http://{host}:{port}")
