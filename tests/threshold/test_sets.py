@@ -1,21 +1,11 @@
-import io
+"""threshold.sets: the normal and abnormal sets recalibration scores: kinds as claimed, unknown
+entities left out, small sets refused, a fresh day's share of seen pairs, analysts' labels."""
+
 import ipaddress
-import json
 
 import pytest
-from PIL import Image
 
-from lakewatch.lake.sink import S3Store
 from lakewatch.threshold.choose import evaluate
-from lakewatch.threshold.gate import gate
-from lakewatch.threshold.plot import explain_png
-from lakewatch.threshold.publish import (
-    ThresholdRecord,
-    publish,
-    read_published,
-    write_evidence,
-    write_index,
-)
 from lakewatch.threshold.sets import SetsTooSmall, build_sets, random_public
 
 NORMAL = [(f"i-{i % 20}", f"10.16.{i % 3}.{i % 200}") for i in range(1000)]
@@ -59,80 +49,6 @@ def test_random_public_skips_reserved_space():
 
     ips = random_public(np.random.default_rng(0), 5000)
     assert all(ipaddress.ip_address(a).is_global for a in ips)
-
-
-def _eval(shift=0.0):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    return evaluate(
-        rng.normal(2 + shift, 1, 2000), {"random_public": rng.normal(-2, 1, 500)}, 0.01, 0.01
-    )
-
-
-def test_gate():
-    ev = _eval()
-    assert gate(ev, None, "m1", min_auc=0.8, max_shift_iqr=1.0) == []
-    assert "below the floor" in gate(ev, None, "m1", min_auc=0.999, max_shift_iqr=1)[0]
-    moved = {"model_id": "m1", "threshold": ev.chosen.threshold + 5}
-    [reason] = gate(ev, moved, "m1", min_auc=0.8, max_shift_iqr=1.0)
-    assert "interquartile ranges" in reason and "override=true" in reason
-    assert gate(ev, moved, "m1", min_auc=0.8, max_shift_iqr=1.0, override=True) == []
-    assert gate(ev, moved, "m2", min_auc=0.8, max_shift_iqr=1.0) == []  # a new model's scale
-
-
-def _record(threshold=0.5):
-    ev = _eval()
-    return ThresholdRecord(
-        day="2026-11-05",
-        model_id="m1",
-        endpoint="ep",
-        target_fpr=0.01,
-        threshold=threshold,
-        evaluation=ev.to_json(),
-        sets=ev.sizes,
-    )
-
-
-def test_publish_is_versioned_and_idempotent(aws, clients):
-    settings, _ = aws
-    ssm = clients("ssm")
-    name = f"/lakewatch/test/{settings.results_bucket_name}"
-    assert read_published(ssm, name) is None
-    v1 = publish(ssm, name, _record(0.5))
-    assert publish(ssm, name, _record(0.5)) == v1  # same value: no new version
-    v2 = publish(ssm, name, _record(0.7))
-    assert v2 == v1 + 1
-    current = read_published(ssm, name)
-    assert current["threshold"] == 0.7 and current["version"] == v2
-    assert len(json.dumps(current)) < 4096
-
-
-def test_evidence_and_index(aws, clients):
-    import numpy as np
-
-    settings, _ = aws
-    store = S3Store(clients("s3"), settings.results_bucket_name)
-    record = _record()
-    ev = _eval()
-    png = explain_png(
-        np.random.default_rng(0).normal(2, 1, 500),
-        {"random_public": np.random.default_rng(1).normal(-2, 1, 200)},
-        ev,
-        "test",
-    )
-    write_evidence(store, "thresholds/", record, png)
-    write_evidence(store, "thresholds/", record, png)  # a rerun rewrites, never duplicates
-    keys = sorted(store.list("thresholds/history/"))
-    assert keys == [
-        "thresholds/history/day=2026-11-05/record.json",
-        "thresholds/history/day=2026-11-05/threshold.png",
-    ]
-    image = Image.open(io.BytesIO(store.get(keys[1])))
-    assert image.format == "PNG" and image.size[0] > 800
-    write_index(store, "thresholds/")
-    index = json.loads(store.get("thresholds/history.json"))
-    assert [row["day"] for row in index] == ["2026-11-05"]
 
 
 def test_a_held_out_split_is_matched_to_a_fresh_days_share_of_seen_pairs():
@@ -198,12 +114,3 @@ def test_analysts_labels_move_pairs_between_the_normal_and_abnormal_sets():
         0.01,
     )
     assert ev.chosen.recall_by_kind["analyst_true_positive"] == 1.0
-
-
-def test_the_evidence_gives_each_labelled_false_positives_score():
-    from lakewatch.threshold.recalibrate import _scores_of
-
-    pairs = [["i-1", "10.0.0.1"], ["i-3", "45.1.1.1"]]
-    assert _scores_of(pairs, [0.5, -2.5], [["i-3", "45.1.1.1"]]) == [
-        {"entity": "i-3", "ip": "45.1.1.1", "score": -2.5}
-    ]

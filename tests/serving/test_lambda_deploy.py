@@ -1,0 +1,122 @@
+"""serving.lambda_deploy: the scorer function, alias and event source mapping deployed against the
+emulator; a failed update names its reason; the configured memory covers what ``make bench``
+measured the scorer needs."""
+
+import json
+import re
+
+import pytest
+
+from lakewatch.aws.clients import Boto3Clients
+from lakewatch.scoring.process import ScorerConfig
+from lakewatch.serving import lambda_deploy as deploy
+from lakewatch.serving.lambda_deploy import ALIAS, deploy_lambda
+from lakewatch.serving.scorer_package import build
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def emulated(aws):
+    settings, resources = aws
+    clients = Boto3Clients(
+        settings,
+        endpoint_overrides={
+            "lambda": settings.resolved_endpoint_url,
+            "iam": settings.resolved_endpoint_url,
+        },
+    )
+    role = clients("iam").create_role(
+        RoleName=f"scorer-{settings.queue_name}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    queue_arn = clients("sqs").get_queue_attributes(
+        QueueUrl=resources.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    return settings, clients, role, queue_arn
+
+
+def test_lambda_deploy_against_the_emulator(emulated):
+    settings, clients, role, queue_arn = emulated
+    lam = clients("lambda")
+    config = ScorerConfig(
+        endpoint_name="ep", threshold_parameter="/t", results_bucket="b", dlq_url="https://sqs/dlq"
+    )
+    function = f"scorer-{settings.queue_name}"[:64]
+
+    def deploy():
+        return deploy_lambda(
+            lam,
+            function=function,
+            package=build(),
+            config=config,
+            role_arn=role,
+            queue_arn=queue_arn,
+            sleep=lambda s: None,
+        )
+
+    first = deploy()
+    assert first.changed and first.state == "Enabled"
+    conf = lam.get_function(FunctionName=function)["Configuration"]
+    assert conf["Handler"] == "app.lambda_handler" and conf["Runtime"] == "python3.11"
+    assert conf["Environment"]["Variables"]["LAKEWATCH_ENDPOINT_NAME"] == "ep"
+    alias = lam.get_alias(FunctionName=function, Name=ALIAS)
+    assert alias["FunctionVersion"] == first.version
+    [mapping] = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # the mapping invokes the alias (moto records the alias resolved to its version)
+    assert mapping["FunctionArn"].endswith((f":{ALIAS}", f":{first.version}"))
+
+    again = deploy()  # the same sources and configuration
+    assert not again.changed and again.mapping == first.mapping
+
+
+def test_a_failed_lambda_update_names_its_reason():
+    """boto3's waiters end on a failed function at once, and the reason reaches the task."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from lakewatch.serving.lambda_deploy import _wait_updated
+
+    lam = boto3.client("lambda", region_name="us-east-1")
+    stub = Stubber(lam)
+    stub.add_response(
+        "get_function",
+        {
+            "Configuration": {
+                "State": "Failed",
+                "StateReason": "layer arn:aws:lambda:us-east-1:1:layer:x:1 not found",
+            }
+        },
+        {"FunctionName": "scorer"},
+    )
+    with stub, pytest.raises(RuntimeError, match=r"Lambda scorer: layer .* not found"):
+        _wait_updated(lam, "scorer", timeout=10)
+
+
+MEASURED = REPO / "bench" / "results" / "scorer.json"
+
+
+def _template_memory() -> int:
+    text = (REPO / "include" / "lambda" / "ipcheck" / "template.yaml").read_text()
+    [value] = re.findall(r"^\s+MemorySize:\s*(\d+)\s*$", text, re.M)
+    return int(value)
+
+
+def test_the_function_has_the_memory_a_1m_row_object_needs():
+    measured = json.loads(MEASURED.read_text())
+    need = measured["memory_mb_for_1m_rows"]  # peak RSS of bench scorer + 25%, 64 MB steps
+    assert need >= measured["peak_rss_mb"]["1000000"] * measured["headroom"]
+    default = deploy.deploy_lambda.__kwdefaults__["memory_mb"]
+    assert _template_memory() >= need, "the SAM template's MemorySize is below the need"
+    assert default >= need, "lakewatch_scorer_deploy's memory is below the need"
