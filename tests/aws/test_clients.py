@@ -1,0 +1,38 @@
+"""aws.clients: emulated services go to the emulator and everything else to AWS, overrides win,
+clients are cached, and emulator credentials never fall through to a real profile."""
+
+import pyarrow.fs as pafs
+
+from lakewatch.aws.clients import EMULATED_SERVICES, Boto3Clients, arrow_s3
+
+
+def test_emulated_services_reach_the_emulator_and_others_aws(emulator_settings):
+    clients = Boto3Clients(emulator_settings, endpoint_overrides={"lambda": "http://127.0.0.1:9"})
+    url = emulator_settings.resolved_endpoint_url
+    for service in EMULATED_SERVICES:
+        assert clients.endpoint_url(service) == url
+    assert clients.endpoint_url("lambda") == "http://127.0.0.1:9"
+    assert clients.endpoint_url("athena") is None
+    assert clients("s3") is clients("s3")
+    assert clients("s3").meta.endpoint_url == url
+
+
+def test_emulator_credentials_are_fixed_unless_the_environment_has_some(
+    emulator_settings, monkeypatch
+):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    clients = Boto3Clients(emulator_settings, emulator_credentials=True)
+    assert clients.credentials() == ("testing", "testing", None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    assert Boto3Clients(emulator_settings, emulator_credentials=True).credentials()[0] == "AKIAENV"
+
+
+def test_arrow_reads_what_boto3_wrote_through_the_same_endpoint(aws, clients):
+    settings, _ = aws
+    clients("s3").put_object(Bucket=settings.results_bucket_name, Key="probe.txt", Body=b"hello")
+    fs = arrow_s3(clients, settings.region)
+    info = fs.get_file_info(f"{settings.results_bucket_name}/probe.txt")
+    assert info.type == pafs.FileType.File and info.size == 5
+    with fs.open_input_stream(f"{settings.results_bucket_name}/probe.txt") as f:
+        assert f.read() == b"hello"
