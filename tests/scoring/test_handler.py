@@ -177,9 +177,6 @@ def test_missing_configuration_is_explained(monkeypatch):
         ScorerConfig.from_env({"LAKEWATCH_RESULTS_BUCKET": "b"})
 
 
-# -- failures that must be named, logged and counted (issue: reliability) ------------------
-
-
 @pytest.fixture
 def scorer_logs():
     """The scorer's log records, as dicts of their fields (level, message, extra keys)."""
@@ -327,12 +324,3 @@ def test_a_dlq_reason_keeps_the_error_and_shortens_a_long_key(handler, clients):
     assert reason.startswith(f"gave up after {settings.max_receive_count} receives: s3://")
     assert reason.endswith("does not exist (yet)")
     assert "\u2026" in reason and reason.count("x") < 1400
-
-
-def test_shorten_reason_cuts_the_start_only_when_nothing_else_is_long():
-    from lakewatch.scoring.errors import shorten_reason
-
-    assert shorten_reason("short") == "short"
-    text = " ".join(["word"] * 400) + " the error itself"
-    out = shorten_reason(text, 100)
-    assert len(out) == 100 and out.endswith("the error itself")

@@ -3,7 +3,6 @@
 import io
 
 import pyarrow.parquet as pq
-import pytest
 
 from lakewatch.demo.evaluate import score_incidents
 from lakewatch.lake.layout import parse_key
@@ -13,7 +12,11 @@ from lakewatch.scoring.incidents import connections, group, incident_finding, me
 KEY = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261130/x.gz.parquet"
 )
+
+
 THRESHOLD = {"threshold": 0.0, "model_id": "ipi-1", "score": "detector", "scale": 1.0}
+
+
 HOUR = 1_780_000 * WINDOW_MS
 
 
@@ -128,31 +131,6 @@ def test_flags_are_weighed_against_the_instances_own_normal_tail():
     # One pair far beyond the strict threshold on a quiet instance still is.
     lone = [*quiet[:50], pair("i-q", "203.0.113.9", -9.0)]
     assert [i.subject for i in group(lone, 0.0, strict=-5.0, rate=0.001)] == ["i-q"]
-
-
-def test_the_scorer_reads_entity_rates_from_the_published_record_once_per_version(aws, clients):
-    import json
-
-    from lakewatch.scoring.caches import EntityRates
-    from lakewatch.scoring.errors import TransientError
-
-    settings, _ = aws
-    s3 = clients("s3")
-    key = "thresholds/history/day=2026-11-29/record.json"
-    uri = f"s3://{settings.results_bucket_name}/{key}"
-    s3.put_object(
-        Bucket=settings.results_bucket_name,
-        Key=key,
-        Body=json.dumps({"entity_rates": {"web/in": 0.02}}).encode(),
-    )
-    rates = EntityRates(s3)
-    assert rates.get({"record": uri, "version": 3}) == {"web/in": 0.02}
-    s3.put_object(Bucket=settings.results_bucket_name, Key=key, Body=b"{}")
-    assert rates.get({"record": uri, "version": 3}) == {"web/in": 0.02}  # cached
-    assert rates.get({"record": uri, "version": 4}) == {}  # republished: read again
-    assert rates.get({"version": 5}) == {}  # a compact record without its full record
-    with pytest.raises(TransientError, match="reading the threshold record"):
-        rates.get({"record": uri + ".gone", "version": 6})
 
 
 def test_a_scan_may_gather_instances_under_the_loose_threshold():
