@@ -2,7 +2,6 @@
 in the middle before anything else."""
 
 
-
 def test_shorten_reason_cuts_the_start_only_when_nothing_else_is_long():
     from lakewatch.scoring.errors import shorten_reason
 

@@ -86,13 +86,16 @@ class Scorer:
         ent_vec = self.art.entity[ent_u]
         if len(self.art.layers) <= 1 and not embeddings:
             dots = self._linear_dots(ent_vec, ent_inv, addrs)
+            ip_vec = addr_inv = None
         else:
-            dots = self._general_dots(ent_vec, ent_inv, addrs, embeddings)
+            # per call, never on self: the model server scores from many threads at once
+            ip_vec, addr_inv = self._embed_distinct(addrs)
+            dots = self._general_dots(ent_vec, ent_inv, ip_vec, addr_inv)
         dots[~valid] = np.nan
         out = Scores(dots, known, valid)
-        if embeddings:
+        if embeddings and ip_vec is not None and addr_inv is not None:
             out.entity_embedding = ent_vec[ent_inv]
-            out.ip_embedding = self._ip_vec[self._addr_inv]
+            out.ip_embedding = ip_vec[addr_inv]
         return out
 
     def _linear_dots(
@@ -122,11 +125,10 @@ class Scorer:
                 dots[sl] += np.einsum("ij,ij->i", folded[ent_inv[sl]], rows[col[sl]])
         return dots
 
+    @staticmethod
     def _general_dots(
-        self, ent_vec: np.ndarray, ent_inv: np.ndarray, addrs: Addresses, embeddings: bool
+        ent_vec: np.ndarray, ent_inv: np.ndarray, ip_vec: np.ndarray, addr_inv: np.ndarray
     ) -> np.ndarray:
-        ip_vec, addr_inv = self._embed_distinct(addrs)
-        self._ip_vec, self._addr_inv = ip_vec, addr_inv
         dots = np.empty(len(ent_inv), np.float32)
         for start in range(0, len(dots), CHUNK):
             sl = slice(start, start + CHUNK)

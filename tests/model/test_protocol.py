@@ -1,0 +1,109 @@
+"""model.protocol: SageMaker IP Insights' request and response formats, and a clear error
+(with the HTTP status SageMaker would use) naming the row for anything else."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lakewatch.model.protocol import (
+    MAX_PAYLOAD,
+    RequestError,
+    check_scores,
+    media_type,
+    parse_request,
+    render,
+    wants_embeddings,
+)
+from lakewatch.model.scorer import Scores
+
+PAIRS = (["i-1", "i-2"], ["10.0.0.1", "198.51.100.7"])
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        (b"i-1,10.0.0.1\r\n\ni-2, 198.51.100.7\n", "text/csv"),
+        (
+            json.dumps(
+                {
+                    "instances": [
+                        {"data": {"features": {"values": ["i-1", "10.0.0.1"]}}},
+                        {"features": ["i-2", "198.51.100.7"]},
+                    ]
+                }
+            ).encode(),
+            "application/json; charset=utf-8",
+        ),
+        (
+            b'{"features": ["i-1", "10.0.0.1"]}\n\n{"features": ["i-2", "198.51.100.7"]}\n',
+            "application/jsonlines",
+        ),
+    ],
+)
+def test_every_documented_request_format_parses_to_the_same_pairs(body, ctype):
+    entities, addresses, _ = parse_request(body, ctype)
+    assert (entities, addresses) == PAIRS
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "status", "message"),
+    [
+        (b"i-1,10.0.0.1\ni-2\n", "text/csv", 400, "line 2: expected 2 columns"),
+        (b'{"instances": [{"features": ["i-1"]}]}', "application/json", 400, "instance 1"),
+        (b'{"rows": []}', "application/json", 400, '"instances" list'),
+        (b"{", "application/json", 400, "not JSON"),
+        (b'{"features": ["a", "b"]}\n{x', "application/jsonlines", 400, "line 2: not JSON"),
+        (b"\xff\xfe", "text/csv", 400, "not UTF-8"),
+        (b"i-1,10.0.0.1", "text/plain", 415, "unsupported Content-Type"),
+        (b"\n\n", "text/csv", 400, "no (entity, address) pairs"),
+        (b"x" * (MAX_PAYLOAD + 1), "text/csv", 413, "exceeds"),
+    ],
+)
+def test_bad_requests_are_refused_with_status_and_place(body, ctype, status, message):
+    with pytest.raises(RequestError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
+        parse_request(body, ctype)
+    assert err.value.status == status
+
+
+def _scores(verbose: bool = False) -> Scores:
+    out = Scores(
+        np.array([1.5, np.nan], np.float32), np.array([True, False]), np.array([1, 0], bool)
+    )
+    if verbose:
+        out.entity_embedding = np.ones((2, 2), np.float32)
+        out.ip_embedding = np.zeros((2, 2), np.float32)
+    return out
+
+
+def test_responses_in_json_and_jsonlines_with_optional_embeddings():
+    body, ctype = render(_scores(), None)
+    assert ctype == "application/json"
+    assert json.loads(body) == {
+        "predictions": [
+            {"dot_product": 1.5, "known_entity": True},
+            {"dot_product": None, "known_entity": False},
+        ]
+    }
+    body, ctype = render(_scores(verbose=True), "application/jsonlines; verbose=True")
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert ctype == "application/jsonlines" and len(lines) == 2
+    assert lines[0]["entity_embedding"] == [1.0, 1.0] and lines[0]["ip_embedding"] == [0.0, 0.0]
+    assert render(_scores(), "*/*")[1] == "application/json"
+    with pytest.raises(RequestError, match="unsupported Accept") as err:
+        render(_scores(), "text/csv")
+    assert err.value.status == 406
+
+
+def test_media_type_parameters_and_verbose():
+    assert media_type('Application/JSON; Verbose="True"') == (
+        "application/json",
+        {"verbose": "True"},
+    )
+    assert wants_embeddings("application/json; verbose=1")
+    assert not wants_embeddings("application/json") and not wants_embeddings(None)
+
+
+def test_an_address_that_does_not_parse_is_named():
+    with pytest.raises(RequestError, match="line 2: 'nope' is not an IP address"):
+        check_scores(_scores(), ["10.0.0.1", "nope"], "line")
