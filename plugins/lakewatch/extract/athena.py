@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakewatch.extract.views import QueryContext
+from lakewatch.extract.export import summarize_counts
+from lakewatch.extract.views import QueryContext, render
 
 _TYPES = {
     "bigint": pa.int64(),
@@ -145,8 +146,6 @@ class AthenaRunner:
 
     def extract(self, ctx: QueryContext, store, prefix: str, attempt: str, summary) -> None:
         """Counts by view and status, then UNLOAD the kept pairs under ``attempt=<id>/``."""
-        from lakewatch.extract.export import summarize_counts
-        from lakewatch.extract.views import render
 
         summarize_counts(self.query(render("counts.sql", ctx), ctx, attempt), ctx.keep, summary)
         extract_sql = render("extract.sql", ctx)

@@ -25,7 +25,8 @@ from sqlglot import exp
 
 from lakewatch.aws.clients import AwsClients, arrow_s3
 from lakewatch.aws.s3 import S3Uri
-from lakewatch.extract.views import QueryContext, sources_used
+from lakewatch.extract.export import SPLITS, summarize_counts
+from lakewatch.extract.views import QueryContext, render, sources_used
 from lakewatch.lake.layout import Source, parse_key, source_prefix
 from lakewatch.lake.schemas import schema_for
 
@@ -191,8 +192,6 @@ class DuckAthena:
         """One scan of the lake into a DuckDB table of classified candidates (spilled to disk
         when large), then the counts, and each split's kept pairs written as CSV by DuckDB:
         memory stays bounded however many rows the day has."""
-        from lakewatch.extract.export import SPLITS, summarize_counts
-        from lakewatch.extract.views import render
 
         keep = ", ".join(f"'{k}'" for k in ctx.keep)
         with self.connect(ctx) as (con, names), tempfile.TemporaryDirectory() as out:

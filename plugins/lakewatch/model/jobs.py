@@ -21,8 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pv
 
 from lakewatch.aws.s3 import S3Uri, is_s3
+from lakewatch.model import detector
+from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.data import BadRows, Pairs, iter_sources, read_csv_table, read_pairs
+from lakewatch.model.detector import DETECTOR_FILE, Detector
+from lakewatch.model.encoding import entity_hashes, parse_addresses
 from lakewatch.model.hyperparameters import parse_assignments, resolve
+from lakewatch.model.scorer import Scorer
 
 SM_HYPERPARAMETERS = Path("/opt/ml/input/config/hyperparameters.json")
 
@@ -56,7 +61,6 @@ def run_training(
     Without a validation channel a tenth of the pairs is held out: early stopping and the
     detector's combination are both judged on pairs the model did not train on.
     """
-    from lakewatch.model.detector import DETECTOR_FILE
 
     script_mode = "SM_MODEL_DIR" in os.environ and model_dir is None
     train = train or os.environ.get("SM_CHANNEL_TRAIN")
@@ -103,9 +107,6 @@ def train_with_detector(
     pairs: Pairs, validation: Pairs | None, given: dict[str, Any], device=None, log=print
 ) -> Trained:
     """What ``lakewatch train`` does once the pairs are read (the quality bench calls it too)."""
-    from lakewatch.model import detector
-    from lakewatch.model.artifact import ModelArtifact
-    from lakewatch.model.scorer import Scorer
     from lakewatch.model.train import train as fit
 
     if validation is None or len(validation) == 0:
@@ -169,10 +170,6 @@ def score_file(
 
     ``use_detector``: lakewatch's combined score instead (same convention, higher = normal).
     """
-    from lakewatch.model.artifact import ModelArtifact
-    from lakewatch.model.detector import Detector
-    from lakewatch.model.encoding import entity_hashes, parse_addresses
-    from lakewatch.model.scorer import Scorer
 
     scorer = Scorer(ModelArtifact.load(model_dir))
     found = Detector.load(model_dir) if use_detector else None

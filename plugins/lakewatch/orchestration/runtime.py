@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from lakewatch.backends import backend_for
+from lakewatch.names import digest
 from lakewatch.settings import Settings
 
 VARIABLE = "lakewatch"
@@ -82,6 +83,5 @@ def task_clients(settings: Settings) -> HookClients:
 
 def attempt_id(run_id: str, try_number: int) -> str:
     """A short id unique to one try of one task of one run (names extract attempts)."""
-    from lakewatch.names import digest
 
     return f"{digest(run_id)}-t{try_number}"

@@ -30,9 +30,11 @@ from lakewatch.lake.records import vpc_egress_row, vpc_table
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.model.detector import Detector
 from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.registry import Registry
 from lakewatch.names import digest
 from lakewatch.scoring.findings import findings_key
 from lakewatch.settings import Settings
+from lakewatch.threshold.publish import read_published
 from lakewatch.threshold.sets import random_public
 
 
@@ -93,8 +95,6 @@ def run_canary(
     timeout_s: float = 300,
     poll_s: float = 2.0,
 ) -> CanaryResult:
-    from lakewatch.model.registry import Registry
-    from lakewatch.threshold.publish import read_published
 
     store = results_store(settings, clients)
     threshold = read_published(clients("ssm"), settings.threshold_parameter)

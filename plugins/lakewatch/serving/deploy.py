@@ -13,6 +13,7 @@ from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.serving.endpoints import DeployError, DeployResult
 from lakewatch.serving.smoke import SmokeResult, smoke_check
 from lakewatch.settings import Settings
+from lakewatch.threshold.publish import history, restore
 
 
 def model_registry(settings: Settings, clients: ClientFactory) -> Registry:
@@ -65,7 +66,6 @@ def rollback_model(
 ) -> RollbackResult:
     """On-call's rollback: serve the previous (or a named) model again, and republish the
     last threshold published for it so findings use a threshold of the model that scores."""
-    from lakewatch.threshold.publish import history, restore
 
     registry = model_registry(settings, clients)
     state = registry.endpoint(settings.endpoint_name)

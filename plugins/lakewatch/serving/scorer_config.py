@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from lakewatch.aws.clients import ClientFactory
+from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet
+from lakewatch.model.registry import Registry
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.settings import Settings
 
@@ -16,8 +18,6 @@ APP_DIR = Path(__file__).resolve().parents[3] / "include" / "lambda" / "ipcheck"
 
 def deployed_pairs(settings: Settings, clients: ClientFactory) -> str:
     """The pair set of the model the endpoint serves (the views the scorer must use)."""
-    from lakewatch.extract.daily import results_store
-    from lakewatch.model.registry import Registry
 
     registry = Registry(results_store(settings, clients), settings.models_prefix)
     current = registry.endpoint(settings.endpoint_name).current

@@ -33,6 +33,7 @@ from lakewatch.threshold.gate import gate
 from lakewatch.threshold.plot import explain_png
 from lakewatch.threshold.publish import (
     ThresholdRecord,
+    night_prefix,
     publish,
     read_published,
     write_evidence,
@@ -321,7 +322,6 @@ def choose(
 def publish_record(settings: Settings, clients: ClientFactory, day: date) -> ThresholdRecord:
     """Publish the night's accepted record to SSM and mark it published."""
     store = results_store(settings, clients)
-    from lakewatch.threshold.publish import night_prefix
 
     key = f"{night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"
     record = ThresholdRecord(**json.loads(store.get(key)))

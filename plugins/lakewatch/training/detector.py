@@ -17,11 +17,13 @@ import numpy as np
 
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
+from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.daily import results_store
 from lakewatch.model import detector
-from lakewatch.model.data import read_pairs
+from lakewatch.model.data import Pairs, read_pairs
 from lakewatch.model.detector import DETECTOR_FILE
 from lakewatch.model.encoding import format_addresses
+from lakewatch.model.jobs import hold_out
 from lakewatch.model.registry import ModelRecord
 from lakewatch.names import artifact_key
 from lakewatch.settings import Settings
@@ -45,8 +47,6 @@ def publish_detector(
     train = _read(train_parts, clients)
     holdout = _read(val_parts, clients) if val_parts else None
     if holdout is None or len(holdout) == 0:
-        from lakewatch.model.jobs import hold_out
-
         train, holdout = hold_out(train, 0)
     runtime = clients("sagemaker-runtime")
     # the endpoint takes entity strings: each hash back to a name seen in the data
@@ -67,7 +67,6 @@ def publish_detector(
 
 
 def _read(parts: list[str], clients: ClientFactory):
-    from lakewatch.model.data import Pairs
 
     pieces = [read_pairs(p, clients) for p in parts]
     if not pieces:
@@ -88,7 +87,6 @@ def _read(parts: list[str], clients: ClientFactory):
 
 def _from_tarball(clients: ClientFactory, uri: str) -> bytes | None:
     """``detector.safetensors`` from a script-mode ``model.tar.gz``, if it holds one."""
-    from lakewatch.aws.s3 import S3Uri
 
     loc = S3Uri.parse(uri)
     body = clients("s3").get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()

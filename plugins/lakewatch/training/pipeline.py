@@ -15,10 +15,12 @@ from botocore.exceptions import ClientError
 
 from lakewatch import names
 from lakewatch.aws.clients import ClientFactory
+from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.sink import S3Store
-from lakewatch.model.hyperparameters import SPECS, resolve
+from lakewatch.model.hyperparameters import SPECS, Hyperparameters, resolve
+from lakewatch.model.jobs import run_training
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import training_job_name
 from lakewatch.review.feedback import labelled_pairs
@@ -115,7 +117,6 @@ def train_local(
     settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], log=print
 ) -> dict[str, Any]:
     """Train lakewatch's IP Insights in this worker; reuse the artifact if a try made it."""
-    from lakewatch.model.jobs import run_training
 
     store = results_store(settings, clients)
     key = artifact_key(settings, plan_doc["model_id"])
@@ -145,7 +146,6 @@ def sagemaker_job(
 
     The name derives from the model id; a failed or stopped try gets the next ``-rN`` name.
     """
-    from lakewatch.model.hyperparameters import Hyperparameters
 
     sm = clients("sagemaker")
     attempt, state = 1, None
@@ -262,7 +262,6 @@ def exists(store: S3Store, key: str) -> bool:
 
 
 def fetch_artifact(settings: Settings, clients: ClientFactory, uri: str) -> bytes:
-    from lakewatch.aws.s3 import S3Uri
 
     loc = S3Uri.parse(uri)
     return clients("s3").get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
