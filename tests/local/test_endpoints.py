@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.local.emulator import free_port
 from lakewatch.local.endpoints import LocalEndpoints
-from lakewatch.serving.endpoints import DeployError
+from lakewatch.serving.deploy import DeployError
 from lakewatch.settings import Settings
 from tests.clients import runtime_client
 

@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lakewatch.aws.clients import Boto3Clients
-from lakewatch.serving.endpoints import DeployError
+from lakewatch.serving.deploy import DeployError
 from lakewatch.serving.sagemaker import SageMakerEndpoints
 from lakewatch.training.sagemaker import model_config
 

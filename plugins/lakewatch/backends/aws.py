@@ -10,7 +10,7 @@ from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
 from lakewatch.names import endpoint_config_name, lambda_function_name
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.endpoints import DeployResult
+from lakewatch.serving.deploy import DeployResult
 from lakewatch.serving.lambda_deploy import ScorerDeployment, deploy_lambda
 from lakewatch.serving.sagemaker import SageMakerEndpoints
 from lakewatch.serving.scorer_package import Package

@@ -14,7 +14,7 @@ from lakewatch.extract.daily import SqlEngine
 from lakewatch.local.bootstrap import Resources
 from lakewatch.model.registry import ModelRecord
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.endpoints import DeployResult
+from lakewatch.serving.deploy import DeployResult
 from lakewatch.serving.lambda_deploy import ScorerDeployment
 from lakewatch.serving.scorer_package import Package
 from lakewatch.settings import Settings

@@ -18,7 +18,7 @@ from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.model.registry import ModelRecord
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.endpoints import DeployResult
+from lakewatch.serving.deploy import DeployResult
 from lakewatch.serving.lambda_deploy import ScorerDeployment
 from lakewatch.serving.scorer_config import local_environment
 from lakewatch.serving.scorer_package import Package

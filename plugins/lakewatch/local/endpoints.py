@@ -20,7 +20,7 @@ from typing import Any
 from lakewatch.local.emulator import free_port
 from lakewatch.local.processes import ProcessRegistry, wait_until_ready
 from lakewatch.local.router import read_state
-from lakewatch.serving.endpoints import DeployError, DeployResult
+from lakewatch.serving.deploy import DeployError, DeployResult
 from lakewatch.settings import Settings
 
 ROUTER = "router"

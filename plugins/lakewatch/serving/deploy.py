@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.daily import results_store
 from lakewatch.model.registry import ModelRecord, Registry
-from lakewatch.serving.endpoints import DeployError, DeployResult
 from lakewatch.serving.smoke import SmokeResult, smoke_check
 from lakewatch.settings import Settings
 from lakewatch.threshold.publish import history, restore
+
+
+class DeployError(RuntimeError):
+    """A deploy that did not leave the new model serving; the previous one still serves."""
+
+
+@dataclass
+class DeployResult:
+    """What every endpoint deploy reports, whichever backend serves the model."""
+
+    endpoint: str
+    model_id: str
+    previous_model_id: str
+    changed: bool
+    detail: dict[str, Any]
 
 
 def model_registry(settings: Settings, clients: ClientFactory) -> Registry:

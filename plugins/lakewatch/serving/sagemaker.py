@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lakewatch.names import endpoint_config_name
-from lakewatch.serving.endpoints import DeployError, DeployResult
+from lakewatch.serving.deploy import DeployError, DeployResult
 
 
 def _missing(err: ClientError) -> bool:
