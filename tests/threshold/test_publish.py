@@ -79,12 +79,3 @@ def test_evidence_and_index(aws, clients):
     write_index(store, "thresholds/")
     index = json.loads(store.get("thresholds/history.json"))
     assert [row["day"] for row in index] == ["2026-11-05"]
-
-
-def test_the_evidence_gives_each_labelled_false_positives_score():
-    from lakewatch.threshold.recalibrate import _scores_of
-
-    pairs = [["i-1", "10.0.0.1"], ["i-3", "45.1.1.1"]]
-    assert _scores_of(pairs, [0.5, -2.5], [["i-3", "45.1.1.1"]]) == [
-        {"entity": "i-3", "ip": "45.1.1.1", "score": -2.5}
-    ]

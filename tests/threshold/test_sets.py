@@ -67,26 +67,6 @@ def test_a_held_out_split_is_matched_to_a_fresh_days_share_of_seen_pairs():
     assert len(more.normal) == 400  # never more seen pairs than there are
 
 
-def test_extract_parts_are_read_once_and_cut_at_the_limit(tmp_path):
-    from lakewatch.lake.sink import LocalStore
-    from lakewatch.threshold.recalibrate import _read_parts
-
-    store = LocalStore(tmp_path)
-    store.put("a.csv", b"i-1,10.0.0.1\ni-1,10.0.0.2\n,bad\n")
-    store.put("b.csv", b"i-2,10.0.0.3\n")
-    reads = []
-    get = store.get
-    store.get = lambda key: reads.append(key) or get(key)
-    cache: dict = {}
-    assert _read_parts(store, ["a.csv", "b.csv"], limit=1, cache=cache) == [("i-1", "10.0.0.1")]
-    assert _read_parts(store, ["a.csv", "b.csv"], cache=cache) == [
-        ("i-1", "10.0.0.1"),
-        ("i-1", "10.0.0.2"),
-        ("i-2", "10.0.0.3"),
-    ]
-    assert reads == ["a.csv", "b.csv"]  # a.csv came from the cache the second time
-
-
 def test_analysts_labels_move_pairs_between_the_normal_and_abnormal_sets():
     """A labelled attack leaves the normal set (it would pull the threshold under itself) and
     is scored as ``analyst_true_positive``; a labelled false positive joins the normal set."""
