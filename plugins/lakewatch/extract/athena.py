@@ -146,7 +146,6 @@ class AthenaRunner:
 
     def extract(self, ctx: QueryContext, store, prefix: str, attempt: str, summary) -> None:
         """Counts by view and status, then UNLOAD the kept pairs under ``attempt=<id>/``."""
-
         summarize_counts(self.query(render("counts.sql", ctx), ctx, attempt), ctx.keep, summary)
         extract_sql = render("extract.sql", ctx)
         target = store.uri(f"{prefix}attempt={attempt}/")

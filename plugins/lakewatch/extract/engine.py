@@ -192,7 +192,6 @@ class DuckAthena:
         """One scan of the lake into a DuckDB table of classified candidates (spilled to disk
         when large), then the counts, and each split's kept pairs written as CSV by DuckDB:
         memory stays bounded however many rows the day has."""
-
         keep = ", ".join(f"'{k}'" for k in ctx.keep)
         with self.connect(ctx) as (con, names), tempfile.TemporaryDirectory() as out:
             sql = translate(render("classified.sql", ctx), names)

@@ -61,7 +61,6 @@ def run_training(
     Without a validation channel a tenth of the pairs is held out: early stopping and the
     detector's combination are both judged on pairs the model did not train on.
     """
-
     script_mode = "SM_MODEL_DIR" in os.environ and model_dir is None
     train = train or os.environ.get("SM_CHANNEL_TRAIN")
     validation = validation or os.environ.get("SM_CHANNEL_VALIDATION")
@@ -170,7 +169,6 @@ def score_file(
 
     ``use_detector``: lakewatch's combined score instead (same convention, higher = normal).
     """
-
     scorer = Scorer(ModelArtifact.load(model_dir))
     found = Detector.load(model_dir) if use_detector else None
     bad = BadRows()

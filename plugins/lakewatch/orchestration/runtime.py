@@ -83,5 +83,4 @@ def task_clients(settings: Settings) -> HookClients:
 
 def attempt_id(run_id: str, try_number: int) -> str:
     """A short id unique to one try of one task of one run (names extract attempts)."""
-
     return f"{digest(run_id)}-t{try_number}"

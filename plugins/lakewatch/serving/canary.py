@@ -95,7 +95,6 @@ def run_canary(
     timeout_s: float = 300,
     poll_s: float = 2.0,
 ) -> CanaryResult:
-
     store = results_store(settings, clients)
     threshold = read_published(clients("ssm"), settings.threshold_parameter)
     if threshold is None:

@@ -80,7 +80,6 @@ def rollback_model(
 ) -> RollbackResult:
     """On-call's rollback: serve the previous (or a named) model again, and republish the
     last threshold published for it so findings use a threshold of the model that scores."""
-
     registry = model_registry(settings, clients)
     state = registry.endpoint(settings.endpoint_name)
     target = to_model_id or state.previous

@@ -18,7 +18,6 @@ APP_DIR = Path(__file__).resolve().parents[3] / "include" / "lambda" / "ipcheck"
 
 def deployed_pairs(settings: Settings, clients: ClientFactory) -> str:
     """The pair set of the model the endpoint serves (the views the scorer must use)."""
-
     registry = Registry(results_store(settings, clients), settings.models_prefix)
     current = registry.endpoint(settings.endpoint_name).current
     record = registry.get(current) if current else None

@@ -14,6 +14,7 @@ import tarfile
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
@@ -67,15 +68,12 @@ def publish_detector(
 
 
 def _read(parts: list[str], clients: ClientFactory):
-
     pieces = [read_pairs(p, clients) for p in parts]
     if not pieces:
         raise ValueError("the model record lists no training parts to build a detector from")
     first = pieces[0]
     if len(pieces) == 1:
         return first
-    import pyarrow as pa
-
     return Pairs(
         pa.concat_arrays([p.entities for p in pieces]),
         np.concatenate([p.entity_hash for p in pieces]),
@@ -87,7 +85,6 @@ def _read(parts: list[str], clients: ClientFactory):
 
 def _from_tarball(clients: ClientFactory, uri: str) -> bytes | None:
     """``detector.safetensors`` from a script-mode ``model.tar.gz``, if it holds one."""
-
     loc = S3Uri.parse(uri)
     body = clients("s3").get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:

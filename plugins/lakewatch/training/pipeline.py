@@ -117,7 +117,6 @@ def train_local(
     settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], log=print
 ) -> dict[str, Any]:
     """Train lakewatch's IP Insights in this worker; reuse the artifact if a try made it."""
-
     store = results_store(settings, clients)
     key = artifact_key(settings, plan_doc["model_id"])
     if exists(store, key):
@@ -146,7 +145,6 @@ def sagemaker_job(
 
     The name derives from the model id; a failed or stopped try gets the next ``-rN`` name.
     """
-
     sm = clients("sagemaker")
     attempt, state = 1, None
     while True:
@@ -262,6 +260,5 @@ def exists(store: S3Store, key: str) -> bool:
 
 
 def fetch_artifact(settings: Settings, clients: ClientFactory, uri: str) -> bytes:
-
     loc = S3Uri.parse(uri)
     return clients("s3").get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
