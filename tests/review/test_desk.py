@@ -1,0 +1,47 @@
+"""review.desk: what the command line and the review page share: a day's findings ranked with
+each one's latest verdict, labels that name the pair as the views do (an inbound pair's entity
+is ``<id>/in``, an incident's its members), a finding's label history, suppressions."""
+
+import json
+from datetime import date
+
+from lakewatch.review import feedback
+from lakewatch.review.desk import Desk
+from tests.review.conftest import DAY
+
+
+def test_labels_name_pairs_as_the_views_do_and_the_latest_verdict_shows(reviewed):
+    settings, store, uids = reviewed
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix)
+    assert [verdict for _, verdict in desk.reviewed(DAY)] == [None, None]
+    egress, ingress = uids
+    row, key = desk.label(DAY, egress[:10], "true_positive", "beacon", "alice")
+    assert row.uid == egress and key.startswith(f"{settings.feedback_prefix}labels/")
+    desk.label(DAY, egress, "false_positive", "backup job", "bob")
+    _, inbound_key = desk.label(DAY, ingress, "false_positive", "", "alice")
+    inbound = feedback.Label(**json.loads(store.get(inbound_key)))
+    assert (inbound.entity, inbound.ip, inbound.view) == ("i-2/in", "10.9.8.7", "ingress_peer")
+    verdicts = {row.uid: verdict for row, verdict in desk.reviewed(DAY)}
+    assert verdicts == {egress: "false_positive", ingress: "false_positive"}  # bob's, latest
+    assert [(lab.who, lab.note) for lab in desk.history(egress)] == [
+        ("alice", "beacon"),
+        ("bob", "backup job"),
+    ]
+
+
+def test_findings_already_read_are_ranked_without_reading_again(reviewed):
+    settings, store, uids = reviewed
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix)
+    found = desk.findings(DAY)
+    assert [row.uid for row, _ in desk.reviewed(DAY, found)] == uids  # severity first
+    assert desk.findings(date(2026, 11, 29)) == []
+    assert desk.finding(DAY, uids[1][:12]) == found[1]
+
+
+def test_a_suppression_is_stored_with_its_expiry(reviewed):
+    settings, store, _ = reviewed
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix)
+    suppression, key = desk.suppress("i-1", None, "45.110.185.0/24", "egress_peer", 7, "cdn", "al")
+    assert feedback.read_suppression(store, key) == suppression
+    assert suppression.covers("i-1", "45.110.185.181", "egress_peer")
+    assert not suppression.covers("i-1", "45.110.185.181", "ingress_peer")

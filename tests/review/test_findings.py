@@ -1,0 +1,66 @@
+"""review.findings: a finding read back as a review row (its kind, pairs, score and source), a
+day's files found among every account's, rows ranked by severity and score with a finding
+written twice listed once, and uid prefixes that must be unambiguous."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from lakewatch.lake.layout import parse_key
+from lakewatch.lake.sink import LocalStore
+from lakewatch.review.findings import FindingNotFound, day_keys, find, ranked, read_day, row_of
+from lakewatch.scoring.findings import ScoredPair, findings_key, make_finding, to_parquet
+
+THRESHOLD = {"threshold": -1.0, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
+START = int(datetime(2026, 11, 30, 3, tzinfo=UTC).timestamp() * 1000)
+
+
+def _key(account: str, day: str):
+    return parse_key(
+        f"aws/VPC_FLOW/2.0/region=us-east-1/accountId={account}/eventDay={day}/part.parquet"
+    )
+
+
+def _finding(entity: str, ip: str, score: float, source):
+    pair = ScoredPair(entity, ip, "egress_peer", score, True, 2, START, START + 1)
+    return make_finding(
+        pair, "anomalous_pair", threshold=THRESHOLD, source=source, bucket="lake", now_ms=START
+    )
+
+
+def test_a_row_carries_what_an_analyst_needs():
+    source = _key("111122223333", "20261130")
+    row = row_of(_finding("i-1", "198.51.100.7", -4.0, source), "2026-11-30")
+    assert (row.instances, row.addresses, row.view) == (("i-1",), ("198.51.100.7",), "egress_peer")
+    assert row.kind == "anomalous_pair" and row.model_id == "ipi-x"
+    assert row.score == -4.0 and row.threshold == -1.0 and row.count == 2
+    assert "111122223333" in row.source_object and row.start_time == START
+    assert row.as_dict()["addresses"] == ["198.51.100.7"]
+
+
+def test_a_days_files_across_accounts_ranked_and_deduplicated(tmp_path):
+    store = LocalStore(tmp_path)
+    a, b, other = _key("111111111111", "20261130"), _key("222222222222", "20261130"), _key("111111111111", "20261129")
+    far, near = _finding("i-1", "198.51.100.7", -9.0, a), _finding("i-2", "203.0.113.5", -1.5, b)
+    store.put(findings_key("ext/", a, "ipi-x"), to_parquet([far]))
+    store.put(findings_key("ext/", b, "ipi-x"), to_parquet([near, near]))  # scored twice
+    store.put(
+        findings_key("ext/", other, "ipi-x"), to_parquet([_finding("i-3", "1.1.1.1", -9, other)])
+    )
+    day = date(2026, 11, 30)
+    assert len(day_keys(store, "ext/", day)) == 2
+    found = read_day(store, "ext/", day)
+    rows = ranked(found, day)
+    assert [r.instances[0] for r in rows] == ["i-1", "i-2"]  # more severe, lower score first
+    assert rows[0].severity_id >= rows[1].severity_id
+
+
+def test_uid_prefixes_must_name_one_finding():
+    source = _key("111111111111", "20261130")
+    found = [_finding("i-1", "198.51.100.7", -4.0, source), _finding("i-2", "1.2.3.4", -4, source)]
+    uid = found[0]["finding_info"]["uid"]
+    assert find(found, uid[:12]) is found[0]
+    with pytest.raises(FindingNotFound, match="2 findings match '': give more of the uid"):
+        find(found, "")
+    with pytest.raises(FindingNotFound, match="0 findings match 'zzz'"):
+        find(found, "zzz")
