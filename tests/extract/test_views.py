@@ -2,12 +2,11 @@
 
 import shutil
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from lakewatch.extract.engine import DuckAthena, LakeLocation, translate
+from lakewatch.extract.engine import DuckAthena, LakeLocation
 from lakewatch.extract.views import VIEWS, QueryContext, render
 from lakewatch.lake.sink import LocalStore
 from lakewatch.lake.synthetic import GenerateOptions
@@ -138,27 +137,6 @@ def test_empty_interval_gives_no_rows(generated):
     )
 
 
-def test_rendered_sql_is_athena_and_translates():
-    ctx = _ctx("2.0", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
-    sql = render("extract.sql", ctx)
-    assert (
-        '"amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_'
-        'vpc_flow_2_0"' in sql
-    )
-    assert "time_dt >= TIMESTAMP '2026-11-01 00:00:00'" in sql
-    assert "transform(filter(answers" in sql
-    duck = translate(
-        sql,
-        {
-            "amazon_security_lake_glue_db_us_east_1."
-            "amazon_security_lake_table_us_east_1_vpc_flow_2_0": "vpc"
-        },
-    )
-    assert "LAMBDA a" in duck and " vpc" in duck
-    v1 = render("extract.sql", _ctx("1.0", ctx.start, ctx.end))
-    assert "eventday BETWEEN '20261101' AND '20261101'" in v1
-
-
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
@@ -177,20 +155,3 @@ def test_bad_context(kw, message):
     }
     with pytest.raises(ValueError, match=message):
         QueryContext(**args)
-
-
-def test_an_s3_lake_is_copied_for_duckdb_at_its_keys(aws, clients, tmp_path):
-    """DuckDB reads files natively; an S3 lake's interval is copied with its partition folders
-    (1.0's hive columns come from them) and every copy matches its object."""
-    from lakewatch.lake.layout import Source
-    from lakewatch.lake.sink import S3Store
-
-    settings, _ = aws
-    store = S3Store(clients("s3"), settings.lake_bucket_name)
-    write_lake(GenerateOptions(days=2, start=date(2026, 11, 1), rows_per_day=2000), store)
-    loc = LakeLocation.open(f"s3://{settings.lake_bucket_name}", clients, "us-east-1")
-    files = loc.local_files(Source.VPC_FLOW, "2.0", "us-east-1", ["20261102"], tmp_path)
-    assert files and all("eventDay=20261102" in f for f in files)
-    for f in files:
-        key = f[len(str(tmp_path)) + 1 :]
-        assert Path(f).read_bytes() == store.get(key)

@@ -29,11 +29,15 @@ def _assets(env: dict[str, str]) -> dict[str, str]:
 def test_names_are_fixed_and_uris_follow_the_settings():
     default = _assets({})
     renamed = _assets({"LAKEWATCH_RESULTS_BUCKET": "acme-results", "LAKEWATCH_ENDPOINT_NAME": "ep"})
-    assert set(default) == set(renamed) == {
-        "lakewatch_training_pairs",
-        "lakewatch_deployed_model",
-        "lakewatch_threshold",
-    }
+    assert (
+        set(default)
+        == set(renamed)
+        == {
+            "lakewatch_training_pairs",
+            "lakewatch_deployed_model",
+            "lakewatch_threshold",
+        }
+    )
     assert renamed == {
         "lakewatch_training_pairs": "s3://acme-results/extracts",
         "lakewatch_deployed_model": "s3://acme-results/models/endpoints/ep.json",

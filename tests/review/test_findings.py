@@ -40,7 +40,11 @@ def test_a_row_carries_what_an_analyst_needs():
 
 def test_a_days_files_across_accounts_ranked_and_deduplicated(tmp_path):
     store = LocalStore(tmp_path)
-    a, b, other = _key("111111111111", "20261130"), _key("222222222222", "20261130"), _key("111111111111", "20261129")
+    a, b, other = (
+        _key("111111111111", "20261130"),
+        _key("222222222222", "20261130"),
+        _key("111111111111", "20261129"),
+    )
     far, near = _finding("i-1", "198.51.100.7", -9.0, a), _finding("i-2", "203.0.113.5", -1.5, b)
     store.put(findings_key("ext/", a, "ipi-x"), to_parquet([far]))
     store.put(findings_key("ext/", b, "ipi-x"), to_parquet([near, near]))  # scored twice

@@ -1,0 +1,78 @@
+"""extract.export: a pair set's key names its views (and IPv6) in one order, a day's prefix is
+derived from it, the counts become kept and dropped rows with reasons, and publishing a
+manifest is the atomic step that retires the parts of an earlier attempt."""
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from lakewatch.extract.export import (
+    ExtractSummary,
+    PairSet,
+    day_prefix,
+    publish,
+    read_manifest,
+    summarize_counts,
+)
+from lakewatch.lake.sink import LocalStore
+
+
+def test_pair_set_keys_are_canonical_and_round_trip():
+    mixed = PairSet(("ingress_peer", "egress_peer"), include_ipv6=True)
+    assert mixed.key == "egress_peer+ingress_peer+ipv6"
+    assert PairSet.from_key(mixed.key) == PairSet(("egress_peer", "ingress_peer"), True)
+    assert PairSet.from_key(PairSet().key).key == PairSet().key
+    assert mixed.keep == ("ok", "ipv6") and PairSet().keep == ("ok",)
+    with pytest.raises(ValueError, match="no_such_view"):
+        PairSet(("no_such_view",))
+    assert day_prefix("extracts/", "2.0", PairSet(("egress_peer",)), date(2026, 11, 5)) == (
+        "extracts/source_version=2.0/pairs=egress_peer/day=2026-11-05/"
+    )
+
+
+def test_counts_become_kept_and_dropped_rows_with_reasons():
+    counts = pa.table(
+        {
+            "view": ["egress_peer", "egress_peer", "egress_peer", "dns_answer"],
+            "status": ["ok", "ipv6", "no_entity", "ok"],
+            "rows": [100, 7, 3, 40],
+            "entities": [5, 2, 0, 4],
+        }
+    )
+    summary = ExtractSummary("2026-11-05", PairSet().key, "2.0", rows=140, entities=5)
+    summarize_counts(counts, ("ok",), summary)
+    assert summary.by_view == {
+        "egress_peer": {"ok": 100, "ipv6": 7, "no_entity": 3},
+        "dns_answer": {"ok": 40},
+    }
+    assert sum(summary.dropped.values()) == 10 and len(summary.dropped) == 2
+    lines = summary.log_lines()
+    assert lines[0].startswith("2026-11-05: 140 pairs kept, 5 entities")
+    assert any(line.startswith("  dropped: ") for line in lines)
+    assert summary.asset_metadata()["dropped"] == summary.dropped
+
+
+def test_publishing_a_new_attempt_retires_the_old_parts(tmp_path):
+    store = LocalStore(tmp_path)
+    prefix = "extracts/day=2026-11-05/"
+    assert read_manifest(store, prefix) is None
+    for attempt in ("a", "b"):
+        store.put(f"{prefix}attempt={attempt}/train.csv", b"i-1,10.0.0.1\n")
+    first = ExtractSummary(
+        "2026-11-05", "p", "2.0", parts={"train": [f"{prefix}attempt=a/train.csv"]}, attempt="a"
+    )
+    publish(store, prefix, first)
+    assert read_manifest(store, prefix) == first
+    publish(store, prefix, first)  # the same attempt again: its parts stay
+    assert f"{prefix}attempt=a/train.csv" in set(store.list(prefix))
+    second = ExtractSummary(
+        "2026-11-05", "p", "2.0", parts={"train": [f"{prefix}attempt=b/train.csv"]}, attempt="b"
+    )
+    uri = publish(store, prefix, second)
+    assert uri.endswith(f"{prefix}manifest.json")
+    assert sorted(store.list(prefix)) == [f"{prefix}attempt=b/train.csv", f"{prefix}manifest.json"]
+    assert read_manifest(store, prefix).attempt == "b"
+    store.put(f"{prefix}manifest.json", b"{not json")
+    with pytest.raises(ValueError):
+        read_manifest(store, prefix)  # unreadable is not "absent"
