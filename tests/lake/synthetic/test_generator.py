@@ -1,3 +1,7 @@
+"""lake.synthetic.generator: the whole lake, object by object: deterministic for a seed, keyed
+by origin when asked, Security Lake keys and schemas, valid OCSF, VPC and DNS semantics,
+labels that point at their rows, and the rows per day it was asked for."""
+
 import ipaddress
 from collections import Counter, defaultdict
 from datetime import date
