@@ -1,3 +1,6 @@
+"""model.jobs: training and scoring jobs as lakewatch train and score run them: SageMaker's script-
+mode environment, S3 input and output, the detector written beside the model."""
+
 import json
 from pathlib import Path
 
@@ -15,39 +18,6 @@ def csvs(lake_pairs, tmp_path):
     train = write_csv(tmp_path / "train.csv", list(zip(ents[:8000], ips[:8000], strict=True)))
     val = write_csv(tmp_path / "val.csv", list(zip(ents[8000:10000], ips[8000:10000], strict=True)))
     return train, val
-
-
-def test_cli_train_then_score(csvs, tmp_path, capsys):
-    train, _ = csvs
-    model_dir = tmp_path / "model"
-    assert (
-        main(
-            [
-                "train",
-                "--train",
-                train,
-                "--model-dir",
-                str(model_dir),
-                "--hp",
-                "epochs=1",
-                "--hp",
-                "vector_dim=8",
-            ]
-        )
-        == 0
-    )
-    assert (model_dir / "model.tar.gz").exists()
-    score_in = tmp_path / "in.csv"
-    score_in.write_text("i-x,10.0.0.1,extra-column\nonly-entity\ni-y,not-an-ip\ni-z,1.1.1.1\n")
-    capsys.readouterr()
-    assert main(["score", "--model-dir", str(model_dir), "--input", str(score_in)]) == 0
-    captured = capsys.readouterr()
-    lines = captured.out.splitlines()
-    assert len(lines) == 4  # one per input line, in order
-    assert lines[1] == "" and lines[2] == ""
-    float(lines[0]), float(lines[3])
-    assert "in.csv:2: expected at least 2 columns, found 1" in captured.err
-    assert "in.csv:3: invalid IP address" in captured.err
 
 
 def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):
@@ -73,38 +43,6 @@ def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):
     assert ModelArtifact.load(out).hp.vector_dim == 8
     assert any(line.startswith("validation:discriminator_auc=") for line in lines)
     assert stats["train_pairs"] == 8000
-
-
-def test_script_mode_hyperparameters_as_arguments(csvs, tmp_path):
-    train, _ = csvs
-    model_dir = tmp_path / "m"
-    assert (
-        main(
-            [
-                "train",
-                "--train",
-                train,
-                "--model-dir",
-                str(model_dir),
-                "--epochs",
-                "1",
-                "--vector-dim",
-                "8",
-            ]
-        )
-        == 0
-    )
-    assert ModelArtifact.load(model_dir).hp.vector_dim == 8
-
-
-def test_bad_hyperparameter_is_a_clear_cli_error(csvs, tmp_path, capsys):
-    train, _ = csvs
-    rc = main(
-        ["train", "--train", train, "--model-dir", str(tmp_path / "m"), "--hp", "vector_dim=2"]
-    )
-    assert rc == 2
-    assert "vector_dim=2 is out of range" in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
 
 
 def test_train_to_s3(csvs, aws, clients):
