@@ -1,115 +1,93 @@
-"""On-call's rollbacks: a model (with its own last threshold) and a threshold, from the CLI."""
-
-from __future__ import annotations
+"""serving.deploy: a deploy is recorded only when it changed what serves, a rollback needs a
+registered target, and the threshold republished on rollback is the target model's last one
+(none if it never had one); whether the scorer must be redeployed follows the pair views."""
 
 import json
 
 import pytest
 
-from lakewatch.backends import LocalBackend
-from lakewatch.cli import main
-from lakewatch.local.emulator import free_port
-from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.model.registry import ModelRecord
-from lakewatch.serving.deploy import DeployError, deploy, model_registry, rollback_model
+from lakewatch.serving.deploy import (
+    DeployError,
+    DeployResult,
+    deploy,
+    model_registry,
+    rollback_model,
+)
+
+
+class Hosting:
+    """What the backends do for a deploy, kept in memory: which model serves."""
+
+    def __init__(self):
+        self.serving = ""
+        self.calls: list[tuple[str, str]] = []
+
+    def serve(self, clients, record: ModelRecord) -> DeployResult:
+        changed, previous = self.serving != record.model_id, self.serving
+        self.serving = record.model_id
+        self.calls.append(("serve", record.model_id))
+        return DeployResult("ep", record.model_id, previous, changed, {"config": record.model_id})
+
+    def serve_again(self, clients, model_id: str) -> None:
+        self.serving = model_id
+        self.calls.append(("serve_again", model_id))
+
+
+def _record(model_id: str, pairs: str) -> ModelRecord:
+    return ModelRecord(
+        model_id, f"s3://r/{model_id}", "lakewatch", {}, {}, [], extra={"pairs": pairs}
+    )
 
 
 @pytest.fixture
-def served(aws, clients, trained, tmp_path, monkeypatch):
-    """Models a then b deployed, each with a threshold published; the CLI sees these settings."""
-    settings, _ = aws
-    settings = settings.model_copy(
-        update={
-            "state_dir": tmp_path / "state",
-            "model_server_port": free_port(),
-            "threshold_parameter": f"/lakewatch/test/{tmp_path.name}",
-        }
+def setup(aws, clients, tmp_path):
+    settings = aws[0].model_copy(update={"threshold_parameter": f"/lakewatch/t/{tmp_path.name}"})
+    registry = model_registry(settings, clients)
+    for model_id, pairs in (("ipi-a", "egress_peer"), ("ipi-b", "egress_peer"), ("ipi-c", "dns")):
+        registry.register(_record(model_id, pairs))
+    return settings, registry, Hosting()
+
+
+def _publish(clients, settings, model_id: str) -> None:
+    clients("ssm").put_parameter(
+        Name=settings.threshold_parameter,
+        Type="String",
+        Overwrite=True,
+        Value=json.dumps({"threshold": -1.0, "model_id": model_id}),
     )
-    for name, value in settings.model_dump(exclude_defaults=True).items():
-        monkeypatch.setenv(f"LAKEWATCH_{name.upper()}", str(value))
-    _, model_dir = trained
-    s3, ssm = clients("s3"), clients("ssm")
-    records = {}
-    for model_id, pairs in (("ipi-a", "egress_peer"), ("ipi-b", "egress_peer,dns_answer")):
-        key = f"models/artifacts/{model_id}/model.tar.gz"
-        s3.put_object(
-            Bucket=settings.results_bucket_name,
-            Key=key,
-            Body=(model_dir / "model.tar.gz").read_bytes(),
-        )
-        record = ModelRecord(
-            model_id=model_id,
-            artifact_uri=f"s3://{settings.results_bucket_name}/{key}",
-            algorithm="lakewatch",
-            hyperparameters={},
-            data_interval={"start": "2026-11-01", "end": "2026-11-02"},
-            days=["2026-11-01"],
-            extra={"pairs": pairs},
-        )
-        model_registry(settings, clients).register(record)
-        assert deploy(settings, clients, record, LocalBackend(settings)).changed
-        ssm.put_parameter(
-            Name=settings.threshold_parameter,
-            Type="String",
-            Overwrite=True,
-            Value=json.dumps(
-                {"threshold": -2.0 if model_id == "ipi-a" else -3.0, "model_id": model_id}
-            ),
-        )
-        records[model_id] = record
-    yield settings, records
-    LocalEndpoints(settings).processes.stop_all()
 
 
-def _published(clients, settings):
-    p = clients("ssm").get_parameter(Name=settings.threshold_parameter)["Parameter"]
-    return json.loads(p["Value"]), p["Version"]
+def test_a_deploy_is_recorded_only_when_it_changed_something(setup, clients):
+    settings, registry, hosting = setup
+    assert deploy(settings, clients, _record("ipi-a", ""), hosting).changed
+    assert not deploy(settings, clients, _record("ipi-a", ""), hosting).changed
+    state = registry.endpoint(settings.endpoint_name)
+    assert state.current == "ipi-a" and [h["action"] for h in state.history] == ["deploy"]
+    assert state.history[0]["config"] == "ipi-a"
 
 
-def test_model_rollback_serves_the_previous_model_with_its_threshold(served, clients, capsys):
-    settings, _ = served
-    endpoints = LocalEndpoints(settings)
-    assert endpoints.serving(settings.endpoint_name) == "ipi-b"
-
-    assert main(["model", "rollback", "--reason", "bad findings"]) == 0
-    out = capsys.readouterr().out
-    assert "serves ipi-a again (was ipi-b)" in out
-    assert "trigger lakewatch_scorer_deploy" in out  # the models read different views
-    assert endpoints.serving(settings.endpoint_name) == "ipi-a"
-    state = model_registry(settings, clients).endpoint(settings.endpoint_name)
-    assert (state.current, state.previous) == ("ipi-a", "ipi-b")
-    assert state.history[-1]["action"] == "rollback"
-    assert state.history[-1]["reason"] == "bad findings"
-    value, version = _published(clients, settings)
-    assert value == {"threshold": -2.0, "model_id": "ipi-a"} and version == 3
-
-    # rolling back the rollback brings b back, and b's threshold
-    result = rollback_model(settings, clients, LocalBackend(settings))
-    assert result.model_id == "ipi-b" and result.threshold_version == 4
-    assert endpoints.serving(settings.endpoint_name) == "ipi-b"
-    assert _published(clients, settings)[0]["model_id"] == "ipi-b"
-
-    assert main(["model", "list"]) == 0
-    listing = capsys.readouterr().out
-    assert "* ipi-b" in listing and "- ipi-a" in listing and "rollback" in listing
+def test_rollbacks_need_a_target_in_the_registry(setup, clients):
+    settings, _, hosting = setup
+    with pytest.raises(DeployError, match="has no previous model to roll back to"):
+        rollback_model(settings, clients, hosting)
+    deploy(settings, clients, _record("ipi-a", ""), hosting)
+    with pytest.raises(DeployError, match="model ipi-x is not in the registry"):
+        rollback_model(settings, clients, hosting, "ipi-x")
+    assert hosting.calls == [("serve", "ipi-a")]  # nothing was touched
 
 
-def test_model_rollback_refuses_unknown_models(served, clients):
-    settings, _ = served
-    with pytest.raises(DeployError, match="ipi-zzz is not in the registry"):
-        rollback_model(settings, clients, LocalBackend(settings), "ipi-zzz")
-    assert LocalEndpoints(settings).serving(settings.endpoint_name) == "ipi-b"
-
-
-def test_threshold_rollback_republishes_an_earlier_value(served, clients, capsys):
-    settings, _ = served
-    assert main(["threshold", "rollback"]) == 0
-    assert "version 1's value is live again as version 3" in capsys.readouterr().out
-    assert _published(clients, settings) == ({"threshold": -2.0, "model_id": "ipi-a"}, 3)
-    assert main(["threshold", "rollback", "--to-version", "2"]) == 0
-    assert _published(clients, settings)[0]["model_id"] == "ipi-b"
-    assert main(["threshold", "show"]) == 0
-    shown = capsys.readouterr().out
-    assert shown.count("version ") >= 4 and "model ipi-a" in shown
-    assert main(["threshold", "rollback", "--to-version", "9"]) != 0
-    assert "has no version 9 (versions: [1, 2, 3, 4])" in capsys.readouterr().err
+def test_the_rolled_back_model_gets_its_own_last_threshold(setup, clients):
+    settings, registry, hosting = setup
+    for model_id in ("ipi-a", "ipi-b"):
+        deploy(settings, clients, registry.get(model_id), hosting)
+        _publish(clients, settings, model_id)
+    result = rollback_model(settings, clients, hosting)  # back to a, whose threshold is v1
+    assert (result.model_id, result.replaced, result.threshold_version) == ("ipi-a", "ipi-b", 3)
+    assert not result.pairs_changed and hosting.serving == "ipi-a"
+    again = rollback_model(settings, clients, hosting, "ipi-a")  # its threshold is current
+    assert again.threshold_version == 3
+    never = rollback_model(settings, clients, hosting, "ipi-c")
+    assert never.threshold_version is None and never.pairs_changed
+    state = registry.endpoint(settings.endpoint_name)
+    assert state.history[-1] == {**state.history[-1], "action": "rollback", "model_id": "ipi-c"}
