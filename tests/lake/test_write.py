@@ -89,9 +89,3 @@ def test_open_store_rejects_other_schemes(clients):
     assert isinstance(open_store("s3://bucket/prefix", clients), S3Store)
     with pytest.raises(ValueError, match="gs://"):
         open_store("gs://bucket", clients)
-
-
-def test_cli_reports_bad_arguments(capsys):
-    with pytest.raises(SystemExit):
-        main(["lake", "generate", "--out", "x", "--days", "0"])
-    assert "must be at least 1" in capsys.readouterr().err

@@ -159,17 +159,6 @@ def test_batch_with_every_shape_and_bad_input(handler, clients):
     assert expected in keys and len(keys) <= 2  # the VPC object's file, and the DNS object's
 
 
-def test_invoke_cli_prints_the_handler_response(handler, clients, tmp_path, capsys):
-    from lakewatch.cli import main
-
-    event = {"Records": [_record(0, "{broken")]}
-    path = tmp_path / "event.json"
-    path.write_text(json.dumps(event))
-    assert main(["scorer", "invoke", "--event", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert json.loads(out[out.index("{\n") :]) == {"batchItemFailures": []}
-
-
 def test_missing_configuration_is_explained(monkeypatch):
     from lakewatch.scoring.process import ScorerConfig
 

@@ -1,0 +1,48 @@
+"""``lakewatch lake``: generate a small lake into a folder and validate it; a record that breaks
+OCSF is named with its object and the exit code says so; bad options never start."""
+
+from datetime import date
+
+import pytest
+
+from lakewatch.cli import main
+from lakewatch.lake.layout import Source, object_key
+from lakewatch.lake.records import vpc_egress_row, vpc_table
+from lakewatch.lake.write import parquet_bytes
+
+
+def test_generate_then_validate_a_folder(tmp_path, capsys):
+    out = tmp_path / "lake"
+    argv = ["--days", "1", "--start", "2026-11-05", "--rows-per-day", "2000", "--accounts", "1"]
+    assert main(["lake", "generate", "--out", str(out), *argv, "--instances", "8"]) == 0
+    assert "objects" in capsys.readouterr().out
+    assert any(out.glob("aws/VPC_FLOW/2.0/region=us-east-1/accountId=*/eventDay=20261105/*"))
+    assert main(["lake", "validate", str(out), "--sample", "50"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": 0 violations")
+
+
+def test_a_record_breaking_ocsf_is_named(tmp_path, capsys):
+    row = vpc_egress_row(
+        instance_uid="i-1",
+        src_ip="10.0.0.1",
+        dst_ip="198.51.100.1",
+        dst_port=443,
+        time_ms=1_764_460_800_000,
+        account_id="111122223333",
+        region="us-east-1",
+    )
+    row["class_uid"] = 9999  # not Network Activity
+    key = object_key(
+        Source.VPC_FLOW, "2.0", "us-east-1", "111122223333", date(2026, 11, 5), "bad.gz.parquet"
+    )
+    (tmp_path / key).parent.mkdir(parents=True)
+    (tmp_path / key).write_bytes(parquet_bytes(vpc_table([row])))
+    assert main(["lake", "validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert key in out and "class_uid" in out and out.strip().endswith("1 violations")
+
+
+def test_bad_arguments_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["lake", "generate", "--out", "x", "--days", "0"])
+    assert "must be at least 1" in capsys.readouterr().err

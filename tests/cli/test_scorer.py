@@ -1,0 +1,58 @@
+"""``lakewatch scorer``: invoke runs the handler once on a Lambda SQS event file and prints its
+response; run polls the subscriber queue like Lambda's mapping and, with --idle-exit, stops
+once the queue stays empty and prints what it did."""
+
+import json
+
+import pytest
+
+from lakewatch.cli import main
+from lakewatch.serving.scorer_config import local_environment, scorer_config
+
+
+@pytest.fixture
+def scorer_env(stack, clients, monkeypatch):
+    settings, _ = stack
+    for k, v in local_environment(settings, scorer_config(settings, clients)).items():
+        monkeypatch.setenv(k, v)
+    for name in ("emulator_port", "state_dir", "results_bucket", "queue_name", "dlq_name"):
+        monkeypatch.setenv(f"LAKEWATCH_{name.upper()}", str(getattr(settings, name)))
+    monkeypatch.setenv("LAKEWATCH_LAKE_SUFFIX", settings.lake_suffix)
+    return settings
+
+
+def _sqs_record(body: str) -> dict:
+    return {
+        "messageId": "m0",
+        "receiptHandle": "r0",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1",
+    }
+
+
+def test_invoke_prints_the_handler_response(scorer_env, clients, tmp_path, capsys):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({"Records": [_sqs_record("{broken")]}))
+    assert main(["scorer", "invoke", "--event", str(path)]) == 0
+    out = capsys.readouterr().out
+    # poison is dead-lettered at once, not returned for a retry
+    assert json.loads(out[out.index("{\n") :]) == {"batchItemFailures": []}
+    dlq = clients("sqs").get_queue_url(QueueName=scorer_env.dlq_name)["QueueUrl"]
+    moved = clients("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)
+    assert [m["Body"] for m in moved.get("Messages", [])] == ["{broken"]
+
+
+def test_run_drains_the_queue_stops_when_idle_and_reports(scorer_env, clients, capsys):
+    sqs = clients("sqs")
+    queue = sqs.get_queue_url(QueueName=scorer_env.queue_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="not a notification")
+    assert main(["scorer", "run", "--idle-exit", "1", "--batching-window", "0.1"]) == 0
+    stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (stats["batches"], stats["received"], stats["deleted"], stats["failed"]) == (1, 1, 1, 0)
+    attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "0"
