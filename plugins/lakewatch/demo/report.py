@@ -16,7 +16,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lakewatch.aws.clients import ClientFactory
-from lakewatch.demo.evaluate import HOW_MEASURED, Scorecard, score, score_incidents
+from lakewatch.demo.evaluate import (
+    HOW_MEASURED,
+    IncidentCard,
+    Scorecard,
+    score,
+    score_incidents,
+)
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
@@ -229,18 +235,25 @@ def write_report(
         "border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>"
         f"<h1>lakewatch demo report</h1>{''.join(sections)}"
     )
-    kinds = [
+    return page, lines, closing_lines(card, incidents)
+
+
+def closing_lines(card: Scorecard, incidents: IncidentCard) -> list[str]:
+    """The demo's last lines, one per kind and one for incidents: an interface checked from
+    outside (``KIND: precision P%, recall R% (...)``, ``incidents: precision P% (a of b),
+    recall R% (c of d)``), so its form never changes."""
+    lines = [
         f"{kind}: precision {v['precision']:.0%}, recall {v['recall']:.0%} "
         f"({v['flagged']} of {v['labelled']} injected pairs)"
         for kind, v in card.kinds.items()
     ]
-    kinds.append(
+    lines.append(
         f"all kinds: precision {card.precision:.0%} ({card.true_positives} of "
         f"{card.flagged} flagged pairs are injected anomalies)"
     )
-    kinds.append(
+    lines.append(
         f"incidents: precision {incidents.precision:.0%} ({incidents.true_incidents} of "
         f"{incidents.incidents}), recall {incidents.recall:.0%} ({incidents.found_events} of "
         f"{incidents.events})"
     )
-    return page, lines, kinds
+    return lines
