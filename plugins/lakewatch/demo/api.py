@@ -34,7 +34,8 @@ class AirflowAPI:
         return self._token
 
     def call(self, method: str, path: str, body: Any = None, attempts: int = 10) -> Any:
-        """One API call; a 503 (the API server busy or restarting) is retried with backoff."""
+        """One API call; a 503 (the API server busy or restarting) is retried with backoff, a
+        401 (the token expired) once with a new token."""
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(1, attempts + 1):
             req = urllib.request.Request(
@@ -54,6 +55,9 @@ class AirflowAPI:
                 detail = err.read().decode()[:300]
                 if err.code == 503 and attempt < attempts:
                     time.sleep(min(2.0 * attempt, 10))
+                    continue
+                if err.code == 401 and attempt == 1:
+                    self._token = ""
                     continue
                 raise RuntimeError(f"Airflow API {method} {path}: {err.code} {detail}") from None
         raise AssertionError("unreachable")

@@ -1,0 +1,40 @@
+"""demo.run: the demo's steps are numbered with their elapsed time; it waits for the scorer to
+drain the subscriber queue (nothing queued or in flight for a while) and for the failure alert
+in the local inbox, and fails at a deadline naming what it saw rather than hang."""
+
+import re
+import uuid
+
+import pytest
+
+from lakewatch.demo.run import Step, _drain, _wait_for_alerts
+from lakewatch.demo.supervise import DeadlineExceeded
+from lakewatch.local.bootstrap import ensure_alerts_inbox, read_alerts
+
+
+def test_steps_are_numbered_with_elapsed_time(capsys):
+    step = Step(3)
+    step("reset")
+    step("write the lake")
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"\[1/3\] reset \(t\+\d+s\)", lines[0])
+    assert lines[1].startswith("[2/3] write the lake")
+
+
+def test_the_queue_drains_or_the_wait_names_what_is_left(clients, capsys):
+    sqs = clients("sqs")
+    url = sqs.create_queue(QueueName=f"drain-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    _drain(sqs, url, timeout=30, supervisor=None)  # empty: quiet after 5 s
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    with pytest.raises(DeadlineExceeded, match="1 queued, 0 being scored"):
+        _drain(sqs, url, timeout=2, supervisor=None)
+
+
+def test_the_failure_alert_is_read_from_the_inbox(emulator_settings, clients):
+    sqs, sns = clients("sqs"), clients("sns")
+    ensure_alerts_inbox(sns, sqs, emulator_settings)
+    read_alerts(sqs)  # what earlier tests left
+    sns.publish(TopicArn=emulator_settings.alerts_topic, Subject="failed", Message="run r")
+    assert _wait_for_alerts(sqs, timeout=30, supervisor=None) == [
+        {"subject": "failed", "message": "run r"}
+    ]
