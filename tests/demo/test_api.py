@@ -5,6 +5,7 @@ detail, runs waited for until they finish."""
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -16,9 +17,9 @@ class _Airflow(BaseHTTPRequestHandler):
     """Airflow 3's /auth/token and a few /api/v2 routes, with faults to order."""
 
     tokens = 0
-    faults: list[int] = []
+    faults: ClassVar[list[int]] = []
     polls = 0
-    seen: list[tuple[str, str, dict | None]] = []
+    seen: ClassVar[list[tuple[str, str, dict | None]]] = []
 
     def log_message(self, *args):
         pass
@@ -85,7 +86,7 @@ def test_an_expired_token_is_renewed_once_and_503s_are_retried(api):
 
 
 def test_other_errors_name_status_and_detail(api):
-    with pytest.raises(RuntimeError, match="GET /dags/missing: 404 .*DAG missing not found"):
+    with pytest.raises(RuntimeError, match=r"GET /dags/missing: 404 .*DAG missing not found"):
         api.call("GET", "/dags/missing")
 
 
