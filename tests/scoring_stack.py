@@ -19,6 +19,7 @@ from lakewatch.model.data import pairs_from_lists
 from lakewatch.model.hyperparameters import resolve
 from lakewatch.model.scorer import Scorer
 from lakewatch.model.train import train
+from lakewatch.serving.scorer_config import local_environment, scorer_config
 from lakewatch.threshold.choose import threshold_for_fpr
 
 START = date(2026, 11, 1)
@@ -89,3 +90,15 @@ def stack(aws, clients, trained_on_views, tmp_path):
     )
     yield settings, resources
     endpoints.processes.stop_all()
+
+
+@pytest.fixture
+def scorer_env(stack, clients, monkeypatch):
+    """The stack's settings and the scorer's environment, as the CLI and a deploy see them."""
+    settings, _ = stack
+    for k, v in local_environment(settings, scorer_config(settings, clients)).items():
+        monkeypatch.setenv(k, v)
+    for name in ("emulator_port", "state_dir", "results_bucket", "queue_name", "dlq_name"):
+        monkeypatch.setenv(f"LAKEWATCH_{name.upper()}", str(getattr(settings, name)))
+    monkeypatch.setenv("LAKEWATCH_LAKE_SUFFIX", settings.lake_suffix)
+    return settings

@@ -45,6 +45,11 @@ def lambda_function_name(endpoint: str) -> str:
     return sagemaker_name(endpoint, "scorer")
 
 
+def lambda_layer_name(endpoint: str) -> str:
+    """The scorer's dependency layer (one name, a version per distinct layer.zip)."""
+    return sagemaker_name(endpoint, "scorer-deps")
+
+
 def scorer_package_key(sha256: str) -> str:
     """Where a built scorer package is staged for its deploy (content-addressed)."""
     return f"scorer/packages/{sha256[:16]}.zip"

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     alerts_topic_arn: str = ""
     canary_prefix: str = "canary/"
     lambda_role_arn: str = ""  # the scorer Lambda's execution role (aws backend)
+    # where ``lakewatch scorer package`` output (layer.zip, manifest.json) was uploaded (aws)
+    scorer_artifacts_uri: str = ""
     endpoint_name: str = "lakewatch-ipinsights"
 
     @field_validator("region")

@@ -4,21 +4,7 @@ once the queue stays empty and prints what it did."""
 
 import json
 
-import pytest
-
 from lakewatch.cli import main
-from lakewatch.serving.scorer_config import local_environment, scorer_config
-
-
-@pytest.fixture
-def scorer_env(stack, clients, monkeypatch):
-    settings, _ = stack
-    for k, v in local_environment(settings, scorer_config(settings, clients)).items():
-        monkeypatch.setenv(k, v)
-    for name in ("emulator_port", "state_dir", "results_bucket", "queue_name", "dlq_name"):
-        monkeypatch.setenv(f"LAKEWATCH_{name.upper()}", str(getattr(settings, name)))
-    monkeypatch.setenv("LAKEWATCH_LAKE_SUFFIX", settings.lake_suffix)
-    return settings
 
 
 def _sqs_record(body: str) -> dict:

@@ -73,3 +73,41 @@ def test_a_function_past_its_timeout_is_stopped(sandbox):
     with pytest.raises(InvocationError, match="timed out"):
         handler({"do": "sleep"}, _context(timeout_s=0.5))
     assert handler({"n": 3}, _context())["echo"] == {"n": 3}
+
+
+PROBE = textwrap.dedent(
+    """
+    import importlib.util
+
+    def lambda_handler(event, context):
+        return {name: importlib.util.find_spec(name) is not None for name in event["names"]}
+    """
+)
+
+
+def test_with_a_layer_the_function_sees_its_layer_and_the_runtimes_boto3_only(tmp_path):
+    app, layer = tmp_path / "app", tmp_path / "layer" / "python"
+    app.mkdir()
+    layer.mkdir(parents=True)
+    (app / "app.py").write_text(PROBE)
+    (layer / "from_the_layer.py").write_text("")
+    names = ["from_the_layer", "boto3", "botocore", "pyarrow", "pytest", "lakewatch"]
+    isolated = SandboxHandler(app, env={"PATH": "/usr/bin"}, layer_dir=layer.parent)
+    plain = SandboxHandler(app, env={"PATH": "/usr/bin"})
+    context = LambdaContext("f", "us-east-1", "123456789012", 30)
+    try:
+        seen = isolated({"names": names}, context)
+        assert seen == {
+            "from_the_layer": True,
+            "boto3": True,  # Lambda's runtime has it
+            "botocore": True,
+            "pyarrow": False,  # not in this layer: on Lambda it would not be there either
+            "pytest": False,
+            "lakewatch": False,  # nor the repository's source
+        }
+        assert plain({"names": names}, context)["pyarrow"] is True  # this environment's
+    finally:
+        isolated.close()
+        plain.close()
+    isolated({"names": ["boto3"]}, context)  # a closed sandbox starts again, runtime and all
+    isolated.close()

@@ -17,6 +17,7 @@ RESOURCELESS = {
     "ecr:GetAuthorizationToken",
     "lakeformation:GetDataAccess",
     "lambda:ListEventSourceMappings",
+    "lambda:ListLayerVersions",
 }
 
 

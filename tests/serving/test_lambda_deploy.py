@@ -2,15 +2,20 @@
 emulator; a failed update names its reason; the configured memory covers what ``make bench``
 measured the scorer needs."""
 
+import hashlib
+import io
 import json
 import re
+import zipfile
 
 import pytest
 
 from lakewatch.aws.clients import Boto3Clients
+from lakewatch.backends import AwsBackend
+from lakewatch.names import lambda_layer_name
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving import lambda_deploy as deploy
-from lakewatch.serving.lambda_deploy import ALIAS, deploy_lambda
+from lakewatch.serving.lambda_deploy import ALIAS, deploy_lambda, publish_layer
 from lakewatch.serving.scorer_package import build
 from tests.conftest import REPO
 
@@ -68,7 +73,7 @@ def test_lambda_deploy_against_the_emulator(emulated):
     first = deploy()
     assert first.changed and first.state == "Enabled"
     conf = lam.get_function(FunctionName=function)["Configuration"]
-    assert conf["Handler"] == "app.lambda_handler" and conf["Runtime"] == "python3.11"
+    assert conf["Handler"] == "app.lambda_handler" and conf["Runtime"] == "python3.12"
     assert conf["Environment"]["Variables"]["LAKEWATCH_ENDPOINT_NAME"] == "ep"
     alias = lam.get_alias(FunctionName=function, Name=ALIAS)
     assert alias["FunctionVersion"] == first.version
@@ -79,6 +84,82 @@ def test_lambda_deploy_against_the_emulator(emulated):
 
     again = deploy()  # the same sources and configuration
     assert not again.changed and again.mapping == first.mapping
+
+
+def _artifacts(clients, bucket: str, prefix: str, layer: bytes, manifest_sha: str | None = None):
+    """What `lakewatch scorer package` writes, uploaded: layer.zip and its manifest."""
+    sha = manifest_sha or hashlib.sha256(layer).hexdigest()
+    manifest = {"runtime": "python3.12", "architecture": "x86_64", "layer": {"sha256": sha}}
+    s3 = clients("s3")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}layer.zip", Body=layer)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest))
+    return f"s3://{bucket}/{prefix}"
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, body in files.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
+def test_the_aws_backend_publishes_the_layer_once_and_attaches_it(emulated):
+    settings, clients, role, _ = emulated
+    layer = _zip({"python/dependency.py": b"VALUE = 1\n"})
+    uri = _artifacts(clients, settings.results_bucket_name, "scorer/build-1/", layer)
+    settings = settings.model_copy(
+        update={
+            "backend": "aws",
+            "lambda_role_arn": role,
+            "scorer_artifacts_uri": uri,
+            "endpoint_name": f"ep-{settings.queue_name[-8:]}",
+        }
+    )
+    backend = AwsBackend(settings)
+    config = ScorerConfig(settings.endpoint_name, "/t", settings.results_bucket_name)
+    first = backend.deploy_scorer(clients, build(), config)
+    lam = clients("lambda")
+    conf = lam.get_function(FunctionName=first.function)["Configuration"]
+    [attached] = conf["Layers"]
+    layer_name = lambda_layer_name(settings.endpoint_name)
+    versions = lam.list_layer_versions(LayerName=layer_name)["LayerVersions"]
+    assert [v["LayerVersionArn"] for v in versions] == [attached["Arn"]]
+    assert versions[0]["Description"].endswith(hashlib.sha256(layer).hexdigest())
+    assert conf["Runtime"] == "python3.12" and conf["Handler"] == "app.lambda_handler"
+    assert (conf["MemorySize"], conf["Timeout"]) == (2048, 300)
+    assert conf["Environment"]["Variables"] == config.to_env()
+    assert lam.get_alias(FunctionName=first.function, Name=ALIAS)["FunctionVersion"] == (
+        first.version
+    )
+    [mapping] = lam.list_event_source_mappings(EventSourceArn=settings.queue_arn())[
+        "EventSourceMappings"
+    ]
+    assert mapping["BatchSize"] == 10 and mapping["State"] == "Enabled"
+
+    again = backend.deploy_scorer(clients, build(), config)  # the same layer: no new version
+    assert not again.changed
+    assert len(lam.list_layer_versions(LayerName=layer_name)["LayerVersions"]) == 1
+
+    newer = _zip({"python/dependency.py": b"VALUE = 2\n"})
+    uri2 = _artifacts(clients, settings.results_bucket_name, "scorer/build-2/", newer)
+    moved = AwsBackend(settings.model_copy(update={"scorer_artifacts_uri": uri2}))
+    assert moved.deploy_scorer(clients, build(), config).changed
+    conf = lam.get_function(FunctionName=first.function)["Configuration"]
+    assert conf["Layers"][0]["Arn"] != attached["Arn"]
+
+
+def test_a_layer_that_is_not_its_manifests_is_refused(emulated):
+    settings, clients, _, _ = emulated
+    uri = _artifacts(
+        clients, settings.results_bucket_name, "scorer/bad/", _zip({"a": b"1"}), "ab" * 32
+    )
+    lam = clients("lambda")
+    with pytest.raises(ValueError, match="is not the layer its manifest describes"):
+        publish_layer(lam, clients("s3"), uri, "lakewatch-test-deps")
+    assert lam.list_layer_versions(LayerName="lakewatch-test-deps")["LayerVersions"] == []
+    with pytest.raises(ValueError, match=r"no manifest\.json under"):
+        publish_layer(lam, clients("s3"), f"s3://{settings.results_bucket_name}/nothing/", "x")
 
 
 def test_a_failed_lambda_update_names_its_reason():

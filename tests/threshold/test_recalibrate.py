@@ -60,8 +60,8 @@ def test_no_deployed_model_is_a_clear_refusal(aws, clients):
     assert NoModelDeployed in NOT_RETRYABLE
 
 
-def test_a_refused_record_is_never_published_and_an_accepted_one_is(aws, clients):
-    settings, _ = aws
+def test_a_refused_record_is_never_published_and_an_accepted_one_is(aws, clients, tmp_path):
+    settings = aws[0].model_copy(update={"threshold_parameter": f"/lakewatch/t/{tmp_path.name}"})
     store = results_store(settings, clients)
     day = date(2026, 11, 5)
     key = f"{night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"

@@ -8,10 +8,10 @@ from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.athena import AthenaRunner
 from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
-from lakewatch.names import endpoint_config_name, lambda_function_name
+from lakewatch.names import endpoint_config_name, lambda_function_name, lambda_layer_name
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving.deploy import DeployResult
-from lakewatch.serving.lambda_deploy import ScorerDeployment, deploy_lambda
+from lakewatch.serving.lambda_deploy import ScorerDeployment, deploy_lambda, publish_layer
 from lakewatch.serving.sagemaker import SageMakerEndpoints
 from lakewatch.serving.scorer_package import Package
 from lakewatch.settings import Settings
@@ -85,13 +85,29 @@ class AwsBackend:
                 "the aws backend needs LAKEWATCH_LAMBDA_ROLE_ARN (the scorer's "
                 "execution role, see include/lambda/ipcheck/iam-policy.json)"
             )
+        if not self.settings.scorer_artifacts_uri:
+            raise ValueError(
+                "the aws backend needs LAKEWATCH_SCORER_ARTIFACTS_URI: the s3:// folder where "
+                "`lakewatch scorer package --out DIR` output (layer.zip, manifest.json) was "
+                "uploaded; the scorer's dependencies are that layer"
+            )
+        lam = clients("lambda")
+        layer = publish_layer(
+            lam,
+            clients("s3"),
+            self.settings.scorer_artifacts_uri,
+            lambda_layer_name(self.settings.endpoint_name),
+        )
         return deploy_lambda(
-            clients("lambda"),
+            lam,
             function=lambda_function_name(self.settings.endpoint_name),
             package=package,
             config=config,
             role_arn=self.settings.lambda_role_arn,
             queue_arn=self.settings.queue_arn(),
+            layers=[layer.arn],
+            runtime=layer.runtime,
+            architecture=layer.architecture,
         )
 
     def scorer_mapping_state(self, clients: ClientFactory) -> str:

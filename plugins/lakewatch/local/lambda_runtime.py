@@ -13,16 +13,21 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 log = logging.getLogger("lakewatch.scoring.runtime")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -89,24 +94,81 @@ class InvocationError(RuntimeError):
     """The function failed the invocation: it raised, crashed or ran out of time."""
 
 
+# What Lambda's Python runtime puts on the path beside the function and its layers.
+RUNTIME_PACKAGES = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+)
+
+
+def runtime_packages(target: Path) -> Path:
+    """A folder holding only what Lambda's Python runtime provides (boto3 and its
+    dependencies), linked from this environment: the function's other imports must come
+    from its zip or its layer."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        dist = metadata.distribution(name)
+        tops = {
+            Path(str(f)).parts[0]
+            for f in dist.files or []
+            if not Path(str(f)).parts[0].endswith((".dist-info", ".egg-info"))
+            and not str(f).startswith("..")
+        }
+        for top in tops:
+            source = Path(str(dist.locate_file(top)))
+            link = target / top
+            if source.exists() and not link.exists():
+                link.symlink_to(source)
+        if not tops:
+            raise FileNotFoundError(f"{canonicalize_name(name)} is not installed here")
+    return target
+
+
 class SandboxHandler:
     """Invoke a deployed function in its own process, from its own files, as Lambda runs it
     apart from its runtime: the process imports ``app.py`` and the ``lakewatch`` modules of
-    the unpacked zip (``PYTHONPATH`` is the app folder alone, so a module the zip left out
+    the unpacked zip (``PYTHONPATH`` is the app folder first, so a module the zip left out
     fails the import), stays warm between invocations, and is started afresh after a crash
-    or a timeout."""
+    or a timeout.
 
-    def __init__(self, app_dir: Path, name: str = "app.lambda_handler", env=None):
+    With ``layer_dir`` (an unpacked ``layer.zip``) the process sees what Lambda would and
+    nothing more: no site-packages, only the function, the layer's ``python/`` and the
+    runtime's own boto3 (``runtime_packages``)."""
+
+    def __init__(
+        self,
+        app_dir: Path,
+        name: str = "app.lambda_handler",
+        env=None,
+        layer_dir: Path | None = None,
+    ):
         self.app_dir, self.name = Path(app_dir), name
-        self.env = {**(env if env is not None else os.environ), "PYTHONPATH": str(app_dir)}
+        self.layer_dir = Path(layer_dir) if layer_dir else None
+        self.env = dict(env if env is not None else os.environ)
+        self._runtime: Path | None = None
         self._proc: subprocess.Popen[str] | None = None
+
+    def _path(self) -> str:
+        path = [str(self.app_dir)]
+        if self.layer_dir is not None:
+            if self._runtime is None:
+                self._runtime = Path(tempfile.mkdtemp(prefix="lakewatch-lambda-runtime-"))
+                runtime_packages(self._runtime)
+            path += [str(self.layer_dir / "python"), str(self._runtime)]
+        return os.pathsep.join(path)
 
     def _start(self) -> subprocess.Popen[str]:
         if self._proc is None or self._proc.poll() is not None:
+            isolated = ["-S", "-s"] if self.layer_dir is not None else []  # no site-packages
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", _SANDBOX, self.name],
+                [sys.executable, *isolated, "-c", _SANDBOX, self.name],
                 cwd=self.app_dir,
-                env=self.env,
+                env={**self.env, "PYTHONPATH": self._path()},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -145,6 +207,9 @@ class SandboxHandler:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
+        if self._runtime is not None:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+            self._runtime = None
 
 
 def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:

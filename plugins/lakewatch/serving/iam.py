@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lakewatch.lake.layout import glue_database
-from lakewatch.names import lambda_function_name
+from lakewatch.names import lambda_function_name, lambda_layer_name
 from lakewatch.serving.scorer_config import APP_DIR
 from lakewatch.settings import Settings
 
@@ -49,6 +49,7 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
             else topic_name
         ),
         "FunctionName": lambda_function_name(settings.endpoint_name),
+        "LayerName": lambda_layer_name(settings.endpoint_name),
         "AthenaWorkgroup": settings.athena_workgroup,
         "GlueDatabase": glue_database(settings.region),
         "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",

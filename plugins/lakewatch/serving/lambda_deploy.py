@@ -8,18 +8,73 @@ changes nothing when nothing changed.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from lakewatch.aws.s3 import S3Uri
 from lakewatch.scoring.process import ScorerConfig
+from lakewatch.serving.scorer_layer import LAMBDA_RUNTIME
 from lakewatch.serving.scorer_package import Package
 
 ALIAS = "live"
-RUNTIME = "python3.11"
+RUNTIME = LAMBDA_RUNTIME
 HANDLER = "app.lambda_handler"
+ARCHITECTURES = {"x86_64": "x86_64", "aarch64": "arm64"}
+
+
+@dataclass
+class PublishedLayer:
+    arn: str
+    sha256: str
+    runtime: str
+    architecture: str  # Lambda's name: x86_64 | arm64
+    published: bool  # False: that content was already a version
+
+
+def publish_layer(lam: Any, s3: Any, artifacts_uri: str, name: str) -> PublishedLayer:
+    """The layer version holding ``artifacts_uri``'s ``layer.zip`` (what ``lakewatch scorer
+    package`` wrote, uploaded with its ``manifest.json``): found by its hash among the
+    layer's versions, else published from S3 and checked against the manifest's hash."""
+    loc = S3Uri.parse(artifacts_uri.rstrip("/") + "/")
+    try:
+        body = s3.get_object(Bucket=loc.bucket, Key=f"{loc.key}manifest.json")["Body"].read()
+    except ClientError as err:
+        raise ValueError(
+            f"no manifest.json under {artifacts_uri}: upload what `lakewatch scorer package "
+            f"--out DIR` wrote ({err.response.get('Error', {}).get('Code')})"
+        ) from None
+    manifest = json.loads(body)
+    sha = manifest["layer"]["sha256"]
+    arch = ARCHITECTURES[manifest.get("architecture", "x86_64")]
+    description = f"lakewatch scorer dependencies sha256:{sha}"
+    for page in lam.get_paginator("list_layer_versions").paginate(LayerName=name):
+        for version in page.get("LayerVersions", []):
+            if version.get("Description") == description:
+                return PublishedLayer(
+                    version["LayerVersionArn"], sha, manifest["runtime"], arch, False
+                )
+    out = lam.publish_layer_version(
+        LayerName=name,
+        Description=description,
+        Content={"S3Bucket": loc.bucket, "S3Key": f"{loc.key}layer.zip"},
+        CompatibleRuntimes=[manifest["runtime"]],
+        CompatibleArchitectures=[arch],
+    )
+    got = out.get("Content", {}).get("CodeSha256", "")
+    want = base64.b64encode(bytes.fromhex(sha)).decode()
+    if got and got != want:
+        lam.delete_layer_version(LayerName=name, VersionNumber=out["Version"])
+        raise ValueError(
+            f"{artifacts_uri}layer.zip is not the layer its manifest describes "
+            f"(sha256 {base64.b64decode(got).hex()[:16]}, manifest {sha[:16]}); deleted the "
+            "version just published"
+        )
+    return PublishedLayer(out["LayerVersionArn"], sha, manifest["runtime"], arch, True)
 
 
 @dataclass
@@ -60,6 +115,8 @@ def deploy_lambda(
     timeout_s: int = 300,
     memory_mb: int = 2048,
     layers: list[str] | None = None,
+    runtime: str = RUNTIME,
+    architecture: str = "x86_64",
     wait_timeout: float = 600,
     sleep=time.sleep,
 ) -> ScorerDeployment:
@@ -67,7 +124,7 @@ def deploy_lambda(
     settings = {
         "Role": role_arn,
         "Handler": HANDLER,
-        "Runtime": RUNTIME,
+        "Runtime": runtime,
         "Timeout": timeout_s,
         "MemorySize": memory_mb,
         "Environment": env,
@@ -83,6 +140,7 @@ def deploy_lambda(
             FunctionName=function,
             Code={"ZipFile": package.body},
             Tags={"lakewatch:managed": "true"},
+            Architectures=[architecture],
             **settings,
         )
         changed = True
@@ -97,6 +155,8 @@ def deploy_lambda(
             or current.get("MemorySize") != memory_mb
             or current.get("Handler") != HANDLER
             or current.get("Role") != role_arn
+            or current.get("Runtime") != runtime
+            or [layer["Arn"] for layer in current.get("Layers", [])] != (layers or [])
         )
         if differs:
             lam.update_function_configuration(FunctionName=function, **settings)

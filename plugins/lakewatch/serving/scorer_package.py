@@ -109,3 +109,8 @@ def fetch(store: Any, key: str, sha256: str) -> Package:
     if hashlib.sha256(body).hexdigest() != sha256:
         raise ValueError(f"package {key} does not match its recorded hash {sha256[:16]}")
     return Package(body, sha256)
+
+
+def unzipped_size(body: bytes) -> int:
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        return sum(info.file_size for info in zf.infolist())
