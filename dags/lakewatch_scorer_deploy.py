@@ -4,10 +4,12 @@ Runs when ``lakewatch_train`` deploys a model (the ``lakewatch_deployed_model`` 
 demand. Builds the deployment zip from the repository (same sources, same bytes, same hash) and
 keeps a copy under ``scorer/packages/``; then:
 
-- ``aws``: creates or updates the Lambda function's code and configuration (endpoint,
-  threshold parameter, results bucket, the model's pair views), publishes a version, moves the
-  ``live`` alias, and creates or updates the SQS event source mapping with partial batch
-  responses, waiting until it is enabled;
+- ``aws``: publishes the dependency layer that ``lakewatch scorer package`` built (its
+  ``layer.zip`` and ``manifest.json`` under ``LAKEWATCH_SCORER_ARTIFACTS_URI``; once per
+  content), creates or updates the Lambda function's code and configuration (the layer, the
+  manifest's runtime, endpoint, threshold parameter, results bucket, the model's pair views),
+  publishes a version, moves the ``live`` alias, and creates or updates the SQS event source
+  mapping with partial batch responses, waiting (boto3's waiters) until it is enabled;
 - ``local``: installs the same zip and (re)starts the local runtime that emulates the mapping.
 
 Deploying the same package and configuration again changes nothing.
