@@ -44,3 +44,36 @@ def test_keys_are_content_addressed_or_per_model():
         "ipi-1/detector.safetensors"
     )
     assert names.digest([1, 2]) == names.digest([1, 2]) != names.digest([2, 1])
+
+
+def test_the_results_bucket_layout():
+    from datetime import UTC, datetime
+
+    day = date(2026, 11, 5)
+    prefix = names.extract_day_prefix("extracts/", "2.0", "dns_answer+egress_peer", day)
+    assert prefix == "extracts/source_version=2.0/pairs=dns_answer+egress_peer/day=2026-11-05/"
+    assert names.extract_manifest_key(prefix) == f"{prefix}manifest.json"
+    assert names.extract_attempt_prefix(prefix, "a1-t2") == f"{prefix}attempt=a1-t2/"
+    assert names.model_record_key("models/", "ipi-1") == "models/registry/ipi-1.json"
+    assert names.endpoint_state_key("models/", "ep") == "models/endpoints/ep.json"
+    assert names.training_prefix("models/", "ipi-1") == "models/training/ipi-1/"
+    assert names.threshold_night_prefix("t/", "2026-11-05") == "t/history/day=2026-11-05/"
+    assert names.threshold_index_key("t/") == "t/history.json"
+    assert names.threshold_work_prefix("t/", "2026-11-05") == "t/work/day=2026-11-05/"
+    when = datetime(2026, 11, 5, 13, 4, 5, 6, tzinfo=UTC)
+    assert names.feedback_key("f/", "labels", when, "u1") == (
+        "f/labels/day=2026-11-05/130405000006-u1.json"
+    )
+    found = names.findings_object_key("ext/", "us-east-1", "111122223333", "20261105", "k", "m")
+    assert found.startswith("ext/region=us-east-1/accountId=111122223333/eventDay=20261105/")
+    assert found == names.findings_object_key(
+        "ext/", "us-east-1", "111122223333", "20261105", "k", "m"
+    )
+    assert found != names.findings_object_key(
+        "ext/", "us-east-1", "111122223333", "20261105", "k", "m2"
+    )  # another model's findings of the same object are another file
+    assert names.alert_marker_key("ext/", "uid1") == "ext/alerts/uid1"
+    assert names.canary_findings_prefix("canary/") == "canary/findings/"
+    assert names.ground_truth_key("gt/", "2.0", "20261105") == (
+        "gt/source_version=2.0/eventDay=20261105/labels.jsonl"
+    )

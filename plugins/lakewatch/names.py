@@ -1,7 +1,9 @@
-"""Every AWS resource name lakewatch creates, derived deterministically from the run.
+"""Every AWS resource name and S3 key lakewatch creates, derived deterministically.
 
 A rerun of the same run computes the same names, so it finds (and reuses) what the first try
-created instead of creating duplicates. SageMaker names: 63 characters, [a-zA-Z0-9-].
+created instead of creating duplicates. SageMaker names: 63 characters, [a-zA-Z0-9-]. The
+results bucket's layout lives here too, one function per kind of object, so a reader and its
+writer can never disagree on a key (Security Lake's own layout is ``lake.layout``'s).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 _SAFE = re.compile(r"[^a-zA-Z0-9-]+")
@@ -59,3 +61,126 @@ def artifact_key(models_prefix: str, model_id: str, name: str = "model.tar.gz") 
     """A model's files in the results bucket: ``model.tar.gz`` and, beside it, the detector
     (``detector.safetensors``) that the scorer and the recalibration read."""
     return f"{models_prefix}artifacts/{model_id}/{name}"
+
+
+# the results bucket's layout ----------------------------------------------------------------
+# extracts: <extracts>/source_version=V/pairs=P/day=D/{manifest.json, attempt=A/...}
+
+
+def extract_pairs_prefix(extracts_prefix: str, source_version: str, pairs: str) -> str:
+    return f"{extracts_prefix}source_version={source_version}/pairs={pairs}/"
+
+
+def extract_day_prefix(extracts_prefix: str, source_version: str, pairs: str, day: date) -> str:
+    return f"{extract_pairs_prefix(extracts_prefix, source_version, pairs)}day={day:%Y-%m-%d}/"
+
+
+def extract_manifest_key(day_prefix: str) -> str:
+    """The day's manifest: written last, the atomic publish of its parts."""
+    return f"{day_prefix}manifest.json"
+
+
+def extract_attempt_prefix(day_prefix: str, attempt: str) -> str:
+    """One try's parts: never read until a manifest names them."""
+    return f"{day_prefix}attempt={attempt}/"
+
+
+# models: <models>/{registry/ID.json, endpoints/NAME.json, artifacts/ID/, training/ID/, code/H/}
+
+
+def model_registry_prefix(models_prefix: str) -> str:
+    return f"{models_prefix}registry/"
+
+
+def model_record_key(models_prefix: str, model_id: str) -> str:
+    return f"{model_registry_prefix(models_prefix)}{model_id}.json"
+
+
+def endpoint_state_key(models_prefix: str, endpoint: str) -> str:
+    return f"{models_prefix}endpoints/{endpoint}.json"
+
+
+def training_prefix(models_prefix: str, model_id: str) -> str:
+    """A training run's inputs: SageMaker manifests, analysts' false positives."""
+    return f"{models_prefix}training/{model_id}/"
+
+
+def sagemaker_output_prefix(models_prefix: str) -> str:
+    """Where SageMaker training jobs write their ``model.tar.gz`` (one folder per job)."""
+    return f"{models_prefix}sagemaker/"
+
+
+def source_tarball_key(models_prefix: str, digest: str) -> str:
+    """lakewatch's trainer for SageMaker's script mode (content-addressed)."""
+    return f"{models_prefix}code/{digest}/sourcedir.tar.gz"
+
+
+# thresholds: <thresholds>/{history/day=D/{record.json,threshold.png}, history.json, work/day=D/}
+
+
+def threshold_history_prefix(thresholds_prefix: str) -> str:
+    return f"{thresholds_prefix}history/"
+
+
+def threshold_night_prefix(thresholds_prefix: str, day: str) -> str:
+    """One night's evidence: ``record.json`` and ``threshold.png``."""
+    return f"{threshold_history_prefix(thresholds_prefix)}day={day}/"
+
+
+def threshold_index_key(thresholds_prefix: str) -> str:
+    return f"{thresholds_prefix}history.json"
+
+
+def threshold_work_prefix(thresholds_prefix: str, day: str) -> str:
+    """A recalibration's intermediate sets and scores (rewritten by a rerun)."""
+    return f"{thresholds_prefix}work/day={day}/"
+
+
+# findings: <findings>/region=R/accountId=A/eventDay=D/H.parquet, <findings>/alerts/UID
+
+
+def findings_object_key(
+    findings_prefix: str,
+    region: str,
+    account_id: str,
+    event_day: str,
+    source_key: str,
+    model_id: str,
+) -> str:
+    """One file per source object and model: reprocessing rewrites it, never adds a copy."""
+    digest = hashlib.sha256(f"{source_key}|{model_id}".encode()).hexdigest()[:32]
+    where = f"region={region}/accountId={account_id}/eventDay={event_day}/"
+    return f"{findings_prefix}{where}{digest}.parquet"
+
+
+def canary_findings_prefix(canary_prefix: str) -> str:
+    return f"{canary_prefix}findings/"
+
+
+def alert_marker_key(findings_prefix: str, finding_uid: str) -> str:
+    """Marks a finding alerted (a conditional put: one alert per finding and window)."""
+    return f"{findings_prefix}alerts/{finding_uid}"
+
+
+# analysts: <feedback>/{labels,suppressions}/day=D/TIME-UNIQUE.json (append-only)
+
+
+def feedback_prefix_of(feedback_prefix: str, what: str) -> str:
+    return f"{feedback_prefix}{what}/"
+
+
+def feedback_key(feedback_prefix: str, what: str, when: datetime, unique: str) -> str:
+    """A label or suppression: never rewritten, so concurrent analysts never collide."""
+    day = f"day={when:%Y-%m-%d}/"
+    return f"{feedback_prefix_of(feedback_prefix, what)}{day}{when:%H%M%S%f}-{unique}.json"
+
+
+# the synthetic lake's ground truth, beside (never inside) the lake's own prefixes
+
+
+def ground_truth_key(ground_truth_prefix: str, version: str, day: str) -> str:
+    return f"{ground_truth_prefix}source_version={version}/eventDay={day}/labels.jsonl"
+
+
+def ground_truth_world_key(ground_truth_prefix: str) -> str:
+    return f"{ground_truth_prefix}world.json"

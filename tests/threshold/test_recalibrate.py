@@ -10,7 +10,8 @@ import pytest
 
 from lakewatch.extract.daily import results_store
 from lakewatch.lake.sink import LocalStore
-from lakewatch.threshold.publish import night_prefix, read_published
+from lakewatch.names import threshold_night_prefix
+from lakewatch.threshold.publish import read_published
 from lakewatch.threshold.recalibrate import (
     NOT_RETRYABLE,
     NoModelDeployed,
@@ -64,7 +65,7 @@ def test_a_refused_record_is_never_published_and_an_accepted_one_is(aws, clients
     settings = aws[0].model_copy(update={"threshold_parameter": f"/lakewatch/t/{tmp_path.name}"})
     store = results_store(settings, clients)
     day = date(2026, 11, 5)
-    key = f"{night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"
+    key = f"{threshold_night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"
     refused = dataclasses.replace(_record(), refused=["AUC 0.61 below the gate"])
     store.put(key, json.dumps(dataclasses.asdict(refused)).encode())
     with pytest.raises(Refused, match=r"AUC 0\.61 below the gate"):

@@ -27,6 +27,7 @@ from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
+from lakewatch.names import threshold_index_key, threshold_night_prefix
 from lakewatch.review.findings import read_day
 from lakewatch.settings import Settings
 
@@ -154,13 +155,13 @@ def write_report(
         )
 
     history = (
-        json.loads(results.get(f"{settings.thresholds_prefix}history.json"))
-        if list(results.list(f"{settings.thresholds_prefix}history.json"))
+        json.loads(results.get(threshold_index_key(settings.thresholds_prefix)))
+        if list(results.list(threshold_index_key(settings.thresholds_prefix)))
         else []
     )
     if history:
         latest = history[-1]
-        night = f"{settings.thresholds_prefix}history/day={latest['day']}/"
+        night = threshold_night_prefix(settings.thresholds_prefix, latest["day"])
         shutil.copyfileobj(
             io.BytesIO(results.get(f"{night}threshold.png")), (out_dir / "threshold.png").open("wb")
         )

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from lakewatch.extract.export import summarize_counts
 from lakewatch.extract.views import QueryContext, render
+from lakewatch.names import extract_attempt_prefix
 
 _TYPES = {
     "bigint": pa.int64(),
@@ -148,7 +149,7 @@ class AthenaRunner:
         """Counts by view and status, then UNLOAD the kept pairs under ``attempt=<id>/``."""
         summarize_counts(self.query(render("counts.sql", ctx), ctx, attempt), ctx.keep, summary)
         extract_sql = render("extract.sql", ctx)
-        target = store.uri(f"{prefix}attempt={attempt}/")
+        target = store.uri(extract_attempt_prefix(prefix, attempt))
         select = f"SELECT entity, ip, split FROM ({extract_sql}) AS extract"
         self.unload(select, target, ctx, partitioned_by="split", token_salt=attempt)
         counts = self.query(
@@ -163,7 +164,7 @@ class AthenaRunner:
         for split in ("train", "validation"):
             summary.parts[split] = sorted(
                 k
-                for k in store.list(f"{prefix}attempt={attempt}/split={split}/")
+                for k in store.list(f"{extract_attempt_prefix(prefix, attempt)}split={split}/")
                 if not k.endswith("/")
             )
         summary.attempt = attempt

@@ -29,6 +29,7 @@ from lakewatch.extract.export import SPLITS, summarize_counts
 from lakewatch.extract.views import QueryContext, render, sources_used
 from lakewatch.lake.layout import Source, parse_key, source_prefix
 from lakewatch.lake.schemas import schema_for
+from lakewatch.names import extract_attempt_prefix
 
 # DuckDB's own memory ceiling for a query; past it, the extract's table spills to disk.
 MEMORY_LIMIT = "768MB"
@@ -210,7 +211,7 @@ class DuckAthena:
                     f"WHERE split = '{split}' AND status IN ({keep}) ORDER BY entity, ip) "
                     f"TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '')"
                 )
-                key = f"{prefix}attempt={attempt}/{split}.csv"
+                key = f"{extract_attempt_prefix(prefix, attempt)}{split}.csv"
                 store.put(key, path.read_bytes())
                 summary.parts[split] = [key]
             [(*per_split, summary.entities)] = con.sql(

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from lakewatch.extract.views import DEFAULT_VIEWS, check_views
 from lakewatch.lake.sink import ObjectStore
+from lakewatch.names import extract_day_prefix, extract_manifest_key
 
 SPLITS = ("train", "validation")
 DROP_REASONS = {
@@ -57,12 +58,8 @@ class PairSet:
         return ("ok", "ipv6") if self.include_ipv6 else ("ok",)
 
 
-def pairs_prefix(extracts_prefix: str, source_version: str, pair_set: PairSet) -> str:
-    return f"{extracts_prefix}source_version={source_version}/pairs={pair_set.key}/"
-
-
 def day_prefix(extracts_prefix: str, source_version: str, pair_set: PairSet, day: date) -> str:
-    return f"{pairs_prefix(extracts_prefix, source_version, pair_set)}day={day:%Y-%m-%d}/"
+    return extract_day_prefix(extracts_prefix, source_version, pair_set.key, day)
 
 
 @dataclass
@@ -131,7 +128,7 @@ def summarize_counts(counts: pa.Table, keep: tuple[str, ...], summary: ExtractSu
 
 def read_manifest(store: ObjectStore, prefix: str) -> ExtractSummary | None:
     try:
-        return ExtractSummary.from_json(json.loads(store.get(f"{prefix}manifest.json")))
+        return ExtractSummary.from_json(json.loads(store.get(extract_manifest_key(prefix))))
     except Exception as err:  # absent or unreadable: no published extract
         if _missing(err):
             return None
@@ -142,7 +139,7 @@ def publish(store: ObjectStore, prefix: str, summary: ExtractSummary) -> str:
     """Write the manifest (the atomic publish), then remove the parts it superseded."""
     previous = read_manifest(store, prefix)
     summary.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    key = f"{prefix}manifest.json"
+    key = extract_manifest_key(prefix)
     store.put(key, json.dumps(summary.to_json(), indent=2, sort_keys=True).encode())
     if previous and previous.attempt != summary.attempt:
         stale = [k for keys in previous.parts.values() for k in keys]

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from lakewatch.lake import notify
 from lakewatch.lake.sink import ObjectStore, S3Store
 from lakewatch.lake.synthetic import GeneratedObject, GenerateOptions, Label, LakeGenerator
+from lakewatch.names import ground_truth_key, ground_truth_world_key
 
 DEFAULT_GROUND_TRUTH_PREFIX = "lakewatch-ground-truth/"
 
@@ -62,10 +63,6 @@ def parquet_bytes(table: pa.Table) -> bytes:
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="gzip", compression_level=1, row_group_size=128 * 1024)
     return buf.getvalue()
-
-
-def ground_truth_key(prefix: str, version: str, day: str) -> str:
-    return f"{prefix}source_version={version}/eventDay={day}/labels.jsonl"
 
 
 def write_lake(
@@ -125,7 +122,9 @@ def write_lake(
         body = "".join(json.dumps(asdict(label)) + "\n" for label in labels)
         store.put(ground_truth_key(ground_truth_prefix, options.source_version, day), body.encode())
         summary.labels.update(label.kind for label in labels)
-    store.put(f"{ground_truth_prefix}world.json", json.dumps(world_manifest(generator)).encode())
+    store.put(
+        ground_truth_world_key(ground_truth_prefix), json.dumps(world_manifest(generator)).encode()
+    )
     summary.ground_truth = store.uri(ground_truth_prefix)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lakewatch.lake.sink import ObjectStore
+from lakewatch.names import endpoint_state_key, model_record_key, model_registry_prefix
 
 
 @dataclass
@@ -60,24 +61,24 @@ class Registry:
 
     def register(self, record: ModelRecord) -> str:
         record.created = record.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        key = f"{self.prefix}registry/{record.model_id}.json"
+        key = model_record_key(self.prefix, record.model_id)
         self._put(key, record.to_json())
         return self.store.uri(key)
 
     def get(self, model_id: str) -> ModelRecord | None:
-        doc = self._get(f"{self.prefix}registry/{model_id}.json")
+        doc = self._get(model_record_key(self.prefix, model_id))
         return ModelRecord(**doc) if doc else None
 
     def models(self) -> list[ModelRecord]:
         out = []
-        for key in self.store.list(f"{self.prefix}registry/"):
+        for key in self.store.list(model_registry_prefix(self.prefix)):
             doc = self._get(key)
             if doc:
                 out.append(ModelRecord(**doc))
         return sorted(out, key=lambda r: r.created)
 
     def endpoint(self, name: str) -> EndpointState:
-        doc = self._get(f"{self.prefix}endpoints/{name}.json")
+        doc = self._get(endpoint_state_key(self.prefix, name))
         return EndpointState(**doc) if doc else EndpointState(name)
 
     def record_deploy(
@@ -96,5 +97,5 @@ class Registry:
             }
         )
         state.history = state.history[-100:]
-        self._put(f"{self.prefix}endpoints/{name}.json", asdict(state))
+        self._put(endpoint_state_key(self.prefix, name), asdict(state))
         return state

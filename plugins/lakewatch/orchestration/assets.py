@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from lakewatch.names import endpoint_state_key
 from lakewatch.settings import Settings
 
 _S = Settings()
@@ -19,7 +20,7 @@ TRAINING_PAIRS = Asset(
 )
 DEPLOYED_MODEL = Asset(
     name="lakewatch_deployed_model",
-    uri=f"s3://{_S.results_bucket_name}/{_S.models_prefix}endpoints/{_S.endpoint_name}.json",
+    uri=f"s3://{_S.results_bucket_name}/{endpoint_state_key(_S.models_prefix, _S.endpoint_name)}",
     group="lakewatch",
 )
 THRESHOLD = Asset(

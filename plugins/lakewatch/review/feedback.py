@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from lakewatch.extract.views import VIEWS as PAIR_VIEWS
+from lakewatch.names import feedback_key, feedback_prefix_of
 
 Verdict = Literal["true_positive", "false_positive"]
 VERDICTS: tuple[str, ...] = ("true_positive", "false_positive")
@@ -77,7 +78,7 @@ def _now() -> datetime:
 
 
 def _key(prefix: str, what: str, when: datetime) -> str:
-    return f"{prefix}{what}/day={when:%Y-%m-%d}/{when:%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
+    return feedback_key(prefix, what, when, uuid.uuid4().hex[:12])
 
 
 def add_label(store: Any, prefix: str, label: Label) -> str:
@@ -122,7 +123,9 @@ def suppression_for(
 
 def labels(store: Any, prefix: str) -> list[Label]:
     """Every label, oldest first."""
-    keys = sorted(k for k in store.list(f"{prefix}labels/") if k.endswith(".json"))
+    keys = sorted(
+        k for k in store.list(feedback_prefix_of(prefix, "labels")) if k.endswith(".json")
+    )
     out = [Label(**json.loads(store.get(k))) for k in keys]
     return sorted(out, key=lambda lab: lab.when)
 
@@ -134,7 +137,8 @@ def latest_verdicts(all_labels: list[Label]) -> dict[str, Label]:
 
 def suppression_keys(store: Any, prefix: str) -> list[str]:
     """The keys of every suppression, expired ones included."""
-    return sorted(k for k in store.list(f"{prefix}suppressions/") if k.endswith(".json"))
+    where = feedback_prefix_of(prefix, "suppressions")
+    return sorted(k for k in store.list(where) if k.endswith(".json"))
 
 
 def read_suppression(store: Any, key: str) -> Suppression:

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.lake.sink import S3Store
+from lakewatch.names import feedback_prefix_of
 from lakewatch.review.feedback import Suppression, read_suppression, suppression_keys
 from lakewatch.scoring.errors import TransientError
 
@@ -87,7 +88,7 @@ class SuppressionCache:
 
     def active(self) -> list[Suppression]:
         if self._at is None or time.monotonic() - self._at > self.ttl:
-            where = f"{self.prefix}suppressions/"
+            where = feedback_prefix_of(self.prefix, "suppressions")
             try:  # one listing; only suppressions not seen before are fetched
                 self._by_key = {
                     k: self._by_key.get(k) or read_suppression(self.store, k)

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from lakewatch import __version__
 from lakewatch.lake.layout import LakeKey
+from lakewatch.names import findings_object_key
 
 OCSF_VERSION = "1.1.0"
 WINDOW_MS = 3_600_000
@@ -385,10 +386,8 @@ def to_parquet(findings: list[dict[str, Any]]) -> bytes:
 def findings_key(prefix: str, source: LakeKey, model_id: str) -> str:
     """One file per source object and model: reprocessing rewrites it, never adds a copy,
     whatever happened to the threshold in between (a re-publish, a rollback)."""
-    digest = hashlib.sha256(f"{source.key}|{model_id}".encode()).hexdigest()[:32]
-    return (
-        f"{prefix}region={source.region}/accountId={source.account_id}/"
-        f"eventDay={source.event_day}/{digest}.parquet"
+    return findings_object_key(
+        prefix, source.region, source.account_id, source.event_day, source.key, model_id
     )
 
 

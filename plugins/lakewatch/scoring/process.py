@@ -23,6 +23,7 @@ from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.extract.export import PairSet
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.model.detectors import DetectorCache
+from lakewatch.names import alert_marker_key, canary_findings_prefix
 from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCache
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
@@ -293,7 +294,7 @@ class Scorer:
 
     def _write(self, findings: list[dict[str, Any]], key, threshold: dict[str, Any]) -> str:
         prefix = (
-            f"{self.config.canary_prefix}findings/"
+            canary_findings_prefix(self.config.canary_prefix)
             if key.prefix == self.config.canary_prefix
             else self.config.findings_prefix
         )
@@ -316,7 +317,7 @@ class Scorer:
         for f in findings:
             if f["severity_id"] < 2:
                 continue
-            marker = f"{self.config.findings_prefix}alerts/{f['finding_info']['uid']}"
+            marker = alert_marker_key(self.config.findings_prefix, f["finding_info"]["uid"])
             try:
                 s3.put_object(
                     Bucket=self.config.results_bucket, Key=marker, Body=b"", IfNoneMatch="*"

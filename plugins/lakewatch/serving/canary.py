@@ -31,7 +31,7 @@ from lakewatch.lake.write import parquet_bytes
 from lakewatch.model.detector import Detector
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.model.registry import Registry
-from lakewatch.names import digest
+from lakewatch.names import canary_findings_prefix, digest
 from lakewatch.scoring.findings import findings_key
 from lakewatch.settings import Settings
 from lakewatch.threshold.publish import read_published
@@ -162,7 +162,7 @@ def run_canary(
     parsed = parse_key(key)
     assert parsed is not None  # object_key wrote it
     out_key = findings_key(
-        f"{settings.canary_prefix}findings/",
+        canary_findings_prefix(settings.canary_prefix),
         parsed,
         threshold["model_id"],
     )

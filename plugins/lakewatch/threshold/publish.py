@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lakewatch.lake.sink import ObjectStore
+from lakewatch.names import threshold_history_prefix, threshold_index_key, threshold_night_prefix
 
 
 @dataclass
@@ -65,14 +66,10 @@ class ThresholdRecord:
         }
 
 
-def night_prefix(thresholds_prefix: str, day: str) -> str:
-    return f"{thresholds_prefix}history/day={day}/"
-
-
 def write_evidence(
     store: ObjectStore, thresholds_prefix: str, record: ThresholdRecord, png: bytes
 ) -> ThresholdRecord:
-    prefix = night_prefix(thresholds_prefix, record.day)
+    prefix = threshold_night_prefix(thresholds_prefix, record.day)
     record.picture_uri = store.uri(f"{prefix}threshold.png")
     record.record_uri = store.uri(f"{prefix}record.json")
     store.put(f"{prefix}threshold.png", png)
@@ -149,7 +146,7 @@ def restore(ssm: Any, name: str, version: int) -> int:
 def write_index(store: ObjectStore, thresholds_prefix: str) -> str:
     """``history.json``: every night's headline numbers, oldest first."""
     rows = []
-    for key in sorted(store.list(f"{thresholds_prefix}history/")):
+    for key in sorted(store.list(threshold_history_prefix(thresholds_prefix))):
         if key.endswith("/record.json"):
             doc = json.loads(store.get(key))
             rows.append(
@@ -164,6 +161,6 @@ def write_index(store: ObjectStore, thresholds_prefix: str) -> str:
                     "recall": doc["evaluation"]["chosen"]["recall"],
                 }
             )
-    key = f"{thresholds_prefix}history.json"
+    key = threshold_index_key(thresholds_prefix)
     store.put(key, json.dumps(rows, indent=2).encode())
     return store.uri(key)

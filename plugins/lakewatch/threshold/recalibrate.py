@@ -20,7 +20,7 @@ from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.model.registry import ModelRecord, Registry
-from lakewatch.names import digest
+from lakewatch.names import digest, threshold_night_prefix, threshold_work_prefix
 from lakewatch.review.feedback import labelled_pairs
 from lakewatch.settings import Settings
 from lakewatch.threshold.choose import (
@@ -33,7 +33,6 @@ from lakewatch.threshold.gate import gate
 from lakewatch.threshold.plot import explain_png
 from lakewatch.threshold.publish import (
     ThresholdRecord,
-    night_prefix,
     publish,
     read_published,
     write_evidence,
@@ -75,7 +74,7 @@ def night_of(when: datetime) -> date:
 
 
 def _work(settings: Settings, day: date) -> str:
-    return f"{settings.thresholds_prefix}work/day={day.isoformat()}/"
+    return threshold_work_prefix(settings.thresholds_prefix, day.isoformat())
 
 
 def current_model(settings: Settings, clients: ClientFactory) -> ModelRecord:
@@ -323,7 +322,7 @@ def publish_record(settings: Settings, clients: ClientFactory, day: date) -> Thr
     """Publish the night's accepted record to SSM and mark it published."""
     store = results_store(settings, clients)
 
-    key = f"{night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"
+    key = f"{threshold_night_prefix(settings.thresholds_prefix, day.isoformat())}record.json"
     record = ThresholdRecord(**json.loads(store.get(key)))
     if record.refused:
         raise Refused(f"the record for {day} was refused: {'; '.join(record.refused)}")

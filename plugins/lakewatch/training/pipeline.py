@@ -163,7 +163,7 @@ def sagemaker_job(
     if algorithm == "lakewatch":
         body, digest = source_tarball()
         store = results_store(settings, clients)
-        key = f"{settings.models_prefix}code/{digest}/sourcedir.tar.gz"
+        key = names.source_tarball_key(settings.models_prefix, digest)
         if not exists(store, key):
             store.put(key, body)
         source_uri = store.uri(key)
@@ -176,7 +176,10 @@ def sagemaker_job(
         role_arn=settings.sagemaker_role_arn,
         train_manifest=plan_doc["train_manifest"],
         validation_manifest=plan_doc["validation_manifest"],
-        output_path=f"s3://{settings.results_bucket_name}/{settings.models_prefix}sagemaker/",
+        output_path=(
+            f"s3://{settings.results_bucket_name}/"
+            f"{names.sagemaker_output_prefix(settings.models_prefix)}"
+        ),
         instance_type=settings.training_instance_type,
         source_uri=source_uri,
         tags={"lakewatch:model-id": plan_doc["model_id"]},

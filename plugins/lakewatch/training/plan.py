@@ -15,7 +15,7 @@ from typing import Any
 
 from lakewatch.extract.export import ExtractSummary, PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import ObjectStore
-from lakewatch.names import model_id
+from lakewatch.names import model_id, training_prefix
 
 
 class NotEnoughData(Exception):
@@ -104,7 +104,7 @@ def plan_training(
         hyperparameters=dict(hyperparameters),
         pairs=pair_set.key,
     )
-    base = f"{models_prefix}training/{plan.model_id}/"
+    base = training_prefix(models_prefix, plan.model_id)
     if feedback:
         key = f"{base}feedback.csv"
         store.put(key, "".join(f"{e},{ip}\n" for e, ip in feedback).encode())
