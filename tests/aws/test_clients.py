@@ -2,8 +2,10 @@
 clients are cached, and emulator credentials never fall through to a real profile."""
 
 import pyarrow.fs as pafs
+import pytest
 
-from lakewatch.aws.clients import EMULATED_SERVICES, Boto3Clients, arrow_s3
+from lakewatch.aws.clients import EMULATED_SERVICES, Boto3Clients, arrow_s3, require
+from lakewatch.model.data import read_pairs
 
 
 def test_emulated_services_reach_the_emulator_and_others_aws(emulator_settings):
@@ -36,3 +38,9 @@ def test_arrow_reads_what_boto3_wrote_through_the_same_endpoint(aws, clients):
     assert info.type == pafs.FileType.File and info.size == 5
     with fs.open_input_stream(f"{settings.results_bucket_name}/probe.txt") as f:
         assert f.read() == b"hello"
+
+
+def test_an_s3_location_without_clients_is_a_clear_error():
+    assert require(print, "s3://b/k") is print
+    with pytest.raises(ValueError, match=r"s3://b/train/ is on S3: .* needs AWS clients"):
+        read_pairs("s3://b/train/")

@@ -22,6 +22,13 @@ from lakewatch.settings import Settings
 ClientFactory = Callable[[str], Any]
 
 
+def require(clients: ClientFactory | None, location: str) -> ClientFactory:
+    """``clients``, or a clear error: ``location`` is on S3 and nothing can reach it."""
+    if clients is None:
+        raise ValueError(f"{location} is on S3: reading or writing it needs AWS clients")
+    return clients
+
+
 class AwsClients(Protocol):
     """A client factory that also says where it connects and with what credentials (for
     pyarrow's and DuckDB's own S3 readers): ``Boto3Clients``, or the Airflow hooks'."""

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.s3 import S3Uri, list_keys, put_atomic
 
 
@@ -85,7 +86,7 @@ class LocalStore:
             (self.root / key).unlink(missing_ok=True)
 
 
-def open_store(out: str, clients=None) -> ObjectStore:
+def open_store(out: str, clients: ClientFactory | None = None) -> ObjectStore:
     """``s3://bucket[/prefix]`` (needs a client factory) or a local folder."""
     if out.startswith("s3://"):
         if clients is None:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from lakewatch.aws.clients import ClientFactory, require
 from lakewatch.aws.s3 import S3Uri, is_s3, list_keys
 from lakewatch.model.encoding import Addresses, entity_hashes, parse_addresses
 
@@ -93,11 +94,12 @@ class Pairs:
         )
 
 
-def _manifest_entries(location: str, clients) -> list[str]:
+def _manifest_entries(location: str, clients: ClientFactory | None) -> list[str]:
     """The object URIs a SageMaker manifest file lists (``[{"prefix": ...}, "key", ...]``)."""
     if is_s3(location):
         uri = S3Uri.parse(location)
-        body = clients("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+        s3 = require(clients, location)("s3")
+        body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
     else:
         body = Path(location).read_bytes()
     doc = json.loads(body)
@@ -107,16 +109,14 @@ def _manifest_entries(location: str, clients) -> list[str]:
     return [prefix + key for key in doc[1:]]
 
 
-def iter_sources(location: str, clients) -> Iterator[tuple[str, bytes]]:
+def iter_sources(location: str, clients: ClientFactory | None) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of every CSV under ``location`` (or listed by a ``.manifest`` file)."""
     if location.endswith(".manifest"):
         for entry in _manifest_entries(location, clients):
             yield from iter_sources(entry, clients)
         return
     if is_s3(location):
-        if clients is None:
-            raise ValueError(f"reading {location} needs AWS clients")
-        s3 = clients("s3")
+        s3 = require(clients, location)("s3")
         uri = S3Uri.parse(location)
         keys = [o["Key"] for o in list_keys(s3, uri.bucket, uri.key) if not o["Key"].endswith("/")]
         if not keys:
@@ -216,7 +216,7 @@ def read_csv_table(
 
 def read_pairs(
     location: str,
-    clients=None,
+    clients: ClientFactory | None = None,
     *,
     allow_ipv6: bool = True,
     max_bad_share: float = 0.01,

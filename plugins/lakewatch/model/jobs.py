@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pv
 
+from lakewatch.aws.clients import ClientFactory, require
 from lakewatch.aws.s3 import S3Uri, is_s3
 from lakewatch.model import detector
 from lakewatch.model.artifact import ModelArtifact
@@ -50,7 +51,7 @@ def run_training(
     validation: str | None = None,
     hp_items: list[str] | None = None,
     *,
-    clients=None,
+    clients: ClientFactory | None = None,
     max_bad_share: float = 0.01,
     device: str | None = None,
     allow_ipv6: bool = True,
@@ -82,7 +83,7 @@ def run_training(
     if is_s3(model_dir):
         uri = S3Uri.parse(model_dir)
         body = artifact_tarball(artifact)
-        s3 = clients("s3")
+        s3 = require(clients, model_dir)("s3")
         s3.put_object(Bucket=uri.bucket, Key=uri.join(DETECTOR_FILE).key, Body=found.to_bytes())
         s3.put_object(Bucket=uri.bucket, Key=uri.join("model.tar.gz").key, Body=body)
         where = str(uri.join("model.tar.gz"))
@@ -160,7 +161,7 @@ def score_file(
     input_path: str,
     output: str | None = None,
     *,
-    clients=None,
+    clients: ClientFactory | None = None,
     flag_unknown: bool = False,
     use_detector: bool = False,
     log=lambda s: print(s, file=sys.stderr),
@@ -201,13 +202,13 @@ def score_file(
     return bad
 
 
-def _write_output(output: str | None, body: bytes, clients) -> None:
+def _write_output(output: str | None, body: bytes, clients: ClientFactory | None) -> None:
     if output is None or output == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
     elif is_s3(output):
         uri = S3Uri.parse(output)
-        clients("s3").put_object(Bucket=uri.bucket, Key=uri.key, Body=body)
+        require(clients, output)("s3").put_object(Bucket=uri.bucket, Key=uri.key, Body=body)
     else:
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
