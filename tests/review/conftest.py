@@ -6,7 +6,8 @@ import pytest
 
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.sink import S3Store
-from lakewatch.scoring.findings import ScoredPair, findings_key, make_finding, to_parquet
+from lakewatch.scoring.findings import ScoredPair, make_finding
+from lakewatch.scoring.storage import findings_key, to_parquet
 
 DAY = date(2026, 11, 30)
 SOURCE = (

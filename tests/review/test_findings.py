@@ -9,7 +9,8 @@ import pytest
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.sink import LocalStore
 from lakewatch.review.findings import FindingNotFound, day_keys, find, ranked, read_day, row_of
-from lakewatch.scoring.findings import ScoredPair, findings_key, make_finding, to_parquet
+from lakewatch.scoring.findings import ScoredPair, make_finding
+from lakewatch.scoring.storage import findings_key, to_parquet
 
 THRESHOLD = {"threshold": -1.0, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
 START = int(datetime(2026, 11, 30, 3, tzinfo=UTC).timestamp() * 1000)

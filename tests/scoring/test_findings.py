@@ -1,20 +1,9 @@
 """scoring.findings: OCSF Detection Findings that validate, severity from distance into the tail,
 one uid per pair and window, Parquet round trip."""
 
-import io
-
-import pyarrow.parquet as pq
-
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.validate import validate_record
-from lakewatch.scoring.findings import (
-    SCHEMA,
-    ScoredPair,
-    finding_uid,
-    findings_for,
-    severity_for,
-    to_parquet,
-)
+from lakewatch.scoring.findings import ScoredPair, finding_uid, findings_for, severity_for
 
 THRESHOLD = {
     "threshold": 0.0,
@@ -69,14 +58,3 @@ def test_repeats_in_a_window_share_a_uid():
     a, b = _pair(-1, first=1_793_491_200_000), _pair(-1, first=1_793_491_200_000 + 1_800_000)
     c = _pair(-1, first=1_793_491_200_000 + 3_600_000)
     assert finding_uid(a, "m") == finding_uid(b, "m") != finding_uid(c, "m")
-
-
-def test_parquet_round_trip():
-    findings = findings_for(
-        [_pair(-2.5)], threshold=THRESHOLD, source=SOURCE, bucket="lake", now_ms=1
-    )
-    table = pq.read_table(io.BytesIO(to_parquet(findings)))
-    assert table.schema.equals(SCHEMA)
-    row = table.to_pylist()[0]
-    assert row["finding_info"]["uid"] == findings[0]["finding_info"]["uid"]
-    assert dict(row["unmapped"])["lakewatch.model_id"] == "ipi-1"

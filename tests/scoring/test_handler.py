@@ -12,7 +12,7 @@ from lakewatch.lake.notify import object_created, s3_records, sns_wrapped
 from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.local.lambda_runtime import LambdaContext, load_handler
-from lakewatch.scoring.findings import findings_key
+from lakewatch.scoring.storage import findings_key
 from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
 
 

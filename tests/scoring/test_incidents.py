@@ -6,8 +6,9 @@ import pyarrow.parquet as pq
 
 from lakewatch.demo.evaluate import score_incidents
 from lakewatch.lake.layout import parse_key
-from lakewatch.scoring.findings import WINDOW_MS, ScoredPair, to_parquet
+from lakewatch.scoring.findings import WINDOW_MS, ScoredPair
 from lakewatch.scoring.incidents import connections, group, incident_finding, member_findings
+from lakewatch.scoring.storage import to_parquet
 
 KEY = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261130/x.gz.parquet"

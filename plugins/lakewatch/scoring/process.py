@@ -27,16 +27,11 @@ from lakewatch.names import alert_marker_key, canary_findings_prefix
 from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCache
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
-from lakewatch.scoring.findings import (
-    ScoredPair,
-    alert_message,
-    findings_for,
-    findings_key,
-    to_parquet,
-)
+from lakewatch.scoring.findings import ScoredPair, alert_message, findings_for
 from lakewatch.scoring.incidents import connections, incident_finding, member_findings
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pairs import object_pairs
+from lakewatch.scoring.storage import findings_key, to_parquet
 
 SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
 

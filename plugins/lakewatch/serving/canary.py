@@ -32,7 +32,7 @@ from lakewatch.model.detector import Detector
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.model.registry import Registry
 from lakewatch.names import canary_findings_prefix, digest
-from lakewatch.scoring.findings import findings_key
+from lakewatch.scoring.storage import findings_key
 from lakewatch.settings import Settings
 from lakewatch.threshold.publish import read_published
 from lakewatch.threshold.sets import random_public

@@ -62,6 +62,7 @@ HANDLER_MODULES = (
     "scoring.incidents",
     "scoring.pairs",
     "scoring.process",
+    "scoring.storage",
     "settings",
 )
 
