@@ -9,9 +9,12 @@ Runs daily and whenever new extracts land (the ``lakewatch_training_pairs`` Asse
    ``SageMakerTrainingOperator`` (built-in ``ipinsights`` image or lakewatch in script mode), or
    waits for / reuses the job a previous try started: names derive from the model id.
 3. ``register``: the model record (artifact, hyperparameters, interval, metrics).
-4. ``deploy``, ``publish_detector`` (the history evidence beside the model: written by
-   lakewatch's trainer, or built through the endpoint for SageMaker's built-in model) and
-   ``smoke_check`` (pool ``lakewatch_endpoint``, one slot): the endpoint must
+4. ``deploy`` starts the endpoint's create or update, ``wait_for_endpoint`` (a sensor in
+   reschedule mode: no worker held while SageMaker brings it into service) waits, and
+   ``finish_deploy`` checks it serves the new config (else rolls back and fails);
+   ``publish_detector`` (the history evidence beside the model: written by lakewatch's
+   trainer, or built through the endpoint for SageMaker's built-in model) and
+   ``smoke_check`` (all in pool ``lakewatch_endpoint``, one slot): the endpoint must
    score known-normal pairs above random-address pairs, or it is rolled back and the run fails.
    Success updates the ``lakewatch_deployed_model`` Asset.
 
@@ -189,7 +192,7 @@ def lakewatch_train():
         log.info("registered %s: %s (%s)", record.model_id, artifact, metrics)
         return record.to_json()
 
-    @task(pool=POOL, execution_timeout=timedelta(hours=2))
+    @task(pool=POOL, execution_timeout=timedelta(minutes=30))
     def deploy(record_doc: dict) -> dict:
         from lakewatch.backends import backend_for
         from lakewatch.model.registry import ModelRecord
@@ -197,9 +200,45 @@ def lakewatch_train():
         from lakewatch.serving import deploy as serving
 
         settings = task_settings()
-        result = serving.deploy(
+        started = serving.start_deploy(
             settings, task_clients(settings), ModelRecord(**record_doc), backend_for(settings)
         )
+        log.info(
+            "endpoint %s: deploying %s (%s)",
+            settings.endpoint_name,
+            record_doc["model_id"],
+            started,
+        )
+        return started
+
+    # SageMaker takes minutes to bring an endpoint into service: wait without a worker slot
+    @task.sensor(pool=POOL, poke_interval=30, timeout=2 * 3600, mode="reschedule")
+    def wait_for_endpoint(started: dict):
+        from airflow.sdk import PokeReturnValue
+
+        from lakewatch.backends import backend_for
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+
+        settings = task_settings()
+        done, state = backend_for(settings).serving_settled(task_clients(settings), started)
+        log.info("endpoint: %s", state)
+        return PokeReturnValue(is_done=done)
+
+    @task(pool=POOL)
+    def finish_deploy(started: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lakewatch.backends import backend_for
+        from lakewatch.orchestration.runtime import log, task_clients, task_settings
+        from lakewatch.serving import deploy as serving
+
+        settings = task_settings()
+        try:
+            result = serving.finish_deploy(
+                settings, task_clients(settings), started, backend_for(settings)
+            )
+        except serving.DeployError as err:  # rolled back already: a retry would not help
+            raise AirflowFailException(str(err)) from None
         log.info(
             "endpoint %s serves %s (%s; previous: %s)",
             result.endpoint,
@@ -278,7 +317,9 @@ def lakewatch_train():
     branch >> [local, sagemaker, wait, reuse]
     record = register(plan_doc, job)
     [local, sagemaker, wait, reuse] >> record
-    deployed = deploy(record)
+    started = deploy(record)
+    deployed = finish_deploy(started)
+    wait_for_endpoint(started) >> deployed
     publish_detector(record, deployed) >> smoke_check(plan_doc, deployed)
 
 

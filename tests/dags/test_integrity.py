@@ -59,11 +59,19 @@ def test_train_graph(dagbag):
         "reuse_training",
         "register",
         "deploy",
+        "wait_for_endpoint",
+        "finish_deploy",
         "publish_detector",
         "smoke_check",
     }
-    assert dag.get_task("deploy").pool == dag.get_task("smoke_check").pool == "lakewatch_endpoint"
-    assert dag.get_task("publish_detector").upstream_task_ids == {"register", "deploy"}
+    endpoint_tasks = ("deploy", "wait_for_endpoint", "finish_deploy", "publish_detector")
+    assert {dag.get_task(t).pool for t in (*endpoint_tasks, "smoke_check")} == {
+        "lakewatch_endpoint"
+    }
+    # the endpoint's minutes in Creating/Updating hold no worker slot
+    assert dag.get_task("wait_for_endpoint").mode == "reschedule"
+    assert dag.get_task("finish_deploy").upstream_task_ids == {"deploy", "wait_for_endpoint"}
+    assert dag.get_task("publish_detector").upstream_task_ids == {"register", "finish_deploy"}
     assert "publish_detector" in dag.get_task("smoke_check").upstream_task_ids
     assert dag.params["epochs"] is None and dag.params["mini_batch_size"] is None  # schedule
     assert dag.get_task("register").trigger_rule == "none_failed_min_one_success"

@@ -11,8 +11,10 @@ from lakewatch.serving.deploy import (
     DeployError,
     DeployResult,
     deploy,
+    finish_deploy,
     model_registry,
     rollback_model,
+    start_deploy,
 )
 
 
@@ -23,11 +25,25 @@ class Hosting:
         self.serving = ""
         self.calls: list[tuple[str, str]] = []
 
-    def serve(self, clients, record: ModelRecord) -> DeployResult:
+    def start_serving(self, clients, record: ModelRecord) -> dict:
         changed, previous = self.serving != record.model_id, self.serving
         self.serving = record.model_id
         self.calls.append(("serve", record.model_id))
-        return DeployResult("ep", record.model_id, previous, changed, {"config": record.model_id})
+        return {"model_id": record.model_id, "previous": previous, "changed": changed, "polls": 0}
+
+    def serving_settled(self, clients, started: dict) -> tuple[bool, str]:
+        started["polls"] += 1
+        return started["polls"] > 1, "updating"
+
+    def finish_serving(self, clients, started: dict) -> DeployResult:
+        self.calls.append(("finish", started["model_id"]))
+        return DeployResult(
+            "ep",
+            started["model_id"],
+            started["previous"],
+            started["changed"],
+            {"config": started["model_id"]},
+        )
 
     def serve_again(self, clients, model_id: str) -> None:
         self.serving = model_id
@@ -58,13 +74,18 @@ def _publish(clients, settings, model_id: str) -> None:
     )
 
 
-def test_a_deploy_is_recorded_only_when_it_changed_something(setup, clients):
+def test_a_deploy_is_recorded_only_when_it_finishes_having_changed_something(setup, clients):
     settings, registry, hosting = setup
+    started = start_deploy(settings, clients, _record("ipi-b", ""), hosting)
+    assert registry.endpoint(settings.endpoint_name).current == ""  # started, not done
+    assert hosting.serving_settled(clients, started) == (False, "updating")
+    assert finish_deploy(settings, clients, started, hosting).changed
+    assert registry.endpoint(settings.endpoint_name).current == "ipi-b"
     assert deploy(settings, clients, _record("ipi-a", ""), hosting).changed
     assert not deploy(settings, clients, _record("ipi-a", ""), hosting).changed
     state = registry.endpoint(settings.endpoint_name)
-    assert state.current == "ipi-a" and [h["action"] for h in state.history] == ["deploy"]
-    assert state.history[0]["config"] == "ipi-a"
+    assert state.current == "ipi-a" and [h["action"] for h in state.history] == ["deploy"] * 2
+    assert state.history[-1]["config"] == "ipi-a"
 
 
 def test_rollbacks_need_a_target_in_the_registry(setup, clients):
@@ -74,7 +95,7 @@ def test_rollbacks_need_a_target_in_the_registry(setup, clients):
     deploy(settings, clients, _record("ipi-a", ""), hosting)
     with pytest.raises(DeployError, match="model ipi-x is not in the registry"):
         rollback_model(settings, clients, hosting, "ipi-x")
-    assert hosting.calls == [("serve", "ipi-a")]  # nothing was touched
+    assert hosting.calls == [("serve", "ipi-a"), ("finish", "ipi-a")]  # nothing was touched
 
 
 def test_the_rolled_back_model_gets_its_own_last_threshold(setup, clients):

@@ -121,3 +121,30 @@ def test_rollback_updates_back(sm):
     with stub:
         eps.rollback("ep", "ep-old")
     stub.assert_no_pending_responses()
+
+
+def test_the_deploy_starts_without_waiting_and_a_sensor_polls_it_into_service(sm):
+    """What the train DAG does on aws: start (update_endpoint, no wait), the sensor's pokes,
+    then finish, which finds the new config in service and waits no more."""
+    eps = SageMakerEndpoints(sm, poll_seconds=0, sleep=lambda s: pytest.fail("a blocking wait"))
+    stub = Stubber(sm)
+    _exists(stub, "describe_model", ModelName="ipi-20261106-bbbb")
+    _exists(stub, "describe_endpoint_config", EndpointConfigName="ep-20261106-bbbb")
+    stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261105-aaaa"))
+    stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261105-aaaa"))
+    stub.add_response(
+        "update_endpoint",
+        {"EndpointArn": f"{ARN}:endpoint/ep"},
+        {"EndpointName": "ep", "EndpointConfigName": "ep-20261106-bbbb"},
+    )
+    stub.add_response("describe_endpoint", _endpoint("Updating", "ep-20261105-aaaa"))
+    stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261106-bbbb"))
+    stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261106-bbbb"))
+    with stub:
+        started = eps.start("ep", "ipi-20261106-bbbb", _model("ipi-20261106-bbbb"))
+        assert started["changed"] and started["previous"] == "ep-20261105-aaaa"
+        assert eps.settled("ep") == (False, "ep Updating on ep-20261105-aaaa")
+        assert eps.settled("ep") == (True, "ep InService on ep-20261106-bbbb")
+        result = eps.finish(started)
+    assert result.changed and result.detail["endpoint_config"] == "ep-20261106-bbbb"
+    stub.assert_no_pending_responses()

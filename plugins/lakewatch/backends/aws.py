@@ -55,9 +55,13 @@ class AwsBackend:
     def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
         return sagemaker_job(self.settings, clients, plan_doc, plan_doc["algorithm"])
 
-    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult:
+    def _endpoints(self, clients: ClientFactory) -> SageMakerEndpoints:
+        return SageMakerEndpoints(
+            clients("sagemaker"), instance_type=self.settings.endpoint_instance_type
+        )
+
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]:
         s = self.settings
-        endpoints = SageMakerEndpoints(clients("sagemaker"), instance_type=s.endpoint_instance_type)
         config = model_config(
             name=record.model_id,
             algorithm=record.algorithm,
@@ -67,7 +71,13 @@ class AwsBackend:
             instance_type=s.endpoint_instance_type,
             source_uri=record.extra.get("source_uri", ""),
         )
-        return endpoints.deploy(s.endpoint_name, record.model_id, config)
+        return self._endpoints(clients).start(s.endpoint_name, record.model_id, config)
+
+    def serving_settled(self, clients: ClientFactory, started: dict[str, Any]) -> tuple[bool, str]:
+        return self._endpoints(clients).settled(started["endpoint"])
+
+    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult:
+        return self._endpoints(clients).finish(started)
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:
         SageMakerEndpoints(clients("sagemaker")).rollback(

@@ -51,8 +51,17 @@ class Backend(Protocol):
         job to start, wait for or reuse (``training.pipeline.sagemaker_job``)."""
         ...
 
-    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult:
-        """Serve ``record`` on the endpoint; a no-op when it already does."""
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]:
+        """Begin serving ``record`` on the endpoint (nothing to do when it already does);
+        returns what ``serving_settled`` and ``finish_serving`` need (JSON: an XCom)."""
+        ...
+
+    def serving_settled(self, clients: ClientFactory, started: dict[str, Any]) -> tuple[bool, str]:
+        """Is the endpoint done changing? (done, its state): a sensor's poke."""
+        ...
+
+    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult:
+        """The deploy's outcome; a failed one is rolled back and raises ``DeployError``."""
         ...
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:

@@ -3,6 +3,7 @@ Insights for training and serving, and a local event source mapping for Lambda."
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
@@ -63,12 +64,19 @@ class LocalBackend:
     def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
         return {"action": "local"}
 
-    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult:
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]:
+        # a local model server answers within seconds: the whole deploy happens here
         local = LocalEndpoints(self.settings)
         model_dir = local.install(
             record.model_id, fetch_artifact(self.settings, clients, record.artifact_uri)
         )
-        return local.deploy(self.settings.endpoint_name, record.model_id, model_dir)
+        return asdict(local.deploy(self.settings.endpoint_name, record.model_id, model_dir))
+
+    def serving_settled(self, clients: ClientFactory, started: dict[str, Any]) -> tuple[bool, str]:
+        return True, f"{started['endpoint']} serves {started['model_id']} locally"
+
+    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult:
+        return DeployResult(**started)
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:
         LocalEndpoints(self.settings).rollback(self.settings.endpoint_name, model_id)

@@ -35,23 +35,45 @@ def model_registry(settings: Settings, clients: ClientFactory) -> Registry:
 
 
 class ModelHosting(Protocol):
-    """What serves a model on the endpoint: the backend's (``lakewatch.backends``)."""
+    """What serves a model on the endpoint: the backend's (``lakewatch.backends``). A deploy
+    is three steps, so the wait between them can be a sensor that frees its worker."""
 
-    def serve(self, clients: ClientFactory, record: ModelRecord) -> DeployResult: ...
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]: ...
+
+    def serving_settled(
+        self, clients: ClientFactory, started: dict[str, Any]
+    ) -> tuple[bool, str]: ...
+
+    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult: ...
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None: ...
+
+
+def start_deploy(
+    settings: Settings, clients: ClientFactory, record: ModelRecord, hosting: ModelHosting
+) -> dict[str, Any]:
+    """Begin serving ``record`` on the endpoint (a no-op when it already does)."""
+    return hosting.start_serving(clients, record)
+
+
+def finish_deploy(
+    settings: Settings, clients: ClientFactory, started: dict[str, Any], hosting: ModelHosting
+) -> DeployResult:
+    """The deploy's outcome, recorded in the registry when it changed what serves."""
+    result = hosting.finish_serving(clients, started)
+    if result.changed:
+        model_registry(settings, clients).record_deploy(
+            settings.endpoint_name, result.model_id, "deploy", result.detail
+        )
+    return result
 
 
 def deploy(
     settings: Settings, clients: ClientFactory, record: ModelRecord, hosting: ModelHosting
 ) -> DeployResult:
-    """Serve ``record`` on the endpoint and record it; a no-op when it already does."""
-    result = hosting.serve(clients, record)
-    if result.changed:
-        model_registry(settings, clients).record_deploy(
-            settings.endpoint_name, record.model_id, "deploy", result.detail
-        )
-    return result
+    """All three steps, waiting in between (scripts and tests; the DAG waits in a sensor)."""
+    started = start_deploy(settings, clients, record, hosting)
+    return finish_deploy(settings, clients, started, hosting)
 
 
 def rollback(
@@ -125,8 +147,10 @@ __all__ = [
     "DeployError",
     "RollbackResult",
     "deploy",
+    "finish_deploy",
     "model_registry",
     "rollback",
     "rollback_model",
     "smoke",
+    "start_deploy",
 ]

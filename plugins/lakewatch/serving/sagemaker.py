@@ -25,6 +25,9 @@ def _missing(err: ClientError) -> bool:
     )
 
 
+_TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+
+
 class SageMakerEndpoints:
     def __init__(
         self,
@@ -86,12 +89,7 @@ class SageMakerEndpoints:
             desc = self.describe(endpoint)
             if desc is None:
                 raise DeployError(f"endpoint {endpoint} disappeared")
-            if desc["EndpointStatus"] not in (
-                "Creating",
-                "Updating",
-                "SystemUpdating",
-                "RollingBack",
-            ):
+            if desc["EndpointStatus"] not in _TRANSITIONAL:
                 return desc
             if time.monotonic() > deadline:
                 raise DeployError(
@@ -105,26 +103,42 @@ class SageMakerEndpoints:
 
     # deploy / rollback ----------------------------------------------------------------------
 
-    def deploy(self, endpoint: str, model_id: str, model_config: dict[str, Any]) -> DeployResult:
+    def start(self, endpoint: str, model_id: str, model_config: dict[str, Any]) -> dict[str, Any]:
+        """Create or update the endpoint onto ``model_id``'s config, without waiting for it
+        (``settled`` says when it is done, ``finish`` checks the outcome)."""
         config_name = endpoint_config_name(endpoint, model_id)
         self.ensure_model(model_config)
         self.ensure_endpoint_config(config_name, model_config["ModelName"], model_id)
+        started = {"endpoint": endpoint, "model_id": model_id, "config": config_name}
         desc = self.describe(endpoint)
-        previous = ""
         if desc is None:
             self.sm.create_endpoint(
                 EndpointName=endpoint,
                 EndpointConfigName=config_name,
                 Tags=[{"Key": "lakewatch:managed", "Value": "true"}],
             )
-        else:
-            desc = self.wait(endpoint)
-            previous = desc["EndpointConfigName"]
-            if previous == config_name and desc["EndpointStatus"] == "InService":
-                return DeployResult(
-                    endpoint, model_id, previous, False, {"endpoint_config": config_name}
-                )
-            self.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
+            return {**started, "previous": "", "changed": True}
+        desc = self.wait(endpoint)  # someone else's update (rare: deploys share one pool slot)
+        previous = desc["EndpointConfigName"]
+        if previous == config_name and desc["EndpointStatus"] == "InService":
+            return {**started, "previous": previous, "changed": False}
+        self.sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
+        return {**started, "previous": previous, "changed": True}
+
+    def settled(self, endpoint: str) -> tuple[bool, str]:
+        """Has the endpoint left Creating/Updating/RollingBack? (done, what it is now)"""
+        desc = self.describe(endpoint)
+        if desc is None:
+            raise DeployError(f"endpoint {endpoint} disappeared")
+        status = desc["EndpointStatus"]
+        return status not in _TRANSITIONAL, f"{endpoint} {status} on {desc['EndpointConfigName']}"
+
+    def finish(self, started: dict[str, Any]) -> DeployResult:
+        """The deploy's outcome; a failed one rolls back to the previous config and raises."""
+        endpoint, model_id = started["endpoint"], started["model_id"]
+        config_name, previous = started["config"], started["previous"]
+        if not started["changed"]:
+            return DeployResult(endpoint, model_id, previous, False, {"endpoint_config": previous})
         after = self.wait(endpoint)
         if after["EndpointStatus"] != "InService" or after["EndpointConfigName"] != config_name:
             reason = after.get("FailureReason", "")
@@ -143,6 +157,10 @@ class SageMakerEndpoints:
             True,
             {"endpoint_config": config_name, "previous_config": previous},
         )
+
+    def deploy(self, endpoint: str, model_id: str, model_config: dict[str, Any]) -> DeployResult:
+        """``start`` then ``finish``, waiting in between (for callers outside Airflow)."""
+        return self.finish(self.start(endpoint, model_id, model_config))
 
     def rollback(self, endpoint: str, config_name: str) -> None:
         desc = self.wait(endpoint)
