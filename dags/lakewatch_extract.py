@@ -1,7 +1,9 @@
 """lakewatch_extract: one day of Security Lake as (entity, address) pairs for IP Insights.
 
 Each run extracts its data interval (one UTC day) with the pair views' Athena SQL (DuckDB on
-the local backend), writes headerless ``entity,ip`` CSV with a held-out validation tenth, and
+the local backend; on aws each query defers to the triggerer while Athena runs it, and the
+task's rendered template shows the SQL), writes headerless ``entity,ip`` CSV with a held-out
+validation tenth, and
 publishes the day's manifest under keys derived from the interval: rerunning a day rewrites the
 same objects. Counts, entities and dropped rows (and why) go to the task log and to the
 ``lakewatch_training_pairs`` Asset event, which triggers training.
@@ -16,11 +18,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from lakewatch.extract.views import DEFAULT_VIEWS, VIEWS
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import TRAINING_PAIRS
+from lakewatch.orchestration.extract_operator import ExtractDayOperator
 
 DEFAULT_ARGS = {
     "owner": "security-data-platform",
@@ -58,46 +61,13 @@ DEFAULT_ARGS = {
     },
 )
 def lakewatch_extract():
-    @task(outlets=[TRAINING_PAIRS], execution_timeout=timedelta(hours=2))
-    def extract_pairs(
-        *,
-        data_interval_start=None,
-        data_interval_end=None,
-        params=None,
-        ti=None,
-        run_id=None,
-        outlet_events=None,
-    ) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from lakewatch.backends import backend_for
-        from lakewatch.extract.daily import extract_day, results_store
-        from lakewatch.extract.export import PairSet
-        from lakewatch.orchestration.runtime import attempt_id, log, task_clients, task_settings
-
-        settings = task_settings()
-        clients = task_clients(settings)
-        pair_set = PairSet(tuple(params["views"]), bool(params["include_ipv6"]))
-        summary = extract_day(
-            backend_for(settings).sql_engine(clients),
-            results_store(settings, clients),
-            settings,
-            data_interval_start,
-            data_interval_end,
-            pair_set,
-            attempt_id(run_id, ti.try_number),
-        )
-        for line in summary.log_lines():
-            log.info(line)
-        if summary.rows == 0:
-            raise AirflowSkipException(
-                f"no pairs in Security Lake for {data_interval_start} to {data_interval_end} "
-                f"({settings.source_version} tables in {settings.region}); nothing to train on"
-            )
-        outlet_events[TRAINING_PAIRS].extra = summary.asset_metadata()
-        return summary.to_json()
-
-    extract_pairs()
+    # one task on both backends: DuckDB in the worker on local; on aws three Athena queries,
+    # each deferred to the triggerer while it runs (its SQL is the task's rendered template)
+    ExtractDayOperator(
+        task_id="extract_pairs",
+        outlets=[TRAINING_PAIRS],
+        execution_timeout=timedelta(hours=2),
+    )
 
 
 lakewatch_extract()

@@ -43,6 +43,10 @@ def test_extract_is_a_daily_partition(dagbag):
     assert dag.timetable.__class__.__name__ == "CronDataIntervalTimetable"
     assert {t.task_id for t in dag.tasks} == {"extract_pairs"}
     assert [o.name for o in dag.get_task("extract_pairs").outlets] == ["lakewatch_training_pairs"]
+    # one task on both backends, its Athena SQL a rendered template field the UI shows
+    task = dag.get_task("extract_pairs")
+    assert task.__class__.__name__ == "ExtractDayOperator"
+    assert {"counts_sql", "unload_sql", "splits_sql"} <= set(task.template_fields)
 
 
 def test_train_graph(dagbag):

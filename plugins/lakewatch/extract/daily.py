@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,16 +32,20 @@ def results_store(settings: Settings, clients: ClientFactory) -> S3Store:
     return S3Store(clients("s3"), settings.results_bucket_name)
 
 
-def extract_day(
-    engine: SqlEngine,
-    store,
-    settings: Settings,
-    start: datetime,
-    end: datetime,
-    pair_set: PairSet,
-    attempt: str,
-) -> ExtractSummary:
-    """Extract, export and publish the pairs of [start, end); returns the manifest's content."""
+@dataclass
+class DayPlan:
+    """What one try of one day's extract reads and writes."""
+
+    settings: Settings
+    ctx: QueryContext
+    prefix: str  # the day's prefix under the extracts
+    attempt: str  # this try's parts go under ``attempt=<id>/``
+    summary: ExtractSummary
+
+
+def plan_day(
+    settings: Settings, start: datetime, end: datetime, pair_set: PairSet, attempt: str
+) -> DayPlan:
     ctx = QueryContext(
         region=settings.region,
         source_version=settings.source_version,
@@ -51,11 +56,27 @@ def extract_day(
     )
     prefix = day_prefix(settings.extracts_prefix, settings.source_version, pair_set, start.date())
     summary = ExtractSummary(
-        day=start.date().isoformat(),
-        pair_set=pair_set.key,
-        source_version=settings.source_version,
-        engine=engine.name,
+        day=start.date().isoformat(), pair_set=pair_set.key, source_version=settings.source_version
     )
-    engine.extract(ctx, store, prefix, attempt, summary)
-    publish(store, prefix, summary)
-    return summary
+    return DayPlan(settings, ctx, prefix, attempt, summary)
+
+
+def run_day(engine: SqlEngine, store: Any, day: DayPlan) -> ExtractSummary:
+    """Extract, export and publish the planned day; returns the manifest's content."""
+    day.summary.engine = engine.name
+    engine.extract(day.ctx, store, day.prefix, day.attempt, day.summary)
+    publish(store, day.prefix, day.summary)
+    return day.summary
+
+
+def extract_day(
+    engine: SqlEngine,
+    store: Any,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    pair_set: PairSet,
+    attempt: str,
+) -> ExtractSummary:
+    """Extract, export and publish the pairs of [start, end); returns the manifest's content."""
+    return run_day(engine, store, plan_day(settings, start, end, pair_set, attempt))
