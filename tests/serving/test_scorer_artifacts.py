@@ -1,7 +1,7 @@
 """serving.scorer_artifacts: ``lakewatch scorer package`` writes the two artifacts Lambda runs,
 byte for byte the same on every build, within Lambda's limits; and the packaged function,
 given only its layer and the runtime's boto3 (no site-packages, not the repository's source),
-turns a real Security Lake object into findings."""
+under ``lakewatch scorer run``, turns a real Security Lake object's notification into findings."""
 
 import json
 import sys
@@ -14,7 +14,6 @@ from lakewatch.lake.notify import object_created
 from lakewatch.lake.sink import S3Store
 from lakewatch.review.findings import read_day
 from lakewatch.serving.scorer_artifacts import write_artifacts
-from tests.cli.test_scorer import _sqs_record
 from tests.scoring.test_handler import _put_day_objects
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"  # a layer this test can load
@@ -44,13 +43,14 @@ def test_the_packaged_function_runs_from_its_layer_alone(scorer_env, clients, tm
     vpc = next(
         o for o in _put_day_objects(clients, lake, day) if o.source is Source.VPC_FLOW and o.labels
     )
-    event = tmp_path / "event.json"
+    sqs = clients("sqs")
+    queue = sqs.get_queue_url(QueueName=scorer_env.queue_name)["QueueUrl"]
     notification = object_created(lake, vpc.key, 1, "e", "us-east-1", "123456789012")
-    event.write_text(json.dumps({"Records": [_sqs_record(json.dumps(notification))]}))
-    argv = ["scorer", "invoke", "--app-dir", str(app), "--layer-dir", str(layer)]
-    assert main([*argv, "--event", str(event)]) == 0
-    out = capsys.readouterr().out
-    assert json.loads(out[out.index("{\n") :]) == {"batchItemFailures": []}
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(notification))
+    argv = ["scorer", "run", "--app-dir", str(app), "--layer-dir", str(layer)]
+    assert main([*argv, "--idle-exit", "1", "--batching-window", "0.1"]) == 0
+    stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (stats["received"], stats["deleted"], stats["failed"]) == (1, 1, 0)
     store = S3Store(clients("s3"), scorer_env.results_bucket_name)
     findings = read_day(store, scorer_env.findings_prefix, day)
     assert findings and all(vpc.key in str(f["unmapped"]) for f in findings)
