@@ -107,3 +107,18 @@ def test_media_type_parameters_and_verbose():
 def test_an_address_that_does_not_parse_is_named():
     with pytest.raises(RequestError, match="line 2: 'nope' is not an IP address"):
         check_scores(_scores(), ["10.0.0.1", "nope"], "line")
+
+
+def test_the_fast_answer_is_byte_for_byte_json_dumps():
+    rng = np.random.default_rng(0)
+    dots = rng.normal(size=500).astype(np.float32)
+    dots[[3, 70]] = np.nan
+    scores = Scores(dots, rng.random(500) < 0.5, np.ones(500, bool))
+    preds = [
+        {"dot_product": None if np.isnan(d) else float(d), "known_entity": bool(k)}
+        for d, k in zip(dots.tolist(), scores.known_entity.tolist(), strict=True)
+    ]
+    assert render(scores, "application/json")[0] == json.dumps({"predictions": preds}).encode()
+    assert render(scores, "application/jsonlines")[0] == (
+        "".join(json.dumps(p) + "\n" for p in preds).encode()
+    )
