@@ -89,6 +89,10 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     assert any(note.startswith("seen in training") for note in record["notes"])
     assert published["loose_threshold"] >= published["threshold"]
     assert isinstance(record["entity_rates"], dict)
+    # per-view thresholds measured each night; published only when adopted
+    assert record["views"]["normal_pairs"]["outbound"] > 0 and record["views"]["reason"]
+    assert any(note.startswith("thresholds per view: ") for note in record["notes"])
+    assert ("view_offsets" in published) == record["views"]["adopted"]
     assert Image.open(io.BytesIO(store.get(f"{prefix}threshold.png"))).format == "PNG"
 
     rerun = _recalibrate()

@@ -63,3 +63,16 @@ def test_a_suppressed_pair_is_not_a_finding_until_the_suppression_expires(stack,
     assert suppressed >= 1
     assert (instance, ip) not in after
     assert after == {p for p in before if p != (instance, ip)}
+
+
+def test_per_view_offsets_move_each_views_scores():
+    import numpy as np
+
+    from lakewatch.scoring.process import shifted
+
+    values = np.array([-1.0, -1.0, -1.0])
+    views = ["egress_peer", "ingress_peer", "dns_answer"]
+    assert shifted(values, views, {}) is values  # pooled: untouched
+    moved = shifted(values, views, {"outbound": 0.5, "inbound": -2.0})
+    # outbound's threshold is 0.5 above the pooled one: its pairs sit 0.5 lower against it
+    assert moved.tolist() == [-1.5, 1.0, -1.5]

@@ -79,3 +79,11 @@ def test_evidence_and_index(aws, clients):
     write_index(store, "thresholds/")
     index = json.loads(store.get("thresholds/history.json"))
     assert [row["day"] for row in index] == ["2026-11-05"]
+
+
+def test_the_published_record_carries_view_offsets_only_when_adopted():
+    import dataclasses
+
+    assert "view_offsets" not in _record().compact()
+    adopted = dataclasses.replace(_record(), view_offsets={"outbound": 0.4, "inbound": -0.2})
+    assert adopted.compact()["view_offsets"] == {"outbound": 0.4, "inbound": -0.2}

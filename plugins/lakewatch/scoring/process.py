@@ -116,6 +116,16 @@ class ObjectResult:
     suppressed: int = 0
 
 
+def shifted(values: np.ndarray, views: list[str], offsets: dict[str, float]) -> np.ndarray:
+    """Scores moved by their view's offset from the pooled threshold (per-view thresholds,
+    when the recalibration adopted them): a pair is then flagged exactly when it is under its
+    view's own threshold, whatever compares it downstream."""
+    if not offsets:
+        return values
+    inbound = np.array([v == "ingress_peer" for v in views])
+    return values - np.where(inbound, offsets.get("inbound", 0.0), offsets.get("outbound", 0.0))
+
+
 class Scorer:
     def __init__(self, config: ScorerConfig, clients: ClientFactory):
         self.config = config
@@ -198,7 +208,11 @@ class Scorer:
             )
         except EndpointError as err:
             raise TransientError(str(err)) from None
-        values = self._combined(threshold, entities, ips, scores.dot_product)
+        values = shifted(
+            self._combined(threshold, entities, ips, scores.dot_product),
+            kept["view"].to_pylist(),
+            threshold.get("view_offsets") or {},
+        )
         known = (
             scores.known_entity if scores.known_entity is not None else np.ones(len(entities), bool)
         )

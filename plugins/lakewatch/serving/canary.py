@@ -108,10 +108,12 @@ def run_canary(
             e, _, ip = line.partition(",")
             candidates.append((e, ip))
     runtime = clients("sagemaker-runtime")
+    # the canary's pairs are outbound: with per-view thresholds, compare with that view's
+    outbound = (threshold.get("view_offsets") or {}).get("outbound", 0.0)
     entity, normal_ip, bad_ip = choose_pairs(
         runtime,
         settings.endpoint_name,
-        threshold["threshold"],
+        threshold["threshold"] + outbound,
         candidates,
         int(digest(run_key), 16),
         DetectorCache(clients("s3"), settings.results_bucket_name, settings.models_prefix).get(

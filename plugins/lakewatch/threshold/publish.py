@@ -45,6 +45,10 @@ class ThresholdRecord:
     # entities whose normal pairs fall under the threshold well above the target rate
     # (``choose.entity_rates``): the scorer asks more of their incidents
     entity_rates: dict[str, float] = field(default_factory=dict)
+    # per-view thresholds against the pooled one (``views.compare_views``), and the offsets
+    # the scorer applies to each view's scores when they were adopted (empty: pooled)
+    views: dict[str, Any] = field(default_factory=dict)
+    view_offsets: dict[str, float] = field(default_factory=dict)
 
     def compact(self) -> dict[str, Any]:
         """What goes to SSM (well under its 4 KB limit)."""
@@ -63,6 +67,7 @@ class ThresholdRecord:
             "strict_threshold": self.strict_threshold,
             "scale": self.scale,
             "loose_threshold": self.loose_threshold,
+            **({"view_offsets": self.view_offsets} if self.view_offsets else {}),
         }
 
 

@@ -39,6 +39,7 @@ from lakewatch.threshold.publish import (
     write_index,
 )
 from lakewatch.threshold.sets import PairSets, SetsTooSmall, build_sets
+from lakewatch.threshold.views import compare_views
 
 
 class NoModelDeployed(RuntimeError):
@@ -231,6 +232,7 @@ def score(settings: Settings, clients: ClientFactory, day: date, sets_key: str) 
                 "model_id": doc["model_id"],
                 "scores": scores,
                 "normal_entities": [p[0] for p in doc["normal"]],
+                "abnormal_entities": {k: [p[0] for p in v] for k, v in doc["abnormal"].items()},
                 "notes": doc["notes"],
                 "score": kind,
                 "labelled_false_positive": _scores_of(
@@ -276,6 +278,14 @@ def choose(
         override=options.override,
         score=doc.get("score", "dot_product"),
     )
+    views = compare_views(
+        normal,
+        entities,
+        abnormal,
+        doc.get("abnormal_entities") or {},
+        options.target_fpr,
+        ev.chosen.threshold,
+    )
     record = ThresholdRecord(
         day=day.isoformat(),
         model_id=doc["model_id"],
@@ -299,7 +309,10 @@ def choose(
         scale=max(ev.normal_quantiles["p75"] - ev.normal_quantiles["p25"], 1e-6),
         entity_rates=entity_rates(entities, normal if entities else [], options.target_fpr),
         loose_threshold=threshold_for_fpr(normal, loose_fpr),
+        views=views.to_json(),
+        view_offsets=views.offsets if views.adopted else {},
     )
+    record.notes.append(f"thresholds per view: {views.reason}")
     png = explain_png(
         normal,
         abnormal,
