@@ -20,6 +20,7 @@ class ReviewCheck:
     rows: int = 0  # findings listed
     labelled_uid: str = ""
     verdict_after: str = ""  # the first finding's verdict once labelled in the page
+    usual: str = ""  # what the first finding's entity usually does, as its details show it
     notes: list[str] = field(default_factory=list)
 
 
@@ -69,6 +70,9 @@ def check_review_page(ui: str, username: str, password: str) -> ReviewCheck:
             if result.rows:
                 result.labelled_uid = rows.first.get_attribute("data-uid") or ""
                 frame.locator("tr.detail details").first.locator("summary").click()
+                usual = frame.locator("tr.detail").first.locator("p.usual")
+                if usual.count():
+                    result.usual = usual.inner_text()
                 form = frame.locator("tr.detail").first.locator("form", has_text="false positive")
                 form.locator("input[name=note]").fill("seen in the browser test")
                 form.get_by_role("button", name="false positive").click()

@@ -109,6 +109,7 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     assert review.anonymous_status == 401 and review.nav_link
     assert review.analyst == "admin" and review.rows > 0
     assert review.verdict_after == "false_positive", review
+    assert review.usual.startswith("Usually, for "), review  # the entity's prefixes and peers
     m = re.search(r"^incidents: precision (\d+)% \(\d+ of \d+\), recall (\d+)% ", out, re.M)
     assert m and int(m.group(2)) >= INCIDENT_RECALL_FLOOR, out[-2000:]
     assert "scorer check: success" in out

@@ -8,8 +8,10 @@ from fastapi import HTTPException, Request
 from fastapi.testclient import TestClient
 
 from lakewatch.lake.sink import S3Store
+from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.review import feedback
 from lakewatch.review.desk import Desk
+from lakewatch.review.usual import UsualByModel
 from lakewatch.review.web import create_app
 
 DAY = "2026-11-30"
@@ -26,10 +28,26 @@ def _analyst(request: Request) -> str:
 @pytest.fixture
 def page(reviewed):
     settings, store, uids = reviewed
+    # the findings' model and its training window, for the entity's usual prefixes and peers
+    window = "i-1,10.0.1.7\ni-1,10.0.1.7\ni-1,52.94.230.1\ni-5,10.0.1.9\ni-2/in,10.9.8.1\n"
+    store.put("models/training/ipi-x/part-0.csv", window.encode())
+    Registry(store, settings.models_prefix).register(
+        ModelRecord(
+            "ipi-x",
+            "x",
+            "lakewatch",
+            {},
+            {},
+            [],
+            extra={"train_parts": ["models/training/ipi-x/part-0.csv"]},
+        )
+    )
+    results = S3Store(store.s3, settings.results_bucket_name)
     desk = Desk(
-        S3Store(store.s3, settings.results_bucket_name),
+        results,
         settings.findings_prefix,
         settings.feedback_prefix,
+        usual_by_model=UsualByModel(results, settings.models_prefix),
     )
     app = create_app(lambda: desk, _analyst, today=lambda: date(2026, 11, 30))
     client = TestClient(app, headers={"x-user": "carol"})
@@ -43,6 +61,10 @@ def test_the_page_lists_the_days_findings_ranked_with_their_evidence(page):
     assert "45.110.185.181" in html and "ingress_peer" in html and "i-2/in" in html
     assert 'id="analyst">carol<' in html and "unlabelled" in html
     assert "No findings on 2026-11-29" in client.get("/", params={"day": "2026-11-29"}).text
+    # what each entity usually does, beside its finding
+    assert "Usually, for <code>i-1</code>" in html and "<code>10.0.1.0/24</code> (2)" in html
+    assert "<code>i-5</code> (1 /24 shared)" in html
+    assert "Usually, for <code>i-2/in</code>" in html and "<code>10.9.8.0/24</code> (1)" in html
 
 
 def test_label_records_the_verdict_under_the_authenticated_name(page):

@@ -10,6 +10,7 @@ from lakewatch.extract.daily import results_store
 from lakewatch.orchestration.runtime import VARIABLE, HookClients
 from lakewatch.review.desk import Desk
 from lakewatch.review.reputation import read_reputation
+from lakewatch.review.usual import UsualByModel
 from lakewatch.settings import Settings
 
 
@@ -24,6 +25,10 @@ def api_settings() -> Settings:
     return Settings(**overrides)
 
 
+# the training windows' indexes outlive a request: the page asks for many of one model's entities
+_USUAL: dict[tuple[str, str], UsualByModel] = {}
+
+
 def desk() -> Desk:
     settings = api_settings()
     clients = HookClients(settings)
@@ -31,4 +36,10 @@ def desk() -> Desk:
     reputation = (
         read_reputation(settings.reputation_uri, clients("s3")) if settings.reputation_uri else None
     )
-    return Desk(store, settings.findings_prefix, settings.feedback_prefix, reputation)
+    where = (settings.results_bucket_name, settings.models_prefix)
+    if where not in _USUAL:
+        _USUAL.clear()
+        _USUAL[where] = UsualByModel(store, settings.models_prefix)
+    return Desk(
+        store, settings.findings_prefix, settings.feedback_prefix, reputation, _USUAL[where]
+    )

@@ -13,6 +13,7 @@ from typing import Any
 from lakewatch.review import feedback
 from lakewatch.review.findings import Row, find, ranked, read_day, row_of
 from lakewatch.review.reputation import Reputation
+from lakewatch.review.usual import Usual, UsualByModel
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Desk:
     findings_prefix: str
     feedback_prefix: str
     reputation: Reputation | None = None
+    usual_by_model: UsualByModel | None = None  # the entity's usual prefixes and peers
 
     def findings(self, day: date) -> list[dict[str, Any]]:
         """The day's findings as written (OCSF Detection Findings)."""
@@ -39,6 +41,14 @@ class Desk:
     def finding(self, day: date, uid: str) -> dict[str, Any]:
         """The finding whose uid is (or starts with) ``uid``; ``FindingNotFound`` if none."""
         return find(read_day(self.store, self.findings_prefix, day), uid)
+
+    def usual(self, row: Row) -> Usual | None:
+        """What the finding's (first) instance usually does, in the view it was flagged in
+        (an inbound pair's entity is ``<id>/in``), over its model's training window."""
+        if self.usual_by_model is None or not row.instances or not row.model_id:
+            return None
+        entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
+        return self.usual_by_model.usual(row.model_id, entity)
 
     def history(self, uid: str) -> list[feedback.Label]:
         return [

@@ -74,7 +74,12 @@ def create_app(
         found = d.findings(day)
         by_uid = {f["finding_info"]["uid"]: f for f in found}
         rows = [
-            {"row": row, "verdict": verdict, "evidence": evidence_of(by_uid[row.uid])}
+            {
+                "row": row,
+                "verdict": verdict,
+                "evidence": evidence_of(by_uid[row.uid]),
+                "usual": d.usual(row),
+            }
             for row, verdict in d.reviewed(day, found)
         ]
         html = _TEMPLATES.get_template("review.html").render(
