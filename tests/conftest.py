@@ -194,6 +194,15 @@ def trained(lake_pairs, tmp_path_factory):
     return result, model_dir
 
 
+@pytest.fixture
+def csvs(lake_pairs, tmp_path):
+    """Training and validation CSVs of the lake's pairs (8,000 and 2,000)."""
+    ents, ips = lake_pairs
+    train = write_csv(tmp_path / "train.csv", list(zip(ents[:8000], ips[:8000], strict=True)))
+    val = write_csv(tmp_path / "val.csv", list(zip(ents[8000:10000], ips[8000:10000], strict=True)))
+    return train, val
+
+
 def write_csv(path, rows) -> str:
     path.write_text("".join(f"{e},{ip}\n" for e, ip in rows))
     return str(path)

@@ -6,15 +6,6 @@ import pytest
 
 from lakewatch.cli import main
 from lakewatch.model.artifact import ModelArtifact
-from tests.conftest import write_csv
-
-
-@pytest.fixture
-def csvs(lake_pairs, tmp_path):
-    ents, ips = lake_pairs
-    train = write_csv(tmp_path / "train.csv", list(zip(ents[:8000], ips[:8000], strict=True)))
-    val = write_csv(tmp_path / "val.csv", list(zip(ents[8000:10000], ips[8000:10000], strict=True)))
-    return train, val
 
 
 def test_cli_train_then_score(csvs, tmp_path, capsys):

@@ -4,20 +4,9 @@ mode environment, S3 input and output, the detector written beside the model."""
 import json
 from pathlib import Path
 
-import pytest
-
 from lakewatch.cli import main
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.jobs import run_training
-from tests.conftest import write_csv
-
-
-@pytest.fixture
-def csvs(lake_pairs, tmp_path):
-    ents, ips = lake_pairs
-    train = write_csv(tmp_path / "train.csv", list(zip(ents[:8000], ips[:8000], strict=True)))
-    val = write_csv(tmp_path / "val.csv", list(zip(ents[8000:10000], ips[8000:10000], strict=True)))
-    return train, val
 
 
 def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):

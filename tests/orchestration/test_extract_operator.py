@@ -7,7 +7,6 @@ On local the same task runs DuckDB (the extract DAG's dag.test() end to end test
 import asyncio
 import json
 import os
-import urllib.request
 from collections import defaultdict
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -20,6 +19,7 @@ from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.orchestration.assets import TRAINING_PAIRS
 from lakewatch.orchestration.extract_operator import ExtractDayOperator, StoppingAthenaTrigger
 from lakewatch.orchestration.runtime import task_clients
+from tests.extract.test_athena import _seed_athena
 
 DAY, NEXT = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
 PAIRS = PairSet(("egress_peer",))
@@ -44,14 +44,6 @@ def _context(try_number=1):
         "ti": SimpleNamespace(try_number=try_number),
         "outlet_events": events,
     }
-
-
-def _seed(settings, emulator, results):
-    body = json.dumps(
-        {"account_id": settings.account_id, "region": settings.region, "results": results}
-    ).encode()
-    url = f"{emulator}/moto-api/static/athena/query-results"
-    urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST")).close()
 
 
 def _result(header, *rows, types=None):
@@ -84,7 +76,7 @@ def test_each_query_defers_and_the_last_publishes_the_day(on_aws):
         ["validation", 9, 4],
         types={"n": "bigint", "entities": "bigint"},
     )
-    _seed(settings, emulator, [counts, {"rows": [], "column_info": []}, splits])
+    _seed_athena(settings, emulator, [counts, {"rows": [], "column_info": []}, splits])
     clients = task_clients(settings)
     store = results_store(settings, clients)
     context = _context()

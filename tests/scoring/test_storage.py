@@ -5,35 +5,9 @@ import io
 
 import pyarrow.parquet as pq
 
-from lakewatch.lake.layout import parse_key
-from lakewatch.scoring.findings import ScoredPair, findings_for
+from lakewatch.scoring.findings import findings_for
 from lakewatch.scoring.storage import SCHEMA, to_parquet
-
-THRESHOLD = {
-    "threshold": 0.0,
-    "model_id": "ipi-1",
-    "target_fpr": 0.01,
-    "scale": 1.0,
-    "day": "2026-11-01",
-}
-
-
-SOURCE = parse_key(
-    "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261101/abc.gz.parquet"
-)
-
-
-def _pair(score, known=True, view="egress_peer", first=1_793_491_200_000):
-    return ScoredPair(
-        "i-0abc" + ("/in" if view == "ingress_peer" else ""),
-        "45.1.2.3",
-        view,
-        score,
-        known,
-        7,
-        first,
-        first + 1000,
-    )
+from tests.scoring.test_findings import SOURCE, THRESHOLD, _pair
 
 
 def test_parquet_round_trip():

@@ -1,35 +1,10 @@
 """serving.smoke: a new model must separate normal from random pairs before it takes traffic."""
 
-import io
-import json
-
 import numpy as np
 import pytest
-from botocore.exceptions import ClientError
 
 from lakewatch.serving.smoke import SmokeCheckFailed, smoke_check
-
-
-class FakeRuntime:
-    """The sagemaker-runtime boundary: scores = a function of the address's last octet."""
-
-    def __init__(self, fail_first=0, code="ThrottlingException", score=None):
-        self.calls, self.fail_first, self.code = [], fail_first, code
-        self.score = score or (lambda e, ip: float(ip.split(".")[-1]))
-
-    def invoke_endpoint(self, **kw):
-        self.calls.append(kw)
-        if len(self.calls) <= self.fail_first:
-            raise ClientError(
-                {
-                    "Error": {"Code": self.code, "Message": "slow down"},
-                    "ResponseMetadata": {"HTTPStatusCode": 400},
-                },
-                "InvokeEndpoint",
-            )
-        rows = [line.split(",") for line in kw["Body"].decode().splitlines()]
-        preds = [{"dot_product": self.score(e, ip)} for e, ip in rows]
-        return {"Body": io.BytesIO(json.dumps({"predictions": preds}).encode())}
+from tests.aws.test_endpoint import FakeRuntime
 
 
 def test_smoke_check_passes_a_model_that_separates():
