@@ -5,25 +5,12 @@ once the queue stays empty and prints what it did."""
 import json
 
 from lakewatch.cli import main
-
-
-def _sqs_record(body: str) -> dict:
-    return {
-        "messageId": "m0",
-        "receiptHandle": "r0",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-        "awsRegion": "us-east-1",
-    }
+from tests.reliability.test_fuzz_handler import _record
 
 
 def test_invoke_prints_the_handler_response(scorer_env, clients, tmp_path, capsys):
     path = tmp_path / "event.json"
-    path.write_text(json.dumps({"Records": [_sqs_record("{broken")]}))
+    path.write_text(json.dumps({"Records": [_record(0, "{broken")]}))
     assert main(["scorer", "invoke", "--event", str(path)]) == 0
     out = capsys.readouterr().out
     # poison is dead-lettered at once, not returned for a retry

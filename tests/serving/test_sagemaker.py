@@ -76,9 +76,8 @@ def _exists(stub, op, **params):
     stub.add_response(op, responses[op], params)
 
 
-def test_update_verifies_and_rolls_back_a_failed_config(sm):
-    eps = SageMakerEndpoints(sm, poll_seconds=0)
-    stub = Stubber(sm)
+def _stub_update_to_bbbb(stub):
+    """Model and config found, the endpoint in service on aaaa, then updated to bbbb."""
     _exists(stub, "describe_model", ModelName="ipi-20261106-bbbb")
     _exists(stub, "describe_endpoint_config", EndpointConfigName="ep-20261106-bbbb")
     stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261105-aaaa"))
@@ -88,6 +87,12 @@ def test_update_verifies_and_rolls_back_a_failed_config(sm):
         {"EndpointArn": f"{ARN}:endpoint/ep"},
         {"EndpointName": "ep", "EndpointConfigName": "ep-20261106-bbbb"},
     )
+
+
+def test_update_verifies_and_rolls_back_a_failed_config(sm):
+    eps = SageMakerEndpoints(sm, poll_seconds=0)
+    stub = Stubber(sm)
+    _stub_update_to_bbbb(stub)
     # the update fails: SageMaker leaves the old config in service
     stub.add_response("describe_endpoint", _endpoint("Updating", "ep-20261105-aaaa"))
     stub.add_response(
@@ -128,15 +133,7 @@ def test_the_deploy_starts_without_waiting_and_a_sensor_polls_it_into_service(sm
     then finish, which finds the new config in service and waits no more."""
     eps = SageMakerEndpoints(sm, poll_seconds=0, sleep=lambda s: pytest.fail("a blocking wait"))
     stub = Stubber(sm)
-    _exists(stub, "describe_model", ModelName="ipi-20261106-bbbb")
-    _exists(stub, "describe_endpoint_config", EndpointConfigName="ep-20261106-bbbb")
-    stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261105-aaaa"))
-    stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261105-aaaa"))
-    stub.add_response(
-        "update_endpoint",
-        {"EndpointArn": f"{ARN}:endpoint/ep"},
-        {"EndpointName": "ep", "EndpointConfigName": "ep-20261106-bbbb"},
-    )
+    _stub_update_to_bbbb(stub)
     stub.add_response("describe_endpoint", _endpoint("Updating", "ep-20261105-aaaa"))
     stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261106-bbbb"))
     stub.add_response("describe_endpoint", _endpoint("InService", "ep-20261106-bbbb"))
