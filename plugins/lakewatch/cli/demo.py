@@ -15,6 +15,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         rows_per_day=args.rows_per_day,
         seed=args.seed,
         airflow_port=args.airflow_port,
+        feedback=args.feedback,
     )
 
 
@@ -25,4 +26,10 @@ def register(sub) -> None:
     demo.add_argument("--rows-per-day", type=positive, default=40_000)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--airflow-port", type=int, default=8280, help="Airflow UI/API port")
+    demo.add_argument(
+        "--no-feedback",
+        dest="feedback",
+        action="store_false",
+        help="skip the analyst in the loop (review, retrain with the labels, score tomorrow)",
+    )
     demo.set_defaults(func=cmd_demo)

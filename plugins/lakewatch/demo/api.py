@@ -134,7 +134,7 @@ class AirflowAPI:
             runs = [
                 r
                 for r in self.runs(dag_id)
-                if _epoch(r.get("run_after") or r.get("queued_at")) >= since
+                if epoch(r.get("run_after") or r.get("queued_at")) >= since
             ]
             done = [r for r in runs if r["state"] in FINISHED]
             finished = len(done) >= count and (not settled or len(done) == len(runs))
@@ -143,7 +143,7 @@ class AirflowAPI:
         return wait(f"{dag_id} runs", poll, timeout, supervisor)
 
 
-def _epoch(value: str | None) -> float:
+def epoch(value: str | None) -> float:
     from datetime import datetime
 
     if not value:

@@ -19,16 +19,18 @@ from datetime import UTC, datetime, timedelta
 
 from lakewatch.backends import backend_for, clients_for
 from lakewatch.demo.airflow_local import USER, LocalAirflow
-from lakewatch.demo.api import AirflowAPI
+from lakewatch.demo.analyst import feedback_lines, review_day
+from lakewatch.demo.api import AirflowAPI, epoch
 from lakewatch.demo.report import write_report
 from lakewatch.demo.supervise import DeadlineExceeded, ProcessDied, Supervisor, wait
 from lakewatch.lake import notify
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
-from lakewatch.lake.write import write_lake
+from lakewatch.lake.write import read_labels, write_lake
 from lakewatch.local import emulator
 from lakewatch.local.bootstrap import ALERTS_INBOX, read_alerts
 from lakewatch.local.processes import ProcessRegistry
+from lakewatch.review.desk import Desk
 from lakewatch.settings import load_settings
 
 CONSUMERS = ("lakewatch_recalibrate", "lakewatch_scorer_deploy")
@@ -77,11 +79,17 @@ def _wait_for_alerts(sqs, timeout: float, supervisor: Supervisor) -> list[dict[s
     return wait("the failure alert", poll, timeout, supervisor)
 
 
-def _asset_run(api: AirflowAPI, dag_id: str, timeout: float, supervisor: Supervisor) -> dict:
-    """The latest finished run the Asset triggered."""
+def _asset_run(
+    api: AirflowAPI, dag_id: str, timeout: float, supervisor: Supervisor, since: float = 0
+) -> dict:
+    """The latest finished run the Asset triggered (after ``since``, epoch seconds)."""
 
     def poll() -> tuple[bool, str, dict]:
-        runs = [r for r in api.runs(dag_id) if r["run_type"] == "asset_triggered"]
+        runs = [
+            r
+            for r in api.runs(dag_id)
+            if r["run_type"] == "asset_triggered" and epoch(r.get("queued_at")) >= since
+        ]
         done = [r for r in runs if r["state"] in ("success", "failed")]
         states = ", ".join(f"{r['dag_run_id']} {r['state']}" for r in runs[-3:]) or "no run yet"
         return bool(done), states, done[-1] if done else {}
@@ -89,21 +97,23 @@ def _asset_run(api: AirflowAPI, dag_id: str, timeout: float, supervisor: Supervi
     return wait(f"{dag_id} (triggered by the deployed-model Asset)", poll, timeout, supervisor)
 
 
-def run_demo(days: int, rows_per_day: int, seed: int, airflow_port: int = 8280) -> int:
+def run_demo(
+    days: int, rows_per_day: int, seed: int, airflow_port: int = 8280, feedback: bool = True
+) -> int:
     """The demo; a process dying or a wait passing its deadline ends it with exit status 1,
     naming what happened (and leaving the rest running for a look: ``make down`` stops it)."""
     try:
-        return _run(days, rows_per_day, seed, airflow_port)
+        return _run(days, rows_per_day, seed, airflow_port, feedback)
     except (ProcessDied, DeadlineExceeded, RuntimeError) as err:  # each names what happened
         print(f"\ndemo failed: {err}", flush=True)
         print("Stop what the demo started: make down", flush=True)
         return 1
 
 
-def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
+def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: bool) -> int:
     settings = load_settings()
     settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
-    step = Step(9)
+    step = Step(11 if feedback else 9)
 
     step("resetting: stopping anything a previous demo left running")
     registry = ProcessRegistry(settings.run_dir)
@@ -222,6 +232,22 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
     for alert in alerts:
         print(f"      alert: {alert['subject']}: {alert['message'][:160]}", flush=True)
 
+    more: list[str] = []
+    if feedback:
+        more = _feedback(
+            settings,
+            clients,
+            api,
+            lake,
+            resources.queue_url,
+            start,
+            today,
+            seed,
+            rows_per_day,
+            step,
+            supervisor,
+        )
+
     step("writing the report")
     page, lines, kinds = write_report(
         settings,
@@ -240,4 +266,62 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int) -> int:
     print(f"Report: {page}")
     for line in kinds:
         print(line)
+    for line in more:
+        print(line)
     return 0 if check[-1]["state"] == "success" else 1
+
+
+def _feedback(
+    settings, clients, api, lake, queue_url, start, today, seed, rows_per_day, step, supervisor
+) -> list[str]:
+    """The analyst in the loop: review today, retrain and recalibrate with the labels the way
+    tomorrow night will, score tomorrow, and say what changed."""
+    desk = Desk(
+        S3Store(clients("s3"), settings.results_bucket_name),
+        settings.findings_prefix,
+        settings.feedback_prefix,
+    )
+    truth = read_labels(lake, settings.ground_truth_prefix, day=f"{today:%Y%m%d}")
+    review = review_day(desk, today, truth)
+    step(
+        f"a scripted analyst reviews today: labels {len(review.labelled)} false positives, "
+        f"suppresses {1 if review.suppressed else 0} (through the review page's desk)"
+    )
+    tomorrow = today + timedelta(days=1)
+    step(
+        f"tomorrow night's loop with the labels (lakewatch_train for {tomorrow}: the false "
+        "positives join the training pairs and the recalibration's normal set), then "
+        f"{tomorrow} scored in real time"
+    )
+    began = time.time()
+    run_id = api.trigger("lakewatch_train", logical_date=tomorrow)["dag_run_id"]
+    ended = api.wait_for_run("lakewatch_train", run_id, timeout=1200, supervisor=supervisor)
+    if ended["state"] != "success":
+        raise RuntimeError(f"lakewatch_train {run_id} {ended['state']} (see the Airflow UI)")
+    for dag_id in CONSUMERS:
+        run = _asset_run(api, dag_id, timeout=900, supervisor=supervisor, since=began)
+        if run["state"] != "success":
+            raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
+    sqs = clients("sqs")
+    write_lake(
+        GenerateOptions(
+            days=1,
+            start=tomorrow,
+            seed=seed,
+            rows_per_day=rows_per_day,
+            region=settings.region,
+            origin=start,
+        ),
+        lake,
+        ground_truth_prefix=settings.ground_truth_prefix,
+        notifier=lambda m: notify.send(sqs, queue_url, m),
+        account_id=settings.account_id,
+    )
+    _drain(sqs, queue_url, timeout=600, supervisor=supervisor)
+    return feedback_lines(
+        review,
+        desk.findings(today),
+        truth,
+        desk.findings(tomorrow),
+        read_labels(lake, settings.ground_truth_prefix, day=f"{tomorrow:%Y%m%d}"),
+    )
