@@ -70,18 +70,20 @@ def test_analysts_false_positives_join_the_training_pairs(aws, clients):
     label("f1", "false_positive", "i-1", "45.1.1.1", "2026-11-03", "2026-11-03T10:00:00+00:00")
     label("f2", "false_positive", "i-2", "45.2.2.2", "2026-11-03", "2026-11-03T10:00:00+00:00")
     label("f2", "true_positive", "i-2", "45.2.2.2", "2026-11-03", "2026-11-03T11:00:00+00:00")
-    label("f3", "false_positive", "i-3", "45.3.3.3", "2026-11-05", "2026-11-05T10:00:00+00:00")
+    label("f3", "false_positive", "i-3", "45.3.3.3", "2026-11-06", "2026-11-06T10:00:00+00:00")
+    label("f5", "false_positive", "i-5", "45.5.5.5", "2026-11-05", "2026-11-05T10:00:00+00:00")
     label("f4", "false_positive", "i-1,i-2", "45.4.4.4", "2026-11-03", "2026-11-03T10:00:00+00:00")
-    labelled = feedback.labelled_pairs(store, "feedback/", before=date(2026, 11, 5))
+    labelled = feedback.labelled_pairs(store, "feedback/", through=date(2026, 11, 5))
     fps = labelled["false_positive"]
-    assert fps == [("i-1", "45.1.1.1")]  # f2 relabelled, f3 after the window, f4 an incident
+    # f2 relabelled, f3 after the run's day, f4 an incident; f5, on the run's own day, counts
+    assert fps == [("i-1", "45.1.1.1"), ("i-5", "45.5.5.5")]
     assert labelled["true_positive"] == [("i-2", "45.2.2.2")]  # f2's latest verdict
     plan = _plan(store, epochs=2, false_positives=fps)
-    assert plan.feedback_pairs == 1 and plan.train_rows == plain.train_rows + 1
+    assert plan.feedback_pairs == 2 and plan.train_rows == plain.train_rows + 2
     assert plan.model_id != plain.model_id
     part = plan.train_parts[-1]
     assert part == f"models/training/{plan.model_id}/feedback.csv"
-    assert store.get(part) == b"i-1,45.1.1.1\n"
+    assert store.get(part) == b"i-1,45.1.1.1\ni-5,45.5.5.5\n"
     manifest = json.loads(store.get(f"models/training/{plan.model_id}/train.manifest"))
     assert manifest[-1] == part
 

@@ -26,7 +26,8 @@ Pair = tuple[str, str, str]  # (view, entity as the views name it, address)
 class Review:
     labelled: list[Pair] = field(default_factory=list)
     suppressed: Pair | None = None
-    false_positives: int = 0  # the day's flagged pairs that are no injected anomaly
+    unreviewed: list[Pair] = field(default_factory=list)  # false positives left alone
+    false_positives: int = 0  # the day's distinct flagged pairs that are no injected anomaly
 
 
 def _pair(row: Any) -> Pair:
@@ -38,13 +39,14 @@ def review_day(
     desk: Desk, day: date, truth: list[dict[str, Any]], labels: int = 5, who: str = "demo-analyst"
 ) -> Review:
     injected = set().union(*labelled_pairs(truth).values()) if truth else set()
-    review = Review()
+    review, seen = Review(), set()
     for row, verdict in desk.reviewed(day):
         if row.kind != "anomalous_pair" or len(row.instances) != 1 or verdict:
             continue
         pair = _pair(row)
-        if pair in injected:
+        if pair in injected or pair in seen:  # a pair flagged in several hours is one
             continue
+        seen.add(pair)
         review.false_positives += 1
         if len(review.labelled) < labels:
             desk.label(day, row.uid, "false_positive", "scripted demo analyst: known traffic", who)
@@ -53,6 +55,8 @@ def review_day(
             view, _, address = pair
             desk.suppress(row.instances[0], address, None, view, 7, "scripted demo analyst", who)
             review.suppressed = pair
+        else:
+            review.unreviewed.append(pair)
     return review
 
 
@@ -75,12 +79,14 @@ def feedback_lines(
     fp2, recall2, n2 = false_and_recall(second, second_truth)
     again = flagged_pairs(second)
     relabelled = sum(1 for pair in review.labelled if pair in again)
+    control = sum(1 for pair in review.unreviewed if pair in again)
     lines = [
         f"feedback: the analyst labelled {len(review.labelled)} of the live day's "
         f"{review.false_positives} false-positive pairs and suppressed "
         + ("1" if review.suppressed else "none"),
-        f"  labelled false positives flagged again the next day: {relabelled} of "
-        f"{len(review.labelled)}; the suppressed pair: "
+        f"  flagged again the next day: {relabelled} of the {len(review.labelled)} labelled "
+        f"false positives, {control} of the {len(review.unreviewed)} left unlabelled; the "
+        "suppressed pair: "
         + (
             ("flagged" if review.suppressed in again else "silenced")
             if review.suppressed

@@ -289,12 +289,12 @@ def _feedback(
     )
     tomorrow = today + timedelta(days=1)
     step(
-        f"tomorrow night's loop with the labels (lakewatch_train for {tomorrow}: the false "
-        "positives join the training pairs and the recalibration's normal set), then "
+        "tonight's loop with the labels (lakewatch_train: the false positives join the "
+        "training pairs; the recalibration's normal set takes them), then "
         f"{tomorrow} scored in real time"
     )
     began = time.time()
-    run_id = api.trigger("lakewatch_train", logical_date=tomorrow)["dag_run_id"]
+    run_id = api.trigger("lakewatch_train")["dag_run_id"]
     ended = api.wait_for_run("lakewatch_train", run_id, timeout=1200, supervisor=supervisor)
     if ended["state"] != "success":
         raise RuntimeError(f"lakewatch_train {run_id} {ended['state']} (see the Airflow UI)")

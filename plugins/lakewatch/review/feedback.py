@@ -152,15 +152,16 @@ def suppressions(store: Any, prefix: str, now: datetime | None = None) -> list[S
 
 
 def labelled_pairs(
-    store: Any, prefix: str, before: date | None = None
+    store: Any, prefix: str, through: date | None = None
 ) -> dict[str, list[tuple[str, str]]]:
-    """Each verdict's (entity, ip) pairs: those whose latest label it is, of findings before
-    ``before`` (incidents, which label several pairs at once, are left out). The labels are
-    read once for every verdict."""
+    """Each verdict's (entity, ip) pairs: those whose latest label it is, of findings up to
+    the day ``through`` (a training run takes the labels of its window's days and of its own
+    day: an analyst's verdict this morning counts tonight; incidents, which label several
+    pairs at once, are left out). The labels are read once for every verdict."""
     out: dict[str, set[tuple[str, str]]] = {v: set() for v in VERDICTS}
     for lab in latest_verdicts(labels(store, prefix)).values():
         if "," not in lab.entity + lab.ip and (
-            before is None or date.fromisoformat(lab.day) < before
+            through is None or date.fromisoformat(lab.day) <= through
         ):
             out[lab.verdict].add((lab.entity, lab.ip))
     return {v: sorted(pairs) for v, pairs in out.items()}

@@ -91,7 +91,7 @@ def plan(
         options.min_train_rows,
         hp,
         algorithm,
-        false_positives=labelled_pairs(store, settings.feedback_prefix, before=window_end)[
+        false_positives=labelled_pairs(store, settings.feedback_prefix, through=window_end)[
             "false_positive"
         ],
     )
