@@ -26,7 +26,7 @@ from lakewatch.demo.supervise import DeadlineExceeded, ProcessDied, Supervisor, 
 from lakewatch.lake import notify
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
-from lakewatch.lake.write import read_labels, write_lake
+from lakewatch.lake.write import WriteSummary, read_labels, write_lake
 from lakewatch.local import emulator
 from lakewatch.local.bootstrap import ALERTS_INBOX, read_alerts
 from lakewatch.local.processes import ProcessRegistry
@@ -95,6 +95,29 @@ def _asset_run(
         return bool(done), states, done[-1] if done else {}
 
     return wait(f"{dag_id} (triggered by the deployed-model Asset)", poll, timeout, supervisor)
+
+
+def _score_live_day(
+    settings, lake, sqs, queue_url, day, start, seed, rows_per_day, supervisor
+) -> WriteSummary:
+    """Write a day with attacks, announcing each object on the subscriber queue as Security
+    Lake does, and wait until the deployed scorer has drained the queue."""
+    written = write_lake(
+        GenerateOptions(
+            days=1,
+            start=day,
+            seed=seed,
+            rows_per_day=rows_per_day,
+            region=settings.region,
+            origin=start,
+        ),
+        lake,
+        ground_truth_prefix=settings.ground_truth_prefix,
+        notifier=lambda m: notify.send(sqs, queue_url, m),
+        account_id=settings.account_id,
+    )
+    _drain(sqs, queue_url, timeout=600, supervisor=supervisor)
+    return written
 
 
 def run_demo(
@@ -195,21 +218,9 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
 
     step(f"writing today ({today}) with --notify: the scorer processes it in real time")
     sqs = clients("sqs")
-    live = write_lake(
-        GenerateOptions(
-            days=1,
-            start=today,
-            seed=seed,
-            rows_per_day=rows_per_day,
-            region=settings.region,
-            origin=start,
-        ),
-        lake,
-        ground_truth_prefix=settings.ground_truth_prefix,
-        notifier=lambda m: notify.send(sqs, resources.queue_url, m),
-        account_id=settings.account_id,
+    live = _score_live_day(
+        settings, lake, sqs, resources.queue_url, today, start, seed, rows_per_day, supervisor
     )
-    _drain(sqs, resources.queue_url, timeout=600, supervisor=supervisor)
     print(f"      {live.notified} notifications processed", flush=True)
 
     step("running the scorer check (canary through the live queue, DLQ, runtime)")
@@ -302,22 +313,9 @@ def _feedback(
         run = _asset_run(api, dag_id, timeout=900, supervisor=supervisor, since=began)
         if run["state"] != "success":
             raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
-    sqs = clients("sqs")
-    write_lake(
-        GenerateOptions(
-            days=1,
-            start=tomorrow,
-            seed=seed,
-            rows_per_day=rows_per_day,
-            region=settings.region,
-            origin=start,
-        ),
-        lake,
-        ground_truth_prefix=settings.ground_truth_prefix,
-        notifier=lambda m: notify.send(sqs, queue_url, m),
-        account_id=settings.account_id,
+    _score_live_day(
+        settings, lake, clients("sqs"), queue_url, tomorrow, start, seed, rows_per_day, supervisor
     )
-    _drain(sqs, queue_url, timeout=600, supervisor=supervisor)
     return feedback_lines(
         review,
         desk.findings(today),
