@@ -1,6 +1,7 @@
 """extract.export: a pair set's key names its views (and IPv6) in one order, a day's prefix is
 derived from it, the counts become kept and dropped rows with reasons, and publishing a
-manifest is the atomic step that retires the parts of an earlier attempt."""
+manifest is the atomic step that retires the parts of an earlier attempt; parts are read once
+(a cache) and cut at a limit."""
 
 from datetime import date
 
@@ -13,6 +14,7 @@ from lakewatch.extract.export import (
     day_prefix,
     publish,
     read_manifest,
+    read_parts,
     summarize_counts,
 )
 from lakewatch.lake.sink import LocalStore
@@ -76,3 +78,20 @@ def test_publishing_a_new_attempt_retires_the_old_parts(tmp_path):
     store.put(f"{prefix}manifest.json", b"{not json")
     with pytest.raises(ValueError):
         read_manifest(store, prefix)  # unreadable is not "absent"
+
+
+def test_extract_parts_are_read_once_and_cut_at_the_limit(tmp_path):
+    store = LocalStore(tmp_path)
+    store.put("a.csv", b"i-1,10.0.0.1\ni-1,10.0.0.2\n,bad\n")
+    store.put("b.csv", b"i-2,10.0.0.3\n")
+    reads = []
+    get = store.get
+    store.get = lambda key: reads.append(key) or get(key)
+    cache: dict = {}
+    assert read_parts(store, ["a.csv", "b.csv"], limit=1, cache=cache) == [("i-1", "10.0.0.1")]
+    assert read_parts(store, ["a.csv", "b.csv"], cache=cache) == [
+        ("i-1", "10.0.0.1"),
+        ("i-1", "10.0.0.2"),
+        ("i-2", "10.0.0.3"),
+    ]
+    assert reads == ["a.csv", "b.csv"]  # a.csv came from the cache the second time

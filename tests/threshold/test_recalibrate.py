@@ -1,6 +1,5 @@
-"""threshold.recalibrate: the night it works on, the deployed model it calibrates, extract parts
-read once, labelled false positives' scores in the evidence, and a refused record never
-published."""
+"""threshold.recalibrate: the night it works on, the deployed model it calibrates, labelled
+false positives' scores in the evidence, and a refused record never published."""
 
 import dataclasses
 import json
@@ -9,14 +8,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from lakewatch.extract.daily import results_store
-from lakewatch.lake.sink import LocalStore
 from lakewatch.names import threshold_night_prefix
 from lakewatch.threshold.publish import read_published
 from lakewatch.threshold.recalibrate import (
     NOT_RETRYABLE,
     NoModelDeployed,
     Refused,
-    _read_parts,
     _scores_of,
     current_model,
     night_of,
@@ -24,23 +21,6 @@ from lakewatch.threshold.recalibrate import (
     summary_lines,
 )
 from tests.threshold.test_publish import _record
-
-
-def test_extract_parts_are_read_once_and_cut_at_the_limit(tmp_path):
-    store = LocalStore(tmp_path)
-    store.put("a.csv", b"i-1,10.0.0.1\ni-1,10.0.0.2\n,bad\n")
-    store.put("b.csv", b"i-2,10.0.0.3\n")
-    reads = []
-    get = store.get
-    store.get = lambda key: reads.append(key) or get(key)
-    cache: dict = {}
-    assert _read_parts(store, ["a.csv", "b.csv"], limit=1, cache=cache) == [("i-1", "10.0.0.1")]
-    assert _read_parts(store, ["a.csv", "b.csv"], cache=cache) == [
-        ("i-1", "10.0.0.1"),
-        ("i-1", "10.0.0.2"),
-        ("i-2", "10.0.0.3"),
-    ]
-    assert reads == ["a.csv", "b.csv"]  # a.csv came from the cache the second time
 
 
 def test_the_evidence_gives_each_labelled_false_positives_score():

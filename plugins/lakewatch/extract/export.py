@@ -148,6 +148,32 @@ def publish(store: ObjectStore, prefix: str, summary: ExtractSummary) -> str:
     return store.uri(key)
 
 
+def read_parts(
+    store: ObjectStore,
+    keys: list[str],
+    limit: int | None = None,
+    cache: dict[str, list[tuple[str, str]]] | None = None,
+) -> list[tuple[str, str]]:
+    """The (entity, ip) pairs of extract parts (headerless ``entity,ip`` CSV), up to ``limit``;
+    a part already in ``cache`` is not read again."""
+    out: list[tuple[str, str]] = []
+    for key in keys:
+        if cache is None or key not in cache:
+            pairs = []
+            for line in store.get(key).decode().splitlines():
+                entity, _, ip = line.partition(",")
+                if entity and ip:
+                    pairs.append((entity, ip))
+            if cache is not None:
+                cache[key] = pairs
+        else:
+            pairs = cache[key]
+        if limit and len(out) + len(pairs) >= limit:
+            return out + pairs[: limit - len(out)]
+        out.extend(pairs)
+    return out
+
+
 def _missing(err: Exception) -> bool:
     if isinstance(err, FileNotFoundError):
         return True

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakewatch.extract.export import read_parts
 from lakewatch.model.registry import Registry
 
 
@@ -67,19 +68,6 @@ class WindowIndex:
         )
 
 
-def read_window(store: Any, keys: list[str], limit: int) -> list[tuple[str, str]]:
-    """The first ``limit`` pairs of a model's training parts (a bounded read)."""
-    pairs: list[tuple[str, str]] = []
-    for key in keys:
-        for line in store.get(key).decode().splitlines():
-            entity, _, ip = line.partition(",")
-            if entity and ip:
-                pairs.append((entity, ip))
-                if len(pairs) >= limit:
-                    return pairs
-    return pairs
-
-
 class UsualByModel:
     """``usual(model_id, entity)`` over that model's training window, built once per model."""
 
@@ -92,7 +80,7 @@ class UsualByModel:
         if model_id not in self._index:
             record = self.registry.get(model_id)
             keys = (record.extra.get("train_parts") or []) if record else []
-            window = read_window(self.store, keys, self.limit) if keys else None
+            window = read_parts(self.store, keys, self.limit) if keys else None
             self._index = {model_id: WindowIndex(window) if window else None}  # one model held
         index = self._index[model_id]
         return index.usual(entity) if index else None

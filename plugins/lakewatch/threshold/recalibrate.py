@@ -17,7 +17,7 @@ import numpy as np
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
-from lakewatch.extract.export import PairSet, day_prefix, read_manifest
+from lakewatch.extract.export import PairSet, day_prefix, read_manifest, read_parts
 from lakewatch.model.detectors import DetectorCache
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest, threshold_night_prefix, threshold_work_prefix
@@ -92,32 +92,6 @@ def current_model(settings: Settings, clients: ClientFactory) -> ModelRecord:
 TRAINING_LIMIT = 2_000_000  # training pairs read to know entities and seen pairs
 
 
-def _read_parts(
-    store,
-    keys: list[str],
-    limit: int | None = None,
-    cache: dict[str, list[tuple[str, str]]] | None = None,
-) -> list[tuple[str, str]]:
-    """The (entity, ip) pairs of extract parts, up to ``limit``; a part already in ``cache``
-    is not read again."""
-    out: list[tuple[str, str]] = []
-    for key in keys:
-        if cache is None or key not in cache:
-            pairs = []
-            for line in store.get(key).decode().splitlines():
-                entity, _, ip = line.partition(",")
-                if entity and ip:
-                    pairs.append((entity, ip))
-            if cache is not None:
-                cache[key] = pairs
-        else:
-            pairs = cache[key]
-        if limit and len(out) + len(pairs) >= limit:
-            return out + pairs[: limit - len(out)]
-        out.extend(pairs)
-    return out
-
-
 def _fresh_day_seen_share(
     store,
     train_parts: list[str],
@@ -131,9 +105,9 @@ def _fresh_day_seen_share(
     are not fetched again."""
     night = [k for k in train_parts if k.startswith(night_prefix)]
     others = set(
-        _read_parts(store, [k for k in train_parts if k not in night], TRAINING_LIMIT, cache)
+        read_parts(store, [k for k in train_parts if k not in night], TRAINING_LIMIT, cache)
     )
-    pairs = set(_read_parts(store, night, cache=cache)) | set(held_out)
+    pairs = set(read_parts(store, night, cache=cache)) | set(held_out)
     if not others or not pairs:
         return None
     return len(pairs & others) / len(pairs)
@@ -164,8 +138,8 @@ def prepare(
     )
     train_parts = record.extra.get("train_parts", [])
     parts: dict[str, list[tuple[str, str]]] = {}
-    training = _read_parts(store, train_parts, TRAINING_LIMIT, parts)
-    candidates = _read_parts(store, keys, cache=parts)
+    training = read_parts(store, train_parts, TRAINING_LIMIT, parts)
+    candidates = read_parts(store, keys, cache=parts)
     labelled = labelled_pairs(store, settings.feedback_prefix)
     sets = build_sets(
         candidates,
@@ -180,7 +154,7 @@ def prepare(
                 store,
                 train_parts,
                 prefix,
-                _read_parts(store, manifest.parts.get("validation", []), cache=parts),
+                read_parts(store, manifest.parts.get("validation", []), cache=parts),
                 parts,
             )
             if trained_on

@@ -17,7 +17,7 @@ from lakewatch import names
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.daily import results_store
-from lakewatch.extract.export import PairSet
+from lakewatch.extract.export import PairSet, read_parts
 from lakewatch.lake.sink import S3Store
 from lakewatch.model.hyperparameters import SPECS, Hyperparameters, resolve
 from lakewatch.model.jobs import run_training
@@ -239,17 +239,9 @@ def validation_sample(
     settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], limit: int = 2000
 ) -> tuple[list[str], list[str]]:
     """Known-normal pairs for the smoke check: the first rows of the validation parts."""
-    store = results_store(settings, clients)
-    ents, ips = [], []
-    for key in plan_doc["validation_parts"] or plan_doc["train_parts"]:
-        for line in store.get(key).decode().splitlines():
-            entity, _, ip = line.partition(",")
-            if entity and ip:
-                ents.append(entity)
-                ips.append(ip)
-            if len(ents) >= limit:
-                return ents, ips
-    return ents, ips
+    keys = plan_doc["validation_parts"] or plan_doc["train_parts"]
+    pairs = read_parts(results_store(settings, clients), keys, limit)
+    return [e for e, _ in pairs], [ip for _, ip in pairs]
 
 
 def exists(store: S3Store, key: str) -> bool:
