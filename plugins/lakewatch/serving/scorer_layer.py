@@ -14,13 +14,12 @@ inputs give the same bytes.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +27,8 @@ from pathlib import Path
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from lakewatch.serving.scorer_package import deterministic_zip
 
 REPO = Path(__file__).resolve().parents[3]
 REQUIREMENTS = REPO / "include" / "lambda" / "ipcheck" / "requirements.txt"
@@ -55,7 +56,6 @@ PRUNE = (
 # Libraries a wheel's repair tool patched (numpy's, the extension modules) must not be
 # stripped: their rewritten program headers no longer load ("not page-aligned").
 STRIP = re.compile(r"^pyarrow/lib(arrow|parquet)[a-z_]*\.so[.\d]*$")
-_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 class LayerTooLarge(ValueError):
@@ -186,19 +186,19 @@ def _strip(path: Path) -> bytes:
 def zip_tree(root: Path, prefix: str = "python/") -> tuple[bytes, int]:
     """The tree under ``root`` as a deterministic zip (sorted, fixed date and modes), its
     pruned files left out and shared libraries stripped; returns (zip, unzipped bytes)."""
-    buf, size = io.BytesIO(), 0
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    size = 0
+
+    def entries() -> Iterator[tuple[str, bytes, int]]:
+        nonlocal size
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = path.relative_to(root).as_posix()
             if pruned(rel):
                 continue
             body = _strip(path) if STRIP.search(rel) else path.read_bytes()
-            info = zipfile.ZipInfo(prefix + rel, date_time=_DATE)
-            info.external_attr = (0o755 if rel.endswith(".so") or ".so." in rel else 0o644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, body)
             size += len(body)
-    return buf.getvalue(), size
+            yield prefix + rel, body, 0o755 if rel.endswith(".so") or ".so." in rel else 0o644
+
+    return deterministic_zip(entries()), size
 
 
 def check_fits(layer_bytes: int, function_bytes: int, limit: int = UNZIPPED_LIMIT) -> None:

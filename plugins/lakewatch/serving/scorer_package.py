@@ -13,6 +13,7 @@ import base64
 import hashlib
 import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,15 +86,21 @@ def _files(repo: Path) -> dict[str, bytes]:
     return files
 
 
-def build(repo: Path = REPO) -> Package:
+def deterministic_zip(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
+    """(name, body, mode) entries, in the order given, as a zip that depends on nothing else:
+    every entry dated 1980-01-01, its mode fixed, deflated."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, body in sorted(_files(repo).items()):
+        for name, body, mode in entries:
             info = zipfile.ZipInfo(name, date_time=_DATE)
-            info.external_attr = 0o644 << 16
+            info.external_attr = mode << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, body)
-    body = buf.getvalue()
+    return buf.getvalue()
+
+
+def build(repo: Path = REPO) -> Package:
+    body = deterministic_zip((name, data, 0o644) for name, data in sorted(_files(repo).items()))
     return Package(body, hashlib.sha256(body).hexdigest())
 
 
