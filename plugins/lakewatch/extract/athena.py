@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakewatch.extract.export import ExtractSummary, summarize_counts
+from lakewatch.extract.export import SPLITS, ExtractSummary, summarize_counts
 from lakewatch.extract.views import QueryContext, render
 from lakewatch.names import extract_attempt_prefix
 
@@ -85,7 +85,7 @@ def apply(step: str, table: pa.Table, keep: tuple[str, ...], summary: ExtractSum
 def collect_parts(store: Any, prefix: str, attempt: str, summary: ExtractSummary) -> None:
     """The parts the UNLOAD wrote, by split, into the summary the manifest publishes."""
     where = extract_attempt_prefix(prefix, attempt)
-    for split in ("train", "validation"):
+    for split in SPLITS:
         summary.parts[split] = sorted(
             k for k in store.list(f"{where}split={split}/") if not k.endswith("/")
         )

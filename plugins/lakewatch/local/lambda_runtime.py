@@ -27,8 +27,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 log = logging.getLogger("lakewatch.scoring.runtime")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -125,7 +123,7 @@ def runtime_packages(target: Path) -> Path:
             if source.exists() and not link.exists():
                 link.symlink_to(source)
         if not tops:
-            raise FileNotFoundError(f"{canonicalize_name(name)} is not installed here")
+            raise FileNotFoundError(f"{name} is not installed here")
     return target
 
 

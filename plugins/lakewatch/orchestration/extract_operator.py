@@ -90,7 +90,7 @@ class ExtractDayOperator(BaseOperator):
         engine = backend_for(day.settings).sql_engine(clients)
         if engine.name != "athena":  # DuckDB: the whole day here, in the worker
             store = results_store(day.settings, clients)
-            return self._done(context, run_day(engine, store, day), store)
+            return self._done(context, run_day(engine, store, day))
         day.summary.engine = engine.name
         return self._start("counts", context, day.summary)
 
@@ -142,7 +142,7 @@ class ExtractDayOperator(BaseOperator):
         store = results_store(day.settings, task_clients(day.settings))
         collect_parts(store, day.prefix, day.attempt, done)
         publish(store, day.prefix, done)
-        return self._done(context, done, store)
+        return self._done(context, done)
 
     def _reason(self, query: str) -> str | None:
         """Athena's own words for a failed query (None when it gives none)."""
@@ -151,7 +151,7 @@ class ExtractDayOperator(BaseOperator):
         except (KeyError, AirflowException, OSError):
             return None
 
-    def _done(self, context: Any, summary: ExtractSummary, store: Any) -> dict:
+    def _done(self, context: Any, summary: ExtractSummary) -> dict:
         for line in summary.log_lines():
             log.info(line)
         if summary.rows == 0:

@@ -14,7 +14,6 @@ from typing import Any
 
 from lakewatch.serving.scorer_layer import (
     LAMBDA_PYTHON,
-    LAMBDA_RUNTIME,
     UNZIPPED_LIMIT,
     build_layer,
 )
@@ -32,7 +31,7 @@ def write_artifacts(out: Path, python: str = LAMBDA_PYTHON, arch: str = "x86_64"
     (out / "function.zip").write_bytes(function.body)
     (out / "layer.zip").write_bytes(layer.body)
     manifest = {
-        "runtime": f"python{python}" if python != LAMBDA_PYTHON else LAMBDA_RUNTIME,
+        "runtime": f"python{python}",
         "architecture": arch,
         "function": {
             "sha256": function.sha256,

@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[3]
 REQUIREMENTS = REPO / "include" / "lambda" / "ipcheck" / "requirements.txt"
 LOCK = REPO / "requirements.txt"
 
-LAMBDA_RUNTIME = "python3.12"  # Amazon Linux 2023: the lock's wheels need glibc >= 2.28
-LAMBDA_PYTHON = "3.12"
+LAMBDA_PYTHON = "3.12"  # Amazon Linux 2023: the lock's wheels need glibc >= 2.28
+LAMBDA_RUNTIME = f"python{LAMBDA_PYTHON}"
 GLIBC = (2, 34)
 UNZIPPED_LIMIT = 262_144_000  # Lambda: the function and all its layers, unzipped
 # What Lambda's Python runtime already provides (its own boto3, kept current by AWS).
