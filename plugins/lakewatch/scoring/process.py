@@ -208,9 +208,10 @@ class Scorer:
             )
         except EndpointError as err:
             raise TransientError(str(err)) from None
+        views = kept["view"].to_pylist()
         values = shifted(
             self._combined(threshold, entities, ips, scores.dot_product),
-            kept["view"].to_pylist(),
+            views,
             threshold.get("view_offsets") or {},
         )
         known = (
@@ -230,7 +231,7 @@ class Scorer:
             for e, ip, view, s, k, n, first, last in zip(
                 entities,
                 ips,
-                kept["view"].to_pylist(),
+                views,
                 values,
                 known,
                 kept["event_time_count"].to_pylist(),
