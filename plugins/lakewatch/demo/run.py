@@ -272,12 +272,12 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
     for line in lines:
         print(line)
     print(f"scorer check: {check[-1]['state']}")
+    for line in more:  # before the closing lines, whose form is checked from outside
+        print(line)
     print(f"\nAirflow UI: {airflow.url}  (login {USER} / {airflow.password})")
     print("Stop everything the demo started: make down")
     print(f"Report: {page}")
     for line in kinds:
-        print(line)
-    for line in more:
         print(line)
     return 0 if check[-1]["state"] == "success" else 1
 
