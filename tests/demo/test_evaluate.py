@@ -33,3 +33,37 @@ def test_recall_and_precision_per_kind():
     }
     assert card.kinds["c2_beacon"]["recall"] == 0.0
     assert card.precision == 1 / 3
+
+
+def test_precision_at_the_top_counts_right_findings_among_the_first_k():
+    from lakewatch.demo.evaluate import precision_at
+
+    assert precision_at(["a", "b", "c", "d"], {"a", "c"}, k=2) == 0.5
+    assert precision_at(["a", "b"], {"a", "b"}, k=10) == 1.0  # fewer than k: of those shown
+    assert precision_at([], {"a"}) == 0.0
+
+
+def test_right_findings_are_injected_pairs_and_incidents_holding_one():
+    from lakewatch.demo.evaluate import true_uids
+
+    labels = [{"kind": "scan", "view": "ingress_peer", "entity": "i-1", "ip": "9.9.9.9"}]
+
+    def named(f, uid):
+        return {**f, "finding_info": {"uid": uid}}
+
+    def incident(uid, entity, ip):
+        return {
+            "finding_info": {"uid": uid},
+            "unmapped": [("lakewatch.kind", "incident")],
+            "evidences": [
+                {"data": [("view", "ingress_peer"), ("entity", entity)], "src_endpoint": {"ip": ip}}
+            ],
+        }
+
+    findings = [
+        named(_finding("ingress_peer", "i-1/in", "9.9.9.9"), "pair-right"),
+        named(_finding("egress_peer", "i-3", "1.2.3.4"), "pair-wrong"),
+        incident("incident-right", "i-1/in", "9.9.9.9"),
+        incident("incident-wrong", "i-4/in", "9.9.9.9"),
+    ]
+    assert true_uids(findings, labels) == {"pair-right", "incident-right"}

@@ -20,7 +20,7 @@ def test_v1_schema_is_aws_own(samples, source, path):
 
 
 def test_v2_adds_security_lake_2_columns():
-    for source in Source:
+    for source in (Source.VPC_FLOW, Source.ROUTE53):
         names = schema_for(source, "2.0").names
         for col in ("time_dt", "action", "observables", "accountid", "region", "asl_version"):
             assert col in names, (source, col)
@@ -31,3 +31,11 @@ def test_v2_adds_security_lake_2_columns():
 def test_unknown_version():
     with pytest.raises(ValueError, match=r"3\.0"):
         schema_for(Source.VPC_FLOW, "3.0")
+
+
+def test_security_hub_is_written_in_2_0_only():
+    names = schema_for(Source.SH_FINDINGS, "2.0").names
+    for col in ("finding_info", "resources", "evidences", "observables", "accountid"):
+        assert col in names
+    with pytest.raises(ValueError, match=r"2\.0 only"):
+        schema_for(Source.SH_FINDINGS, "1.0")

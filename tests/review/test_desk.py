@@ -45,3 +45,44 @@ def test_a_suppression_is_stored_with_its_expiry(reviewed):
     assert feedback.read_suppression(store, key) == suppression
     assert suppression.covers("i-1", "45.110.185.181", "egress_peer")
     assert not suppression.covers("i-1", "45.110.185.181", "ingress_peer")
+
+
+def _lake_with_guardduty(clients, settings, instance: str, address: str):
+    import io
+
+    import pyarrow.parquet as pq
+
+    from lakewatch.lake.layout import Source, object_key
+    from lakewatch.lake.sink import S3Store
+    from lakewatch.lake.synthetic.security_hub import ShFinding, sh_table
+
+    clients("s3").create_bucket(Bucket=settings.lake_bucket_name)
+    lake = S3Store(clients("s3"), settings.lake_bucket_name)
+    at = 1_796_007_600_000 + 600_000  # ten minutes after the findings' first event
+    found = [ShFinding("x", "Recon on " + instance, "Recon:EC2/Portscan", 2, at, instance, address)]
+    buf = io.BytesIO()
+    pq.write_table(sh_table(found, "111122223333", "us-east-1"), buf)
+    key = object_key(Source.SH_FINDINGS, "2.0", "us-east-1", "111122223333", DAY, "sh.parquet")
+    lake.put(key, buf.getvalue())
+    return lake
+
+
+def test_security_hub_evidence_in_the_lake_raises_the_finding_it_names(reviewed, clients):
+    settings, store, uids = reviewed
+    egress, ingress = uids
+    lake = _lake_with_guardduty(clients, settings, "i-2", "10.9.8.7")
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, lake=lake)
+    rows = {row.uid: row for row, _ in desk.reviewed(DAY)}
+    assert rows[ingress].corroborated_by == ("Recon on i-2",) and desk.evidence_note == ""
+    assert rows[ingress].priority == rows[ingress].severity_id + 2.0  # on its address
+    assert rows[egress].corroborated_by == ()
+
+
+def test_a_lake_it_cannot_read_ranks_without_it_and_says_why(reviewed, clients):
+    from lakewatch.lake.sink import S3Store
+
+    settings, store, uids = reviewed
+    lake = S3Store(clients("s3"), "no-such-lake-bucket")
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, lake=lake)
+    assert [row.uid for row, _ in desk.reviewed(DAY)] == uids
+    assert "Security Hub findings not read from s3://no-such-lake-bucket" in desk.evidence_note

@@ -69,3 +69,33 @@ def test_uid_prefixes_must_name_one_finding():
         find(found, "")
     with pytest.raises(FindingNotFound, match="0 findings match 'zzz'"):
         find(found, "zzz")
+
+
+def _evidence(instance, address, at, title="Backdoor:EC2/C&CActivity.B"):
+    from lakewatch.lake.security_hub import Evidence
+
+    return Evidence("gd-1", title, (title,), 4, at, (instance,), (address,), "s3://lake/sh")
+
+
+def test_security_hub_findings_raise_the_rows_they_name_near_their_time(tmp_path):
+    source = _key("111122223333", "20261130")
+    found = [
+        _finding("i-1", "198.51.100.7", -9.0, source),  # most severe by score alone
+        _finding("i-2", "203.0.113.5", -1.5, source),
+        _finding("i-3", "192.0.2.1", -1.5, source),
+    ]
+    day = date(2026, 11, 30)
+    assert ranked(found, day)[0].instances[0] == "i-1"
+    evidence = [
+        _evidence("i-9", "203.0.113.5", START + 600_000, "on its address"),  # address: +2
+        _evidence("i-3", "8.8.8.8", START + 600_000, "on its instance"),  # instance only: +1
+        _evidence("i-1", "198.51.100.7", START + 7 * 3_600_000, "hours later"),  # too far
+    ]
+    rows = ranked(found, day, evidence=evidence)
+    by = {r.instances[0]: r for r in rows}
+    assert by["i-2"].corroborated_by == ("on its address",) and by["i-2"].corroboration == 2.0
+    assert by["i-3"].corroborated_by == ("on its instance",) and by["i-3"].corroboration == 1.0
+    assert by["i-1"].corroborated_by == () and by["i-1"].corroboration == 0.0
+    assert by["i-2"].priority == by["i-2"].severity_id + 2.0
+    assert rows == sorted(rows, key=lambda r: -r.priority)
+    assert by["i-2"].as_dict()["corroborated_by"] == ["on its address"]

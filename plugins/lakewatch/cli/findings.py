@@ -27,11 +27,22 @@ def _context():
 
 
 def _desk(args: argparse.Namespace):
+    from lakewatch.extract.daily import results_store
+    from lakewatch.lake.sink import S3Store
     from lakewatch.review.desk import Desk
 
-    settings, store = _context()
+    settings, clients = context()
+    store = results_store(settings, clients)
     reputation = _reputation(args, settings, store) if hasattr(args, "reputation") else None
-    return Desk(store, settings.findings_prefix, settings.feedback_prefix, reputation)
+    lake = S3Store(clients("s3"), settings.lake_bucket_name)
+    return Desk(
+        store,
+        settings.findings_prefix,
+        settings.feedback_prefix,
+        reputation,
+        lake=lake,
+        source_version=settings.source_version,
+    )
 
 
 def _reputation(args: argparse.Namespace, settings, store):
@@ -62,7 +73,11 @@ def _day(args: argparse.Namespace) -> date:
 
 
 def _reviewed(args: argparse.Namespace, day: date):
-    return _desk(args).reviewed(day)
+    desk = _desk(args)
+    reviewed = desk.reviewed(day)
+    if desk.evidence_note:
+        print(desk.evidence_note, file=sys.stderr)
+    return reviewed
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -78,6 +93,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r, verdict in reviewed:
         score = f"{r.score:8.3f}" if r.score is not None else "       -"
         rep = f"  reputation {r.reputation:.0f} ({r.reputation_cidr})" if r.reputation else ""
+        rep += f"  security hub: {'; '.join(r.corroborated_by)}" if r.corroborated_by else ""
         print(
             f"{r.uid[:12]}  {r.severity:<13} {r.kind:<16} {','.join(r.instances):<22} "
             f"{','.join(r.addresses)[:40]:<40} {score}  {verdict or '-'}{rep}"

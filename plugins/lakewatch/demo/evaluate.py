@@ -132,3 +132,28 @@ def score(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> Score
             "precision": tp / (tp + false_positives) if tp + false_positives else 0.0,
         }
     return card
+
+
+def true_uids(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> set[str]:
+    """Uids of the findings that are right: an anomalous pair that was injected, or an
+    incident holding one."""
+    truth = labelled_pairs(labels)
+    every = set().union(*truth.values()) if truth else set()
+    out = {uid for uid, pairs in incident_pairs(findings).items() if pairs & every}
+    for f in findings:
+        meta = dict(f["unmapped"])
+        if meta["lakewatch.kind"] == "anomalous_pair":
+            pair = (
+                meta["lakewatch.view"],
+                dict(f["evidences"][0]["data"])["entity"],
+                f["observables"][1]["value"],
+            )
+            if pair in every:
+                out.add(f["finding_info"]["uid"])
+    return out
+
+
+def precision_at(ranked_uids: list[str], right: set[str], k: int = 10) -> float:
+    """Share of the first ``k`` ranked findings that are right (what on-call reads first)."""
+    top = ranked_uids[:k]
+    return sum(1 for uid in top if uid in right) / len(top) if top else 0.0

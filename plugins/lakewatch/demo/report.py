@@ -20,14 +20,17 @@ from lakewatch.demo.evaluate import (
     HOW_MEASURED,
     IncidentCard,
     Scorecard,
+    precision_at,
     score,
     score_incidents,
+    true_uids,
 )
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
 from lakewatch.names import threshold_index_key, threshold_night_prefix
+from lakewatch.review.desk import Desk
 from lakewatch.review.findings import read_day
 from lakewatch.settings import Settings
 
@@ -212,6 +215,10 @@ def write_report(
         )
     )
 
+    section, line = _ranking(settings, results, lake, date.fromisoformat(live_day), day_labels)
+    sections.append(section)
+    lines.append(line)
+
     sqs = clients("sqs")
     dlq = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
     dead = sqs.receive_message(
@@ -237,6 +244,59 @@ def write_report(
         f"<h1>lakewatch demo report</h1>{''.join(sections)}"
     )
     return page, lines, closing_lines(card, incidents)
+
+
+def _ranking(
+    settings: Settings, results: S3Store, lake: S3Store, day: date, labels: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """The day's findings as on-call sees them (the review desk's ranking), with and without
+    the lake's Security Hub findings: how many of the first ten are right."""
+    plain = Desk(results, settings.findings_prefix, settings.feedback_prefix)
+    found = plain.findings(day)
+    right = true_uids(found, labels)
+    enriched = Desk(
+        results,
+        settings.findings_prefix,
+        settings.feedback_prefix,
+        lake=lake,
+        source_version=settings.source_version,
+    )
+    evidence = enriched.evidence(day)
+
+    def order(desk: Desk) -> list[Any]:
+        return [r for r, _ in desk.reviewed(day, found) if r.kind != "unknown_entity"]
+
+    with_evidence, alone = order(enriched), order(plain)
+    p_with = precision_at([r.uid for r in with_evidence], right)
+    p_alone = precision_at([r.uid for r in alone], right)
+    corroborated = sum(1 for r in with_evidence if r.corroborated_by)
+    line = (
+        f"ranking: precision at the top 10 {p_with:.0%} with Security Hub evidence, "
+        f"{p_alone:.0%} by severity alone ({len(evidence)} Security Hub findings; "
+        f"{corroborated} of {len(with_evidence)} lakewatch findings corroborated)"
+    )
+    rows = [
+        [
+            n + 1,
+            r.severity,
+            r.kind,
+            ", ".join(r.instances)[:40],
+            ", ".join(r.addresses)[:40],
+            "; ".join(r.corroborated_by) or "-",
+            "yes" if r.uid in right else "no",
+        ]
+        for n, r in enumerate(with_evidence[:10])
+    ]
+    section = (
+        "<h2>Ranking with other evidence</h2><p>The review page's order: severity, raised by "
+        "Security Hub (GuardDuty) findings in the lake on the same address (two levels) or "
+        "instance (one) within six hours, and by the reputation list when one is configured. "
+        f"Precision at the top 10: {p_with:.0%}, against {p_alone:.0%} by severity alone.</p>"
+        + _table(
+            rows, ["rank", "severity", "kind", "instance", "address", "Security Hub", "injected"]
+        )
+    )
+    return section, line
 
 
 def closing_lines(card: Scorecard, incidents: IncidentCard) -> list[str]:

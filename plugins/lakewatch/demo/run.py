@@ -291,6 +291,8 @@ def _feedback(
         S3Store(clients("s3"), settings.results_bucket_name),
         settings.findings_prefix,
         settings.feedback_prefix,
+        lake=S3Store(clients("s3"), settings.lake_bucket_name),
+        source_version=settings.source_version,
     )
     truth = read_labels(lake, settings.ground_truth_prefix, day=f"{today:%Y%m%d}")
     review = review_day(desk, today, truth)

@@ -17,14 +17,15 @@ from enum import StrEnum
 class Source(StrEnum):
     VPC_FLOW = "VPC_FLOW"
     ROUTE53 = "ROUTE53"
+    SH_FINDINGS = "SH_FINDINGS"  # Security Hub (GuardDuty and others): evidence, not scored
 
     @property
     def class_uid(self) -> int:
-        return {Source.VPC_FLOW: 4001, Source.ROUTE53: 4003}[self]
+        return {Source.VPC_FLOW: 4001, Source.ROUTE53: 4003, Source.SH_FINDINGS: 2004}[self]
 
     @property
     def table_token(self) -> str:
-        return {Source.VPC_FLOW: "vpc_flow", Source.ROUTE53: "route53"}[self]
+        return self.value.lower()
 
 
 SOURCE_VERSIONS = ("1.0", "2.0")

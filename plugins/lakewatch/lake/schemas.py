@@ -159,6 +159,68 @@ def route53_schema(version: str) -> pa.Schema:
     return pa.schema(fields)
 
 
+def sh_findings_schema() -> pa.Schema:
+    """Security Hub findings as Security Lake 2.0 writes them (OCSF 1.1.0 Detection
+    Finding); lakewatch reads only their uid, title, time, severity, resources and addresses."""
+    endpoint = pa.struct([_f("ip", S), _f("instance_uid", S)])
+    return pa.schema(
+        [
+            _f("metadata", METADATA, False),
+            _f("time", I64, False),
+            _f("time_dt", TS),
+            _f(
+                "cloud",
+                pa.struct(
+                    [
+                        _f("account", pa.struct([_f("uid", S)])),
+                        _f("region", S),
+                        _f("provider", S, False),
+                    ]
+                ),
+                False,
+            ),
+            _f(
+                "finding_info",
+                pa.struct(
+                    [
+                        _f("uid", S, False),
+                        _f("title", S),
+                        _f("desc", S),
+                        _f("types", _list(S)),
+                        _f("created_time", I64),
+                    ]
+                ),
+                False,
+            ),
+            _f(
+                "resources",
+                _list(pa.struct([_f("uid", S), _f("type", S), _f("region", S)])),
+            ),
+            _f(
+                "evidences",
+                _list(pa.struct([_f("src_endpoint", endpoint), _f("dst_endpoint", endpoint)])),
+            ),
+            _f("observables", _list(OBSERVABLE)),
+            _f("severity_id", I32, False),
+            _f("severity", S, False),
+            _f("status_id", I32),
+            _f("status", S),
+            _f("class_name", S, False),
+            _f("class_uid", I32, False),
+            _f("category_name", S, False),
+            _f("category_uid", I32, False),
+            _f("activity_id", I32, False),
+            _f("activity_name", S),
+            _f("type_uid", I64, False),
+            _f("type_name", S),
+            _f("unmapped", UNMAPPED),
+            _f("accountid", S),
+            _f("region", S),
+            _f("asl_version", S),
+        ]
+    )
+
+
 def _sl2_columns(v2: bool) -> list[pa.Field]:
     if not v2:
         return []
@@ -168,4 +230,8 @@ def _sl2_columns(v2: bool) -> list[pa.Field]:
 def schema_for(source: Source, version: str) -> pa.Schema:
     if version not in ("1.0", "2.0"):
         raise ValueError(f"unknown Security Lake source version {version!r} (1.0 or 2.0)")
+    if source is Source.SH_FINDINGS:
+        if version != "2.0":
+            raise ValueError("lakewatch writes SH_FINDINGS in source version 2.0 only")
+        return sh_findings_schema()
     return vpc_flow_schema(version) if source is Source.VPC_FLOW else route53_schema(version)

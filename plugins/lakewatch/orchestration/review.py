@@ -7,6 +7,7 @@ Settings come from the ``LAKEWATCH_*`` environment overridden by the Airflow Var
 from __future__ import annotations
 
 from lakewatch.extract.daily import results_store
+from lakewatch.lake.sink import S3Store
 from lakewatch.orchestration.runtime import VARIABLE, HookClients
 from lakewatch.review.desk import Desk
 from lakewatch.review.reputation import read_reputation
@@ -41,5 +42,11 @@ def desk() -> Desk:
         _USUAL.clear()
         _USUAL[where] = UsualByModel(store, settings.models_prefix)
     return Desk(
-        store, settings.findings_prefix, settings.feedback_prefix, reputation, _USUAL[where]
+        store,
+        settings.findings_prefix,
+        settings.feedback_prefix,
+        reputation,
+        _USUAL[where],
+        lake=S3Store(clients("s3"), settings.lake_bucket_name),
+        source_version=settings.source_version,
     )

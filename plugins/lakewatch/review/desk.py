@@ -6,14 +6,20 @@ Airflow UI (``review/web.py``) both do, so the two never disagree on what a labe
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from lakewatch.lake.security_hub import Evidence, read_evidence
 from lakewatch.review import feedback
 from lakewatch.review.findings import Row, find, ranked, read_day, row_of
 from lakewatch.review.reputation import Reputation
 from lakewatch.review.usual import Usual, UsualByModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +29,9 @@ class Desk:
     feedback_prefix: str
     reputation: Reputation | None = None
     usual_by_model: UsualByModel | None = None  # the entity's usual prefixes and peers
+    lake: Any = None  # the lake bucket, for its Security Hub findings (None: not ranked by them)
+    source_version: str = "2.0"
+    evidence_note: str = ""  # why the last ranking had no (or partial) Security Hub evidence
 
     def findings(self, day: date) -> list[dict[str, Any]]:
         """The day's findings as written (OCSF Detection Findings)."""
@@ -34,9 +43,28 @@ class Desk:
         """The day's findings (or ``findings``, already read), ranked (with the reputation
         list), each with its latest verdict (None when unlabelled)."""
         found = self.findings(day) if findings is None else findings
-        rows = ranked(found, day, self.reputation)
+        rows = ranked(found, day, self.reputation, self.evidence(day))
         latest = feedback.latest_verdicts(feedback.labels(self.store, self.feedback_prefix))
         return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in rows]
+
+    def evidence(self, day: date) -> list[Evidence]:
+        """Security Hub's findings of the day and the next (findings lag their activity).
+        A lake this reviewer cannot read ranks without them, and ``evidence_note`` says why."""
+        self.evidence_note = ""
+        if self.lake is None:
+            return []
+        try:
+            found = read_evidence(self.lake, self.source_version, [day, day + timedelta(days=1)])
+        except ClientError as err:
+            self.evidence_note = f"Security Hub findings not read from {self.lake.uri()}: {err}"
+            log.warning(self.evidence_note)
+            return []
+        if found.skipped:
+            self.evidence_note = (
+                f"{len(found.skipped)} Security Hub row(s) skipped, e.g. {found.skipped[0]}"
+            )
+            log.warning(self.evidence_note)
+        return found.findings
 
     def finding(self, day: date, uid: str) -> dict[str, Any]:
         """The finding whose uid is (or starts with) ``uid``; ``FindingNotFound`` if none."""

@@ -15,7 +15,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from lakewatch.lake.security_hub import Evidence
 from lakewatch.review.reputation import Match, Reputation
+
+# Security Hub evidence counts for a finding when it is this close to the finding's first event
+EVIDENCE_WINDOW_MS = 6 * 3_600_000
 
 
 class FindingNotFound(ValueError):
@@ -42,18 +46,21 @@ class Row:
     reputation: float | None = None  # the worst of its addresses on the user's list (0-100)
     reputation_cidr: str = ""
     reputation_source: str = ""
+    corroborated_by: tuple[str, ...] = ()  # Security Hub findings on its instance or address
+    corroboration: float = 0.0  # 2: one names its address, 1: only its instance
 
     @property
     def priority(self) -> float:
-        """Severity, raised by up to two levels by a bad reputation: a finding whose address
-        the user's list also names is evidence from two sources."""
-        return self.severity_id + 2.0 * (self.reputation or 0.0) / 100.0
+        """Severity, raised by up to two levels by a bad reputation and up to two by Security
+        Hub (GuardDuty) findings on the same address or instance: evidence from two sources."""
+        return self.severity_id + 2.0 * (self.reputation or 0.0) / 100.0 + self.corroboration
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.__dict__,
             "instances": list(self.instances),
             "addresses": list(self.addresses),
+            "corroborated_by": list(self.corroborated_by),
         }
 
 
@@ -101,15 +108,40 @@ def read_day(store: Any, prefix: str, day: date) -> list[dict[str, Any]]:
 
 
 def ranked(
-    findings: list[dict[str, Any]], day: date, reputation: Reputation | None = None
+    findings: list[dict[str, Any]],
+    day: date,
+    reputation: Reputation | None = None,
+    evidence: list[Evidence] | None = None,
 ) -> list[Row]:
-    """Rows, highest priority first (severity, raised by the addresses' reputation), then
-    lowest score; the same finding written twice (an object scored again) is listed once."""
+    """Rows, highest priority first (severity, raised by the addresses' reputation and by
+    Security Hub findings on them), then lowest score; the same finding written twice (an
+    object scored again) is listed once."""
     rows = {r.uid: r for r in (row_of(f, day.isoformat()) for f in findings)}
     out = list(rows.values())
     if reputation is not None:
         out = [_with_reputation(r, reputation.worst(r.addresses)) for r in out]
+    if evidence:
+        out = [corroborated(r, evidence) for r in out]
     return sorted(out, key=lambda r: (-r.priority, r.score if r.score is not None else 0.0, r.uid))
+
+
+def corroborated(row: Row, evidence: list[Evidence]) -> Row:
+    """``row`` with the Security Hub findings that name its address (worth two levels) or
+    only its instance (one: an instance's unrelated findings are common) near its time."""
+    named = [
+        e
+        for e in evidence
+        if abs(e.time - row.start_time) <= EVIDENCE_WINDOW_MS
+        and e.names(row.instances, row.addresses)
+    ]
+    if not named:
+        return row
+    on_address = any(set(e.addresses) & set(row.addresses) for e in named)
+    return replace(
+        row,
+        corroborated_by=tuple(sorted({e.title for e in named})),
+        corroboration=2.0 if on_address else 1.0,
+    )
 
 
 def _with_reputation(row: Row, match: Match | None) -> Row:

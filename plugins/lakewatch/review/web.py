@@ -82,6 +82,7 @@ def create_app(
             }
             for row, verdict in d.reviewed(day, found)
         ]
+        message = "; ".join(m for m in (message, d.evidence_note) if m)
         html = _TEMPLATES.get_template("review.html").render(
             day=day.isoformat(),
             rows=rows,

@@ -27,6 +27,7 @@ from lakewatch.lake.synthetic.options import (
     day_ms,
 )
 from lakewatch.lake.synthetic.pools import Pools
+from lakewatch.lake.synthetic.security_hub import findings_for_day, sh_table
 from lakewatch.lake.synthetic.slices import Slice
 from lakewatch.lake.synthetic.traffic import Usage, daily_usage, normal_traffic
 from lakewatch.lake.synthetic.world import World
@@ -56,6 +57,7 @@ class LakeGenerator:
         events = self._plan_events(day, day_rng)
         rows_account = o.rows_per_day / o.accounts
         for account in range(o.accounts):
+            labels: list[Label] = []
             for s in range(self.slices):
                 sl = Slice(
                     self.world,
@@ -74,7 +76,11 @@ class LakeGenerator:
                 )
                 for source, blocks in ((Source.VPC_FLOW, sl.vpc), (Source.ROUTE53, sl.dns)):
                     if blocks:
-                        yield self._object(source, blocks, day, sl)
+                        obj = self._object(source, blocks, day, sl)
+                        labels.extend(obj.labels)
+                        yield obj
+            if o.security_hub and o.source_version == "2.0":
+                yield self._security_hub_object(day, account, labels)
 
     def _plan_events(self, day: date, rng: np.random.Generator) -> list[Event]:
         """The day's anomalies, each in a random account and slice."""
@@ -97,6 +103,18 @@ class LakeGenerator:
         normal_traffic(sl, n_vpc, n_dns, usage)
         for event in events:
             inject(sl, event)
+
+    def _security_hub_object(self, day: date, account: int, labels: list[Label]) -> GeneratedObject:
+        """The account's Security Hub findings of the day (``security_hub.py``)."""
+        o = self.options
+        rng = np.random.default_rng([o.seed, o.stream(day), account, 1_000_003])
+        instances = [self.world.instances[j] for j in self.world.accounts[account].instances]
+        account_uid = self.world.accounts[account].uid
+        found = findings_for_day(labels, instances, day_ms(day), rng)
+        table = sh_table(found, account_uid, o.region)
+        name = rng.bytes(16).hex() + ".gz.parquet"
+        key = object_key(Source.SH_FINDINGS, o.source_version, o.region, account_uid, day, name)
+        return GeneratedObject(Source.SH_FINDINGS, key, table, day, account_uid, [])
 
     def _object(
         self, source: Source, blocks: list[dict[str, pa.Array]], day: date, sl: Slice

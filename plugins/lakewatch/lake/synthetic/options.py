@@ -27,6 +27,8 @@ class GenerateOptions:
     anomalies_per_kind: int | None = None  # per day; default: one per account
     dns_share: float = 0.15
     max_rows_per_object: int = 150_000
+    # Security Hub findings (source version 2.0): some injected events reported, and noise
+    security_hub: bool = True
     # A day's random stream is keyed by its distance from ``origin`` when given (a lake
     # written relative to today, the demo's, is then the same whatever today is), else by
     # its date.
