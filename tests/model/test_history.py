@@ -44,6 +44,20 @@ def test_peers_are_the_entities_sharing_ranges():
     assert foreign["peers_24"] == 0.0
 
 
+def test_owned_says_whose_an_address_is():
+    h = _history()
+    mine = _features(h, "a0", "10.1.1.5")  # every a instance uses it: all in a0's group
+    sibling = _features(h, "a0", "10.1.4.5")  # one sibling's address (a1's)
+    foreign = _features(h, "a0", "10.9.1.5")  # b's: used by four entities, none of a0's group
+    nobody = _features(h, "a0", "10.1.200.9")  # used by no one: no evidence either way
+    assert foreign["owned_32"] == pytest.approx(1 / 6)  # (0 + 1) / (4 + 2): uniform prior
+    assert nobody["owned_32"] == 0.5
+    assert mine["owned_32"] == pytest.approx((4 + 1) / (4 + 2))  # room: a0 and its 3 peers
+    assert sibling["owned_32"] == pytest.approx(2 / 3)  # its one user is a peer
+    assert foreign["owned_32"] < nobody["owned_32"] < sibling["owned_32"] < mine["owned_32"]
+    assert foreign["owned_24"] < 0.5 < mine["owned_24"]
+
+
 def test_everyone_counts_distinct_entities_and_unknown_entities_get_no_evidence():
     h = _history()
     f = _features(h, "stranger", "10.1.1.5")

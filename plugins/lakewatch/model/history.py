@@ -1,7 +1,9 @@
 """What each entity, its peer group and the whole environment did in training, by prefix.
 
 The evidence beside IP Insights' dot product: how new an address's /32, /24, /16 and /8 are for
-the entity (IPv6: /128, /64, /48, /32), for the entity's peer group, and for everyone. A model
+the entity (IPv6: /128, /64, /48, /32), for the entity's peer group, and for everyone; and
+whose it is: the share of the /32's (and /24's) users that are the entity or its peers (an
+address other groups use and this one never did belongs to someone else). A model
 trained by gradient descent smooths this away for rarely seen entities; the counts keep it.
 
 The peer group is found from the data, not from names or tags: an entity's peers are the
@@ -35,6 +37,8 @@ FEATURES = (
     "everyone_32",
     "everyone_24",
     "entity_activity",
+    "owned_32",
+    "owned_24",
 )
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -135,21 +139,31 @@ class History:
             )
             out[:, level] = np.log1p(hits)
         pos, known = self._rows(entity_hash)
+        users_in_group = [(out[:, level] > 0).astype(np.float32) for level in (0, 1)]
+        group_size = np.ones(n, np.float32)
         if self.peers.size:
             peer_hash = self.peers[pos]  # (n, k)
             weight = np.where(known[:, None], self.peer_weights[pos], 0.0)
             total = np.maximum(weight.sum(axis=1), 1e-9)
+            group_size += ((peer_hash != 0) & known[:, None]).sum(axis=1)
             for col, level in ((4, 0), (5, 1), (6, 2)):
                 query = pair_keys(
                     peer_hash.reshape(-1), np.repeat(prefixes[level], peer_hash.shape[1])
                 )
                 used = _lookup(self.entity_keys[level], self.entity_counts[level], query) > 0
-                used = used.reshape(peer_hash.shape) & (peer_hash != 0)
+                used = used.reshape(peer_hash.shape) & (peer_hash != 0) & known[:, None]
                 out[:, col] = (weight * used).sum(axis=1) / total
+                if level < 2:
+                    users_in_group[level] += used.sum(axis=1)
         for col, level in ((7, 0), (8, 1)):
-            out[:, col] = np.log1p(
-                _lookup(self.everyone_keys[level], self.everyone_counts[level], prefixes[level])
-            )
+            users = _lookup(self.everyone_keys[level], self.everyone_counts[level], prefixes[level])
+            out[:, col] = np.log1p(users)
+            # of the prefix's users the entity's group could hold, the share it does, with a
+            # uniform prior: low when other groups use the address and this one never did
+            # (someone else's: lateral movement, another user's address), high when all who
+            # could have are in the group, 1/2 when nobody used it (no evidence either way)
+            room = np.minimum(users, group_size)
+            out[:, col + 3] = (np.minimum(users_in_group[level], room) + 1.0) / (room + 2.0)
         out[:, 9] = np.log1p(np.where(known, self.activity[pos] if self.activity.size else 0, 0))
         out[~addrs.valid] = 0.0
         return out
