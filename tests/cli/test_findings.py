@@ -126,3 +126,30 @@ def test_list_ranks_with_a_reputation_list_from_a_file_or_s3(reviewed, tmp_path,
         assert rows[mild]["reputation"] == 80 and rows[mild]["reputation_cidr"] == "10.9.8.0/24"
         assert rows[worst]["reputation"] is None
         assert f"skipped: {where} line 2" in captured.err
+
+
+def test_list_shows_security_hub_findings_that_corroborate(reviewed, clients, capsys, monkeypatch):
+    from tests.review.conftest import lake_with_guardduty
+
+    settings, _, (worst, mild) = reviewed
+    monkeypatch.setenv("LAKEWATCH_LAKE_BUCKET", settings.lake_bucket_name)
+    lake_with_guardduty(clients, settings, "i-2", "10.9.8.7")
+    assert main(["findings", "list", "--day", "2026-11-30"]) == 0
+    out = capsys.readouterr()
+    line = next(line for line in out.out.splitlines() if line.startswith(mild[:12]))
+    assert line.endswith("security hub: Recon on i-2") and out.err == ""
+    assert main(["findings", "list", "--day", "2026-11-30", "--json"]) == 0
+    rows = {r["uid"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (
+        rows[mild]["corroborated_by"] == ["Recon on i-2"] and rows[worst]["corroborated_by"] == []
+    )
+
+
+def test_list_without_a_readable_lake_ranks_and_says_why(reviewed, capsys, monkeypatch):
+    monkeypatch.setenv("LAKEWATCH_LAKE_BUCKET", "no-such-lake")
+    assert main(["findings", "list", "--day", "2026-11-30"]) == 0
+    out = capsys.readouterr()
+    assert (
+        "2 finding(s)" in out.out
+        and "Security Hub findings not read from s3://no-such-lake" in out.err
+    )

@@ -123,6 +123,14 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     m = re.search(r"^incidents: precision (\d+)% \(\d+ of \d+\), recall (\d+)% ", out, re.M)
     assert m and int(m.group(2)) >= INCIDENT_RECALL_FLOOR, out[-2000:]
     assert "scorer check: success" in out
+    # ranking with the lake's Security Hub findings: some corroborate, the top 10 are right
+    m = re.search(
+        r"^ranking: precision at the top 10 (\d+)% .* (\d+) Security Hub findings corroborate "
+        r"(\d+) of",
+        out,
+        re.M,
+    )
+    assert m and int(m.group(1)) >= 80 and int(m.group(2)) > 0 and int(m.group(3)) > 0, out[-3000:]
     recall = {}
     for kind, floor in RECALL_FLOORS.items():
         m = re.search(rf"^{kind}: precision (\d+)%, recall (\d+)% \(", out, re.M)

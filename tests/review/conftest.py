@@ -1,11 +1,14 @@
 """A day of findings on the emulator, for the command line's and the review page's tests."""
 
+import io
 from datetime import UTC, date, datetime
 
+import pyarrow.parquet as pq
 import pytest
 
-from lakewatch.lake.layout import parse_key
+from lakewatch.lake.layout import Source, object_key, parse_key
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic.security_hub import ShFinding, sh_table
 from lakewatch.scoring.findings import ScoredPair, make_finding
 from lakewatch.scoring.storage import findings_key, to_parquet
 
@@ -41,3 +44,17 @@ def reviewed(aws, clients, monkeypatch):
     store = S3Store(clients("s3"), settings.results_bucket_name)
     store.put(findings_key(settings.findings_prefix, key, "ipi-x"), to_parquet(findings))
     return settings, store, [f["finding_info"]["uid"] for f in findings]
+
+
+def lake_with_guardduty(clients, settings, instance: str, address: str):
+    """A lake bucket holding one GuardDuty finding on ``instance`` and ``address``, ten
+    minutes after the day's findings begin."""
+    clients("s3").create_bucket(Bucket=settings.lake_bucket_name)
+    lake = S3Store(clients("s3"), settings.lake_bucket_name)
+    at = 1_796_007_600_000 + 600_000  # ten minutes after the findings' first event
+    found = [ShFinding("x", "Recon on " + instance, "Recon:EC2/Portscan", 2, at, instance, address)]
+    buf = io.BytesIO()
+    pq.write_table(sh_table(found, "111122223333", "us-east-1"), buf)
+    key = object_key(Source.SH_FINDINGS, "2.0", "us-east-1", "111122223333", DAY, "sh.parquet")
+    lake.put(key, buf.getvalue())
+    return lake

@@ -7,7 +7,7 @@ from datetime import date
 
 from lakewatch.review import feedback
 from lakewatch.review.desk import Desk
-from tests.review.conftest import DAY
+from tests.review.conftest import DAY, lake_with_guardduty
 
 
 def test_labels_name_pairs_as_the_views_do_and_the_latest_verdict_shows(reviewed):
@@ -47,30 +47,10 @@ def test_a_suppression_is_stored_with_its_expiry(reviewed):
     assert not suppression.covers("i-1", "45.110.185.181", "ingress_peer")
 
 
-def _lake_with_guardduty(clients, settings, instance: str, address: str):
-    import io
-
-    import pyarrow.parquet as pq
-
-    from lakewatch.lake.layout import Source, object_key
-    from lakewatch.lake.sink import S3Store
-    from lakewatch.lake.synthetic.security_hub import ShFinding, sh_table
-
-    clients("s3").create_bucket(Bucket=settings.lake_bucket_name)
-    lake = S3Store(clients("s3"), settings.lake_bucket_name)
-    at = 1_796_007_600_000 + 600_000  # ten minutes after the findings' first event
-    found = [ShFinding("x", "Recon on " + instance, "Recon:EC2/Portscan", 2, at, instance, address)]
-    buf = io.BytesIO()
-    pq.write_table(sh_table(found, "111122223333", "us-east-1"), buf)
-    key = object_key(Source.SH_FINDINGS, "2.0", "us-east-1", "111122223333", DAY, "sh.parquet")
-    lake.put(key, buf.getvalue())
-    return lake
-
-
 def test_security_hub_evidence_in_the_lake_raises_the_finding_it_names(reviewed, clients):
     settings, store, uids = reviewed
     egress, ingress = uids
-    lake = _lake_with_guardduty(clients, settings, "i-2", "10.9.8.7")
+    lake = lake_with_guardduty(clients, settings, "i-2", "10.9.8.7")
     desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, lake=lake)
     rows = {row.uid: row for row, _ in desk.reviewed(DAY)}
     assert rows[ingress].corroborated_by == ("Recon on i-2",) and desk.evidence_note == ""

@@ -269,11 +269,16 @@ def _ranking(
     with_evidence, alone = order(enriched), order(plain)
     p_with = precision_at([r.uid for r in with_evidence], right)
     p_alone = precision_at([r.uid for r in alone], right)
+    # R-precision: at the rank where a perfect order would have shown every right finding
+    depth = len(right)
+    r_with = precision_at([r.uid for r in with_evidence], right, depth)
+    r_alone = precision_at([r.uid for r in alone], right, depth)
     corroborated = sum(1 for r in with_evidence if r.corroborated_by)
     line = (
-        f"ranking: precision at the top 10 {p_with:.0%} with Security Hub evidence, "
-        f"{p_alone:.0%} by severity alone ({len(evidence)} Security Hub findings; "
-        f"{corroborated} of {len(with_evidence)} lakewatch findings corroborated)"
+        f"ranking: precision at the top 10 {p_with:.0%} with Security Hub evidence "
+        f"({p_alone:.0%} by severity alone), at the top {depth} {r_with:.0%} ({r_alone:.0%}); "
+        f"{len(evidence)} Security Hub findings corroborate {corroborated} of "
+        f"{len(with_evidence)} lakewatch findings"
     )
     rows = [
         [
@@ -291,7 +296,8 @@ def _ranking(
         "<h2>Ranking with other evidence</h2><p>The review page's order: severity, raised by "
         "Security Hub (GuardDuty) findings in the lake on the same address (two levels) or "
         "instance (one) within six hours, and by the reputation list when one is configured. "
-        f"Precision at the top 10: {p_with:.0%}, against {p_alone:.0%} by severity alone.</p>"
+        f"Precision at the top 10: {p_with:.0%}, against {p_alone:.0%} by severity alone; at "
+        f"the top {depth} (as many as are right): {r_with:.0%}, against {r_alone:.0%}.</p>"
         + _table(
             rows, ["rank", "severity", "kind", "instance", "address", "Security Hub", "injected"]
         )
