@@ -88,3 +88,20 @@ def test_fit_refuses_a_holdout_too_small():
             p.addrs.take(np.arange(5)),
             lambda h, a: np.zeros(len(h)),
         )
+
+
+def test_shuffled_negatives_reach_rare_addresses_not_only_popular_ones():
+    from lakewatch.model.detector import negatives
+    from lakewatch.model.encoding import entity_hashes, parse_addresses
+
+    # 900 pairs to one popular address, 100 pairs to 100 rare ones, each its own entity
+    ents = [f"e{k}" for k in range(1000)]
+    ips = ["52.216.0.1"] * 900 + [f"10.0.{k // 250}.{k % 250}" for k in range(100)]
+    hashes, addrs = entity_hashes(ents), parse_addresses(ips)
+    neg_hash, neg_addrs = negatives(np.random.default_rng(0), hashes, addrs)
+    assert len(neg_hash) > 1000  # the random ones, and the shuffled ones that differ
+    shuffled = neg_addrs.lo[1000:]
+    rare = np.isin(shuffled, addrs.lo[900:]).mean()
+    # by pair alone a tenth would be rare; half are drawn by distinct address (100 of 101)
+    assert 0.4 < rare < 0.65
+    assert not np.any((neg_hash[1000:] == hashes[0]) & (shuffled == addrs.lo[0]))

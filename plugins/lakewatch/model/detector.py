@@ -139,7 +139,10 @@ def negatives(
     another pair's address (where that pair is another entity's)."""
     n = len(entity_hash)
     rand = random_addresses(rng, n, addrs.family)
-    perm = rng.permutation(n)
+    # another entity's address, every distinct address as likely as any other: drawn by
+    # pair, the popular addresses everyone uses would make most of these negatives normal
+    _, first = np.unique(np.stack([addrs.hi, addrs.lo]), axis=1, return_index=True)
+    perm = np.where(rng.random(n) < 0.5, first[rng.integers(0, first.size, n)], rng.permutation(n))
     differ = entity_hash[perm] != entity_hash
     rows = np.concatenate([np.arange(n), np.flatnonzero(differ)])
     return entity_hash[rows], concat_addresses(rand, addrs.take(perm[differ]))
