@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     feedback_prefix: str = "feedback/"  # analysts' labels and suppressions (review/feedback.py)
     reputation_uri: str = ""  # an IP reputation list, cidr,score[,source] (file or s3://)
     athena_workgroup: str = "primary"
+    # the Glue table over the findings (README, "Read the findings in Athena")
+    findings_database: str = Field("lakewatch", pattern=r"^[a-z0-9_]{1,255}$")
+    findings_table: str = Field("lakewatch_findings", pattern=r"^[a-z0-9_]{1,255}$")
     athena_output: str = ""  # default: s3://<results bucket>/athena-results/
     sagemaker_role_arn: str = ""  # execution role for training jobs, models and endpoints
     training_instance_type: str = "ml.m5.xlarge"

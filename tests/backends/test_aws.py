@@ -70,3 +70,91 @@ def test_the_mapping_state_is_lambdas(emulator_settings):
         backend = AwsBackend(settings)
         assert backend.scorer_mapping_state(lambda s: lam) == "Enabled"
         assert backend.scorer_mapping_state(lambda s: lam) == "no event source mapping"
+
+
+def test_findings_are_read_through_athena_in_the_findings_database(aws, clients):
+    """The export's SQL goes to Athena against the findings table's database; its typed
+    results become review rows (moto does not run SQL: the results are seeded)."""
+    from datetime import date
+
+    from lakewatch.aws.clients import Boto3Clients
+    from lakewatch.review import export
+    from tests.extract.test_athena import _rows, _seed_athena
+
+    local, _ = aws
+    settings = local.model_copy(update={"backend": "aws", "findings_database": "security"})
+    names = [
+        "uid",
+        "severity_id",
+        "severity",
+        "kind",
+        "title",
+        "instances",
+        "addresses",
+        "view",
+        "score",
+        "threshold",
+        "model_id",
+        "source_object",
+        "start_time",
+        "count",
+    ]
+    types = [
+        "varchar",
+        "integer",
+        "varchar",
+        "varchar",
+        "varchar",
+        "varchar",
+        "varchar",
+        "varchar",
+        "double",
+        "double",
+        "varchar",
+        "varchar",
+        "bigint",
+        "integer",
+    ]
+    row = [
+        "f1",
+        4,
+        "High",
+        "incident",
+        "t",
+        "i-1,i-2",
+        "203.0.113.9",
+        "egress_peer",
+        -3.5,
+        -1.0,
+        "ipi-x",
+        "s3://lake/o",
+        1796007600000,
+        7,
+    ]
+    _seed_athena(
+        settings,
+        local.resolved_endpoint_url,
+        [
+            {
+                "rows": _rows(names, row),
+                "column_info": [{"Name": n, "Type": t} for n, t in zip(names, types, strict=True)],
+            }
+        ],
+    )
+    emulated = Boto3Clients(local, endpoint_overrides={"athena": local.resolved_endpoint_url})
+    backend = AwsBackend(settings)
+    day = date(2026, 11, 30)
+    sql = export.findings_sql(settings.findings_database, settings.findings_table, day)
+    table = backend.query_findings(emulated, sql, day)
+    [got] = export.rows_of(table, day)
+    assert got.instances == ("i-1", "i-2") and got.score == -3.5 and got.count == 7
+    assert got.severity_id == 4 and got.start_time == 1796007600000
+    athena = emulated("athena")
+    [qid] = [
+        q
+        for q in athena.list_query_executions()["QueryExecutionIds"]
+        if "lakewatch_findings"
+        in athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Query"]
+    ]
+    context = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+    assert context["QueryExecutionContext"]["Database"] == "security"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+
+import pyarrow as pa
 
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.athena import AthenaRunner
@@ -48,6 +51,10 @@ class AwsBackend:
             self.settings.athena_output_location,
             self.settings.athena_workgroup,
         )
+
+    def query_findings(self, clients: AwsClients, athena_sql: str, day: date) -> pa.Table:
+        runner = self.sql_engine(clients)
+        return runner.results(runner.run(athena_sql, self.settings.findings_database))
 
     def training_algorithm(self, requested: str) -> str:
         return requested

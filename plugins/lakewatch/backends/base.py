@@ -7,7 +7,10 @@ Only the compute below has two implementations, both in this package.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Protocol
+
+import pyarrow as pa
 
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.daily import SqlEngine
@@ -40,6 +43,11 @@ class Backend(Protocol):
 
     def sql_engine(self, clients: AwsClients, lake_uri: str | None = None) -> SqlEngine:
         """What runs the extract's SQL over the lake."""
+        ...
+
+    def query_findings(self, clients: AwsClients, athena_sql: str, day: date) -> pa.Table:
+        """Athena SQL over the findings table (``findings_database.findings_table``) for one
+        day: Athena on ``aws``, DuckDB over the day's findings files on ``local``."""
         ...
 
     def training_algorithm(self, requested: str) -> str:

@@ -3,11 +3,17 @@ Insights for training and serving, and a local event source mapping for Lambda."
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
-from lakewatch.extract.engine import DuckAthena, LakeLocation
+from lakewatch.extract.engine import DuckAthena, LakeLocation, query_parquet
+from lakewatch.lake.sink import S3Store
 from lakewatch.local.bootstrap import (
     Resources,
     ensure_alerts_inbox,
@@ -18,6 +24,7 @@ from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.model.registry import ModelRecord
+from lakewatch.review.findings import day_keys
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving.deploy import DeployResult
 from lakewatch.serving.lambda_deploy import ScorerDeployment
@@ -57,6 +64,18 @@ class LocalBackend:
     def sql_engine(self, clients: AwsClients, lake_uri: str | None = None) -> DuckAthena:
         uri = lake_uri or f"s3://{self.settings.lake_bucket_name}"
         return DuckAthena(LakeLocation.open(uri, clients, self.settings.region))
+
+    def query_findings(self, clients: AwsClients, athena_sql: str, day: date) -> pa.Table:
+        store = S3Store(clients("s3"), self.settings.results_bucket_name)
+        with tempfile.TemporaryDirectory(prefix="lakewatch-findings-") as tmp:
+            files = []
+            for key in day_keys(store, self.settings.findings_prefix, day):
+                path = Path(tmp, key)  # the key's region=/accountId=/eventDay= become columns
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(store.get(key))
+                files.append(str(path))
+            glue = f"{self.settings.findings_database}.{self.settings.findings_table}"
+            return query_parquet(athena_sql, {glue: files})
 
     def training_algorithm(self, requested: str) -> str:
         return "lakewatch"  # SageMaker's built-in algorithm runs only on SageMaker

@@ -131,45 +131,25 @@ def cmd_suppress(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+    """The day's findings read with SQL through the findings table (Athena on ``aws``), then
+    ranked and labelled as ``list`` shows them."""
+    from lakewatch.backends import backend_for
+    from lakewatch.review import export
 
     out = Path(args.out)
-    if out.suffix not in (".csv", ".parquet"):
+    if out.suffix not in export.FORMATS:
         print(f"--out must end in .csv or .parquet: {out}", file=sys.stderr)
         return 2
-    records = [
-        {
-            **r.as_dict(),
-            "instances": ",".join(r.instances),
-            "addresses": ",".join(r.addresses),
-            "verdict": verdict,
-        }
-        for r, verdict in _reviewed(args, args.day)
-    ]
-    schema = pa.schema(
-        [
-            *[(f, pa.string()) for f in ("uid", "day", "severity")],
-            ("severity_id", pa.int32()),
-            *[(f, pa.string()) for f in ("kind", "title", "instances", "addresses", "view")],
-            ("score", pa.float64()),
-            ("threshold", pa.float64()),
-            *[(f, pa.string()) for f in ("model_id", "source_object")],
-            ("start_time", pa.int64()),
-            ("count", pa.int64()),
-            ("reputation", pa.float64()),
-            *[(f, pa.string()) for f in ("reputation_cidr", "reputation_source", "verdict")],
-        ]
-    )
-    table = pa.Table.from_pylist(records, schema=schema)
-    tmp = out.with_name(f".{out.name}.partial")  # never a half-written export under its name
-    if out.suffix == ".parquet":
-        pq.write_table(table, tmp)
-    else:
-        pacsv.write_csv(table, tmp)
-    tmp.replace(out)
-    print(f"wrote {table.num_rows} finding(s) of {args.day} to {out}")
+    settings, clients = context()
+    sql = export.findings_sql(settings.findings_database, settings.findings_table, args.day)
+    table = backend_for(settings).query_findings(clients, sql, args.day)
+    desk = _desk(args)
+    reviewed = desk.reviewed_rows(args.day, export.rows_of(table, args.day))
+    if desk.evidence_note:
+        print(desk.evidence_note, file=sys.stderr)
+    df = export.frame(reviewed)
+    export.write(df, out)
+    print(f"wrote {len(df)} finding(s) of {args.day} to {out}")
     return 0
 
 

@@ -53,6 +53,27 @@ def translate(athena_sql: str, tables: dict[str, str]) -> str:
     return tree.sql(dialect="duckdb")
 
 
+def query_parquet(athena_sql: str, tables: dict[str, list[str]]) -> pa.Table:
+    """Athena SQL on DuckDB over local Parquet files: each Glue name in ``tables`` reads its
+    files (Hive partitions from their paths, as Athena's partition columns); a name with no
+    files is an empty result, not an error (a day with nothing written)."""
+    con = duckdb.connect()
+    try:
+        names = {}
+        for n, (glue, files) in enumerate(sorted(tables.items())):
+            if not files:
+                return pa.table({})
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(
+                f"CREATE VIEW t{n} AS SELECT * FROM read_parquet([{listed}], "
+                "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
+            )
+            names[glue] = f"t{n}"
+        return con.sql(translate(athena_sql, names)).to_arrow_table()
+    finally:
+        con.close()
+
+
 @dataclass(frozen=True)
 class LakeLocation:
     """A lake's root on a pyarrow filesystem: ``bucket/prefix`` on S3 or a local folder."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -123,7 +124,12 @@ class QueryContext:
 
 def render(template: str, ctx: QueryContext) -> str:
     """Athena SQL for ``template`` (``pairs.sql``, ``extract.sql``, ``counts.sql``)."""
-    return _env(str(sql_dir())).get_template(template).render(**ctx.variables()).strip()
+    return render_sql(template, **ctx.variables())
+
+
+def render_sql(template: str, **variables: Any) -> str:
+    """Athena SQL for any ``include/sql`` template and its variables."""
+    return _env(str(sql_dir())).get_template(template).render(**variables).strip()
 
 
 def sources_used(views: tuple[str, ...]) -> set[Source]:

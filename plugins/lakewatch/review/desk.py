@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from lakewatch.lake.security_hub import Evidence, read_evidence
 from lakewatch.review import feedback
-from lakewatch.review.findings import Row, find, ranked, read_day, row_of
+from lakewatch.review.findings import Row, find, rank, read_day, row_of
 from lakewatch.review.reputation import Reputation
 from lakewatch.review.usual import Usual, UsualByModel
 
@@ -43,9 +43,13 @@ class Desk:
         """The day's findings (or ``findings``, already read), ranked (with the reputation
         list), each with its latest verdict (None when unlabelled)."""
         found = self.findings(day) if findings is None else findings
-        rows = ranked(found, day, self.reputation, self.evidence(day))
+        return self.reviewed_rows(day, [row_of(f, day.isoformat()) for f in found])
+
+    def reviewed_rows(self, day: date, rows: list[Row]) -> list[tuple[Row, str | None]]:
+        """``reviewed`` for rows read some other way (the export's SQL)."""
+        ranked_rows = rank(rows, self.reputation, self.evidence(day))
         latest = feedback.latest_verdicts(feedback.labels(self.store, self.feedback_prefix))
-        return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in rows]
+        return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in ranked_rows]
 
     def evidence(self, day: date) -> list[Evidence]:
         """Security Hub's findings of the day and the next (findings lag their activity).

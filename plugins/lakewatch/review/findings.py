@@ -113,11 +113,17 @@ def ranked(
     reputation: Reputation | None = None,
     evidence: list[Evidence] | None = None,
 ) -> list[Row]:
+    """The day's findings as rows, ranked (``rank``)."""
+    return rank([row_of(f, day.isoformat()) for f in findings], reputation, evidence)
+
+
+def rank(
+    rows: list[Row], reputation: Reputation | None = None, evidence: list[Evidence] | None = None
+) -> list[Row]:
     """Rows, highest priority first (severity, raised by the addresses' reputation and by
     Security Hub findings on them), then lowest score; the same finding written twice (an
     object scored again) is listed once."""
-    rows = {r.uid: r for r in (row_of(f, day.isoformat()) for f in findings)}
-    out = list(rows.values())
+    out = list({r.uid: r for r in rows}.values())
     if reputation is not None:
         out = [_with_reputation(r, reputation.worst(r.addresses)) for r in out]
     if evidence:

@@ -64,9 +64,9 @@ def findings_for_day(
         share, kind_type, severity = REPORTED[first.kind]
         if rng.random() >= share:
             continue
-        instance = first.entity.removesuffix("/in")
         lag = int(rng.integers(5, 20)) * 60_000
-        out.append(_finding(kind_type, severity, first.time + lag, instance, first.ip, event_id))
+        on = first.entity.removesuffix("/in")
+        out.append(_finding(kind_type, severity, first.time + lag, on, first.ip, event_id))
     for k in range(NOISE_PER_DAY):
         kind_type, severity, on_instance, remote = NOISE[int(rng.integers(0, len(NOISE)))]
         instance = instances[int(rng.integers(0, len(instances)))].uid if on_instance else None
