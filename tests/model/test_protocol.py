@@ -109,16 +109,32 @@ def test_an_address_that_does_not_parse_is_named():
         check_scores(_scores(), ["10.0.0.1", "nope"], "line")
 
 
-def test_the_fast_answer_is_byte_for_byte_json_dumps():
+def test_the_fast_answer_reads_back_as_the_same_float32_values():
     rng = np.random.default_rng(0)
     dots = rng.normal(size=500).astype(np.float32)
     dots[[3, 70]] = np.nan
     scores = Scores(dots, rng.random(500) < 0.5, np.ones(500, bool))
-    preds = [
+    expected = [
         {"dot_product": None if np.isnan(d) else float(d), "known_entity": bool(k)}
         for d, k in zip(dots.tolist(), scores.known_entity.tolist(), strict=True)
     ]
-    assert render(scores, "application/json")[0] == json.dumps({"predictions": preds}).encode()
-    assert render(scores, "application/jsonlines")[0] == (
-        "".join(json.dumps(p) + "\n" for p in preds).encode()
-    )
+
+    def as_float32(preds):
+        return [
+            {**p, "dot_product": None if p["dot_product"] is None else np.float32(p["dot_product"])}
+            for p in preds
+        ]
+
+    body, _ = render(scores, "application/json")
+    assert as_float32(json.loads(body)["predictions"]) == as_float32(expected)
+    lines, _ = render(scores, "application/jsonlines")
+    assert as_float32([json.loads(x) for x in lines.decode().splitlines()]) == as_float32(expected)
+    assert len(body) < len(json.dumps({"predictions": expected}))  # float32's shortest text
+
+
+def test_plain_and_irregular_csv_give_the_same_pairs():
+    plain = b"i-1,10.0.0.1\r\ni-2,198.51.100.7\n"
+    quoted = b'"i-1",10.0.0.1\ni-2,"198.51.100.7"\n'
+    for body in (plain, quoted):
+        entities, addresses, _ = parse_request(body, "text/csv")
+        assert ([str(e) for e in entities], [str(a) for a in addresses]) == PAIRS

@@ -15,7 +15,13 @@ import json
 import math
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from lakewatch.model.scorer import Scores
+
+Texts = list[str] | pa.Array
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # SageMaker real-time endpoints' request limit
 CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines")
@@ -64,7 +70,24 @@ def _pair(item: Any, where: str) -> tuple[str, str]:
     return values[0], values[1]
 
 
-def parse_request(body: bytes, content_type: str | None) -> tuple[list[str], list[str], str]:
+def _plain_csv(text: str) -> tuple[pa.Array, pa.Array] | None:
+    """The common CSV request (no quoting or spaces, two fields a line) split with C-speed
+    string methods and Arrow's kernels, without a Python step per line; None for anything
+    else, which the csv module then reads (and names the offending line of)."""
+    if '"' in text or " " in text or "\t" in text:
+        return None
+    body = text.replace("\r\n", "\n").rstrip("\n")
+    if not body or "\r" in body or "\n\n" in body or body.startswith("\n"):
+        return None
+    fields = pc.split_pattern(pa.array(body.split("\n"), pa.string()), ",")
+    if not (pc.list_value_length(fields).to_numpy() == 2).all():
+        return None
+    flat = pc.list_flatten(fields)
+    even = np.arange(0, len(flat), 2)
+    return flat.take(even), flat.take(even + 1)
+
+
+def parse_request(body: bytes, content_type: str | None) -> tuple[Texts, Texts, str]:
     """(entities, addresses, row label) from a request body; raises ``RequestError``."""
     if len(body) > MAX_PAYLOAD:
         raise RequestError(
@@ -75,7 +98,10 @@ def parse_request(body: bytes, content_type: str | None) -> tuple[list[str], lis
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
         raise RequestError(f"body is not UTF-8: {err}") from None
-    entities, addresses = [], []
+    entities: list[str] = []
+    addresses: list[str] = []
+    if mtype == "text/csv" and (plain := _plain_csv(text)) is not None:
+        return plain[0], plain[1], "line"
     if mtype == "text/csv":
         reader = csv.reader(io.StringIO(text, newline=""))
         try:
@@ -126,11 +152,13 @@ def parse_request(body: bytes, content_type: str | None) -> tuple[list[str], lis
     return entities, addresses, label
 
 
-def check_scores(scores: Scores, addresses: list[str], label: str) -> None:
+def check_scores(scores: Scores, addresses: Texts, label: str) -> None:
     """A request with an address that does not parse is refused, naming the first one."""
     if not scores.valid.all():
         bad = int((~scores.valid).argmax())
-        raise RequestError(f"{label} {bad + 1}: {addresses[bad]!r} is not an IP address")
+        value = addresses[bad]
+        text = value.as_py() if isinstance(value, pa.Scalar) else value
+        raise RequestError(f"{label} {bad + 1}: {text!r} is not an IP address")
 
 
 def render(scores: Scores, accept: str | None) -> tuple[bytes, str]:
@@ -144,18 +172,10 @@ def render(scores: Scores, accept: str | None) -> tuple[bytes, str]:
     verbose = params.get("verbose", "").lower() in ("true", "1")
     jsonlines = mtype != "application/json"
     if not (verbose and scores.entity_embedding is not None and scores.ip_embedding is not None):
-        # the common answer, written directly: json.dumps of a dict per row is most of a
-        # 1,000-pair request's time in the server (the bytes are exactly json.dumps')
-        rows = [
-            f'{{"dot_product": {"null" if dot != dot else repr(dot)}, '
-            f'"known_entity": {"true" if known else "false"}}}'
-            for dot, known in zip(
-                scores.dot_product.tolist(), scores.known_entity.tolist(), strict=True
-            )
-        ]
+        rows = _plain_rows(scores)
         if jsonlines:
-            return "".join(row + "\n" for row in rows).encode(), "application/jsonlines"
-        return ('{"predictions": [' + ", ".join(rows) + "]}").encode(), "application/json"
+            return _joined(rows, "\n") + b"\n", "application/jsonlines"
+        return b'{"predictions": [' + _joined(rows, ", ") + b"]}", "application/json"
     preds = []
     for i, dot in enumerate(scores.dot_product.tolist()):
         preds.append(
@@ -169,6 +189,24 @@ def render(scores: Scores, accept: str | None) -> tuple[bytes, str]:
     if not jsonlines:
         return json.dumps({"predictions": preds}).encode(), "application/json"
     return ("".join(json.dumps(p) + "\n" for p in preds)).encode(), "application/jsonlines"
+
+
+_KNOWN = (pa.scalar(', "known_entity": false}'), pa.scalar(', "known_entity": true}'))
+
+
+def _plain_rows(scores: Scores) -> pa.Array:
+    """The common answer's rows, written by Arrow's kernels: a Python step per row was most of
+    a 1,000-pair request's time in the server. A dot product is printed as the shortest text
+    that reads back as the same float32 (the model computes in float32)."""
+    dots = pa.array(scores.dot_product, pa.float32())
+    text = pc.if_else(pc.is_nan(dots), pa.scalar("null"), pc.cast(dots, pa.string()))
+    known = pc.if_else(pa.array(scores.known_entity, pa.bool_()), _KNOWN[1], _KNOWN[0])
+    return pc.binary_join_element_wise(pa.scalar('{"dot_product": '), text, known, "")
+
+
+def _joined(rows: pa.Array, separator: str) -> bytes:
+    one = pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows)
+    return pc.binary_join(one, separator)[0].as_py().encode()
 
 
 def wants_embeddings(accept: str | None) -> bool:
