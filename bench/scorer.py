@@ -6,8 +6,10 @@ Each size runs three fresh interpreters so each peak RSS is its own:
   both to a folder (none of this is the scorer's memory);
 - ``score``: what the Lambda does and only that: the handler's ``Scorer.process_object`` on
   the object in the emulator's S3 (read the needed columns batch by batch, run the view SQL on
-  DuckDB, score distinct pairs through the model server over HTTP, write findings); the model
-  server is its own process, as the SageMaker endpoint is on AWS;
+  DuckDB, score distinct pairs through the model server over HTTP, write findings), the
+  function warm (a 2,000-row object of the partition processed first, untimed, as a busy
+  account's stream keeps it); the model server is its own process, as the SageMaker endpoint
+  is on AWS;
 - ``read``: the baseline, ``pyarrow.parquet.read_table`` of the same bytes, all columns.
 
 The memory the function needs is the 1M-row peak plus 25% headroom, rounded up to 64 MB;
@@ -58,6 +60,7 @@ def prepare(rows: int, folder: str) -> dict:
     obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
     body = parquet_bytes(obj.table)
     (out / "object.parquet").write_bytes(body)
+    (out / "warm.parquet").write_bytes(parquet_bytes(obj.table.slice(0, 2_000)))
     extracted = object_pairs(body, parse_key(obj.key), PairSet(), "us-east-1").pairs
     pick = np.random.default_rng(0).choice(
         extracted.num_rows, min(200_000, extracted.num_rows), replace=False
@@ -98,8 +101,13 @@ def score(folder: str, key: str, threshold: float) -> dict:
     try:
         clients = LocalBackend(settings).clients()
         LocalBackend(settings).provision(clients)
+        body = (out / "object.parquet").read_bytes()
+        clients("s3").put_object(Bucket=settings.lake_bucket_name, Key=key, Body=body)
+        # a busy account's function is warm: a small object of the same partition first
+        # (untimed), so one-time costs (lazy imports, first connections) are not the figure
+        warm_key = key.rsplit("/", 1)[0] + "/warm-up.gz.parquet"
         clients("s3").put_object(
-            Bucket=settings.lake_bucket_name, Key=key, Body=(out / "object.parquet").read_bytes()
+            Bucket=settings.lake_bucket_name, Key=warm_key, Body=(out / "warm.parquet").read_bytes()
         )
         endpoints = LocalEndpoints(settings)
         endpoints.deploy(settings.endpoint_name, "bench", out / "model")
@@ -114,6 +122,7 @@ def score(folder: str, key: str, threshold: float) -> dict:
             ),
             clients,
         )
+        scorer.process_object(ObjectRef(settings.lake_bucket_name, warm_key, None, "s3"))
         started = time.perf_counter()
         result = scorer.process_object(ObjectRef(settings.lake_bucket_name, key, None, "s3"))
         seconds = time.perf_counter() - started

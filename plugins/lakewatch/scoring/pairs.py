@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakewatch.extract.engine import DuckAthena
+from lakewatch.extract.engine import translate
 from lakewatch.extract.export import PairSet
 from lakewatch.extract.views import QueryContext, render, sources_used
 from lakewatch.lake.layout import LakeKey, Source
@@ -140,17 +140,25 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
     )
     parts = []
     owned: set[tuple[str, str]] = set()
-    for table in _batches(pf, wanted, key):
-        engine = DuckAthena(tables={source: table}, threads=1)
-        try:
-            parts.append(engine.query(sql, ctx))
-        except duckdb.Error as err:  # columns of the right names but the wrong types
-            raise PoisonMessage(
-                f"{key.key}: does not match the OCSF {key.source} {key.version} schema the "
-                f"views read: {str(err).splitlines()[0]}"
-            ) from None
-        if source is Source.VPC_FLOW:
-            owned |= own_addresses(table)
+    # one connection and one translation for the object; each batch replaces the table
+    duck_sql = translate(sql, {f"{ctx.glue_database}.{ctx.table(source)}": "lake_batch"})
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")
+        for table in _batches(pf, wanted, key):
+            con.register("lake_batch", table)
+            try:
+                parts.append(con.sql(duck_sql).to_arrow_table())
+            except duckdb.Error as err:  # columns of the right names but the wrong types
+                raise PoisonMessage(
+                    f"{key.key}: does not match the OCSF {key.source} {key.version} schema "
+                    f"the views read: {str(err).splitlines()[0]}"
+                ) from None
+            con.unregister("lake_batch")
+            if source is Source.VPC_FLOW:
+                owned |= own_addresses(table)
+    finally:
+        con.close()
     mine: dict[str, set[str]] = {}
     for instance, ip in owned:
         mine.setdefault(instance, set()).add(ip)

@@ -217,23 +217,15 @@ class Scorer:
         known = (
             scores.known_entity if scores.known_entity is not None else np.ones(len(entities), bool)
         )
+        # Python values once per column (a numpy scalar a field costs a 1M-row object seconds)
         pairs = [
-            ScoredPair(
-                e,
-                ip,
-                view,
-                None if np.isnan(s) else float(s),
-                bool(k),
-                int(n),
-                int(first),
-                int(last),
-            )
+            ScoredPair(e, ip, view, None if s != s else s, k, n, first, last)
             for e, ip, view, s, k, n, first, last in zip(
                 entities,
                 ips,
                 views,
-                values,
-                known,
+                np.asarray(values, np.float64).tolist(),
+                np.asarray(known, bool).tolist(),
                 kept["event_time_count"].to_pylist(),
                 kept["event_time_min"].to_pylist(),
                 kept["event_time_max"].to_pylist(),
