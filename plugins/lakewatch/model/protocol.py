@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import math
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from lakewatch.model.scorer import Scores
 
-Texts = list[str] | pa.Array
+Texts: TypeAlias = "list[str] | pa.Array"  # parsed pairs: Arrow on the fast path
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # SageMaker real-time endpoints' request limit
 CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines")
