@@ -52,6 +52,7 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "LayerName": lambda_layer_name(settings.endpoint_name),
         "AthenaWorkgroup": settings.athena_workgroup,
         "GlueDatabase": glue_database(settings.region),
+        "FindingsDatabase": settings.findings_database,
         "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",
         "LambdaRoleArn": settings.lambda_role_arn or f"{role}/lakewatch-scorer",
     }
