@@ -70,3 +70,22 @@ def test_rc2_finding_object_and_bad_rows():
     assert [(e.uid, e.instances, e.addresses) for e in found.findings] == [("f1", ("i-7",), ())]
     assert found.skipped == ["s3://lake/obj.parquet row 1: no finding_info.uid"]
     assert found.findings[0].time == 1 and found.findings[0].severity_id == 3
+
+
+def test_on_s3_only_the_days_partitions_are_listed_every_region_and_account(aws, clients):
+    from lakewatch.lake.security_hub import day_keys
+    from lakewatch.lake.sink import S3Store
+
+    s3 = clients("s3")
+    s3.create_bucket(Bucket="sh-lake")
+    store = S3Store(s3, "sh-lake", "lake-root")
+    wanted = []
+    for region in ("us-east-1", "eu-west-1"):
+        for account in ("111111111111", "222222222222"):
+            for day in (DAY, date(2026, 11, 4)):
+                key = object_key(Source.SH_FINDINGS, "2.0", region, account, day, "x.parquet")
+                store.put(key, b"x")
+                if day == DAY:
+                    wanted.append(key)
+    store.put(f"aws/SH_FINDINGS/2.0/region=us-east-1/accountId=1/eventDay={DAY:%Y%m%d}/m.json", b"")
+    assert day_keys(store, "2.0", DAY) == sorted(wanted)
