@@ -54,3 +54,21 @@ def test_locations_that_cannot_be_opened_say_why(tmp_path):
         open_store("s3://bucket/lake")
     with pytest.raises(ValueError, match="unsupported location 'gs://b'"):
         open_store("gs://b")
+
+
+def test_a_days_partitions_across_regions_and_accounts_are_the_same_on_every_store(store):
+    from datetime import date
+
+    from lakewatch.lake.sink import day_partition_keys
+
+    wanted = []
+    for region in ("us-east-1", "eu-west-1"):
+        for account in ("111111111111", "222222222222"):
+            for day in ("20261103", "20261104"):
+                key = f"ext/region={region}/accountId={account}/eventDay={day}/f.parquet"
+                store.put(key, b"x")
+                if day == "20261103":
+                    wanted.append(key)
+    store.put("other/region=us-east-1/accountId=1/eventDay=20261103/g.parquet", b"x")
+    assert day_partition_keys(store, "ext/", date(2026, 11, 3)) == sorted(wanted)
+    assert day_partition_keys(store, "ext/", date(2026, 11, 5)) == []

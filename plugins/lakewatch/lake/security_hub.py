@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from lakewatch.lake.layout import Source, parse_key, source_prefix
-from lakewatch.lake.sink import S3Store
+from lakewatch.lake.sink import day_partition_keys
 
 _COLUMNS = [
     "time",
@@ -51,32 +51,13 @@ class Evidence:
 
 
 def day_keys(store: Any, version: str, day: date) -> list[str]:
-    """The day's SH_FINDINGS objects, every region and account. On S3 the region= and
-    accountId= folders are listed with a delimiter and only the day's partitions read: the
-    review page asks on every request, and a lake keeps years of findings."""
+    """The day's SH_FINDINGS objects, every region and account."""
     base = source_prefix(Source.SH_FINDINGS, version)
-    part = f"eventDay={day:%Y%m%d}/"
-    if not isinstance(store, S3Store):  # a folder lake: one listing
-        keys = store.list(base)
-    else:
-        folders = [base]
-        for _ in ("region=", "accountId="):
-            folders = [child for folder in folders for child in _children(store, folder)]
-        keys = (k for folder in folders for k in store.list(folder + part))
-    return sorted(
-        k for k in keys if (parsed := parse_key(k)) is not None and parsed.event_day == part[9:-1]
-    )
-
-
-def _children(store: S3Store, folder: str) -> list[str]:
-    """The sub-folders of ``folder`` in an S3 store (keys relative to the store)."""
-    out = []
-    pages = store.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=store.bucket, Prefix=store.prefix + folder, Delimiter="/"
-    )
-    for page in pages:
-        out += [p["Prefix"][len(store.prefix) :] for p in page.get("CommonPrefixes", [])]
-    return out
+    return [
+        k
+        for k in day_partition_keys(store, base, day)
+        if (parsed := parse_key(k)) is not None and parsed.day == day
+    ]
 
 
 @dataclass

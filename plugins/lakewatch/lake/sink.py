@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +42,16 @@ class S3Store:
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def folders(self, prefix: str) -> list[str]:
+        """The "sub-folders" of ``prefix`` (keys relative to the store, ending in ``/``)."""
+        out = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix, Delimiter="/"
+        )
+        for page in pages:
+            out += [p["Prefix"][len(self.prefix) :] for p in page.get("CommonPrefixes", [])]
+        return out
 
     def delete(self, keys: Sequence[str]) -> None:
         for i in range(0, len(keys), 1000):
@@ -96,3 +107,17 @@ def open_store(out: str, clients: ClientFactory | None = None) -> ObjectStore:
     if "://" in out:
         raise ValueError(f"unsupported location {out!r}: use s3://bucket[/prefix] or a folder")
     return LocalStore(out)
+
+
+def day_partition_keys(store: ObjectStore, prefix: str, day: date) -> list[str]:
+    """The keys of ``day`` under ``prefix`` laid out ``region=/accountId=/eventDay=/`` (Security
+    Lake's layout, and the findings'), every region and account. On S3 the region and account
+    folders are listed with a delimiter and then only the day's partitions: a prefix keeps years
+    of days, and the review page asks on every request. A folder is listed once and filtered."""
+    part = f"eventDay={day:%Y%m%d}/"
+    if not isinstance(store, S3Store):
+        return sorted(k for k in store.list(prefix) if part in k)
+    folders = [prefix]
+    for _ in ("region=", "accountId="):
+        folders = [child for folder in folders for child in store.folders(folder)]
+    return sorted(k for folder in folders for k in store.list(folder + part))

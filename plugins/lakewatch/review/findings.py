@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from lakewatch.lake.security_hub import Evidence
+from lakewatch.lake.sink import day_partition_keys
 from lakewatch.review.reputation import Match, Reputation
 
 # Security Hub evidence counts for a finding when it is this close to the finding's first event
@@ -95,8 +96,7 @@ def row_of(finding: dict[str, Any], day: str) -> Row:
 
 def day_keys(store: Any, prefix: str, day: date) -> list[str]:
     """The day's findings files, every region and account."""
-    part = f"eventDay={day:%Y%m%d}/"
-    return sorted(k for k in store.list(prefix) if part in k and k.endswith(".parquet"))
+    return [k for k in day_partition_keys(store, prefix, day) if k.endswith(".parquet")]
 
 
 def read_day(store: Any, prefix: str, day: date) -> list[dict[str, Any]]:
