@@ -43,15 +43,14 @@ class S3Store:
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
-    def folders(self, prefix: str) -> list[str]:
+    def folders(self, prefix: str) -> Iterator[str]:
         """The "sub-folders" of ``prefix`` (keys relative to the store, ending in ``/``)."""
-        out = []
         pages = self.s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + prefix, Delimiter="/"
         )
         for page in pages:
-            out += [p["Prefix"][len(self.prefix) :] for p in page.get("CommonPrefixes", [])]
-        return out
+            for common in page.get("CommonPrefixes", []):
+                yield common["Prefix"][len(self.prefix) :]
 
     def delete(self, keys: Sequence[str]) -> None:
         for i in range(0, len(keys), 1000):
