@@ -66,3 +66,15 @@ def test_a_lake_it_cannot_read_ranks_without_it_and_says_why(reviewed, clients):
     desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, lake=lake)
     assert [row.uid for row, _ in desk.reviewed(DAY)] == uids
     assert "Security Hub findings not read from s3://no-such-lake-bucket" in desk.evidence_note
+
+
+def test_security_hub_evidence_is_read_once_per_desk_and_day(reviewed, clients):
+    settings, store, _ = reviewed
+    lake = lake_with_guardduty(clients, settings, "i-2", "10.9.8.7")
+    reads = []
+    real_get = lake.get
+    lake.get = lambda key: reads.append(key) or real_get(key)
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, lake=lake)
+    first = desk.evidence(DAY)
+    desk.reviewed(DAY)
+    assert len(first) == 1 and len(reads) == 1  # the ranking used what was read

@@ -7,7 +7,7 @@ Airflow UI (``review/web.py``) both do, so the two never disagree on what a labe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,9 @@ class Desk:
     lake: Any = None  # the lake bucket, for its Security Hub findings (None: not ranked by them)
     source_version: str = "2.0"
     evidence_note: str = ""  # why the last ranking had no (or partial) Security Hub evidence
+    _evidence: dict[date, tuple[list[Evidence], str]] = field(
+        default_factory=dict, init=False, repr=False
+    )  # per day: the findings and the note
 
     def findings(self, day: date) -> list[dict[str, Any]]:
         """The day's findings as written (OCSF Detection Findings)."""
@@ -52,23 +55,28 @@ class Desk:
         return [(r, latest[r.uid].verdict if r.uid in latest else None) for r in ranked_rows]
 
     def evidence(self, day: date) -> list[Evidence]:
-        """Security Hub's findings of the day and the next (findings lag their activity).
-        A lake this reviewer cannot read ranks without them, and ``evidence_note`` says why."""
-        self.evidence_note = ""
+        """Security Hub's findings of the day and the next (findings lag their activity), read
+        once per desk and day. A lake this reviewer cannot read ranks without them, and
+        ``evidence_note`` says why."""
+        if day not in self._evidence:
+            self._evidence[day] = self._read_evidence(day)
+        found, self.evidence_note = self._evidence[day]
+        return found
+
+    def _read_evidence(self, day: date) -> tuple[list[Evidence], str]:
         if self.lake is None:
-            return []
+            return [], ""
         try:
             found = read_evidence(self.lake, self.source_version, [day, day + timedelta(days=1)])
         except ClientError as err:
-            self.evidence_note = f"Security Hub findings not read from {self.lake.uri()}: {err}"
-            log.warning(self.evidence_note)
-            return []
-        if found.skipped:
-            self.evidence_note = (
-                f"{len(found.skipped)} Security Hub row(s) skipped, e.g. {found.skipped[0]}"
-            )
-            log.warning(self.evidence_note)
-        return found.findings
+            note = f"Security Hub findings not read from {self.lake.uri()}: {err}"
+            log.warning(note)
+            return [], note
+        if not found.skipped:
+            return found.findings, ""
+        note = f"{len(found.skipped)} Security Hub row(s) skipped, e.g. {found.skipped[0]}"
+        log.warning(note)
+        return found.findings, note
 
     def finding(self, day: date, uid: str) -> dict[str, Any]:
         """The finding whose uid is (or starts with) ``uid``; ``FindingNotFound`` if none."""
