@@ -18,20 +18,16 @@ from pathlib import Path
 from lakewatch.cli.common import context, iso_date
 
 
-def _context():
-    """Settings and the results bucket, where findings, labels and suppressions live."""
-    from lakewatch.extract.daily import results_store
-
-    settings, clients = context()
-    return settings, results_store(settings, clients)
-
-
-def _desk(args: argparse.Namespace):
+def _desk(args: argparse.Namespace, settings=None, clients=None):
+    """The desk over the results bucket (findings, labels, suppressions) and the lake (its
+    Security Hub findings), for the configured backend or the ``settings`` and ``clients``
+    given."""
     from lakewatch.extract.daily import results_store
     from lakewatch.lake.sink import S3Store
     from lakewatch.review.desk import Desk
 
-    settings, clients = context()
+    if settings is None or clients is None:
+        settings, clients = context()
     store = results_store(settings, clients)
     reputation = _reputation(args, settings, store) if hasattr(args, "reputation") else None
     lake = S3Store(clients("s3"), settings.lake_bucket_name)
@@ -74,7 +70,11 @@ def _day(args: argparse.Namespace) -> date:
 
 def _reviewed(args: argparse.Namespace, day: date):
     desk = _desk(args)
-    reviewed = desk.reviewed(day)
+    return _noted(desk, desk.reviewed(day))
+
+
+def _noted(desk, reviewed):
+    """``reviewed``, after saying on stderr why Security Hub evidence was missing or partial."""
     if desk.evidence_note:
         print(desk.evidence_note, file=sys.stderr)
     return reviewed
@@ -143,11 +143,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings, clients = context()
     sql = export.findings_sql(settings.findings_database, settings.findings_table, args.day)
     table = backend_for(settings).query_findings(clients, sql, args.day)
-    desk = _desk(args)
-    reviewed = desk.reviewed_rows(args.day, export.rows_of(table, args.day))
-    if desk.evidence_note:
-        print(desk.evidence_note, file=sys.stderr)
-    df = export.frame(reviewed)
+    desk = _desk(args, settings, clients)
+    df = export.frame(_noted(desk, desk.reviewed_rows(args.day, export.rows_of(table, args.day))))
     export.write(df, out)
     print(f"wrote {len(df)} finding(s) of {args.day} to {out}")
     return 0
