@@ -8,7 +8,7 @@ import pytest
 
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.sink import LocalStore
-from lakewatch.review.findings import FindingNotFound, day_keys, find, ranked, read_day, row_of
+from lakewatch.review.findings import FindingNotFound, day_keys, find, rank, read_day, row_of
 from lakewatch.scoring.findings import ScoredPair, make_finding
 from lakewatch.scoring.storage import findings_key, to_parquet
 
@@ -55,7 +55,7 @@ def test_a_days_files_across_accounts_ranked_and_deduplicated(tmp_path):
     day = date(2026, 11, 30)
     assert len(day_keys(store, "ext/", day)) == 2
     found = read_day(store, "ext/", day)
-    rows = ranked(found, day)
+    rows = rank([row_of(f, day.isoformat()) for f in found])
     assert [r.instances[0] for r in rows] == ["i-1", "i-2"]  # more severe, lower score first
     assert rows[0].severity_id >= rows[1].severity_id
 
@@ -85,13 +85,14 @@ def test_security_hub_findings_raise_the_rows_they_name_near_their_time(tmp_path
         _finding("i-3", "192.0.2.1", -1.5, source),
     ]
     day = date(2026, 11, 30)
-    assert ranked(found, day)[0].instances[0] == "i-1"
+    rows = [row_of(f, day.isoformat()) for f in found]
+    assert rank(rows)[0].instances[0] == "i-1"
     evidence = [
         _evidence("i-9", "203.0.113.5", START + 600_000, "on its address"),  # address: +2
         _evidence("i-3", "8.8.8.8", START + 600_000, "on its instance"),  # instance only: +1
         _evidence("i-1", "198.51.100.7", START + 7 * 3_600_000, "hours later"),  # too far
     ]
-    rows = ranked(found, day, evidence=evidence)
+    rows = rank(rows, evidence=evidence)
     by = {r.instances[0]: r for r in rows}
     assert by["i-2"].corroborated_by == ("on its address",) and by["i-2"].corroboration == 2.0
     assert by["i-3"].corroborated_by == ("on its instance",) and by["i-3"].corroboration == 1.0

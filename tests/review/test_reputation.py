@@ -1,10 +1,8 @@
 """IP reputation: a user's list raises findings on addresses it names; bad lines are counted,
 reported with their number, and skipped."""
 
-from datetime import date
-
 from lakewatch.lake.layout import parse_key
-from lakewatch.review.findings import ranked
+from lakewatch.review.findings import rank, row_of
 from lakewatch.review.reputation import Reputation
 from lakewatch.scoring.findings import ScoredPair, make_finding
 
@@ -47,9 +45,10 @@ def _finding(ip: str, score: float):
 def test_a_listed_address_outranks_a_more_severe_unlisted_one():
     medium = _finding("8.8.4.4", -3.2)  # severity 3
     low = _finding("45.110.185.181", -2.0)  # severity 2, on the list at 95
-    plain = ranked([low, medium], date(2026, 11, 30))
+    rows = [row_of(f, "2026-11-30") for f in (low, medium)]
+    plain = rank(rows)
     assert [r.addresses[0] for r in plain] == ["8.8.4.4", "45.110.185.181"]
-    enriched = ranked([low, medium], date(2026, 11, 30), Reputation.parse(LIST))
+    enriched = rank(rows, Reputation.parse(LIST))
     assert [r.addresses[0] for r in enriched] == ["45.110.185.181", "8.8.4.4"]
     assert enriched[0].reputation == 95 and enriched[0].reputation_source == "feed-b"
     assert enriched[1].reputation is None

@@ -107,16 +107,6 @@ def read_day(store: Any, prefix: str, day: date) -> list[dict[str, Any]]:
     return out
 
 
-def ranked(
-    findings: list[dict[str, Any]],
-    day: date,
-    reputation: Reputation | None = None,
-    evidence: list[Evidence] | None = None,
-) -> list[Row]:
-    """The day's findings as rows, ranked (``rank``)."""
-    return rank([row_of(f, day.isoformat()) for f in findings], reputation, evidence)
-
-
 def rank(
     rows: list[Row], reputation: Reputation | None = None, evidence: list[Evidence] | None = None
 ) -> list[Row]:
