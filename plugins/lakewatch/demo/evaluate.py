@@ -27,20 +27,21 @@ class Scorecard:
         return self.true_positives / self.flagged if self.flagged else 0.0
 
 
+def pair_of(finding: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(view, entity, address) of an anomalous-pair finding; None for other kinds."""
+    meta = dict(finding["unmapped"])
+    if meta["lakewatch.kind"] != "anomalous_pair":
+        return None
+    return (
+        meta["lakewatch.view"],
+        dict(finding["evidences"][0]["data"])["entity"],
+        finding["observables"][1]["value"],
+    )
+
+
 def flagged_pairs(findings: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """(view, entity, address) of every anomalous-pair finding."""
-    out = set()
-    for f in findings:
-        meta = dict(f["unmapped"])
-        if meta["lakewatch.kind"] == "anomalous_pair":
-            out.add(
-                (
-                    meta["lakewatch.view"],
-                    dict(f["evidences"][0]["data"])["entity"],
-                    f["observables"][1]["value"],
-                )
-            )
-    return out
+    return {pair for f in findings if (pair := pair_of(f)) is not None}
 
 
 def labelled_pairs(labels: list[dict[str, Any]]) -> dict[str, set[tuple[str, str, str]]]:
@@ -140,17 +141,7 @@ def true_uids(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> s
     truth = labelled_pairs(labels)
     every = set().union(*truth.values()) if truth else set()
     out = {uid for uid, pairs in incident_pairs(findings).items() if pairs & every}
-    for f in findings:
-        meta = dict(f["unmapped"])
-        if meta["lakewatch.kind"] == "anomalous_pair":
-            pair = (
-                meta["lakewatch.view"],
-                dict(f["evidences"][0]["data"])["entity"],
-                f["observables"][1]["value"],
-            )
-            if pair in every:
-                out.add(f["finding_info"]["uid"])
-    return out
+    return out | {f["finding_info"]["uid"] for f in findings if pair_of(f) in every}
 
 
 def precision_at(ranked_uids: list[str], right: set[str], k: int = 10) -> float:
