@@ -16,3 +16,32 @@ time_dt >= TIMESTAMP '{{ start_ts }}' AND time_dt < TIMESTAMP '{{ end_ts }}'
 {% macro instance(col) -%}
 {{ col }} IS NOT NULL
 {%- endmacro %}
+
+{#- The flow views' pieces, shared by each view's own template and by flow_peers.sql, which
+    reads both directions in one scan. Outbound: the ENI is on src_endpoint; inbound: on
+    dst_endpoint, its entity marked '/in' so an instance's clients and its own destinations
+    stay separate entities. -#}
+{% macro egress_entity() -%}
+src_endpoint.instance_uid
+{%- endmacro %}
+
+{% macro ingress_entity() -%}
+CASE WHEN dst_endpoint.instance_uid = '-' THEN '-'
+            ELSE dst_endpoint.instance_uid || '/in' END
+{%- endmacro %}
+
+{% macro egress_rows() -%}
+connection_info.direction_id = 2
+  AND {{ instance("src_endpoint.instance_uid") }}
+  AND dst_endpoint.ip IS NOT NULL
+{%- endmacro %}
+
+{% macro ingress_rows() -%}
+connection_info.direction_id = 1
+  AND {{ instance("dst_endpoint.instance_uid") }}
+  AND src_endpoint.ip IS NOT NULL
+{%- endmacro %}
+
+{% macro flow_split_key() -%}
+"time" + 7 * coalesce(src_endpoint.port, 0) + 13 * coalesce(dst_endpoint.port, 0)
+{%- endmacro %}

@@ -1,8 +1,8 @@
 {#- Every candidate pair of the chosen views, classified: ok (IPv4), ipv6, dash ('-'),
     malformed. Callers select the statuses they keep and count the rest. -#}
 WITH raw AS (
-{% for view in views %}
-{% include "views/" ~ view ~ ".sql" %}
+{% for scan in scans %}
+{% include "views/" ~ scan ~ ".sql" %}
 {% if not loop.last %}
 UNION ALL
 {% endif %}
