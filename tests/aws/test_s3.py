@@ -35,12 +35,24 @@ def test_listing_follows_pages_and_delete_prefix_removes_only_the_prefix(bucket)
     assert [o["Key"] for o in list_keys(s3, name, "")] == ["b/keep"]
 
 
-def test_put_atomic_writes_small_and_large_bodies_and_leaves_no_temporary_key(bucket):
+@pytest.mark.parametrize("as_file", [False, True])
+def test_put_atomic_writes_small_and_large_bodies_and_leaves_no_temporary_key(
+    bucket, tmp_path, as_file
+):
     s3, name = bucket
-    put_atomic(s3, name, "small", b"x", ContentType="text/plain")
+
+    def body(data: bytes):  # the bytes, or a file streamed from disk
+        if not as_file:
+            return data
+        path = tmp_path / f"body-{len(data)}"
+        path.write_bytes(data)
+        return path
+
+    put_atomic(s3, name, "small", body(b"x"), ContentType="text/plain")
     assert s3.get_object(Bucket=name, Key="small")["ContentType"] == "text/plain"
+    assert s3.get_object(Bucket=name, Key="small")["Body"].read() == b"x"
     large = bytes(64 * 1024 * 1024 + 1)  # through a temporary key and a server-side copy
-    put_atomic(s3, name, "large", large)
+    put_atomic(s3, name, "large", body(large))
     assert s3.head_object(Bucket=name, Key="large")["ContentLength"] == len(large)
     assert sorted(o["Key"] for o in list_keys(s3, name, "")) == ["large", "small"]
 

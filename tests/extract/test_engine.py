@@ -54,3 +54,42 @@ def test_an_s3_lake_is_copied_for_duckdb_at_its_keys(aws, clients, tmp_path):
     for f in files:
         key = f[len(str(tmp_path)) + 1 :]
         assert Path(f).read_bytes() == store.get(key)
+
+
+def test_an_extract_rerun_writes_the_same_bytes_on_every_thread_count(tmp_path):
+    """No ORDER BY: the CSVs follow the lake's order (DuckDB's insertion order through scans,
+    UNION ALL, WHERE and COPY), so reruns, parallel or not, publish identical objects."""
+    import hashlib
+
+    from lakewatch.extract.engine import DuckAthena
+    from lakewatch.extract.export import ExtractSummary, PairSet
+    from lakewatch.lake.sink import LocalStore
+
+    lake = tmp_path / "lake"
+    write_lake(
+        GenerateOptions(days=1, start=date(2026, 11, 1), rows_per_day=60_000, seed=5),
+        LocalStore(lake),
+    )
+    pair_set = PairSet()
+    ctx = _ctx(
+        "2.0",
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 11, 2, tzinfo=UTC),
+        views=pair_set.views,
+        keep=pair_set.keep,
+    )
+
+    def run(threads, n):
+        out = LocalStore(tmp_path / f"out{n}")
+        summary = ExtractSummary(day="2026-11-01", pair_set=pair_set.key, source_version="2.0")
+        DuckAthena(LakeLocation.open(str(lake)), threads=threads).extract(
+            ctx, out, "x/", "a", summary
+        )
+        files = sorted(out.list(""))
+        assert [f.rsplit("/", 1)[1] for f in files] == ["train.csv", "validation.csv"]
+        return summary.rows, [hashlib.sha256(out.get(f)).hexdigest() for f in files]
+
+    first = run(2, 1)
+    assert first[0] > 50_000
+    assert run(2, 2) == first
+    assert run(1, 3) == first

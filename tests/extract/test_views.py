@@ -155,3 +155,58 @@ def test_bad_context(kw, message):
     }
     with pytest.raises(ValueError, match=message):
         QueryContext(**args)
+
+
+def test_both_flow_views_read_the_vpc_table_once_and_give_each_views_rows(generated):
+    """egress_peer with ingress_peer is one scan (flow_peers): exactly the rows of the two
+    views rendered alone, with the same split keys and event times."""
+    version, root = generated
+    engine = DuckAthena(LakeLocation.open(str(root)))
+    start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+
+    def rows(views):
+        ctx = _ctx(version, start, end, views=views)
+        sql = render("pairs.sql", ctx)
+        return sql, sorted(tuple(r.values()) for r in engine.query(sql, ctx).to_pylist())
+
+    both_sql, both = rows(("egress_peer", "ingress_peer"))
+    assert both_sql.count("vpc_flow") == 1  # one FROM of the VPC Flow table
+    _, egress = rows(("egress_peer",))
+    _, ingress = rows(("ingress_peer",))
+    assert egress and ingress
+    assert both == sorted(egress + ingress)
+    assert {r[2] for r in both} == {"egress_peer", "ingress_peer"}
+
+
+def test_a_dns_answers_unnest_runs_on_duckdb_as_a_select_list_unnest():
+    """DuckDB runs Trino's ``CROSS JOIN UNNEST`` as a lateral join, row by row; translate
+    turns the plain shape into a select-list UNNEST with the same rows, and leaves a shape
+    it cannot rewrite as it was."""
+    import duckdb
+
+    from lakewatch.extract.engine import translate
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE dns AS SELECT * FROM (VALUES "
+        "('i-1', [{'type': 'A', 'rdata': '1.2.3.4'}, {'type': 'CNAME', 'rdata': 'x.'}, "
+        "{'type': 'A', 'rdata': '5.6.7.8'}], 1), ('i-2', [], 2), (NULL, "
+        "[{'type': 'A', 'rdata': '9.9.9.9'}], 3), ('i-3', [{'type': 'AAAA', 'rdata': '::1'}], 4)"
+        ") AS t(instance, answers, n)"
+    )
+    trino = (
+        "SELECT instance AS entity, answer.ip AS ip FROM db.dns "
+        "CROSS JOIN UNNEST(transform(filter(answers, a -> a.type IN ('A', 'AAAA')), "
+        "a -> a.rdata)) AS answer(ip) WHERE instance IS NOT NULL{}"
+    )
+    plain = translate(trino.format(""), {"db.dns": "dns"})
+    assert "CROSS JOIN" not in plain.upper() and "UNNEST(" in plain.upper()
+    assert sorted(con.sql(plain).fetchall()) == [
+        ("i-1", "1.2.3.4"),
+        ("i-1", "5.6.7.8"),
+        ("i-3", "::1"),
+    ]
+    # a WHERE on the unnested column needs the join: left alone, still right
+    kept = translate(trino.format(" AND answer.ip <> '5.6.7.8'"), {"db.dns": "dns"})
+    assert "CROSS JOIN" in kept.upper()
+    assert sorted(con.sql(kept).fetchall()) == [("i-1", "1.2.3.4"), ("i-3", "::1")]

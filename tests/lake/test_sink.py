@@ -30,6 +30,15 @@ def test_every_store_puts_lists_and_deletes_alike(store):
     assert list(store.list("")) == ["ext/x.json"]
 
 
+def test_every_store_puts_a_file_without_reading_it_whole(store, tmp_path):
+    src = tmp_path / "part.csv"
+    src.write_bytes(b"i-1,10.0.0.1\n" * 1000)
+    store.put_file("ext/part.csv", src)
+    assert store.get("ext/part.csv") == src.read_bytes()
+    assert src.exists()  # the source stays: its owner deletes it
+    assert list(store.list("ext/")) == ["ext/part.csv"]
+
+
 def test_a_prefixed_bucket_keeps_its_objects_under_the_prefix(clients):
     bucket = f"sink-{uuid.uuid4().hex[:8]}"
     clients("s3").create_bucket(Bucket=bucket)

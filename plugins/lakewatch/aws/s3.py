@@ -6,6 +6,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,17 +41,25 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
         yield from page.get("Contents", [])
 
 
-def put_atomic(s3: Any, bucket: str, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
+def put_atomic(s3: Any, bucket: str, key: str, body: bytes | Path, **extra: Any) -> dict[str, Any]:
     """Write ``key`` in one request: readers see the old object or the whole new one.
 
-    A single PutObject is atomic in S3; large bodies go through a temporary key and a server-side
-    copy, so a failed multi-part upload never leaves a partial object at ``key``.
+    ``body`` is the bytes, or a file streamed from disk (a day's extract need not be held in
+    memory). A single PutObject is atomic in S3; large bodies go through a temporary key and a
+    server-side copy, so a failed multi-part upload never leaves a partial object at ``key``.
     """
-    if len(body) <= 64 * 1024 * 1024:
+    size = body.stat().st_size if isinstance(body, Path) else len(body)
+    if size <= 64 * 1024 * 1024:
+        if isinstance(body, Path):
+            with body.open("rb") as f:
+                return s3.put_object(Bucket=bucket, Key=key, Body=f, **extra)
         return s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
     tmp = f"{key}.tmp-{uuid.uuid4().hex}"
     try:
-        s3.upload_fileobj(io.BytesIO(body), bucket, tmp)
+        if isinstance(body, Path):
+            s3.upload_file(str(body), bucket, tmp)
+        else:
+            s3.upload_fileobj(io.BytesIO(body), bucket, tmp)
         return s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": tmp})
     finally:
         s3.delete_object(Bucket=bucket, Key=tmp)

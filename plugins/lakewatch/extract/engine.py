@@ -26,7 +26,7 @@ from sqlglot import exp
 from lakewatch.aws.clients import AwsClients, arrow_s3
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.export import SPLITS, summarize_counts
-from lakewatch.extract.views import QueryContext, render, sources_used
+from lakewatch.extract.views import STATUSES, VIEWS, QueryContext, render, sources_used
 from lakewatch.lake.layout import Source, parse_key, source_prefix
 from lakewatch.lake.schemas import schema_for
 from lakewatch.names import extract_attempt_prefix
@@ -41,6 +41,8 @@ _PARTITIONS_V1 = pa.schema(
 def translate(athena_sql: str, tables: dict[str, str]) -> str:
     """Trino SQL -> DuckDB SQL, with qualified Glue table names replaced by local names."""
     tree = sqlglot.parse_one(athena_sql, read="trino")
+    for select in list(tree.find_all(exp.Select)):
+        _unnest_in_select(select)
     for table in tree.find_all(exp.Table):
         db = table.args.get("db")
         key = f"{db.name}.{table.name}" if db else table.name
@@ -51,6 +53,43 @@ def translate(athena_sql: str, tables: dict[str, str]) -> str:
                 else exp.to_table(tables[key])
             )
     return tree.sql(dialect="duckdb")
+
+
+def _unnest_in_select(select: exp.Select) -> None:
+    """``FROM t CROSS JOIN UNNEST(list) AS a(x) WHERE w`` -> ``FROM (SELECT *, UNNEST(list)
+    AS x FROM t WHERE w) AS a``: the same rows, but DuckDB runs a lateral UNNEST join row by
+    row (the DNS view's answers took 80% of the extract) and a select-list UNNEST as a
+    vectorised operator, 9x faster. Only the plain shape is rewritten: one table, one
+    single-column UNNEST, a WHERE that does not read the unnested column."""
+    joins = select.args.get("joins") or []
+    source = select.args.get("from_") or select.args.get("from")
+    if len(joins) != 1 or source is None or not isinstance(source.this, exp.Table):
+        return
+    join, table = joins[0], source.this
+    unnest = join.this
+    if (
+        not isinstance(unnest, exp.Unnest)
+        or join.args.get("on")
+        or unnest.args.get("offset")
+        or len(unnest.expressions) != 1
+        or not isinstance(unnest.args.get("alias"), exp.TableAlias)
+        or len(unnest.args["alias"].columns) != 1
+        or table.alias
+    ):
+        return
+    alias = unnest.args["alias"].name
+    column = unnest.args["alias"].columns[0].name
+    where = select.args.get("where")
+    if where is not None and any(c.table == alias for c in where.find_all(exp.Column)):
+        return
+    inner = exp.select(
+        exp.Star(), exp.alias_(exp.Unnest(expressions=[unnest.expressions[0].copy()]), column)
+    ).from_(table.copy())
+    if where is not None:
+        inner = inner.where(where.this.copy())
+        select.set("where", None)
+    select.set("joins", None)
+    source.set("this", inner.subquery(alias))
 
 
 def query_parquet(athena_sql: str, tables: dict[str, list[str]]) -> pa.Table:
@@ -178,6 +217,7 @@ class DuckAthena:
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
             con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            con.execute("SET preserve_insertion_order = true")  # reruns write the same bytes
             con.execute(f"SET temp_directory = '{scratch}/spill'")
             names = {}
             try:
@@ -217,23 +257,37 @@ class DuckAthena:
         keep = ", ".join(f"'{k}'" for k in ctx.keep)
         with self.connect(ctx) as (con, names), tempfile.TemporaryDirectory() as out:
             sql = translate(render("classified.sql", ctx), names)
-            con.execute(f"CREATE TEMP TABLE classified AS {sql}")
+            # the label columns as DuckDB ENUMs (one byte a row, not a 16-byte string): the
+            # table of a 10M-row day then fits the memory limit instead of spilling to disk
+            for name, values in (("view", VIEWS), ("status", STATUSES), ("split", SPLITS)):
+                listed = ", ".join(f"'{v}'" for v in values)
+                con.execute(f"CREATE TYPE pair_{name} AS ENUM ({listed})")
+            con.execute(
+                "CREATE TEMP TABLE classified AS SELECT entity, ip, view::pair_view AS view, "
+                "status::pair_status AS status, split::pair_split AS split "
+                f"FROM ({sql}) AS candidates"
+            )
             summary.queries.append("duckdb:classified.sql")
             counts = con.sql(
-                "SELECT view, status, count(*) AS rows, count(DISTINCT entity) AS entities "
+                "SELECT view::VARCHAR AS view, status::VARCHAR AS status, count(*) AS rows, "
+                "count(DISTINCT entity) AS entities "
                 "FROM classified GROUP BY view, status"
             ).to_arrow_table()
             summarize_counts(counts, ctx.keep, summary)
             for split in SPLITS:
                 path = Path(out) / f"{split}.csv"
-                # ordered: a rerun writes byte-identical objects whatever the scan threads did
+                # in the lake's order (objects by key, rows as written): DuckDB keeps a
+                # table's insertion order through scans, UNION ALL, WHERE and COPY
+                # (preserve_insertion_order, on by default), so a rerun writes
+                # byte-identical objects whatever the threads did, without a sort (which
+                # was a quarter of the extract)
                 con.execute(
                     "COPY (SELECT entity, ip FROM classified "
-                    f"WHERE split = '{split}' AND status IN ({keep}) ORDER BY entity, ip) "
+                    f"WHERE split = '{split}' AND status IN ({keep})) "
                     f"TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '')"
                 )
                 key = f"{extract_attempt_prefix(prefix, attempt)}{split}.csv"
-                store.put(key, path.read_bytes())
+                store.put_file(key, path)
                 summary.parts[split] = [key]
             [(*per_split, summary.entities)] = con.sql(
                 "SELECT "

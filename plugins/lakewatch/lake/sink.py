@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -18,6 +19,7 @@ class ObjectStore(Protocol):
     """The few object operations lakewatch needs, the same for S3 and a folder."""
 
     def put(self, key: str, body: bytes) -> dict[str, Any]: ...
+    def put_file(self, key: str, path: Path) -> None: ...
     def get(self, key: str) -> bytes: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def uri(self, key: str = "") -> str: ...
@@ -32,6 +34,10 @@ class S3Store:
     def put(self, key: str, body: bytes) -> dict[str, Any]:
         resp = put_atomic(self.s3, self.bucket, self.prefix + key, body)
         return {"size": len(body), "etag": resp.get("ETag", "").strip('"')}
+
+    def put_file(self, key: str, path: Path) -> None:
+        """``put`` of a file's contents, streamed: large outputs never sit in memory."""
+        put_atomic(self.s3, self.bucket, self.prefix + key, path)
 
     def get(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
@@ -76,6 +82,19 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return {"size": len(body), "etag": hashlib.md5(body, usedforsecurity=False).hexdigest()}
+
+    def put_file(self, key: str, path: Path) -> None:
+        """``put`` of a file's contents: copied beside the key, then renamed into place."""
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
