@@ -70,6 +70,10 @@ def test_csv_scores_match_the_scorer_in_order(server, runtime, lake_pairs):
     want = scorer.score(ents, ips).dot_product
     assert np.allclose([p["dot_product"] for p in preds], want, atol=1e-5)
     assert all(p["known_entity"] for p in preds)
+    # the plain form (the fast parse), twice: the second from the server's entity-hash cache
+    plain = "".join(f"{e},{ip}\n" for e, ip in zip(ents, ips, strict=True))
+    for _ in range(2):
+        assert json.loads(_invoke(runtime, plain, "text/csv")[1])["predictions"] == preds
 
 
 def test_json_accepts_both_instance_forms(runtime, lake_pairs):

@@ -103,3 +103,15 @@ def test_random_addresses_follow_the_family():
     assert (a.lo[fam == 4] < 2**32).all()
     assert ((a.hi[fam == 6] >> np.uint64(61)) == 1).all()  # 2000::/3
     assert len(np.unique(a.lo[fam == 4])) > 490
+
+
+def test_a_servers_entity_hash_cache_gives_the_same_hashes_and_stays_bounded():
+    from lakewatch.model.encoding import EntityHashCache, entity_hashes
+
+    cache = EntityHashCache(limit=3)
+    first = ["i-1", "i-2", " i-1", "i-3"]
+    assert cache.hashes(first).tolist() == entity_hashes(first).tolist()
+    assert set(cache) == {"i-1", "i-2", "i-3"}  # trimmed, each distinct value once
+    again = ["i-4", "i-1"]
+    assert cache.hashes(again).tolist() == entity_hashes(again).tolist()
+    assert set(cache) == {"i-4", "i-1"}  # full at the limit: emptied before the request

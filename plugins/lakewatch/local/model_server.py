@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lakewatch.local.sagemaker_http import LoopbackServer, SageMakerHandler, serve_until_interrupted
 from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.encoding import EntityHashCache
 from lakewatch.model.protocol import (
     MAX_PAYLOAD,
     RequestError,
@@ -47,6 +48,7 @@ class ModelServer(LoopbackServer):
     ):
         self.artifact = ModelArtifact.load(model_dir)
         self.scorer = Scorer(self.artifact)
+        self.entity_hashes = EntityHashCache()  # request work done once per process
         self.model_dir = str(model_dir)
         self.endpoint_name = endpoint_name
         self.requests = 0
@@ -94,7 +96,10 @@ class _Handler(SageMakerHandler):
             entities, addresses, label = parse_request(body, self.headers.get("Content-Type"))
             accept = self.headers.get("Accept")
             scores = self.server.scorer.score(
-                entities, addresses, embeddings=wants_embeddings(accept)
+                entities,
+                addresses,
+                embeddings=wants_embeddings(accept),
+                known=self.server.entity_hashes,
             )
             check_scores(scores, addresses, label)
             out, ctype = render(scores, accept)

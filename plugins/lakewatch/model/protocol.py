@@ -72,19 +72,32 @@ def _pair(item: Any, where: str) -> tuple[str, str]:
 
 def _plain_csv(text: str) -> tuple[pa.Array, pa.Array] | None:
     """The common CSV request (no quoting or spaces, two fields a line) split with C-speed
-    string methods and Arrow's kernels, without a Python step per line; None for anything
-    else, which the csv module then reads (and names the offending line of)."""
+    string methods, each line's one comma checked by numpy, without a Python step per line;
+    None for anything else, which the csv module then reads (and names the offending line
+    of)."""
     if '"' in text or " " in text or "\t" in text:
         return None
     body = text.replace("\r\n", "\n").rstrip("\n")
     if not body or "\r" in body or "\n\n" in body or body.startswith("\n"):
         return None
-    fields = pc.split_pattern(pa.array(body.split("\n"), pa.string()), ",")
-    if not (pc.list_value_length(fields).to_numpy() == 2).all():
+    data = (body + "\n").encode()
+    raw = np.frombuffer(data, np.uint8)
+    newlines, commas = np.flatnonzero(raw == 10), np.flatnonzero(raw == 44)
+    # comma i lies on line i: before newline i and after newline i-1
+    if commas.size != newlines.size or not (
+        (commas < newlines).all() and (commas[1:] > newlines[:-1]).all()
+    ):
         return None
-    flat = pc.list_flatten(fields)
-    even = np.arange(0, len(flat), 2)
-    return flat.take(even), flat.take(even + 1)
+    # the fields straight from the body's bytes: field k runs to its separator (kept, then cut)
+    ends = np.empty(2 * commas.size + 1, np.int32)
+    ends[0], ends[1::2], ends[2::2] = 0, commas + 1, newlines + 1
+    fields = pc.utf8_slice_codeunits(
+        pa.StringArray.from_buffers(2 * commas.size, pa.py_buffer(ends), pa.py_buffer(data)),
+        0,
+        -1,
+    )
+    even = np.arange(0, len(fields), 2)
+    return fields.take(even), fields.take(even + 1)
 
 
 def parse_request(body: bytes, content_type: str | None) -> tuple[Texts, Texts, str]:

@@ -14,6 +14,7 @@ import pyarrow as pa
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.encoding import (
     Addresses,
+    EntityHashCache,
     entity_hashes,
     entity_rows,
     ip_tokens,
@@ -65,8 +66,11 @@ class Scorer:
         entities: pa.Array | list[str],
         addresses: pa.Array | list[str],
         embeddings: bool = False,
+        known: EntityHashCache | None = None,
     ) -> Scores:
-        hashes = entity_hashes(entities)
+        """Score pairs as text; ``known``: entity hashes kept between calls (the model
+        server's)."""
+        hashes = entity_hashes(entities) if known is None else known.hashes(entities)
         addrs = parse_addresses(addresses)
         return self.score_parsed(hashes, addrs, embeddings)
 
