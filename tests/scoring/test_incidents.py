@@ -159,6 +159,7 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
         pair("i-0/in", "10.16.210.7", -2.0, view="ingress_peer"),  # under the threshold
         pair("i-1/in", "10.16.210.7", 0.5, view="ingress_peer"),  # under the loose one only
         pair("i-2/in", "10.16.210.7", 0.8, view="ingress_peer"),
+        pair("i-5/in", "10.16.210.7", 4.0, view="ingress_peer"),  # familiar-looking: a target
         pair("i-3/in", "10.9.9.9", 0.5, view="ingress_peer"),  # another address: no scan
         pair("i-a", "203.0.113.5", -1.0),
         pair("i-a", "203.0.113.6", -3.0),  # an instance's incident: no extra findings
@@ -167,12 +168,16 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
     scan = next(i for i in incidents if i.shape == "scan")
     found = member_findings(incidents, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR)
     flagged = [(f["evidences"][0]["data"]["entity"], f["observables"][1]["value"]) for f in found]
-    assert flagged == [("i-1/in", "10.16.210.7"), ("i-2/in", "10.16.210.7")]
+    assert flagged == [
+        ("i-1/in", "10.16.210.7"),
+        ("i-2/in", "10.16.210.7"),
+        ("i-5/in", "10.16.210.7"),
+    ]
     for f in found:
         assert f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
         assert f["unmapped"]["lakewatch.corroborated_by"] == scan.uid("ipi-1")
         assert (
-            "above the threshold 0.0000 but 10.16.210.7 reached 3 instances"
+            "above the threshold 0.0000 but 10.16.210.7 reached 4 instances"
             in (f["finding_info"]["desc"])
         )
     assert (
@@ -212,3 +217,25 @@ def test_a_connection_unusual_at_both_ends_is_an_incident_and_its_pairs_are_flag
     )
     assert member["evidences"][0]["data"]["entity"] == "i-b/in"  # the end above the threshold
     assert "unusual at both ends" in member["finding_info"]["desc"]
+
+
+def test_an_inbound_sweep_takes_every_instance_it_reached_and_an_outbound_one_does_not():
+    """A source under the loose threshold on three instances (one under the threshold) is a
+    sweep: the instances it reached where it scored as familiar are its targets too. One
+    destination many instances reach is judged pair by pair: its usual users stay out."""
+    sweep = [
+        pair("i-0/in", "10.16.210.7", -2.0, view="ingress_peer"),
+        pair("i-1/in", "10.16.210.7", 0.5, view="ingress_peer"),
+        pair("i-2/in", "10.16.210.7", 0.5, view="ingress_peer"),
+        pair("i-3/in", "10.16.210.7", 6.0, view="ingress_peer"),
+    ]
+    (scan,) = group(sweep, 0.0, loose=1.0)
+    assert scan.instances == {"i-0", "i-1", "i-2", "i-3"}
+    outbound = [
+        pair("i-0", "198.51.100.7", -2.0),
+        pair("i-1", "198.51.100.7", 0.5),
+        pair("i-2", "198.51.100.7", 0.5),
+        pair("i-3", "198.51.100.7", 6.0),  # a usual destination of i-3
+    ]
+    (spread,) = group(outbound, 0.0, loose=1.0)
+    assert spread.shape == "scan" and spread.instances == {"i-0", "i-1", "i-2"}

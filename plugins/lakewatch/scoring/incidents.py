@@ -88,7 +88,11 @@ def group(
     A scan is one address under ``loose`` (the normal scores' 10 x target quantile) with
     ``SCAN_MIN_INSTANCES`` or more instances, one of them under ``threshold``: a sweep
     touches each instance a few times, so each pair's evidence is weak, but the normal tail
-    rarely puts one address under even the loose threshold on three instances at once."""
+    rarely puts one address under even the loose threshold on three instances at once. An
+    inbound scan (a source sweeping instances) then takes every instance the source reached in
+    the object, whatever each pair scored: each is a target the analyst must check (a sweep
+    from inside the account's own ranges looks familiar to the instances whose clients live
+    near it, and half of the lake's sweeps' targets scored above the loose threshold)."""
     known = [p for p in answered(pairs) if p.known_entity and p.score is not None]
     flagged = [p for p in known if _under(p, threshold)]
     wide = threshold if loose is None else max(loose, threshold)
@@ -96,12 +100,18 @@ def group(
     for p in known:
         if _under(p, wide):
             by_address[p.ip].append(p)
+    inbound: dict[str, list[ScoredPair]] = defaultdict(list)
+    for p in known:
+        if p.view == "ingress_peer":
+            inbound[p.ip].append(p)
     out: list[Incident] = []
     taken: set[int] = set()
     for ip, members in sorted(by_address.items()):
         if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES and any(
             _under(p, threshold) for p in members
         ):
+            if all(p.view == "ingress_peer" for p in members):
+                members = inbound[ip]  # a sweep: every instance it reached is its target
             window = min(p.first_ms for p in members) // WINDOW_MS
             out.append(Incident("scan", ip, window, members))
             taken.update(id(p) for p in members)
@@ -271,9 +281,10 @@ def member_findings(
     threshold.
 
     A scan's members are under the loose threshold on three or more instances, one of them
-    under the threshold; a connection's two ends are both under the loose threshold, one of
-    them under the threshold: together they are evidence no single pair is, and each member
-    is an address the analyst must see on its instance. Members under the threshold have their
+    under the threshold (an inbound sweep's: every instance it reached); a connection's two
+    ends are both under the loose threshold, one of them under the threshold: together they
+    are evidence no single pair is, and each member is an address the analyst must see on its
+    instance. Members under the threshold have their
     own finding already and are not repeated."""
     seen: set[tuple[str, str, str]] = set()
     out = []
@@ -282,8 +293,8 @@ def member_findings(
             continue
         uid = incident.uid(threshold["model_id"])
         why = (
-            f"{incident.subject} reached {len(incident.instances)} instances within the hour "
-            f"under the loose threshold (scan incident {uid[:12]})"
+            f"{incident.subject} reached {len(incident.instances)} instances within the hour, "
+            f"{SCAN_MIN_INSTANCES} or more under the loose threshold (scan incident {uid[:12]})"
             if incident.shape == "scan"
             else f"the connection {incident.subject} is unusual at both ends (connection "
             f"incident {uid[:12]})"
