@@ -239,3 +239,22 @@ def test_an_inbound_sweep_takes_every_instance_it_reached_and_an_outbound_one_do
     ]
     (spread,) = group(outbound, 0.0, loose=1.0)
     assert spread.shape == "scan" and spread.instances == {"i-0", "i-1", "i-2"}
+
+
+def test_an_answer_takes_its_calls_verdict():
+    from lakewatch.scoring.incidents import answers_to_normal_calls
+
+    pairs = [
+        pair("i-a", "52.216.1.1", 1.0),  # a usual call to S3 ...
+        pair("i-a/in", "52.216.1.1", -9.0, view="ingress_peer"),  # ... and S3's answer
+        pair("i-a", "203.0.113.5", -3.0),  # a flagged beacon ...
+        pair("i-a/in", "203.0.113.5", -2.0, view="ingress_peer"),  # ... and its answer
+        pair("i-b/in", "52.216.1.1", -9.0, view="ingress_peer"),  # i-b never called it
+    ]
+    kept = answers_to_normal_calls(pairs, 0.0)
+    assert [(p.entity, p.ip) for p in kept] == [
+        ("i-a", "52.216.1.1"),
+        ("i-a", "203.0.113.5"),
+        ("i-a/in", "203.0.113.5"),
+        ("i-b/in", "52.216.1.1"),
+    ]

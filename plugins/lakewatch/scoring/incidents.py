@@ -65,6 +65,25 @@ def answered(pairs: list[ScoredPair]) -> list[ScoredPair]:
     ]
 
 
+def answers_to_normal_calls(pairs: list[ScoredPair], threshold: float) -> list[ScoredPair]:
+    """``pairs`` without the inbound answers to calls the instance made normally: an inbound
+    pair from an address the same instance reached in the same object, whose outbound pair is
+    not under ``threshold``. An answer is the same connection as its call and takes the call's
+    verdict: S3 answering an instance's usual request is not an anomaly however new its
+    address is to the instance's inbound side (most of the demo's false-positive pairs); a C2
+    server answering a flagged beacon still is."""
+    normal_calls = {
+        (instance_of(p.entity), p.ip)
+        for p in pairs
+        if p.view == "egress_peer" and not _under(p, threshold)
+    }
+    return [
+        p
+        for p in pairs
+        if p.view != "ingress_peer" or (instance_of(p.entity), p.ip) not in normal_calls
+    ]
+
+
 def group(
     pairs: list[ScoredPair],
     threshold: float,

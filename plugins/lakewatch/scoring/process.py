@@ -28,7 +28,12 @@ from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCac
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import ScoredPair, alert_message, findings_for
-from lakewatch.scoring.incidents import connections, incident_finding, member_findings
+from lakewatch.scoring.incidents import (
+    answers_to_normal_calls,
+    connections,
+    incident_finding,
+    member_findings,
+)
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pairs import object_pairs
 from lakewatch.scoring.storage import findings_key, to_parquet
@@ -241,7 +246,11 @@ class Scorer:
             pairs = kept_pairs
         now_ms = int(time.time() * 1000)
         findings = findings_for(
-            pairs, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
+            answers_to_normal_calls(pairs, threshold["threshold"]),
+            threshold=threshold,
+            source=key,
+            bucket=ref.bucket,
+            now_ms=now_ms,
         )
         incidents = incidents_of(
             pairs,
