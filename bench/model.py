@@ -216,6 +216,10 @@ def server_speed(requests: int, pairs_per_request: int = 1000, rounds: int = 5) 
     }
 
 
+def len_label(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n:,}"
+
+
 def run(quick: bool = False) -> list[str]:
     n = 200_000 if quick else 1_000_000
     lines = [
@@ -231,7 +235,8 @@ def run(quick: bool = False) -> list[str]:
                 f"{fast['pairs_per_second']:,.0f}",
                 f"{fast['pairs_per_second'] / dense['pairs_per_second']:.1f}x dense "
                 f"Adam ({dense['pairs_per_second']:,.0f}/s, same data); "
-                f"{fast['buckets']:,} address rows",
+                f"{fast['buckets']:,} address rows; peak RSS {fast['peak_rss_mb']:,.0f} MB "
+                f"({len_label(fast['pairs'])} pairs)",
             )
         )
     lines.append(
