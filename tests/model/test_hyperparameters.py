@@ -85,3 +85,13 @@ def test_schedule_gives_small_data_enough_steps_and_large_data_sagemakers_defaul
     given = resolve({"mini_batch_size": 2000, "epochs": 3}, distinct_entities=10, pairs=80_000)
     assert (given.mini_batch_size, given.epochs) == (2000, 3)  # explicit values win
     assert resolve({}, distinct_entities=10).mini_batch_size == 10_000  # no size: SageMaker's
+
+
+def test_the_default_address_table_grows_with_the_data_up_to_a_bound():
+    from lakewatch.model.hyperparameters import MAX_DEFAULT_IP_BUCKETS, default_ip_buckets
+
+    assert default_ip_buckets(10_000) == 1 << 16
+    assert default_ip_buckets(100_000) == 1 << 19  # 4 tokens' room per address, a power of 2
+    assert default_ip_buckets(10**9) == MAX_DEFAULT_IP_BUCKETS == 1 << 20
+    # the table and its two Adam moments at vector_dim 128, float32: bounded whatever the data
+    assert 3 * MAX_DEFAULT_IP_BUCKETS * 128 * 4 <= 1.5 * 2**30

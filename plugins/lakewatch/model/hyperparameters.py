@@ -149,7 +149,15 @@ def schedule(pairs: int, mini_batch_size: int | None = None) -> tuple[int, int]:
     return batch, epochs
 
 
+MAX_DEFAULT_IP_BUCKETS = 1 << 20
+
+
 def default_ip_buckets(distinct_addresses: int) -> int:
-    """Room for every prefix token of the data with few collisions (two tokens per address)."""
+    """Room for every prefix token of the data with few collisions (two tokens per address),
+    up to ``MAX_DEFAULT_IP_BUCKETS``: the table and its two Adam moments are three tables of
+    ``vector_dim`` floats a row (1.5 GB at 2^20 rows and 128; at the earlier 2^22, 6.4 GB for
+    data with millions of distinct addresses). Past it, /32 tokens share rows, which costs
+    little: an address seen once teaches its row nothing anyway. ``--hp ip_hash_buckets``
+    sets more (up to 2^26)."""
     want = max(1 << 16, 4 * max(distinct_addresses, 1))
-    return min(1 << 22, 1 << (want - 1).bit_length())
+    return min(MAX_DEFAULT_IP_BUCKETS, 1 << (want - 1).bit_length())
