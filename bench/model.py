@@ -182,29 +182,28 @@ def server_speed(requests: int, pairs_per_request: int = 1000, rounds: int = 5) 
                     conn.close()
                     return False
 
-            def served(n: int) -> float:
+            def request() -> None:
+                conn.request(
+                    "POST", "/invocations", body=body, headers={"Content-Type": "text/csv"}
+                )
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 200
+
+            def in_process() -> None:
+                scorer.score(list(ents), list(ips))
+
+            def rate(call, n: int) -> float:
                 time.sleep(0.5)  # the other side's BLAS threads stop spinning first
                 started = time.perf_counter()
                 for _ in range(n):
-                    conn.request(
-                        "POST", "/invocations", body=body, headers={"Content-Type": "text/csv"}
-                    )
-                    resp = conn.getresponse()
-                    resp.read()
-                    assert resp.status == 200
-                return n / (time.perf_counter() - started)
-
-            def in_process(n: int) -> float:
-                time.sleep(0.5)
-                started = time.perf_counter()
-                for _ in range(n):
-                    scorer.score(list(ents), list(ips))
+                    call()
                 return n / (time.perf_counter() - started)
 
             wait_for(ping, 60, what="the model server")
-            served(5)  # warm: the first request's imports and the entity-hash cache
+            rate(request, 5)  # warm: the first request's imports and the entity-hash cache
             per_round = max(1, requests // rounds)
-            pairs = [(in_process(per_round), served(per_round)) for _ in range(rounds)]
+            pairs = [(rate(in_process, per_round), rate(request, per_round)) for _ in range(rounds)]
         finally:
             proc.terminate()
             proc.wait(10)

@@ -242,7 +242,7 @@ def test_an_inbound_sweep_takes_every_instance_it_reached_and_an_outbound_one_do
 
 
 def test_an_answer_takes_its_calls_verdict():
-    from lakewatch.scoring.incidents import answers_to_normal_calls
+    from lakewatch.scoring.incidents import answered
 
     pairs = [
         pair("i-a", "52.216.1.1", 1.0),  # a usual call to S3 ...
@@ -251,7 +251,7 @@ def test_an_answer_takes_its_calls_verdict():
         pair("i-a/in", "203.0.113.5", -2.0, view="ingress_peer"),  # ... and its answer
         pair("i-b/in", "52.216.1.1", -9.0, view="ingress_peer"),  # i-b never called it
     ]
-    kept = answers_to_normal_calls(pairs, 0.0)
+    kept = answered(pairs, unless_under=0.0)
     assert [(p.entity, p.ip) for p in kept] == [
         ("i-a", "52.216.1.1"),
         ("i-a", "203.0.113.5"),

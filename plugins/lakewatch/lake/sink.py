@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,29 +71,26 @@ class LocalStore:
         self.root = Path(root).resolve()
 
     def put(self, key: str, body: bytes) -> dict[str, Any]:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self._replace(key, lambda tmp: tmp.write_bytes(body))
         return {"size": len(body), "etag": hashlib.md5(body, usedforsecurity=False).hexdigest()}
 
     def put_file(self, key: str, path: Path) -> None:
-        """``put`` of a file's contents: copied beside the key, then renamed into place."""
+        """``put`` of a file's contents, copied without reading it into memory."""
+        self._replace(key, lambda tmp: shutil.copyfile(path, tmp))
+
+    def _replace(self, key: str, write: Callable[[Path], object]) -> None:
+        """``write`` a temporary file beside the key, then rename it into place: readers see
+        the old file or the whole new one, never a half-written one."""
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         os.close(fd)
+        tmp = Path(name)
         try:
-            shutil.copyfile(path, tmp)
+            write(tmp)
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def get(self, key: str) -> bytes:

@@ -54,33 +54,23 @@ class Incident:
         return {instance_of(p.entity) for p in self.pairs}
 
 
-def answered(pairs: list[ScoredPair]) -> list[ScoredPair]:
+def answered(pairs: list[ScoredPair], unless_under: float | None = None) -> list[ScoredPair]:
     """``pairs`` without the inbound flows from addresses the same instance reached in the
     same object: answers to its own connections (VPC Flow Logs record both directions), whose
     evidence is the outbound pair's. Left in, every S3 or API address an instance calls comes
-    back as an unusual inbound client (most of the demo's false incidents)."""
-    reached = {(instance_of(p.entity), p.ip) for p in pairs if p.view == "egress_peer"}
-    return [
-        p for p in pairs if p.view != "ingress_peer" or (instance_of(p.entity), p.ip) not in reached
-    ]
+    back as an unusual inbound client (most of the demo's false incidents).
 
-
-def answers_to_normal_calls(pairs: list[ScoredPair], threshold: float) -> list[ScoredPair]:
-    """``pairs`` without the inbound answers to calls the instance made normally: an inbound
-    pair from an address the same instance reached in the same object, whose outbound pair is
-    not under ``threshold``. An answer is the same connection as its call and takes the call's
-    verdict: S3 answering an instance's usual request is not an anomaly however new its
+    ``unless_under``: keep the answers to calls scored under it. For pair findings an answer
+    takes its call's verdict: S3 answering a usual request is not an anomaly however new its
     address is to the instance's inbound side (most of the demo's false-positive pairs); a C2
     server answering a flagged beacon still is."""
-    normal_calls = {
+    reached = {
         (instance_of(p.entity), p.ip)
         for p in pairs
-        if p.view == "egress_peer" and not _under(p, threshold)
+        if p.view == "egress_peer" and not _under(p, unless_under)
     }
     return [
-        p
-        for p in pairs
-        if p.view != "ingress_peer" or (instance_of(p.entity), p.ip) not in normal_calls
+        p for p in pairs if p.view != "ingress_peer" or (instance_of(p.entity), p.ip) not in reached
     ]
 
 
@@ -116,11 +106,10 @@ def group(
     flagged = [p for p in known if _under(p, threshold)]
     wide = threshold if loose is None else max(loose, threshold)
     by_address: dict[str, list[ScoredPair]] = defaultdict(list)
+    inbound: dict[str, list[ScoredPair]] = defaultdict(list)
     for p in known:
         if _under(p, wide):
             by_address[p.ip].append(p)
-    inbound: dict[str, list[ScoredPair]] = defaultdict(list)
-    for p in known:
         if p.view == "ingress_peer":
             inbound[p.ip].append(p)
     out: list[Incident] = []
@@ -303,8 +292,8 @@ def member_findings(
     under the threshold (an inbound sweep's: every instance it reached); a connection's two
     ends are both under the loose threshold, one of them under the threshold: together they
     are evidence no single pair is, and each member is an address the analyst must see on its
-    instance. Members under the threshold have their
-    own finding already and are not repeated."""
+    instance. Members under the threshold have their own finding already and are not
+    repeated."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     for incident in incidents:

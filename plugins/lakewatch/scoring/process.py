@@ -28,12 +28,7 @@ from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCac
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import ScoredPair, alert_message, findings_for
-from lakewatch.scoring.incidents import (
-    answers_to_normal_calls,
-    connections,
-    incident_finding,
-    member_findings,
-)
+from lakewatch.scoring.incidents import answered, connections, incident_finding, member_findings
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pairs import object_pairs
 from lakewatch.scoring.storage import findings_key, to_parquet
@@ -246,7 +241,7 @@ class Scorer:
             pairs = kept_pairs
         now_ms = int(time.time() * 1000)
         findings = findings_for(
-            answers_to_normal_calls(pairs, threshold["threshold"]),
+            answered(pairs, unless_under=threshold["threshold"]),
             threshold=threshold,
             source=key,
             bucket=ref.bucket,
