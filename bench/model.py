@@ -83,6 +83,100 @@ def dense_adam_speed(kind: str, n: int, batches: int = 8) -> dict:
     return {"pairs_per_second": batches * b / (time.perf_counter() - started)}
 
 
+def login_csv(folder: str, n: int, parts: int = 1, seed: int = 0) -> dict:
+    """Issue 15's worst case for training, written as ``parts`` CSV files like the daily
+    extract parts: login-style pairs of ~100,000 users where 80% of logins come from a random
+    public address (so most addresses are distinct) and the rest from a few home addresses."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pv
+
+    rng = np.random.default_rng(seed)
+    users = rng.zipf(1.3, n) % 100_000
+    home = rng.integers(1 << 24, 223 << 24, 100_000, dtype=np.uint64) & np.uint64(0xFFFFFF00)
+    travel = rng.random(n) < 0.8
+    addr = np.where(
+        travel,
+        rng.integers(1 << 24, 223 << 24, n, dtype=np.uint64),
+        home[users] + rng.integers(1, 5, n, dtype=np.uint64),
+    )
+    octets = [
+        pa.array((addr >> np.uint64(s)) & np.uint64(255)).cast(pa.string()) for s in (24, 16, 8, 0)
+    ]
+    table = pa.table(
+        {
+            "entity": pc.binary_join_element_wise("user_", pa.array(users).cast(pa.string()), ""),
+            "ip": pc.binary_join_element_wise(*octets, "."),
+        }
+    )
+    os.makedirs(folder, exist_ok=True)
+    step = -(-n // parts)
+    for i in range(parts):
+        pv.write_csv(
+            table.slice(i * step, step),
+            os.path.join(folder, f"part-{i:03d}.csv"),
+            pv.WriteOptions(include_header=False, quoting_style="none"),
+        )
+    return {"pairs": n, "distinct_addresses": int(np.unique(addr).size)}
+
+
+TABLES = ("num_entity_vectors", "ip_hash_buckets")
+
+
+def train_cli(folder: str) -> dict:
+    """``lakewatch train`` on ``folder``, 1 epoch, as a user runs it: start-up (process start
+    to the first batch: imports, reading, encoding), the epoch's speed, the process's peak RSS."""
+    import re
+    import resource
+    import subprocess
+    import sys
+
+    started = time.perf_counter()
+    first_batch, table_line = None, ""
+    speed = 0.0
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            os.path.join(os.path.dirname(sys.executable), "lakewatch"),
+            "train",
+            "--train",
+            folder,
+        ]
+        cmd += ["--model-dir", out, "--hp", "epochs=1", "--hp", "vector_dim=128"]
+        with subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
+            assert proc.stdout is not None
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if line.startswith("training on ") and first_batch is None:
+                    first_batch, table_line = time.perf_counter() - started, line
+                if m := re.search(r"pairs/s=([\d,]+)", line):
+                    speed = float(m.group(1).replace(",", ""))
+        if proc.returncode != 0 or first_batch is None:
+            raise RuntimeError("lakewatch train failed:\n" + "".join(lines[-30:]))
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rows = [int(re.search(rf"{k}=(\d+)", table_line).group(1)) for k in TABLES]  # type: ignore[union-attr]
+    return {
+        "startup_seconds": first_batch,
+        "pairs_per_second": speed,
+        "child_peak_rss_mb": peak,
+        "tables_mb": sum(rows) * 128 * 4 / 2**20,
+    }
+
+
+def bare_read(folder: str) -> dict:
+    """The baseline of start-up: pyarrow reading the same CSV parts, nothing else."""
+    import pyarrow.csv as pv
+
+    started = time.perf_counter()
+    rows = 0
+    for name in sorted(os.listdir(folder)):
+        opts = pv.ReadOptions(column_names=["entity", "ip"])
+        rows += pv.read_csv(os.path.join(folder, name), read_options=opts).num_rows
+    return {"rows": rows, "seconds": time.perf_counter() - started}
+
+
 def _model_dir(tmp: str) -> str:
     from bench.common import lake_egress_pairs
     from lakewatch.model.artifact import ModelArtifact
@@ -236,6 +330,24 @@ def run(quick: bool = False) -> list[str]:
                 f"Adam ({dense['pairs_per_second']:,.0f}/s, same data); "
                 f"{fast['buckets']:,} address rows; peak RSS {fast['peak_rss_mb']:,.0f} MB "
                 f"({len_label(fast['pairs'])} pairs)",
+            )
+        )
+    for n, parts in ((200_000, 1),) if quick else ((1_500_000, 1), (10_000_000, 10)):
+        with tempfile.TemporaryDirectory() as tmp:
+            made = isolated("bench.model", "login_csv", folder=tmp, n=n, parts=parts)
+            run_ = isolated("bench.model", "train_cli", folder=tmp)
+            read = isolated("bench.model", "bare_read", folder=tmp)
+        if read["rows"] != n or run_["pairs_per_second"] <= 0:
+            raise RuntimeError(f"train bench: {read['rows']:,} rows written of {n:,}, {run_}")
+        lines.append(
+            row(
+                f"lakewatch train, {len_label(n)} login pairs, 1 epoch",
+                f"{run_['startup_seconds']:.1f} s start-up",
+                f"(a bare pyarrow read of the CSV: {read['seconds']:.1f} s); "
+                f"{run_['pairs_per_second']:,.0f} pairs/s; peak RSS "
+                f"{run_['child_peak_rss_mb']:,.0f} MB (the model's tables alone: "
+                f"{run_['tables_mb']:,.0f} MB); {made['distinct_addresses']:,} distinct "
+                f"addresses, {parts} CSV part{'s' if parts > 1 else ''}",
             )
         )
     lines.append(

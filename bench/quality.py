@@ -72,6 +72,7 @@ def evaluate(ds: Dataset) -> dict:
     train = pairs_from_lists(*ds.train)
     validation = pairs_from_lists(*ds.validation)
     trained = train_with_detector(train, validation, {}, log=lambda s: None)
+    assert trained.artifact is not None  # kept: no write_model
     scorer = Scorer(trained.artifact)
     baseline = PrefixFrequencyBaseline(
         np.concatenate([train.entity_hash, validation.entity_hash]),
@@ -94,7 +95,7 @@ def evaluate(ds: Dataset) -> dict:
         kinds[kind] = {"n": len(pairs[0])}
         for name in SCORERS:
             kinds[kind][name] = measure(normal[name], anomalous[name])
-    stats = trained.result.stats
+    stats = trained.stats
     return {
         "set": ds.name,
         "train_pairs": len(train),

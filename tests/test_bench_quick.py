@@ -32,3 +32,4 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(r"login\s+random\s+\d+\s+0\.\d+", out)  # quality printed its AUCs
     assert re.search(r"records/s\s+[\d,]+\s+[\d.]+x a plain pyarrow read", out)
     assert re.search(r"peak RSS, MB\s+[\d,]+\s+the pyarrow read alone", out)
+    assert re.search(r"lakewatch train, 200,000 login pairs, 1 epoch\s+[\d.]+ s start-up", out)

@@ -69,3 +69,27 @@ def test_missing_input(tmp_path):
 def test_entity_that_looks_like_a_number_keeps_its_text(tmp_path):
     path = write_csv(tmp_path / "t.csv", [("00123", "1.1.1.1")])
     assert read_pairs(path).entities.to_pylist() == ["00123"]
+
+
+def test_slices_and_hashes_only_give_the_same_pairs_and_line_numbers(tmp_path, monkeypatch):
+    """Parsed a slice at a time (here 3 rows), bad rows keep their file's line numbers; read
+    without names, the pairs are the same hashes and addresses."""
+    import numpy as np
+
+    from lakewatch.model import data
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,1.2.3.4\nb,999.1.1.1\nc,5.6.7.8\nd,9.9.9.9\n,1.1.1.1\nf,8.8.8.8\ng,x\n")
+    whole = read_pairs(str(path), max_bad_share=1.0)
+    monkeypatch.setattr(data, "PARSE_ROWS", 3)
+    sliced = read_pairs(str(path), max_bad_share=1.0)
+    bare = read_pairs(str(path), max_bad_share=1.0, names=False)
+    assert sliced.entities.to_pylist() == ["a", "c", "d", "f"] == whole.entities.to_pylist()
+    where = sorted((line, reason) for _, line, reason, _ in sliced.bad.examples)
+    assert where == [(2, "invalid IP address"), (5, "empty entity"), (7, "invalid IP address")]
+    for p in (sliced, bare):
+        assert np.array_equal(p.entity_hash, whole.entity_hash)
+        assert np.array_equal(p.addrs.lo, whole.addrs.lo)
+    assert bare.entities is None and bare.take(np.array([1])).entities is None
+    with pytest.raises(ValueError, match="without their entity names"):
+        bare.names()

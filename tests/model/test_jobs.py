@@ -4,6 +4,8 @@ mode environment, S3 input and output, the detector written beside the model."""
 import json
 from pathlib import Path
 
+import pytest
+
 from lakewatch.cli import main
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.jobs import run_training
@@ -51,6 +53,54 @@ def test_train_to_s3(csvs, aws, clients):
         .read()
     )
     assert ModelArtifact.load(body).hp.vector_dim == 8
+    key = "models/x/detector.safetensors"
+    detector = clients("s3").get_object(Bucket=settings.results_bucket_name, Key=key)
+    assert detector["Body"].read(8)  # published beside the model
+
+
+def test_a_failed_detector_publishes_neither_file(csvs, tmp_path, monkeypatch):
+    """The model is written (and released) before the history is built; if the build fails,
+    model_dir holds neither the new model nor a detector, and no staging folder."""
+    from lakewatch.model.history import History
+
+    def broken(*args, **kwargs):
+        raise MemoryError("history")
+
+    written = []
+    monkeypatch.setattr(History, "build", broken)
+    monkeypatch.setattr(ModelArtifact, "save", _spy(ModelArtifact.save, written))
+    out = tmp_path / "model"
+    train, _ = csvs
+    with pytest.raises(MemoryError):
+        run_training(train, str(out), hp_items=["epochs=1", "vector_dim=8"], log=lambda s: None)
+    assert written  # the model was written before the history was built
+    assert list(out.iterdir()) == []
+
+
+def _spy(save, calls):
+    def wrapped(self, *args, **kwargs):
+        calls.append(args)
+        return save(self, *args, **kwargs)
+
+    return wrapped
+
+
+def test_train_with_detector_hands_the_model_over_and_keeps_no_copy(csvs):
+    from lakewatch.model.data import read_pairs
+    from lakewatch.model.jobs import train_with_detector
+
+    train, val = csvs
+    handed = []
+    trained = train_with_detector(
+        read_pairs(train),
+        read_pairs(val),
+        {"epochs": "1", "vector_dim": "8"},
+        log=lambda s: None,
+        write_model=handed.append,
+    )
+    assert trained.artifact is None
+    assert [a.ip_tokens.shape[1] for a in handed] == [8]
+    assert trained.detector.meta["model"] == handed[0].meta["created"]
 
 
 def test_cli_train_without_hp_writes_the_detector_and_score_detector_prints_it(

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
+from safetensors.numpy import save_file as st_save_file
 
 from lakewatch import __version__
 from lakewatch.model.encoding import LEVELS, V4_BITS, V6_BITS
@@ -77,36 +78,52 @@ class ModelArtifact:
 
     # write ---------------------------------------------------------------------------------
 
-    def files(self) -> dict[str, bytes]:
-        tensors = {
+    def tensors(self) -> dict[str, np.ndarray]:
+        out = {
             "entity": self.entity,
             "ip_tokens": self.ip_tokens,
             "known_entities": self.known_entities,
         }
         for i, (w, b) in enumerate(self.layers):
-            tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"] = w, b
-        return {
-            WEIGHTS: st_save(tensors),
-            META: json.dumps(self.meta, indent=2, sort_keys=True).encode(),
-        }
+            out[f"layer{i}.weight"], out[f"layer{i}.bias"] = w, b
+        return out
 
     def save(self, model_dir: str | Path, tarball: bool = True) -> Path:
-        """Write ``model.tar.gz`` (or, for SageMaker script mode, the plain files)."""
+        """Write ``model.tar.gz`` (or, for SageMaker script mode, the plain files).
+
+        Streamed through files (safetensors writes straight from the arrays): a copy of the
+        tables in memory would be the largest allocation of a whole training run.
+        """
         out = Path(model_dir)
         out.mkdir(parents=True, exist_ok=True)
-        files = self.files()
+        meta = json.dumps(self.meta, indent=2, sort_keys=True).encode()
         if not tarball:
-            for name, body in files.items():
-                write_atomic(out / name, body)
+            part = out / f".{WEIGHTS}.tmp"
+            st_save_file(self.tensors(), part)
+            part.replace(out / WEIGHTS)
+            write_atomic(out / META, meta)
             return out
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for name, body in files.items():
-                info = tarfile.TarInfo(name)
-                info.size, info.mtime, info.mode = len(body), 0, 0o644
-                tar.addfile(info, io.BytesIO(body))
-        # no timestamp in gzip's header either: the same model gives the same bytes
-        write_atomic(out / TARBALL, gzip.compress(buf.getvalue(), mtime=0))
+        with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
+            weights = Path(tmp) / WEIGHTS
+            st_save_file(self.tensors(), weights)
+            part = Path(tmp) / TARBALL
+            # no timestamps in gzip's header or tar's: the same model gives the same bytes
+            with (
+                part.open("wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+                tarfile.open(fileobj=gz, mode="w") as tar,
+            ):
+                for name, body in ((WEIGHTS, None), (META, meta)):
+                    info = tarfile.TarInfo(name)
+                    info.mtime, info.mode = 0, 0o644
+                    if body is None:
+                        info.size = weights.stat().st_size
+                        with weights.open("rb") as f:
+                            tar.addfile(info, f)
+                    else:
+                        info.size = len(body)
+                        tar.addfile(info, io.BytesIO(body))
+            part.replace(out / TARBALL)
         return out / TARBALL
 
     # read ----------------------------------------------------------------------------------

@@ -25,9 +25,15 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
+from safetensors.numpy import save_file as st_save_file
 
-from lakewatch.model.artifact import write_atomic
-from lakewatch.model.encoding import Addresses, entity_hashes, parse_addresses, random_addresses
+from lakewatch.model.encoding import (
+    Addresses,
+    distinct,
+    entity_hashes,
+    parse_addresses,
+    random_addresses,
+)
 from lakewatch.model.history import FEATURES, History
 
 DETECTOR_FILE = "detector.safetensors"
@@ -74,7 +80,7 @@ class Detector:
 
     # storage -------------------------------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
+    def _tensors(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         tensors = {f"history.{k}": v for k, v in self.history.tensors().items()}
         tensors.update({"mean": self.mean, "scale": self.scale, "coef": self.coef})
         meta = {
@@ -84,12 +90,20 @@ class Detector:
             "intercept": repr(float(self.intercept)),
             "meta": json.dumps(self.meta, sort_keys=True, default=str),
         }
-        return st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=meta)
+        return {k: np.ascontiguousarray(v) for k, v in tensors.items()}, meta
+
+    def to_bytes(self) -> bytes:
+        return st_save(*self._tensors())
 
     def save(self, model_dir: str | Path) -> Path:
+        """Written straight from the arrays (a large history is not copied into memory)."""
         path = Path(model_dir) / DETECTOR_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, self.to_bytes())
+        part = path.with_name(f".{path.name}.tmp")
+        tensors, meta = self._tensors()
+        st_save_file(tensors, part, metadata=meta)
+        part.chmod(0o644)  # safetensors creates it owner-only
+        part.replace(path)
         return path
 
     @classmethod
@@ -148,6 +162,42 @@ def negatives(
     return entity_hash[rows], concat_addresses(rand, addrs.take(perm[differ]))
 
 
+@dataclass
+class FitSet:
+    """The held-out pairs (normal) and their negatives, with the model's dot products."""
+
+    entity_hash: np.ndarray
+    addrs: Addresses
+    dots: np.ndarray
+    positives: int  # the first ``positives`` rows are the held-out pairs
+
+    @classmethod
+    def draw(
+        cls,
+        known: np.ndarray,
+        holdout_hash: np.ndarray,
+        holdout_addrs: Addresses,
+        dots: DotFn,
+        rng: np.random.Generator,
+    ) -> FitSet:
+        """``known``: the sorted hashes of the entities in the history."""
+        pos = np.minimum(np.searchsorted(known, holdout_hash), max(known.size - 1, 0))
+        is_known = known[pos] == holdout_hash if known.size else np.zeros(len(pos), bool)
+        keep = np.flatnonzero(holdout_addrs.valid & is_known)
+        if keep.size < 20:
+            raise ValueError(
+                f"{keep.size} held-out pairs of known entities: too few to fit the detector"
+            )
+        if keep.size > FIT_CAP:
+            keep = np.sort(rng.choice(keep, FIT_CAP, replace=False))
+        pos_hash, pos_addrs = holdout_hash[keep], holdout_addrs.take(keep)
+        neg_hash, neg_addrs = negatives(rng, pos_hash, pos_addrs)
+        all_hash = np.concatenate([pos_hash, neg_hash])
+        all_addrs = concat_addresses(pos_addrs, neg_addrs)
+        d = np.asarray(dots(all_hash, all_addrs), np.float64)
+        return cls(all_hash, all_addrs, d, len(pos_hash))
+
+
 def fit(
     history: History,
     holdout_hash: np.ndarray,
@@ -158,37 +208,34 @@ def fit(
 ) -> Detector:
     """Fit the combination on held-out pairs (normal) against their negatives."""
     rng = np.random.default_rng(seed)
-    keep = np.flatnonzero(holdout_addrs.valid & history.known(holdout_hash))
-    if keep.size < 20:
-        raise ValueError(
-            f"{keep.size} held-out pairs of known entities: too few to fit the detector"
-        )
-    if keep.size > FIT_CAP:
-        keep = np.sort(rng.choice(keep, FIT_CAP, replace=False))
-    pos_hash, pos_addrs = holdout_hash[keep], holdout_addrs.take(keep)
-    neg_hash, neg_addrs = negatives(rng, pos_hash, pos_addrs)
-    all_hash = np.concatenate([pos_hash, neg_hash])
-    all_addrs = concat_addresses(pos_addrs, neg_addrs)
-    d = np.asarray(dots(all_hash, all_addrs), np.float64)
-    x = np.concatenate([history.features(all_hash, all_addrs), d[:, None]], axis=1)
+    sample = FitSet.draw(history.entities, holdout_hash, holdout_addrs, dots, rng)
+    return fit_set(history, sample, regularization)
+
+
+def fit_set(history: History, sample: FitSet, regularization: float = 1.0) -> Detector:
+    """Fit the combination on a drawn ``FitSet``."""
+    n_pos = sample.positives
+    x = np.concatenate(
+        [history.features(sample.entity_hash, sample.addrs), sample.dots[:, None]], axis=1
+    )
     x = np.nan_to_num(x.astype(np.float64))
-    y = np.concatenate([np.ones(len(pos_hash)), np.zeros(len(neg_hash))])
+    y = np.concatenate([np.ones(n_pos), np.zeros(len(sample.dots) - n_pos)])
     # Repeats of a known pair are the easy normal case; what the threshold must get right is
     # a pair new to its entity. Give those half of the positives' weight, however rare.
-    novel = x[: len(pos_hash), COLUMNS.index("entity_32")] == 0
-    sample = np.ones(y.size)
+    novel = x[:n_pos, COLUMNS.index("entity_32")] == 0
+    weight = np.ones(y.size)
     if 0 < novel.sum() < novel.size:
-        sample[: len(pos_hash)] = np.where(novel, 0.5 / novel.mean(), 0.5 / (1 - novel.mean()))
+        weight[:n_pos] = np.where(novel, 0.5 / novel.mean(), 0.5 / (1 - novel.mean()))
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    coef, intercept = monotone_logistic((x - mean) / scale, y, regularization, sample=sample)
+    coef, intercept = monotone_logistic((x - mean) / scale, y, regularization, sample=weight)
     return Detector(
         history,
         mean,
         scale,
         coef,
         intercept,
-        {"fit_pairs": len(pos_hash), "fit_negatives": len(neg_hash)},
+        {"fit_pairs": n_pos, "fit_negatives": len(sample.dots) - n_pos},
     )
 
 
@@ -236,13 +283,24 @@ def build(
     holdout_addrs: Addresses,
     dots: DotFn,
     seed: int = 0,
+    model_done: Callable[[], None] | None = None,
 ) -> Detector:
     """Fit on the holdout against a history of the training pairs alone, and serve with that
     same history: the holdout stays unseen, so the nightly recalibration can use it as its
     normal set. (Serving with the holdout in the history made every normal-set pair a known
     one: the threshold came out loose, and the demo's live false-positive rate was 2.7 times
-    the target.)"""
-    fitted = fit(History.build(train_hash, train_addrs), holdout_hash, holdout_addrs, dots, seed)
+    the target.)
+
+    The dot products are taken first, then ``model_done`` is called: the caller may write
+    and release the model before the history is built, the build's largest step.
+    """
+    valid = train_addrs.valid
+    known = distinct(train_hash if valid.all() else train_hash[valid])
+    sample = FitSet.draw(known, holdout_hash, holdout_addrs, dots, np.random.default_rng(seed))
+    del dots
+    if model_done is not None:
+        model_done()
+    fitted = fit_set(History.build(train_hash, train_addrs), sample)
     fitted.meta.update({"history_pairs": len(train_hash), "weights": fitted.weights()})
     return fitted
 

@@ -95,10 +95,13 @@ class History:
         cls, entity_hash: np.ndarray, addrs: Addresses, peers: int = PEERS, max_shared: int = 0
     ) -> History:
         valid = addrs.valid
-        ent = entity_hash[valid]
-        addrs = addrs.take(np.flatnonzero(valid))
+        ent, addrs = (
+            (entity_hash, addrs)
+            if valid.all()
+            else (entity_hash[valid], addrs.take(np.flatnonzero(valid)))
+        )
         ekeys, ecounts, gkeys, gcounts = [], [], [], []
-        peer_prefix = prefix_keys(addrs, PEER_LEVEL)
+        peer_prefix, peer_first = prefix_keys(addrs, PEER_LEVEL), np.zeros(0, np.int64)
         for level in range(len(V4_LEVELS)):
             pk = peer_prefix if level == PEER_LEVEL else prefix_keys(addrs, level)
             # one sort of 64-bit (entity, prefix) keys gives both counts: per pair, and (the
@@ -108,11 +111,17 @@ class History:
             )
             ekeys.append(keys)
             ecounts.append(counts.astype(np.uint32))
+            del counts
             k, c = _count(pk[first])
             gkeys.append(k)
             gcounts.append(c)
+            if level == PEER_LEVEL:
+                peer_first = first
+            del pk, first
         entities, activity = np.unique(ent, return_counts=True)
-        peer_hash, peer_weight = _peer_groups(ent, peer_prefix, entities, peers, max_shared)
+        peer_hash, peer_weight = _peer_groups(
+            ent[peer_first], peer_prefix[peer_first], entities, peers, max_shared
+        )
         return cls(
             ekeys,
             ecounts,
@@ -213,15 +222,15 @@ def _peer_groups(
     ent: np.ndarray, prefix: np.ndarray, entities: np.ndarray, k: int, max_shared: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each entity's ``k`` most similar entities by IDF-weighted cosine of their /24 sets
-    (scipy only here, at build time: the scorer Lambda reads histories without it)."""
+    (``ent``, ``prefix``: the distinct (entity, /24) pairs; scipy only here, at build time:
+    the scorer Lambda reads histories without it)."""
     import scipy.sparse as sp
 
     n = entities.size
     if n < 2 or k == 0:
         return np.zeros((n, max(k, 0)), np.uint64), np.zeros((n, max(k, 0)), np.float32)
-    _, first = np.unique(pair_keys(ent, prefix), return_index=True)  # distinct (entity, /24)
-    r = np.searchsorted(entities, ent[first]).astype(np.int64)
-    pu, c = np.unique(prefix[first], return_inverse=True)
+    r = np.searchsorted(entities, ent).astype(np.int64)
+    pu, c = np.unique(prefix, return_inverse=True)
     c = c.reshape(-1)
     df = np.bincount(c, minlength=pu.size)
     cap = max_shared or max(20, int(0.05 * n))

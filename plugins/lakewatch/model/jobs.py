@@ -12,6 +12,8 @@ import io
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,12 @@ import pyarrow.csv as pv
 from lakewatch.aws.clients import ClientFactory, require
 from lakewatch.aws.s3 import S3Uri, is_s3
 from lakewatch.model import detector
-from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.artifact import META, TARBALL, WEIGHTS, ModelArtifact
 from lakewatch.model.data import BadRows, Pairs, iter_sources, read_csv_table, read_pairs
 from lakewatch.model.detector import DETECTOR_FILE, Detector
-from lakewatch.model.encoding import entity_hashes, parse_addresses
+from lakewatch.model.encoding import Addresses, distinct, entity_hashes, parse_addresses
 from lakewatch.model.hyperparameters import parse_assignments, resolve
+from lakewatch.model.memory import release_freed_memory
 from lakewatch.model.scorer import Scorer
 
 SM_HYPERPARAMETERS = Path("/opt/ml/input/config/hyperparameters.json")
@@ -70,90 +73,137 @@ def run_training(
         raise ValueError("--train and --model-dir are required outside SageMaker")
     given = {**sagemaker_hyperparameters(), **parse_assignments(hp_items or [])}
 
-    pairs = read_pairs(train, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share)
+    # hashes only (no names), and the hold-out taken here so the pairs are held once
+    pairs = read_pairs(
+        train, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share, names=False
+    )
     for line in pairs.bad.describe():
         log(line)
     val = None
     if validation:
-        val = read_pairs(validation, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share)
+        val = read_pairs(
+            validation, clients, allow_ipv6=allow_ipv6, max_bad_share=max_bad_share, names=False
+        )
         log("validation " + val.bad.describe()[0])
-    trained = train_with_detector(pairs, val, given, device=device, log=log)
-    artifact, found, result = trained.artifact, trained.detector, trained.result
-    artifact.meta["inputs"] = {"train": train, "validation": validation}
+    if val is None or len(val) == 0:
+        pairs, val = hold_out(pairs, int(given.get("seed", 0) or 0), log)
+    release_freed_memory()  # what reading the CSV used
+    local = None if is_s3(model_dir) else Path(model_dir)
+    if local is not None:
+        local.mkdir(parents=True, exist_ok=True)
+    # model and detector staged together, published together: never one without the other
+    with tempfile.TemporaryDirectory(dir=local, prefix=".staging-") as tmp:
+        staging = Path(tmp)
+
+        def write_model(artifact: ModelArtifact) -> None:
+            artifact.meta["inputs"] = {"train": train, "validation": validation}
+            artifact.save(staging, tarball=not script_mode)
+
+        trained = train_with_detector(
+            pairs, val, given, device=device, log=log, write_model=write_model
+        )
+        del pairs, val
+        trained.detector.save(staging)
+        where = _publish(staging, model_dir, clients)
+    stats = trained.stats
+    if "validation:discriminator_auc" in stats:
+        log(f"validation:discriminator_auc={stats['validation:discriminator_auc']:.6f}")
+    log(f"model written to {where}")
+    return {**stats, "artifact": where}
+
+
+def _publish(staging: Path, model_dir: str, clients: ClientFactory | None) -> str:
+    """Move the staged files into ``model_dir`` (or upload them), the model last; returns
+    where the model is."""
+    names = [DETECTOR_FILE] + [n for n in (META, WEIGHTS, TARBALL) if (staging / n).exists()]
     if is_s3(model_dir):
         uri = S3Uri.parse(model_dir)
-        body = artifact_tarball(artifact)
         s3 = require(clients, model_dir)("s3")
-        s3.put_object(Bucket=uri.bucket, Key=uri.join(DETECTOR_FILE).key, Body=found.to_bytes())
-        s3.put_object(Bucket=uri.bucket, Key=uri.join("model.tar.gz").key, Body=body)
-        where = str(uri.join("model.tar.gz"))
-    else:
-        found.save(model_dir)
-        where = str(artifact.save(model_dir, tarball=not script_mode))
-    if "validation:discriminator_auc" in result.stats:
-        log(f"validation:discriminator_auc={result.stats['validation:discriminator_auc']:.6f}")
-    log(f"model written to {where}")
-    return {**result.stats, "artifact": where}
+        for name in names:  # from disk, in parts: never the whole model in memory
+            s3.upload_file(str(staging / name), uri.bucket, uri.join(name).key)
+        return str(uri.join(TARBALL))
+    for name in names:
+        (staging / name).replace(Path(model_dir) / name)
+    return str(Path(model_dir) / (TARBALL if TARBALL in names else ""))
 
 
 @dataclass
 class Trained:
-    artifact: Any  # ModelArtifact
-    detector: Any  # Detector
-    result: Any  # TrainResult
+    artifact: ModelArtifact | None  # None once handed to ``write_model``
+    detector: Detector
+    stats: dict[str, Any]
 
 
 def train_with_detector(
-    pairs: Pairs, validation: Pairs | None, given: dict[str, Any], device=None, log=print
+    pairs: Pairs,
+    validation: Pairs | None,
+    given: dict[str, Any],
+    device=None,
+    log=print,
+    write_model: Callable[[ModelArtifact], None] | None = None,
 ) -> Trained:
-    """What ``lakewatch train`` does once the pairs are read (the quality bench calls it too)."""
+    """What ``lakewatch train`` does once the pairs are read (the quality bench calls it too).
+
+    ``write_model`` takes the artifact as soon as the detector has the model's dot products;
+    the model is released before the detector's history is built (together they were the
+    run's peak memory: 2.3 GB at 10M pairs).
+    """
     from lakewatch.model.train import train as fit
 
     if validation is None or len(validation) == 0:
-        pairs, validation = hold_out(pairs, int(given.get("seed", 0) or 0))
-        log(
-            f"no validation channel: holding out {len(validation):,} pairs for early stopping "
-            "and the detector"
-        )
+        pairs, validation = hold_out(pairs, int(given.get("seed", 0) or 0), log)
     hp = resolve(
         given,
-        distinct_entities=len(np.unique(pairs.entity_hash)),
-        distinct_addresses=len(np.unique(pairs.addrs.lo ^ pairs.addrs.hi)),
+        distinct_entities=len(distinct(pairs.entity_hash)),
+        distinct_addresses=len(distinct(pairs.addrs.lo ^ pairs.addrs.hi)),
         pairs=len(pairs),
     )
     result = fit(pairs, hp, validation=validation, log=log, device=device)
-    artifact = ModelArtifact.from_training(result)
-    scorer = Scorer(artifact)
+    stats = result.stats
+    live = {"artifact": ModelArtifact.from_training(result)}
+    del result
+    created = live["artifact"].meta["created"]
+    scorer = Scorer(live["artifact"])
+
+    def dots(hashes: np.ndarray, addrs: Addresses) -> np.ndarray:
+        return scorer.score_parsed(hashes, addrs).dot_product
+
+    def model_done() -> None:
+        nonlocal scorer
+        if write_model is not None:
+            write_model(live.pop("artifact"))
+            del scorer
+            release_freed_memory()
+
     found = detector.build(
         pairs.entity_hash,
         pairs.addrs,
         validation.entity_hash,
         validation.addrs,
-        lambda h, a: scorer.score_parsed(h, a).dot_product,
+        dots,
         seed=hp.seed,
+        model_done=model_done,
     )
-    found.meta["model"] = artifact.meta["created"]
+    found.meta["model"] = created
     log(
         "detector weights (per standard deviation): "
         + ", ".join(f"{k} {v:.2f}" for k, v in found.weights().items())
     )
-    return Trained(artifact, found, result)
+    return Trained(live.get("artifact"), found, stats)
 
 
-def hold_out(pairs: Pairs, seed: int, share: float = 0.1) -> tuple[Pairs, Pairs]:
+def hold_out(pairs: Pairs, seed: int, log=None, share: float = 0.1) -> tuple[Pairs, Pairs]:
     """(the rest, a random ``share``) of the pairs, the same for the same seed."""
     rng = np.random.default_rng(seed + 7)
     mask = rng.random(len(pairs)) < share
     if len(pairs) >= 20 and not mask.any():
         mask[rng.integers(0, len(pairs))] = True
+    if log:
+        log(
+            f"no validation channel: holding out {int(mask.sum()):,} pairs for early stopping "
+            "and the detector"
+        )
     return pairs.take(np.flatnonzero(~mask)), pairs.take(np.flatnonzero(mask))
-
-
-def artifact_tarball(artifact) -> bytes:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return artifact.save(tmp).read_bytes()
 
 
 def score_file(

@@ -16,8 +16,13 @@ from torch import nn
 class IPInsightsNet(nn.Module):
     def __init__(self, num_entity_vectors: int, ip_hash_buckets: int, dim: int, layers: int):
         super().__init__()
-        self.entity = nn.Embedding(num_entity_vectors, dim, sparse=True)
-        self.ip_tokens = nn.Embedding(ip_hash_buckets, dim, sparse=True)
+        # given their initial values (below) rather than drawing and overwriting them
+        self.entity = nn.Embedding(
+            num_entity_vectors, dim, sparse=True, _weight=torch.empty(num_entity_vectors, dim)
+        )
+        self.ip_tokens = nn.Embedding(
+            ip_hash_buckets, dim, sparse=True, _weight=torch.zeros(ip_hash_buckets, dim)
+        )
         blocks: list[nn.Module] = []
         for i in range(layers):
             blocks.append(nn.Linear(dim, dim))
@@ -27,7 +32,6 @@ class IPInsightsNet(nn.Module):
         # Address rows start at zero: a prefix never seen in training adds nothing to an
         # address's embedding, and the untouched rows of the table compress to nothing.
         nn.init.normal_(self.entity.weight, std=0.5)
-        nn.init.zeros_(self.ip_tokens.weight)
         for module in self.encoder:
             if isinstance(module, nn.Linear):
                 nn.init.eye_(module.weight)

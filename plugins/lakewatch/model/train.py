@@ -9,7 +9,6 @@ rows a batch touched; the dense encoder layers use plain Adam with the same weig
 
 from __future__ import annotations
 
-import ctypes
 import math
 import time
 from collections.abc import Callable
@@ -21,14 +20,16 @@ from torch import nn
 
 from lakewatch.metrics import roc_auc
 from lakewatch.model.data import Pairs
-from lakewatch.model.encoding import entity_rows, ip_tokens, random_addresses
+from lakewatch.model.encoding import distinct, entity_rows, ip_tokens, random_addresses
 from lakewatch.model.hyperparameters import MIN_STEPS, Hyperparameters
+from lakewatch.model.memory import keep_freed_memory, release_freed_memory
 from lakewatch.model.network import IPInsightsNet
 
 Log = Callable[[str], None]
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 VALIDATION_CAP = 200_000
+CHUNK = 16_384  # pairs per forward pass outside training
 MIN_GAIN = 1e-4
 
 
@@ -41,12 +42,18 @@ class TrainResult:
 
 
 class _LazyAdam:
-    """Adam for an embedding table that updates only the rows a batch touched."""
+    """Adam for an embedding table that updates only the rows a batch touched.
+
+    Its state is small beside the table (FBGEMM's "partial row-wise Adam", the usual choice
+    for large embedding tables): the second moment is one float per row, and the first moment
+    is held in bfloat16 and computed in float32. Training memory is the table and a half, not
+    three tables.
+    """
 
     def __init__(self, table: torch.Tensor, lr: float, weight_decay: float):
         self.table, self.lr, self.wd = table, lr, weight_decay
-        self.m = torch.zeros_like(table)
-        self.v = torch.zeros_like(table)
+        self.m = torch.zeros_like(table, dtype=torch.bfloat16)
+        self.v = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
 
     @torch.no_grad()
     def step(self, t: int, rows: torch.Tensor, rows_now: torch.Tensor, grad: torch.Tensor) -> None:
@@ -54,27 +61,13 @@ class _LazyAdam:
         b1, b2 = _BETAS
         if self.wd:
             grad = grad.add(rows_now, alpha=self.wd)
-        m = self.m.index_select(0, rows).mul_(b1).add_(grad, alpha=1 - b1)
-        v = self.v.index_select(0, rows).mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        self.m.index_copy_(0, rows, m)
+        m = self.m.index_select(0, rows).float().mul_(b1).add_(grad, alpha=1 - b1)
+        v = self.v.index_select(0, rows).mul_(b2)
+        v.add_(grad.square().mean(1, keepdim=True), alpha=1 - b2)
+        self.m.index_copy_(0, rows, m.to(torch.bfloat16))
         self.v.index_copy_(0, rows, v)
         denom = v.sqrt_().div_(math.sqrt(1 - b2**t)).add_(_EPS)
         self.table.index_copy_(0, rows, rows_now.addcdiv_(m, denom, value=-self.lr / (1 - b1**t)))
-
-
-def keep_freed_memory() -> None:
-    """Stop glibc returning large freed blocks to the OS after every batch.
-
-    Each batch allocates tens of MB of short-lived tensors; with glibc's defaults every such
-    allocation is a fresh mmap that page-faults on first touch, which made row gathers 8x
-    slower. Keeping freed memory in the heap (as tcmalloc/jemalloc do) removes that cost.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
-    libc.mallopt(-1, 1 << 31)  # M_TRIM_THRESHOLD
 
 
 def _device(prefer: str | None = None) -> torch.device:
@@ -136,6 +129,10 @@ def _train_step(
     return loss.detach()
 
 
+def _narrow(rows: np.ndarray) -> np.ndarray:
+    return rows.astype(np.int32) if rows.size and rows.max() < 2**31 else rows
+
+
 def _negative_rates(hp: Hyperparameters) -> tuple[int, int]:
     r, s = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
     return (r, s) if r + s > 0 else (1, 0)
@@ -152,22 +149,29 @@ def discriminator_auc(
     ent = torch.from_numpy(entity_rows(pairs.entity_hash[index], hp.num_entity_vectors))
     tok = torch.from_numpy(ip_tokens(pairs.addrs.take(index), hp.ip_hash_buckets))
     r, s = _negative_rates(hp)
+    rand = np.zeros((0, tok.shape[1]), np.int64)
+    if r:
+        fam = np.tile(pairs.addrs.family[index], r)
+        rand = ip_tokens(random_addresses(rng, n * r, fam), hp.ip_hash_buckets)
+    perms = [torch.from_numpy(rng.permutation(n)).to(device) for _ in range(s)]
+    pos, neg = [], []
     model.eval()
     with torch.no_grad():
-        ent_vec = model.entity(ent.to(device))
-        ip_vec = model.encode_ip(tok.to(device))
-        pos = (ent_vec * ip_vec).sum(1)
-        neg = []
-        if r:
-            fam = pairs.addrs.family[index]
-            rand = ip_tokens(random_addresses(rng, n * r, np.tile(fam, r)), hp.ip_hash_buckets)
-            rv = model.encode_ip(torch.from_numpy(rand).to(device))
-            neg.append((ent_vec.repeat(r, 1) * rv).sum(1))
-        for _ in range(s):
-            perm = torch.from_numpy(rng.permutation(n)).to(device)
-            neg.append((ent_vec * ip_vec[perm]).sum(1))
+        # a chunk at a time: the (pairs, levels, dim) lookups of a whole set are hundreds of MB
+        ip_vec = torch.empty(n, hp.vector_dim, device=device)
+        for lo in range(0, n, CHUNK):
+            ip_vec[lo : lo + CHUNK] = model.encode_ip(tok[lo : lo + CHUNK].to(device))
+        for lo in range(0, n, CHUNK):
+            hi = min(lo + CHUNK, n)
+            e = model.entity(ent[lo:hi].to(device))
+            pos.append((e * ip_vec[lo:hi]).sum(1))
+            for k in range(r):
+                rv = model.encode_ip(torch.from_numpy(rand[k * n + lo : k * n + hi]).to(device))
+                neg.append((e * rv).sum(1))
+            for perm in perms:
+                neg.append((e * ip_vec.index_select(0, perm[lo:hi])).sum(1))
     model.train()
-    return roc_auc(pos.cpu().numpy(), torch.cat(neg).cpu().numpy())
+    return roc_auc(torch.cat(pos).cpu().numpy(), torch.cat(neg).cpu().numpy())
 
 
 def train(
@@ -192,7 +196,6 @@ def train(
     model = IPInsightsNet(
         hp.num_entity_vectors, hp.ip_hash_buckets, hp.vector_dim, hp.num_ip_encoder_layers
     ).to(dev)
-    keep_freed_memory()
     sparse = (
         _LazyAdam(model.entity.weight.data, hp.learning_rate, hp.weight_decay),
         _LazyAdam(model.ip_tokens.weight.data, hp.learning_rate, hp.weight_decay),
@@ -209,8 +212,13 @@ def train(
         if model.dense_parameters()
         else None
     )
-    ent_all = torch.from_numpy(entity_rows(pairs.entity_hash, hp.num_entity_vectors)).to(dev)
-    tok_all = torch.from_numpy(ip_tokens(pairs.addrs, hp.ip_hash_buckets)).to(dev)
+    # held as int32 (rows fit: both tables are under 2^31 rows), widened a batch at a time
+    ent_all = torch.from_numpy(_narrow(entity_rows(pairs.entity_hash, hp.num_entity_vectors)))
+    tok_all = torch.from_numpy(_narrow(ip_tokens(pairs.addrs, hp.ip_hash_buckets)))
+    ent_all, tok_all = ent_all.to(dev), tok_all.to(dev)
+    keep_freed_memory()  # from here on: the encoding's temporaries went back to the OS
+    known = distinct(pairs.entity_hash)
+    entities = len(known)
     has_v6 = bool((pairs.addrs.family == 6).any())
     fam_all = pairs.addrs.family if has_v6 else None
     r, s = _negative_rates(hp)
@@ -220,12 +228,12 @@ def train(
     epochs: list[dict] = []
     best, since_best, stopped_early = -1.0, 0, False
     log(
-        f"training on {n:,} pairs ({len(np.unique(pairs.entity_hash)):,} entities) on {dev}: "
+        f"training on {n:,} pairs ({entities:,} entities) on {dev}: "
         + ", ".join(f"{k}={v}" for k, v in hp.to_dict().items())
     )
     for epoch in range(hp.epochs):
         started = time.perf_counter()
-        perm = torch.randperm(n, generator=gen).to(dev)
+        perm = torch.randperm(n, generator=gen, dtype=torch.int32).to(dev)  # same order as int64
         total, batches = 0.0, 0
         for start in range(0, n, bsz):
             idx = perm[start : start + bsz]
@@ -236,7 +244,8 @@ def train(
                 rand_tok = torch.from_numpy(sampler.tokens(b * r, fam)).to(dev)
             shuffles = [torch.randperm(b, generator=gen).to(dev) for _ in range(s)]
             step += 1
-            loss = _train_step(model, sparse, step, ent_all[idx], tok_all[idx], rand_tok, shuffles)
+            ent, tok = ent_all[idx].long(), tok_all[idx].long()
+            loss = _train_step(model, sparse, step, ent, tok, rand_tok, shuffles)
             if dense is not None:
                 dense.step()
                 dense.zero_grad(set_to_none=True)
@@ -257,7 +266,9 @@ def train(
             "pairs_per_second": n / seconds,
         }
         if validation is not None and len(validation):
+            release_freed_memory()  # glibc's defaults: the AUC's buffers go back when done
             record["validation_auc"] = discriminator_auc(model, hp, validation, dev)
+            keep_freed_memory()
         epochs.append(record)
         line = (
             f"#quality_metric: epoch={epoch}, train:loss={record['loss']:.5f}, "
@@ -275,10 +286,12 @@ def train(
                 log(f"early stop after epoch {epoch}: no validation gain in {patience} epochs")
                 stopped_early = True
                 break
+    del sparse, dense, ent_all, tok_all
+    release_freed_memory()
     stats = {
         "epochs": epochs,
         "train_pairs": n,
-        "train_entities": len(np.unique(pairs.entity_hash)),
+        "train_entities": entities,
         "train_bad_rows": pairs.bad.to_dict(),
         "device": str(dev),
         "optimizer_steps": step,
@@ -287,4 +300,4 @@ def train(
     if epochs and "validation_auc" in epochs[-1]:
         stats["validation:discriminator_auc"] = epochs[-1]["validation_auc"]
         stats["validation_pairs"] = len(validation) if validation is not None else 0
-    return TrainResult(model.cpu().eval(), hp, np.unique(pairs.entity_hash), stats)
+    return TrainResult(model.cpu().eval(), hp, known, stats)

@@ -51,8 +51,8 @@ def publish_detector(
         train, holdout = hold_out(train, 0)
     runtime = clients("sagemaker-runtime")
     # the endpoint takes entity strings: each hash back to a name seen in the data
-    names = dict(zip(train.entity_hash.tolist(), train.entities.to_pylist(), strict=True))
-    names.update(zip(holdout.entity_hash.tolist(), holdout.entities.to_pylist(), strict=True))
+    names = dict(zip(train.entity_hash.tolist(), train.names().to_pylist(), strict=True))
+    names.update(zip(holdout.entity_hash.tolist(), holdout.names().to_pylist(), strict=True))
 
     def dots(hashes: np.ndarray, addrs) -> np.ndarray:
         ents = [names[h] for h in hashes.tolist()]
@@ -75,7 +75,7 @@ def _read(parts: list[str], clients: ClientFactory):
     if len(pieces) == 1:
         return first
     return Pairs(
-        pa.concat_arrays([p.entities for p in pieces]),
+        pa.concat_arrays([p.names() for p in pieces]),
         np.concatenate([p.entity_hash for p in pieces]),
         detector.concat_addresses(*[p.addrs for p in pieces]),
         first.bad,
