@@ -105,3 +105,22 @@ def test_shuffled_negatives_reach_rare_addresses_not_only_popular_ones():
     # by pair alone a tenth would be rare; half are drawn by distinct address (100 of 101)
     assert 0.4 < rare < 0.65
     assert not np.any((neg_hash[1000:] == hashes[0]) & (shuffled == addrs.lo[0]))
+
+
+def test_negatives_whose_address_the_entity_or_its_peers_used_are_dropped_from_the_fit():
+    """A shuffled negative can land on an address the entity itself (or a peer) used: that
+    is no negative, and counting it taught the fit that such history means nothing."""
+    ents, ips = _fleet()
+    pairs = pairs_from_lists(ents, ips)
+    history = det.History.build(pairs.entity_hash, pairs.addrs)
+    mine = pairs.take(np.arange(40))  # pairs the history holds: the entity used the /32
+    strangers = parse_addresses([f"203.0.113.{i}" for i in range(1, 41)])
+    sample = det.FitSet(
+        np.concatenate([mine.entity_hash, mine.entity_hash, mine.entity_hash]),
+        det.concat_addresses(mine.addrs, mine.addrs, strangers),
+        np.zeros(120),
+        positives=40,
+    )
+    found = det.fit_set(history, sample)
+    assert found.meta["dropped_negatives"] == 40  # the 40 "negatives" the entity used
+    assert found.meta["fit_negatives"] == 40  # the strangers stay

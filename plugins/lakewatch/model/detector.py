@@ -219,7 +219,11 @@ def fit_set(history: History, sample: FitSet, regularization: float = 1.0) -> De
         [history.features(sample.entity_hash, sample.addrs), sample.dots[:, None]], axis=1
     )
     x = np.nan_to_num(x.astype(np.float64))
-    y = np.concatenate([np.ones(n_pos), np.zeros(len(sample.dots) - n_pos)])
+    # a negative whose address the entity or its peers did use is no negative: dropped
+    own = (x[:, COLUMNS.index("entity_32")] > 0) | (x[:, COLUMNS.index("peers_32")] > 0)
+    own[:n_pos] = False
+    x = x[~own]
+    y = np.concatenate([np.ones(n_pos), np.zeros(len(x) - n_pos)])
     # Repeats of a known pair are the easy normal case; what the threshold must get right is
     # a pair new to its entity. Give those half of the positives' weight, however rare.
     novel = x[:n_pos, COLUMNS.index("entity_32")] == 0
@@ -235,7 +239,7 @@ def fit_set(history: History, sample: FitSet, regularization: float = 1.0) -> De
         scale,
         coef,
         intercept,
-        {"fit_pairs": n_pos, "fit_negatives": len(sample.dots) - n_pos},
+        {"fit_pairs": n_pos, "fit_negatives": len(x) - n_pos, "dropped_negatives": int(own.sum())},
     )
 
 
