@@ -62,7 +62,11 @@ def test_a_suppressed_pair_is_not_a_finding_until_the_suppression_expires(stack,
     after, suppressed = _flagged(scorer, objects, settings.lake_bucket_name)
     assert suppressed >= 1
     assert (instance, ip) not in after
-    assert after == {p for p in before if p != (instance, ip)}
+    # nothing new is flagged; besides the suppressed pair, only pairs that were flagged as its
+    # incident's companions may go (another pair of the instance within the hour, the other
+    # end of its connection): a suppressed pair is no evidence for others either
+    assert after <= before - {(instance, ip)}
+    assert len(before - after) <= 3, before - after
 
 
 def test_per_view_offsets_move_each_views_scores():

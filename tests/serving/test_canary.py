@@ -58,3 +58,26 @@ def test_queue_health_counts_both_queues(aws, clients):
     notify.send(sqs, url, [{"probe": k} for k in range(3)])
     health = queue_health(settings, clients, "Enabled")
     assert health.to_json() == {"dlq_depth": 0, "queue_depth": 3, "mapping": "Enabled"}
+
+
+def test_an_instance_with_no_flagged_random_address_is_passed_over(runtime, lake_pairs):
+    """The best-scoring instance may have used most /8s (random addresses look familiar):
+    the canary takes the next instance whose random address the scorer does flag."""
+    candidates = list(zip(*[col[:400] for col in lake_pairs], strict=True))
+    egress = [e for e, _ in candidates if not e.endswith("/in")]
+    busy, quiet = egress[0], next(e for e in egress if e != egress[0])
+
+    class Scores:  # the scorer's verdicts: known pairs rank busy first; busy's randoms pass
+        def score_pairs(self, ents, ips, dots):
+            known = {(e, ip) for e, ip in candidates}
+            return np.array(
+                [
+                    (10.0 if e == busy else 5.0 if e == quiet else 0.0)
+                    if (e, ip) in known
+                    else (1.0 if e == busy else -5.0)
+                    for e, ip in zip(ents, ips, strict=True)
+                ]
+            )
+
+    entity, _, bad_ip = choose_pairs(runtime, "ep", 0.5, candidates, seed=3, found=Scores())
+    assert entity == quiet and bad_ip

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -88,11 +89,9 @@ def run_training(
     if val is None or len(val) == 0:
         pairs, val = hold_out(pairs, int(given.get("seed", 0) or 0), log)
     release_freed_memory()  # what reading the CSV used
-    local = None if is_s3(model_dir) else Path(model_dir)
-    if local is not None:
-        local.mkdir(parents=True, exist_ok=True)
     # model and detector staged together, published together: never one without the other
-    with tempfile.TemporaryDirectory(dir=local, prefix=".staging-") as tmp:
+    # (and no --model-dir at all when training fails)
+    with tempfile.TemporaryDirectory(prefix="lakewatch-train-") as tmp:
         staging = Path(tmp)
 
         def write_model(artifact: ModelArtifact) -> None:
@@ -122,9 +121,13 @@ def _publish(staging: Path, model_dir: str, clients: ClientFactory | None) -> st
         for name in names:  # from disk, in parts: never the whole model in memory
             s3.upload_file(str(staging / name), uri.bucket, uri.join(name).key)
         return str(uri.join(TARBALL))
-    for name in names:
-        (staging / name).replace(Path(model_dir) / name)
-    return str(Path(model_dir) / (TARBALL if TARBALL in names else ""))
+    out = Path(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:  # a rename where staging and model_dir share a file system
+        part = out / f".{name}.tmp"
+        shutil.move(staging / name, part)
+        part.replace(out / name)
+    return str(out / (TARBALL if TARBALL in names else ""))
 
 
 @dataclass

@@ -53,6 +53,9 @@ class CanaryResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
 
 
+CANARY_INSTANCES = 10  # instances tried for a random address the detector flags
+
+
 def choose_pairs(
     runtime: Any,
     endpoint: str,
@@ -75,17 +78,27 @@ def choose_pairs(
     if not egress:
         raise CheckFailed("no known egress pairs of the deployed model to build a canary from")
     known = score([e for e, _ in egress], [ip for _, ip in egress])
-    best = int(np.nanargmax(known))
-    entity, normal_ip = egress[best]
-    if not known[best] > threshold:
+    if not np.nanmax(known) > threshold:
         raise CheckFailed(f"no known pair scores above the threshold {threshold}")
     rng = np.random.default_rng(seed)
     randoms = random_public(rng, 64)
-    fake = score([entity] * len(randoms), randoms)
-    low = int(np.nanargmin(fake))
-    if not fake[low] < threshold:
-        raise CheckFailed(f"no random address scores below the threshold {threshold} for {entity}")
-    return entity, normal_ip, randoms[low]
+    # the best-scoring pairs' instances in turn: a busy instance that has used most of the
+    # internet's /8s may have no random address under the threshold, another one will
+    tried: list[str] = []
+    for i in np.argsort(-np.nan_to_num(known, nan=-np.inf), kind="stable"):
+        entity, normal_ip = egress[int(i)]
+        if not known[i] > threshold or len(tried) == CANARY_INSTANCES:
+            break
+        if entity in tried:
+            continue
+        tried.append(entity)
+        fake = score([entity] * len(randoms), randoms)
+        low = int(np.nanargmin(fake))
+        if fake[low] < threshold:
+            return entity, normal_ip, randoms[low]
+    raise CheckFailed(
+        f"no random address scores below the threshold {threshold} for {', '.join(tried)}"
+    )
 
 
 def run_canary(
