@@ -3,8 +3,9 @@
 Each mini-batch of B observed (positive) pairs is scored against
 ``random_negative_sampling_rate`` x B uniformly random addresses paired with the same entities
 and ``shuffled_negative_sampling_rate`` x B in-batch re-pairings (entity i with address j).
-Embedding tables get sparse gradients and a row-wise ("lazy") Adam with L2 weight decay on the
-rows a batch touched; the dense encoder layers use plain Adam with the same weight decay.
+Embedding tables get sparse gradients and a lazy Adam (only the rows a batch touched, with L2
+weight decay; second moment per row, first moment in bfloat16); the dense encoder layers use
+plain Adam with the same weight decay.
 """
 
 from __future__ import annotations
