@@ -82,11 +82,12 @@ def test_fit_refuses_a_holdout_too_small():
     ents, ips = _fleet()
     p = pairs_from_lists(ents, ips)
     with pytest.raises(ValueError, match="too few to fit"):
-        det.fit(
-            det.History.build(p.entity_hash, p.addrs),
+        det.FitSet.draw(
+            det.History.build(p.entity_hash, p.addrs).entities,
             p.entity_hash[:5],
             p.addrs.take(np.arange(5)),
             lambda h, a: np.zeros(len(h)),
+            np.random.default_rng(0),
         )
 
 

@@ -32,6 +32,8 @@ def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):
         "model.safetensors",
     ]
     assert ModelArtifact.load(out).hp.vector_dim == 8
+    # readable by the serving container, whoever it runs as (safetensors writes owner-only)
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o644}
     assert any(line.startswith("validation:discriminator_auc=") for line in lines)
     assert stats["train_pairs"] == 8000
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 from safetensors.numpy import load as st_load
-from safetensors.numpy import save_file as st_save_file
 
 from lakewatch import __version__
 from lakewatch.model.encoding import LEVELS, V4_BITS, V6_BITS
+from lakewatch.model.files import write_atomic, write_tensors
 from lakewatch.model.hyperparameters import Hyperparameters
 
 FORMAT = "lakewatch-ipinsights"
@@ -98,14 +98,11 @@ class ModelArtifact:
         out.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(self.meta, indent=2, sort_keys=True).encode()
         if not tarball:
-            part = out / f".{WEIGHTS}.tmp"
-            st_save_file(self.tensors(), part)
-            part.replace(out / WEIGHTS)
+            write_tensors(out / WEIGHTS, self.tensors())
             write_atomic(out / META, meta)
             return out
         with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
-            weights = Path(tmp) / WEIGHTS
-            st_save_file(self.tensors(), weights)
+            weights = write_tensors(Path(tmp) / WEIGHTS, self.tensors())
             part = Path(tmp) / TARBALL
             # no timestamps in gzip's header or tar's: the same model gives the same bytes
             with (
@@ -212,9 +209,3 @@ def _untar(body: bytes, name: str) -> dict[str, bytes]:
             return out
     except tarfile.TarError as err:
         raise ArtifactError(f"{name}: not a model tarball: {err}") from None
-
-
-def write_atomic(path: Path, body: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(body)
-    tmp.replace(path)

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
-from safetensors.numpy import save_file as st_save_file
 
 from lakewatch.model.encoding import (
     Addresses,
@@ -34,6 +33,7 @@ from lakewatch.model.encoding import (
     parse_addresses,
     random_addresses,
 )
+from lakewatch.model.files import write_tensors
 from lakewatch.model.history import FEATURES, History
 
 DETECTOR_FILE = "detector.safetensors"
@@ -99,12 +99,7 @@ class Detector:
         """Written straight from the arrays (a large history is not copied into memory)."""
         path = Path(model_dir) / DETECTOR_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(f".{path.name}.tmp")
-        tensors, meta = self._tensors()
-        st_save_file(tensors, part, metadata=meta)
-        part.chmod(0o644)  # safetensors creates it owner-only
-        part.replace(path)
-        return path
+        return write_tensors(path, *self._tensors())
 
     @classmethod
     def from_bytes(cls, body: bytes, name: str = "<bytes>") -> Detector:
@@ -180,10 +175,8 @@ class FitSet:
         dots: DotFn,
         rng: np.random.Generator,
     ) -> FitSet:
-        """``known``: the sorted hashes of the entities in the history."""
-        pos = np.minimum(np.searchsorted(known, holdout_hash), max(known.size - 1, 0))
-        is_known = known[pos] == holdout_hash if known.size else np.zeros(len(pos), bool)
-        keep = np.flatnonzero(holdout_addrs.valid & is_known)
+        """``known``: the hashes of the entities in the history."""
+        keep = np.flatnonzero(holdout_addrs.valid & np.isin(holdout_hash, known))
         if keep.size < 20:
             raise ValueError(
                 f"{keep.size} held-out pairs of known entities: too few to fit the detector"
@@ -196,20 +189,6 @@ class FitSet:
         all_addrs = concat_addresses(pos_addrs, neg_addrs)
         d = np.asarray(dots(all_hash, all_addrs), np.float64)
         return cls(all_hash, all_addrs, d, len(pos_hash))
-
-
-def fit(
-    history: History,
-    holdout_hash: np.ndarray,
-    holdout_addrs: Addresses,
-    dots: DotFn,
-    seed: int = 0,
-    regularization: float = 1.0,
-) -> Detector:
-    """Fit the combination on held-out pairs (normal) against their negatives."""
-    rng = np.random.default_rng(seed)
-    sample = FitSet.draw(history.entities, holdout_hash, holdout_addrs, dots, rng)
-    return fit_set(history, sample, regularization)
 
 
 def fit_set(history: History, sample: FitSet, regularization: float = 1.0) -> Detector:

@@ -139,13 +139,14 @@ class Trained:
 
 def train_with_detector(
     pairs: Pairs,
-    validation: Pairs | None,
+    validation: Pairs,
     given: dict[str, Any],
     device=None,
     log=print,
     write_model: Callable[[ModelArtifact], None] | None = None,
 ) -> Trained:
-    """What ``lakewatch train`` does once the pairs are read (the quality bench calls it too).
+    """What ``lakewatch train`` does once the pairs are read and a validation set is held
+    out (the quality bench calls it too).
 
     ``write_model`` takes the artifact as soon as the detector has the model's dot products;
     the model is released before the detector's history is built (together they were the
@@ -153,8 +154,6 @@ def train_with_detector(
     """
     from lakewatch.model.train import train as fit
 
-    if validation is None or len(validation) == 0:
-        pairs, validation = hold_out(pairs, int(given.get("seed", 0) or 0), log)
     hp = resolve(
         given,
         distinct_entities=len(distinct(pairs.entity_hash)),

@@ -51,6 +51,7 @@ HANDLER_MODULES = (
     "model.detector",
     "model.detectors",
     "model.encoding",
+    "model.files",
     "model.history",
     "names",
     "review.feedback",
