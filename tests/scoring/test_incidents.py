@@ -7,7 +7,14 @@ import pyarrow.parquet as pq
 from lakewatch.demo.evaluate import score_incidents
 from lakewatch.lake.layout import parse_key
 from lakewatch.scoring.findings import WINDOW_MS, ScoredPair
-from lakewatch.scoring.incidents import connections, group, incident_finding, member_findings
+from lakewatch.scoring.incidents import (
+    Ends,
+    connections,
+    group,
+    incident_finding,
+    member_findings,
+    other_end_findings,
+)
 from lakewatch.scoring.storage import to_parquet
 
 KEY = parse_key(
@@ -204,11 +211,12 @@ def test_a_connection_unusual_at_both_ends_is_an_incident_and_its_pairs_are_flag
         pair("i-c", "10.16.21.9", 0.5),  # both ends under loose, neither under threshold
         pair("i-b/in", "10.16.22.1", 0.6, view="ingress_peer"),
     ]
-    (found,) = connections(attack + ordinary, mine, 0.0, 1.0)
+    (found,) = connections(Ends(attack + ordinary, mine), 0.0, 1.0)
     assert (found.shape, found.subject) == ("connection", "i-a -> i-b")
     assert found.instances == {"i-a", "i-b"} and found.pairs == attack
-    assert connections(attack, mine, 0.0, None) == []  # no loose threshold: nothing
-    assert connections(attack, {"i-a": {"10.16.20.5"}}, 0.0, 1.0) == []  # B's address unknown
+    assert connections(Ends(attack, mine), 0.0, None) == []  # no loose threshold: nothing
+    unknown_b = Ends(attack, {"i-a": {"10.16.20.5"}})
+    assert connections(unknown_b, 0.0, 1.0) == []  # B's address unknown
     f = incident_finding(found, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR)
     assert f["finding_info"]["title"] == "Unusual connection i-a -> i-b"
     assert sorted(r["uid"] for r in f["resources"]) == ["i-a", "i-b"]
@@ -217,6 +225,34 @@ def test_a_connection_unusual_at_both_ends_is_an_incident_and_its_pairs_are_flag
     )
     assert member["evidences"][0]["data"]["entity"] == "i-b/in"  # the end above the threshold
     assert "unusual at both ends" in member["finding_info"]["desc"]
+
+
+def test_the_other_end_of_a_flagged_connection_is_flagged_whatever_it_scored():
+    """Lateral movement whose victim sees the attacker as a usual client: B's record of the
+    connection scores normal, but it is the same flows as A's flagged one."""
+    mine = {"i-a": {"10.16.20.5"}, "i-b": {"10.16.21.9"}, "i-c": {"10.16.22.1"}}
+    flagged = pair("i-a", "10.16.21.9", -2.0)
+    victim_side = pair("i-b/in", "10.16.20.5", 5.0, view="ingress_peer")
+    unrelated = [
+        pair("i-c", "10.16.21.9", 4.0),  # C also reaches B: its own connection, not flagged
+        pair("i-b/in", "10.16.22.1", 4.0, view="ingress_peer"),
+        pair("i-a", "203.0.113.5", -3.0),  # an external address has no other end
+    ]
+    ends = Ends([flagged, victim_side, *unrelated], mine)
+    assert ends.other_ends(victim_side) == [flagged]  # and back
+    found = other_end_findings(
+        ends, [flagged, unrelated[2]], threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
+    )
+    (f,) = found
+    assert f["evidences"][0]["data"] == {"view": "ingress_peer", "entity": "i-b/in"}
+    assert "i-b's record of the connection i-a -> i-b" in f["finding_info"]["desc"]
+    assert "above the threshold" in f["finding_info"]["desc"]
+    assert f["unmapped"]["lakewatch.corroborated_by"]  # the flagged end's finding
+    # both ends flagged already: nothing more
+    both = other_end_findings(
+        ends, [flagged, victim_side], threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
+    )
+    assert both == []
 
 
 def test_an_inbound_sweep_takes_every_instance_it_reached_and_an_outbound_one_does_not():

@@ -159,8 +159,8 @@ def make_finding(
     now_ms: int,
     corroboration: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One pair's finding. ``corroboration``: (incident uid, why) for a pair flagged as a
-    member of an incident although it scored above the pair threshold."""
+    """One pair's finding. ``corroboration``: (uid, why) for a pair flagged by what it is part
+    of (an incident, or the other end's record of its connection), not by its own score."""
     instance = instance_of(pair.entity)
     direction = "from" if pair.view == "ingress_peer" else "to"
     if kind == "unknown_entity":
@@ -178,11 +178,10 @@ def make_finding(
             if threshold.get("score") == "detector"
             else "IP Insights"
         )
-        where = (
-            f"below the threshold {threshold['threshold']:.4f}"
-            if corroboration is None
-            else f"above the threshold {threshold['threshold']:.4f} but {corroboration[1]}"
-        )
+        under = pair.score is not None and pair.score < threshold["threshold"]
+        where = f"{'below' if under else 'above'} the threshold {threshold['threshold']:.4f}"
+        if corroboration is not None:
+            where += f"{'; and' if under else ' but'} {corroboration[1]}"
         desc = (
             f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, {where} "
             f"(target false-positive rate {threshold.get('target_fpr', 0):.3%}); seen "

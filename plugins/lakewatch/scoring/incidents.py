@@ -1,10 +1,16 @@
 """Incidents: the anomalous pairs an analyst reviews together, as one OCSF Detection Finding.
 
-Two shapes, from the anomalous pairs of one scored object (corroborated: see ``group``):
+Three shapes, from the anomalous pairs of one scored object (corroborated: see ``group`` and
+``connections``):
 
 - ``scan``: one address paired anomalously with ``SCAN_MIN_INSTANCES`` or more instances
   (a source sweeping the fleet, or one destination every instance suddenly reaches);
+- ``connection``: a connection between two of the account's instances unusual at both ends
+  (both ENIs' records of the same flows: lateral movement);
 - ``entity``: the rest, by instance and hour: an instance's unusual peers within an hour.
+
+A flagged pair's other end (the other instance's record of the same connection) is flagged
+with it, whatever it scored (``other_end_findings``).
 
 An incident's ``finding_info.uid`` derives from its shape, subject, hour and model, so the
 pieces that objects of the same hour write share one id: consumers merge them by uid (the
@@ -27,6 +33,7 @@ from lakewatch.scoring.findings import (
     WINDOW_MS,
     ScoredPair,
     base_finding,
+    finding_uid,
     instance_of,
     make_finding,
     severity_for,
@@ -156,40 +163,116 @@ def group(
     return out
 
 
-def connections(
-    pairs: list[ScoredPair],
-    own_addresses: Mapping[str, set[str]],
-    threshold: float,
-    loose: float | None,
-) -> list[Incident]:
-    """Connections between two instances that neither end usually makes: instance A's
-    outbound pair to B's address and B's inbound pair from A's address (the same flows,
-    logged by both ENIs), both under ``loose`` and one under ``threshold``.
+class Ends:
+    """Both ENIs' records of a connection between two of the account's instances: A's
+    outbound pair to B's address and B's inbound pair from A's address (VPC Flow Logs log the
+    same flows at both ends). ``own_addresses``: each instance's own addresses in the object
+    (the ends its ENI logged), which name B behind an address and A's address in B's inbound
+    pairs."""
+
+    def __init__(self, pairs: list[ScoredPair], own_addresses: Mapping[str, set[str]]):
+        self.own = own_addresses
+        self.owner = {ip: instance for instance, ips in own_addresses.items() for ip in ips}
+        self.scored = {
+            (p.view, p.entity, p.ip): p for p in pairs if p.known_entity and p.score is not None
+        }
+
+    def other_ends(self, pair: ScoredPair) -> list[ScoredPair]:
+        """The other instance's records of ``pair``'s connection (several when an instance
+        has several addresses)."""
+        if pair.ip not in self.owner:
+            return []
+        if pair.view == "egress_peer":
+            view, entity, addresses = "ingress_peer", f"{self.owner[pair.ip]}/in", pair.entity
+        elif pair.view == "ingress_peer":
+            view, entity, addresses = "egress_peer", self.owner[pair.ip], instance_of(pair.entity)
+        else:
+            return []
+        found = (self.scored.get((view, entity, a)) for a in sorted(self.own.get(addresses, ())))
+        return [p for p in found if p is not None]
+
+
+def connections(ends: Ends, threshold: float, loose: float | None) -> list[Incident]:
+    """Connections between two instances that neither end usually makes: both records of one
+    connection (``Ends``) under ``loose``, and one of them under ``threshold`` or the client's
+    other such connection within the hour is.
 
     Lateral movement is such a connection: one end alone is weak evidence (a service's new
     dependency also looks new to its client), but a normal connection is rarely unusual for
-    the server too. ``own_addresses``: each instance's own addresses in the object (the ends
-    its ENI logged), which name B behind an address and A's address in B's inbound pairs."""
+    the server too; and an intruder who reaches one host unusually tends to reach its
+    siblings, each a little less unusual (as a scan's targets are taken with it)."""
     if loose is None:
         return []
-    owner = {ip: instance for instance, ips in own_addresses.items() for ip in ips}
-    scored = {(p.view, p.entity, p.ip): p for p in pairs if p.known_entity and p.score is not None}
-    out = []
-    for (view, entity, ip), outbound in sorted(scored.items()):
-        if view != "egress_peer" or ip not in owner or not _under(outbound, loose):
+    unusual = []  # (client, window, outbound, inbound): both ends under loose
+    for (view, entity, _ip), outbound in sorted(ends.scored.items()):
+        if view != "egress_peer" or not _under(outbound, loose):
             continue
-        server = owner[ip]
-        for address in sorted(own_addresses.get(entity, ())):
-            inbound = scored.get(("ingress_peer", f"{server}/in", address))
-            if (
-                inbound is not None
-                and _under(inbound, loose)
-                and (_under(outbound, threshold) or _under(inbound, threshold))
-            ):
+        for inbound in ends.other_ends(outbound):
+            if _under(inbound, loose):
                 window = min(outbound.first_ms, inbound.first_ms) // WINDOW_MS
-                out.append(
-                    Incident("connection", f"{entity} -> {server}", window, [outbound, inbound])
+                unusual.append((entity, window, outbound, inbound))
+    strong = {
+        (client, window)
+        for client, window, outbound, inbound in unusual
+        if _under(outbound, threshold) or _under(inbound, threshold)
+    }
+    return [
+        Incident(
+            "connection",
+            f"{client} -> {instance_of(inbound.entity)}",
+            window,
+            [outbound, inbound],
+        )
+        for client, window, outbound, inbound in unusual
+        if (client, window) in strong
+    ]
+
+
+def other_end_findings(
+    ends: Ends,
+    flagged: list[ScoredPair],
+    *,
+    threshold: dict[str, Any],
+    source: LakeKey,
+    bucket: str,
+    now_ms: int,
+) -> list[dict[str, Any]]:
+    """Findings for the other end's record of each flagged connection between two instances,
+    whatever it scored: one connection, one verdict, as an answer takes its call's
+    (``answered``). The server's record often looks usual (the attacker's service is a familiar
+    client in the victim's tier), yet it is the same flows, and the analyst who investigates
+    the connection needs the victim named. ``flagged``: the pairs that have a finding."""
+    done = {(p.view, p.entity, p.ip) for p in flagged}
+    out = []
+    for pair in flagged:
+        if pair.view not in ("egress_peer", "ingress_peer") or not pair.known_entity:
+            continue
+        for other in ends.other_ends(pair):
+            key = (other.view, other.entity, other.ip)
+            if key in done:
+                continue
+            done.add(key)
+            client, server = (
+                (instance_of(pair.entity), instance_of(other.entity))
+                if pair.view == "egress_peer"
+                else (instance_of(other.entity), instance_of(pair.entity))
+            )
+            why = (
+                f"it is {instance_of(other.entity)}'s record of the connection {client} -> "
+                f"{server}, flagged at the other end (finding "
+                f"{finding_uid(pair, threshold['model_id'])[:12]})"
+            )
+            out.append(
+                make_finding(
+                    other,
+                    "anomalous_pair",
+                    threshold=threshold,
+                    source=source,
+                    bucket=bucket,
+                    now_ms=now_ms,
+                    corroboration=(finding_uid(pair, threshold["model_id"]), why),
                 )
+            )
     return out
 
 

@@ -28,7 +28,14 @@ from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCac
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
 from lakewatch.scoring.findings import ScoredPair, alert_message, findings_for
-from lakewatch.scoring.incidents import answered, connections, incident_finding, member_findings
+from lakewatch.scoring.incidents import (
+    Ends,
+    answered,
+    connections,
+    incident_finding,
+    member_findings,
+    other_end_findings,
+)
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pairs import object_pairs
 from lakewatch.scoring.storage import findings_key, to_parquet
@@ -240,12 +247,9 @@ class Scorer:
             result.suppressed = len(pairs) - len(kept_pairs)
             pairs = kept_pairs
         now_ms = int(time.time() * 1000)
+        reviewed = answered(pairs, unless_under=threshold["threshold"])
         findings = findings_for(
-            answered(pairs, unless_under=threshold["threshold"]),
-            threshold=threshold,
-            source=key,
-            bucket=ref.bucket,
-            now_ms=now_ms,
+            reviewed, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
         )
         incidents = incidents_of(
             pairs,
@@ -255,15 +259,19 @@ class Scorer:
             entity_rates=self.entity_rates.get(threshold),
             loose=threshold.get("loose_threshold"),
         )
-        incidents += connections(
-            pairs, extracted.own_addresses, threshold["threshold"], threshold.get("loose_threshold")
-        )
+        ends = Ends(pairs, extracted.own_addresses)
+        incidents += connections(ends, threshold["threshold"], threshold.get("loose_threshold"))
         findings += member_findings(
             incidents,
             threshold=threshold,
             source=key,
             bucket=ref.bucket,
             now_ms=now_ms,
+        )
+        flagged = [p for p in reviewed if p.known_entity and _below(p, threshold["threshold"])]
+        flagged += [p for i in incidents if i.shape != "entity" for p in i.pairs]
+        findings += other_end_findings(
+            ends, flagged, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
         )
         result.anomalies = sum(
             1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
@@ -345,6 +353,10 @@ class Scorer:
                 raise TransientError(f"publishing to {self.config.topic_arn}: {err}") from None
             sent += 1
         return sent
+
+
+def _below(pair: ScoredPair, threshold: float) -> bool:
+    return pair.score is not None and pair.score < threshold
 
 
 def send_to_dlq(sqs: Any, dlq_url: str, body: str, reason: str, message_id: str) -> None:
