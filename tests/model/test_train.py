@@ -40,9 +40,10 @@ def test_lazy_adam_state_is_half_a_table_not_two():
     assert state < 0.51 * table.element_size() * table.nelement()
 
 
-def test_step_loss_is_bce_over_positives_and_both_negative_kinds():
+@pytest.mark.parametrize("layers", [0, 1, 2])  # 1: the layer is applied to the entities
+def test_step_loss_is_bce_over_positives_and_both_negative_kinds(layers):
     torch.manual_seed(1)
-    model = IPInsightsNet(8, 64, 4, 1)
+    model = IPInsightsNet(8, 64, 4, layers)
     snapshot = {k: v.clone() for k, v in model.state_dict().items()}
     ent = torch.tensor([0, 1, 2])
     tok = torch.randint(0, 64, (3, 4))
@@ -64,6 +65,44 @@ def test_step_loss_is_bce_over_positives_and_both_negative_kinds():
         labels = torch.cat([torch.ones(3), torch.zeros(9)])
         expected = nn.functional.binary_cross_entropy_with_logits(logits, labels)
     assert torch.allclose(loss, expected, atol=1e-6)
+
+
+def test_distinct_rows_in_linear_time_match_a_sort():
+    rng = np.random.default_rng(3)
+    scratch = T._Distinct(1000)
+    for n in (1, 50, 5000):  # the scratch array is reused: stale slots must not leak
+        index = rng.integers(0, 1000, n)
+        rows, inverse = scratch(index)
+        assert np.array_equal(rows.numpy()[inverse.numpy()], index)
+        assert np.array_equal(np.sort(rows.numpy()), np.unique(index))
+
+
+def test_a_step_with_linear_distinct_rows_equals_one_with_torch_unique():
+    """The distinct rows' order differs from torch.unique's; the updated tables must not."""
+    tables = []
+    for scratch in (None, (T._Distinct(8), T._Distinct(64))):
+        torch.manual_seed(1)
+        model = IPInsightsNet(8, 64, 4, 1)
+        opt = (
+            T._LazyAdam(model.entity.weight.data, 0.1, 0.01),
+            T._LazyAdam(model.ip_tokens.weight.data, 0.1, 0.01),
+        )
+        gen = torch.Generator().manual_seed(0)
+        for t in (1, 2):
+            ent = torch.randint(0, 8, (30,), generator=gen)
+            tok = torch.randint(0, 64, (30, 4), generator=gen)
+            rand_tok = torch.randint(0, 64, (30, 4), generator=gen)
+            perm = torch.randperm(30, generator=gen)
+            T._train_step(model, opt, t, ent, tok, rand_tok, [perm], scratch)
+        tables.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*tables, strict=True))
+
+
+def test_sum_of_rows_has_the_gradient_of_a_gather_and_sum():
+    rows = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    picks = torch.tensor([[0, 2, 2, 5], [1, 1, 3, 0]])  # a row twice in one address
+    assert torch.autograd.gradcheck(lambda r: T._SumOfRows.apply(r, picks), (rows,))
+    assert torch.allclose(T._SumOfRows.apply(rows, picks), rows[picks].sum(1))
 
 
 def test_no_negative_rate_falls_back_to_one_random():

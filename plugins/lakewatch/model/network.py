@@ -46,6 +46,12 @@ class IPInsightsNet(nn.Module):
     def forward(self, entity_rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         return (self.entity(entity_rows) * self.encode_ip(tokens)).sum(dim=1)
 
+    def linear_encoder(self) -> nn.Linear | None:
+        """The encoder's one layer when it is a single linear map (SageMaker's default of one
+        encoder layer), else None."""
+        layers = list(self.encoder)
+        return layers[0] if len(layers) == 1 and isinstance(layers[0], nn.Linear) else None
+
     def sparse_parameters(self) -> list[torch.Tensor]:
         return [self.entity.weight, self.ip_tokens.weight]
 
