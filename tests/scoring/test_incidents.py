@@ -248,6 +248,12 @@ def test_the_other_end_of_a_flagged_connection_is_flagged_whatever_it_scored():
     assert "i-b's record of the connection i-a -> i-b" in f["finding_info"]["desc"]
     assert "above the threshold" in f["finding_info"]["desc"]
     assert f["unmapped"]["lakewatch.corroborated_by"]  # the flagged end's finding
+    # B's inbound record of A is an answer to B's own usual call to A: the call's verdict
+    answer = Ends([flagged, victim_side, pair("i-b", "10.16.20.5", 3.0)], mine)
+    kept = other_end_findings(
+        answer, [flagged], threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
+    )
+    assert kept == []
     # both ends flagged already: nothing more
     both = other_end_findings(
         ends, [flagged, victim_side], threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR

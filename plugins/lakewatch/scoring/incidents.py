@@ -249,7 +249,7 @@ def other_end_findings(
             continue
         for other in ends.other_ends(pair):
             key = (other.view, other.entity, other.ip)
-            if key in done:
+            if key in done or _answer_to_usual_call(ends, other, threshold["threshold"]):
                 continue
             done.add(key)
             client, server = (
@@ -274,6 +274,15 @@ def other_end_findings(
                 )
             )
     return out
+
+
+def _answer_to_usual_call(ends: Ends, pair: ScoredPair, threshold: float) -> bool:
+    """An inbound record that answers its instance's own call (``answered``), a call not
+    under the threshold: it takes the call's verdict, not the other end's."""
+    if pair.view != "ingress_peer":
+        return False
+    call = ends.scored.get(("egress_peer", instance_of(pair.entity), pair.ip))
+    return call is not None and not _under(call, threshold)
 
 
 def _under(pair: ScoredPair, threshold: float | None) -> bool:
