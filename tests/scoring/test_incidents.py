@@ -9,7 +9,9 @@ from lakewatch.lake.layout import parse_key
 from lakewatch.scoring.findings import WINDOW_MS, ScoredPair
 from lakewatch.scoring.incidents import (
     Ends,
+    Incident,
     connections,
+    flagged_pairs,
     group,
     incident_finding,
     member_findings,
@@ -259,6 +261,16 @@ def test_the_other_end_of_a_flagged_connection_is_flagged_whatever_it_scored():
         ends, [flagged, victim_side], threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR
     )
     assert both == []
+
+
+def test_flagged_pairs_are_those_under_the_threshold_and_scan_and_connection_members():
+    under = pair("i-a", "203.0.113.5", -1.0)
+    unknown = pair("i-c", "203.0.113.6", -5.0, known=False)  # an unknown_entity finding
+    above = pair("i-b", "10.0.0.1", 2.0)
+    member = pair("i-d/in", "10.16.210.7", 0.5, view="ingress_peer")
+    scan = Incident("scan", "10.16.210.7", 0, [member])
+    entity = Incident("entity", "i-a", 0, [under])
+    assert flagged_pairs([under, unknown, above], [scan, entity], 0.0) == [under, member]
 
 
 def test_an_inbound_sweep_takes_every_instance_it_reached_and_an_outbound_one_does_not():

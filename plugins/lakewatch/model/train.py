@@ -166,7 +166,8 @@ def _train_step(
         ent_bias = (ent_now @ linear.bias).index_select(0, ent_inv)
         ip_all = base
     else:
-        ent_side, ent_bias = ent_now.index_select(0, ent_inv), torch.zeros((), device=base.device)
+        ent_side = ent_now.index_select(0, ent_inv)
+        ent_bias = ent_side.new_zeros(b)
         ip_all = model.encoder(base)
     ip_vec = ip_all[:b]
     positive = (ent_side * ip_vec).sum(dim=1) + ent_bias
@@ -174,7 +175,7 @@ def _train_step(
     if rand_tok is not None:
         reps = rand_tok.shape[0] // b
         rand_dots = (ent_side.repeat(reps, 1) * ip_all[b:]).sum(dim=1)
-        negatives.append(rand_dots + (ent_bias.repeat(reps) if ent_bias.dim() else ent_bias))
+        negatives.append(rand_dots + ent_bias.repeat(reps))
     for perm in shuffles:
         negatives.append((ent_side * ip_vec.index_select(0, perm)).sum(dim=1) + ent_bias)
     # binary cross-entropy with logits, label 1 for observed pairs and 0 for negatives

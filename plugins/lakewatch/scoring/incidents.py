@@ -245,8 +245,6 @@ def other_end_findings(
     done = {(p.view, p.entity, p.ip) for p in flagged}
     out = []
     for pair in flagged:
-        if pair.view not in ("egress_peer", "ingress_peer") or not pair.known_entity:
-            continue
         for other in ends.other_ends(pair):
             key = (other.view, other.entity, other.ip)
             if key in done or _answer_to_usual_call(ends, other, threshold["threshold"]):
@@ -257,10 +255,10 @@ def other_end_findings(
                 if pair.view == "egress_peer"
                 else (instance_of(other.entity), instance_of(pair.entity))
             )
+            uid = finding_uid(pair, threshold["model_id"])
             why = (
                 f"it is {instance_of(other.entity)}'s record of the connection {client} -> "
-                f"{server}, flagged at the other end (finding "
-                f"{finding_uid(pair, threshold['model_id'])[:12]})"
+                f"{server}, flagged at the other end (finding {uid[:12]})"
             )
             out.append(
                 make_finding(
@@ -270,10 +268,19 @@ def other_end_findings(
                     source=source,
                     bucket=bucket,
                     now_ms=now_ms,
-                    corroboration=(finding_uid(pair, threshold["model_id"]), why),
+                    corroboration=(uid, why),
                 )
             )
     return out
+
+
+def flagged_pairs(
+    reviewed: list[ScoredPair], incidents: list[Incident], threshold: float
+) -> list[ScoredPair]:
+    """The pairs that get an anomalous-pair finding: the known ones under the threshold
+    (``findings_for``) and the members of scans and connections (``member_findings``)."""
+    under = [p for p in reviewed if p.known_entity and _under(p, threshold)]
+    return under + [p for i in incidents if i.shape != "entity" for p in i.pairs]
 
 
 def _answer_to_usual_call(ends: Ends, pair: ScoredPair, threshold: float) -> bool:

@@ -32,6 +32,7 @@ from lakewatch.scoring.incidents import (
     Ends,
     answered,
     connections,
+    flagged_pairs,
     incident_finding,
     member_findings,
     other_end_findings,
@@ -268,10 +269,13 @@ class Scorer:
             bucket=ref.bucket,
             now_ms=now_ms,
         )
-        flagged = [p for p in reviewed if p.known_entity and _below(p, threshold["threshold"])]
-        flagged += [p for i in incidents if i.shape != "entity" for p in i.pairs]
         findings += other_end_findings(
-            ends, flagged, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
+            ends,
+            flagged_pairs(reviewed, incidents, threshold["threshold"]),
+            threshold=threshold,
+            source=key,
+            bucket=ref.bucket,
+            now_ms=now_ms,
         )
         result.anomalies = sum(
             1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
@@ -353,10 +357,6 @@ class Scorer:
                 raise TransientError(f"publishing to {self.config.topic_arn}: {err}") from None
             sent += 1
         return sent
-
-
-def _below(pair: ScoredPair, threshold: float) -> bool:
-    return pair.score is not None and pair.score < threshold
 
 
 def send_to_dlq(sqs: Any, dlq_url: str, body: str, reason: str, message_id: str) -> None:
