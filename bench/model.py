@@ -42,7 +42,7 @@ def train_speed(kind: str, n: int, epochs: int = 2) -> dict:
         distinct_addresses=len(np.unique(pairs.addrs.lo)),
     )
     result = train(pairs, hp, log=lambda s: None)
-    best = max(e["pairs_per_second"] for e in result.stats["epochs"])
+    best = max(e.pairs_per_second for e in result.stats.epochs)
     return {"pairs": len(pairs), "pairs_per_second": best, "buckets": hp.ip_hash_buckets}
 
 
@@ -207,7 +207,7 @@ def _score_csv(path: str, n: int) -> None:
 def score_speed(n: int) -> dict:
     """``lakewatch score`` on n pairs: read, parse, score, write; the model load timed apart."""
     from lakewatch.model.artifact import ModelArtifact
-    from lakewatch.model.jobs import score_file
+    from lakewatch.training.jobs import score_file
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_dir(tmp)
@@ -247,7 +247,7 @@ def server_speed(requests: int, pairs_per_request: int = 1000, rounds: int = 5) 
     from lakewatch.local.endpoints import serve_command
     from lakewatch.local.processes import wait_for
     from lakewatch.model.artifact import ModelArtifact
-    from lakewatch.model.scorer import Scorer
+    from lakewatch.model.inference import Inference
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_dir(tmp)
@@ -258,7 +258,7 @@ def server_speed(requests: int, pairs_per_request: int = 1000, rounds: int = 5) 
             for _ in range(pairs_per_request)
         ).encode()
         ents, ips = zip(*(line.split(",") for line in body.decode().splitlines()), strict=True)
-        scorer = Scorer(ModelArtifact.load(model_dir))
+        inference = Inference(ModelArtifact.load(model_dir))
         port = free_port()
         proc = subprocess.Popen(
             serve_command(model_dir, port),
@@ -285,7 +285,7 @@ def server_speed(requests: int, pairs_per_request: int = 1000, rounds: int = 5) 
                 assert resp.status == 200
 
             def in_process() -> None:
-                scorer.score(list(ents), list(ips))
+                inference.score(list(ents), list(ips))
 
             def rate(call, n: int) -> float:
                 time.sleep(0.5)  # the other side's BLAS threads stop spinning first

@@ -58,6 +58,7 @@ def measure(normal: np.ndarray, anomalous: np.ndarray) -> dict:
         "tpr": tpr_at_fpr(normal, anomalous),
         "tpr_low": lo,
         "tpr_high": hi,
+        "tpr_1pct": tpr_at_fpr(normal, anomalous, 0.01),  # where a looser target would be
     }
 
 
@@ -66,14 +67,14 @@ def evaluate(ds: Dataset) -> dict:
     from lakewatch.model.baseline import PrefixFrequencyBaseline
     from lakewatch.model.data import pairs_from_lists
     from lakewatch.model.encoding import entity_hashes, parse_addresses
-    from lakewatch.model.jobs import train_with_detector
-    from lakewatch.model.scorer import Scorer
+    from lakewatch.model.fit import train_with_detector
+    from lakewatch.model.inference import Inference
 
     train = pairs_from_lists(*ds.train)
     validation = pairs_from_lists(*ds.validation)
     trained = train_with_detector(train, validation, {}, log=lambda s: None)
     assert trained.artifact is not None  # kept: no write_model
-    scorer = Scorer(trained.artifact)
+    inference = Inference(trained.artifact)
     baseline = PrefixFrequencyBaseline(
         np.concatenate([train.entity_hash, validation.entity_hash]),
         parse_addresses(ds.train[1] + ds.validation[1]),
@@ -81,7 +82,7 @@ def evaluate(ds: Dataset) -> dict:
 
     def score(pairs: tuple[list[str], list[str]]) -> dict[str, np.ndarray]:
         hashes, addrs = entity_hashes(pairs[0]), parse_addresses(pairs[1])
-        dots = scorer.score_parsed(hashes, addrs).dot_product.astype(np.float64)
+        dots = inference.score_parsed(hashes, addrs).dot_product.astype(np.float64)
         return {
             "model": dots,
             "baseline": baseline.score(hashes, addrs),
@@ -115,7 +116,9 @@ def evaluate(ds: Dataset) -> dict:
 
 def label_entity(label: dict) -> str:
     """The entity a label names, as the view it belongs to spells it."""
-    return label["entity"] + "/in" if label["view"] == "ingress_peer" else label["entity"]
+    from lakewatch.extract.views import View
+
+    return label["entity"] + "/in" if label["view"] == View.INGRESS_PEER else label["entity"]
 
 
 def lake(days: int = 5, rows: int = 150_000, seed: int = 11) -> Dataset:
@@ -205,7 +208,7 @@ def run_one(name: str, quick: bool = False) -> dict:
 def table(results: list[dict]) -> list[str]:
     lines = [
         "  set     kind               n     "
-        + "  ".join(f"{s + ' AUC':>12} {'TPR@0.1%FPR [95% CI]':>22}" for s in SCORERS)
+        + "  ".join(f"{s + ' AUC':>12} {'TPR@0.1%FPR [95% CI]':>22} {'TPR@1%':>7}" for s in SCORERS)
     ]
     for res in results:
         for kind, row in res["kinds"].items():
@@ -213,7 +216,8 @@ def table(results: list[dict]) -> list[str]:
             for s in SCORERS:
                 m = row[s]
                 cells.append(
-                    f"{m['auc']:>12.4f} {m['tpr']:>7.1%} [{m['tpr_low']:.1%}, {m['tpr_high']:.1%}]"
+                    f"{m['auc']:>12.4f} {m['tpr']:>7.1%} [{m['tpr_low']:.1%}, "
+                    f"{m['tpr_high']:.1%}] {m['tpr_1pct']:>7.1%}"
                 )
             lines.append(f"  {res['set']:<7} {kind:<16} {row['n']:>5}  " + "  ".join(cells))
     return lines
@@ -224,8 +228,9 @@ def run(quick: bool = False) -> list[str]:
 
     results = [isolated("bench.quality", "run_one", name=name, quick=quick) for name in BUILDERS]
     lines = [
-        "quality: lakewatch train defaults, no --hp; AUC and true-positive rate at 0.1% FPR "
-        "(95% bootstrap interval)",
+        "quality: lakewatch train defaults, no --hp; AUC, true-positive rate at 0.1% FPR "
+        "(95% bootstrap interval) and at 1% FPR (threshold: the normal scores' quantile, ties "
+        "not flagged)",
         *table(results),
     ]
     for res in results:
@@ -237,15 +242,25 @@ def run(quick: bool = False) -> list[str]:
             + ", ".join(f"{k} {v:.2f}" for k, v in res["weights"].items() if v > 0.005)
         )
         lines += [f"    {note}" for note in res["notes"]]
-    beaten = [
-        f"{res['set']}/{kind}"
-        for res in results
-        for kind, row in res["kinds"].items()
-        if row["detector"]["auc"] <= row["baseline"]["auc"]
-    ]
-    lines.append(
-        "  detector above the baseline on every set and kind"
-        if not beaten
-        else f"  detector NOT above the baseline on: {', '.join(beaten)}"
-    )
+    for measure_name, key, strict in (
+        ("AUC", "auc", True),
+        ("TPR@0.1%", "tpr", True),
+        ("TPR@1%", "tpr_1pct", False),
+    ):
+        beaten = [
+            f"{res['set']}/{kind}"
+            for res in results
+            for kind, row in res["kinds"].items()
+            if _below(row["detector"][key], row["baseline"][key], strict)
+        ]
+        word = "above" if strict else "at least"
+        lines.append(
+            f"  detector {measure_name} {word} the baseline's on every set and kind"
+            if not beaten
+            else f"  detector {measure_name} NOT {word} the baseline's on: {', '.join(beaten)}"
+        )
     return lines
+
+
+def _below(detector: float, baseline: float, strict: bool) -> bool:
+    return detector <= baseline if strict else detector < baseline

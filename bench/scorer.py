@@ -29,6 +29,7 @@ from bench.common import isolated, row
 RESULTS = Path(__file__).parent / "results" / "scorer.json"
 HEADROOM = 1.25
 SIZES = (100_000, 1_000_000, 5_000_000)
+PART_ROWS = 5_000_000  # the most rows generated at once
 
 
 def prepare(rows: int, folder: str) -> dict:
@@ -43,25 +44,47 @@ def prepare(rows: int, folder: str) -> dict:
     from lakewatch.model.artifact import ModelArtifact
     from lakewatch.model.data import pairs_from_lists
     from lakewatch.model.hyperparameters import resolve
-    from lakewatch.model.scorer import Scorer as ModelScorer
+    from lakewatch.model.inference import Inference as ModelScorer
     from lakewatch.model.train import train
     from lakewatch.scoring.pairs import object_pairs
 
     out = Path(folder)
-    gen = LakeGenerator(
-        GenerateOptions(
-            days=1,
-            start=date(2026, 11, 1),
-            rows_per_day=int(rows / 0.85) * 2,
-            accounts=1,
-            max_rows_per_object=10**9,
+
+    def generated(part_rows: int, seed: int):
+        gen = LakeGenerator(
+            GenerateOptions(
+                days=1,
+                start=date(2026, 11, 1),
+                rows_per_day=int(part_rows / 0.85) * 2,
+                accounts=1,
+                max_rows_per_object=10**9,
+                seed=seed,
+            )
         )
-    )
-    obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+        return next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+
+    # one generated day's object up to PART_ROWS; a larger one is more days' traffic of the
+    # account (other seeds) in one object, written part by part (the generator holds a part)
+    parts = max(1, math.ceil(rows / PART_ROWS))
+    obj = generated(rows // parts, 0)
     body = parquet_bytes(obj.table)
-    (out / "object.parquet").write_bytes(body)
     (out / "warm.parquet").write_bytes(parquet_bytes(obj.table.slice(0, 2_000)))
     extracted = object_pairs(body, parse_key(obj.key), PairSet(), "us-east-1").pairs
+    total = obj.table.num_rows
+    if parts == 1:
+        (out / "object.parquet").write_bytes(body)
+    else:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(
+            out / "object.parquet", obj.table.schema, compression="gzip", compression_level=1
+        ) as writer:
+            writer.write_table(obj.table, row_group_size=128 * 1024)
+            for seed in range(1, parts):
+                part = generated(rows // parts, seed).table
+                writer.write_table(part.cast(obj.table.schema), row_group_size=128 * 1024)
+                total += part.num_rows
+                del part
     pick = np.random.default_rng(0).choice(
         extracted.num_rows, min(200_000, extracted.num_rows), replace=False
     )
@@ -77,8 +100,8 @@ def prepare(rows: int, folder: str) -> dict:
     scores = ModelScorer(art).score(ents, ips).dot_product
     return {
         "key": obj.key,
-        "rows": obj.table.num_rows,
-        "bytes": len(body),
+        "rows": total,
+        "bytes": (out / "object.parquet").stat().st_size,
         "threshold": float(np.nanquantile(scores, 0.01)),  # a 1% flag rate
     }
 
@@ -101,8 +124,8 @@ def score(folder: str, key: str, threshold: float) -> dict:
     try:
         clients = LocalBackend(settings).clients()
         LocalBackend(settings).provision(clients)
-        body = (out / "object.parquet").read_bytes()
-        clients("s3").put_object(Bucket=settings.lake_bucket_name, Key=key, Body=body)
+        # uploaded in parts from the file: the object is never in this process's memory whole
+        clients("s3").upload_file(str(out / "object.parquet"), settings.lake_bucket_name, key)
         # a busy account's function is warm: a small object of the same partition first
         # (untimed), so one-time costs (lazy imports, first connections) are not the figure
         warm_key = key.rsplit("/", 1)[0] + "/warm-up.gz.parquet"
@@ -118,7 +141,10 @@ def score(folder: str, key: str, threshold: float) -> dict:
         )
         scorer = Scorer(
             ScorerConfig(
-                settings.endpoint_name, settings.threshold_parameter, settings.results_bucket_name
+                endpoint_name=settings.endpoint_name,
+                threshold_parameter=settings.threshold_parameter,
+                results_bucket=settings.results_bucket_name,
+                lake_bucket=settings.lake_bucket_name,
             ),
             clients,
         )

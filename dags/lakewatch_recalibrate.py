@@ -22,6 +22,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
+from lakewatch.orchestration import recalibrate_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, THRESHOLD
 
@@ -31,26 +32,6 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
 }
-
-
-def _night(logical_date, dag_run):
-    from lakewatch.threshold.recalibrate import night_of
-
-    return night_of(logical_date or dag_run.run_after)
-
-
-def _options(params):
-    from lakewatch.threshold.recalibrate import Options
-
-    return Options(
-        target_fpr=params["target_fpr"],
-        expected_anomaly_rate=params["expected_anomaly_rate"],
-        min_auc=params["min_auc"],
-        max_shift_iqr=params["max_shift_iqr"],
-        override=params["override"],
-        max_normal=params["max_normal"],
-        min_normal=params["min_normal"],
-    )
 
 
 @dag(
@@ -89,77 +70,21 @@ def _options(params):
 def lakewatch_recalibrate():
     @task
     def prepare_sets(*, params=None, logical_date=None, dag_run=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.threshold import recalibrate
-
-        settings = task_settings()
-        try:
-            out = recalibrate.prepare(
-                settings, task_clients(settings), _night(logical_date, dag_run), _options(params)
-            )
-        except recalibrate.NoModelDeployed as err:  # a fresh install: nothing to calibrate
-            raise AirflowSkipException(str(err)) from None
-        except recalibrate.NOT_RETRYABLE as err:  # retrying will not make data appear
-            raise AirflowFailException(f"{type(err).__name__}: {err}") from None
-        log.info("sets for model %s: %s", out["model_id"], out["sizes"])
-        for note in out["notes"]:
-            log.info("  %s", note)
-        return out
+        return steps.prepare_sets(params, logical_date, dag_run)
 
     @task
     def score_sets(prepared: dict, *, logical_date=None, dag_run=None) -> dict:
-        from lakewatch.orchestration.runtime import task_clients, task_settings
-        from lakewatch.threshold import recalibrate
-
-        settings = task_settings()
-        return recalibrate.score(
-            settings, task_clients(settings), _night(logical_date, dag_run), prepared["sets"]
-        )
+        return steps.score_sets(prepared, logical_date, dag_run)
 
     @task
     def choose_threshold(
         scored: dict, *, params=None, logical_date=None, dag_run=None, run_id=None
     ) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.threshold import recalibrate
-
-        settings = task_settings()
-        try:
-            record = recalibrate.choose(
-                settings,
-                task_clients(settings),
-                _night(logical_date, dag_run),
-                scored["scores"],
-                _options(params),
-                run_id,
-            )
-        except recalibrate.Refused as err:
-            raise AirflowFailException(str(err)) from None
-        for line in recalibrate.summary_lines(record):
-            log.info(line)
-        return {"threshold": record.threshold, "record": record.record_uri}
+        return steps.choose_threshold(scored, params, logical_date, dag_run, run_id)
 
     @task(outlets=[THRESHOLD])
     def publish(chosen: dict, *, logical_date=None, dag_run=None, outlet_events=None) -> dict:
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.threshold import recalibrate
-
-        settings = task_settings()
-        record = recalibrate.publish_record(
-            settings, task_clients(settings), _night(logical_date, dag_run)
-        )
-        log.info(
-            "published threshold %.4f as %s version %d",
-            record.threshold,
-            settings.threshold_parameter,
-            record.version,
-        )
-        outlet_events[THRESHOLD].extra = record.compact() | {"version": record.version}
-        return {"threshold": record.threshold, "version": record.version}
+        return steps.publish(logical_date, dag_run, outlet_events)
 
     publish(choose_threshold(score_sets(prepare_sets())))
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from lakewatch.orchestration import scorer_check_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier
 
 DEFAULT_ARGS = {
@@ -47,58 +48,11 @@ DEFAULT_ARGS = {
 def lakewatch_scorer_check():
     @task(execution_timeout=timedelta(minutes=15))
     def canary(*, params=None, run_id=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving.canary import CheckFailed, run_canary
-
-        settings = task_settings()
-        try:
-            result = run_canary(
-                settings, task_clients(settings), run_id, timeout_s=params["timeout_s"]
-            )
-        except CheckFailed as err:
-            raise AirflowFailException(f"scorer canary failed: {err}") from None
-        log.info(
-            "canary: (%s, %s) flagged and (%s, %s) not, %.1fs after notification (%s)",
-            result.entity,
-            result.anomalous_ip,
-            result.entity,
-            result.normal_ip,
-            result.seconds,
-            result.findings_uri,
-        )
-        return {"seconds": result.seconds, "findings": result.findings_uri}
+        return steps.canary(params, run_id)
 
     @task
     def queue_health(*, params=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from lakewatch.backends import backend_for
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving.canary import queue_health as health
-
-        settings = task_settings()
-        clients = task_clients(settings)
-        result = health(settings, clients, backend_for(settings).scorer_mapping_state(clients))
-        log.info(
-            "queue %d messages, DLQ %d messages, mapping %s",
-            result.queue_depth,
-            result.dlq_depth,
-            result.mapping,
-        )
-        problems = []
-        if result.dlq_depth > params["max_dlq_messages"]:
-            problems.append(
-                f"the dead-letter queue {settings.dlq_name} holds "
-                f"{result.dlq_depth} messages: read their lakewatch-error "
-                "attribute, fix, then redrive (README, Operate)"
-            )
-        if result.mapping not in ("Enabled", "Running"):
-            problems.append(f"scorer not consuming: {result.mapping}")
-        if problems:
-            raise AirflowFailException("; ".join(problems))
-        return result.to_json()
+        return steps.queue_health(params)
 
     canary()
     queue_health()

@@ -22,6 +22,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
+from lakewatch.orchestration import scorer_deploy_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier
 from lakewatch.orchestration.assets import DEPLOYED_MODEL
 
@@ -47,45 +48,11 @@ DEFAULT_ARGS = {
 def lakewatch_scorer_deploy():
     @task
     def build_package() -> dict:
-        from lakewatch.extract.daily import results_store
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving.scorer_package import build, stage
-
-        settings = task_settings()
-        package = build()
-        store = results_store(settings, task_clients(settings))
-        key = stage(store, package)
-        log.info(
-            "scorer package %s (%d bytes): %s",
-            package.sha256[:16],
-            len(package.body),
-            store.uri(key),
-        )
-        return {"key": key, "sha256": package.sha256}
+        return steps.build_package()
 
     @task(execution_timeout=timedelta(minutes=20))
     def deploy_scorer(built: dict) -> dict:
-        from lakewatch.backends import backend_for
-        from lakewatch.extract.daily import results_store
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving.scorer_config import scorer_config
-        from lakewatch.serving.scorer_package import fetch
-
-        settings = task_settings()
-        clients = task_clients(settings)
-        package = fetch(results_store(settings, clients), built["key"], built["sha256"])
-        result = backend_for(settings).deploy_scorer(
-            clients, package, scorer_config(settings, clients)
-        )
-        log.info(
-            "scorer %s version %s, mapping %s is %s (%s)",
-            result.function,
-            result.version,
-            result.mapping,
-            result.state,
-            "changed" if result.changed else "unchanged",
-        )
-        return result.__dict__
+        return steps.deploy_scorer(built)
 
     deploy_scorer(build_package())
 

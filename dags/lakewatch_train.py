@@ -19,7 +19,7 @@ Runs daily and whenever new extracts land (the ``lakewatch_training_pairs`` Asse
    Success updates the ``lakewatch_deployed_model`` Asset.
 
 Operate: rerun a failed step by clearing it (every step is idempotent); roll back by clearing
-nothing and running ``lakewatch model rollback`` (README, "Operate").
+nothing and running ``lakewatch model rollback`` (docs/operate.md).
 """
 
 from __future__ import annotations
@@ -33,20 +33,18 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from lakewatch.extract.views import DEFAULT_VIEWS, VIEWS
+from lakewatch.orchestration import train_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, TRAINING_PAIRS
-from lakewatch.settings import Settings
-from lakewatch.training.pipeline import default_hyperparameters
+from lakewatch.orchestration.runtime import AWS_CONN_ID, MACROS
 
 POOL = "lakewatch_endpoint"
-AWS_CONN_ID = Settings().aws_conn_id
 DEFAULT_ARGS = {
     "owner": "security-data-platform",
     "retries": 2,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
 }
-HP = default_hyperparameters()
 
 
 @dag(
@@ -62,6 +60,7 @@ HP = default_hyperparameters()
     deadline=late_run_alert("lakewatch_train", timedelta(hours=8)),
     tags=["lakewatch", "ipinsights", "train", "deploy"],
     doc_md=__doc__,
+    user_defined_macros=MACROS,  # AWS_CONN_ID: the connection resolved when the task runs
     params={
         "window_days": Param(
             7, type="integer", minimum=1, maximum=90, description="days of extracts to train on"
@@ -83,213 +82,50 @@ HP = default_hyperparameters()
             "lakewatch's trainer in script mode",
         ),
         "smoke_min_auc": Param(0.8, type="number", minimum=0.5, maximum=1.0),
-        **{
-            name: Param(
-                value,
-                type=(
-                    ["null", "integer"]
-                    if value is None
-                    else "integer"
-                    if isinstance(value, int)
-                    else "number"
-                ),
-                description=f"IP Insights hyperparameter {name} (SageMaker's meaning)"
-                + ("; empty: sized to the window (README, Model quality)" if value is None else ""),
-            )
-            for name, value in HP.items()
-        },
+        **steps.hyperparameter_params(),
     },
 )
 def lakewatch_train():
     @task
     def plan(*, params=None, logical_date=None, dag_run=None) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from lakewatch.backends import backend_for
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.training import pipeline
-        from lakewatch.training.plan import NotEnoughData
-
-        settings = task_settings()
-        when = logical_date or dag_run.run_after
-        algorithm = backend_for(settings).training_algorithm(params["algorithm"])
-        options = pipeline.TrainOptions(
-            window_days=params["window_days"],
-            min_train_rows=params["min_train_rows"],
-            views=tuple(params["views"]),
-            include_ipv6=params["include_ipv6"],
-            algorithm=algorithm,
-            hyperparameters={name: params[name] for name in pipeline.HP_PARAMS},
-        )
-        try:
-            result = pipeline.plan(settings, task_clients(settings), when.date(), options)
-        except NotEnoughData as err:
-            raise AirflowSkipException(f"not training: {err}") from None
-        log.info(
-            "model %s: %s training pairs from %s (missing days: %s)",
-            result.model_id,
-            f"{result.train_rows:,}",
-            ", ".join(result.days),
-            result.missing_days or "none",
-        )
-        doc = result.to_json()
-        doc["algorithm"] = algorithm
-        return doc
+        return steps.plan(params, logical_date, dag_run)
 
     @task
     def training_job(plan_doc: dict) -> dict:
-        from lakewatch.backends import backend_for
-        from lakewatch.orchestration.runtime import task_clients, task_settings
-
-        settings = task_settings()
-        return backend_for(settings).training_job(task_clients(settings), plan_doc)
+        return steps.training_job(plan_doc)
 
     @task.branch
     def choose_training(job: dict) -> str:
-        return {
-            "local": "train_local",
-            "start": "train_sagemaker",
-            "wait": "wait_for_training",
-            "reuse": "reuse_training",
-        }[job["action"]]
+        return steps.choose_training(job)
 
     @task
     def train_local(plan_doc: dict) -> dict:
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.training import pipeline
-
-        settings = task_settings()
-        return pipeline.train_local(settings, task_clients(settings), plan_doc, log=log.info)
+        return steps.train_local(plan_doc)
 
     @task(trigger_rule="none_failed_min_one_success")
     def register(plan_doc: dict, job: dict, *, ti=None) -> dict:
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.training import pipeline
-
-        settings = task_settings()
-        clients = task_clients(settings)
-        if job["action"] == "local":
-            local = ti.xcom_pull(task_ids="train_local")
-            artifact, job_name = local["artifact"], ""
-            metrics = {
-                k: v
-                for k, v in local.get("stats", {}).items()
-                if k.startswith("validation") or k in ("train_pairs", "train_entities")
-            }
-        else:
-            artifact, job_name = job["artifact"], job["name"]
-            metrics = pipeline.sagemaker_metrics(clients, job_name)
-        record = pipeline.register(
-            settings,
-            clients,
-            plan_doc,
-            plan_doc["algorithm"],
-            artifact,
-            metrics,
-            job_name,
-            job.get("source_uri", ""),
-        )
-        log.info("registered %s: %s (%s)", record.model_id, artifact, metrics)
-        return record.to_json()
+        return steps.register(plan_doc, job, ti)
 
     @task(pool=POOL, execution_timeout=timedelta(minutes=30))
     def deploy(record_doc: dict) -> dict:
-        from lakewatch.backends import backend_for
-        from lakewatch.model.registry import ModelRecord
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving import deploy as serving
-
-        settings = task_settings()
-        started = serving.start_deploy(
-            settings, task_clients(settings), ModelRecord(**record_doc), backend_for(settings)
-        )
-        log.info(
-            "endpoint %s: deploying %s (%s)",
-            settings.endpoint_name,
-            record_doc["model_id"],
-            started,
-        )
-        return started
+        return steps.deploy(record_doc)
 
     # SageMaker takes minutes to bring an endpoint into service: wait without a worker slot
     @task.sensor(pool=POOL, poke_interval=30, timeout=2 * 3600, mode="reschedule")
     def wait_for_endpoint(started: dict):
-        from airflow.sdk import PokeReturnValue
-
-        from lakewatch.backends import backend_for
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-
-        settings = task_settings()
-        done, state = backend_for(settings).serving_settled(task_clients(settings), started)
-        log.info("endpoint: %s", state)
-        return PokeReturnValue(is_done=done)
+        return steps.endpoint_settled(started)
 
     @task(pool=POOL)
     def finish_deploy(started: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from lakewatch.backends import backend_for
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving import deploy as serving
-
-        settings = task_settings()
-        try:
-            result = serving.finish_deploy(
-                settings, task_clients(settings), started, backend_for(settings)
-            )
-        except serving.DeployError as err:  # rolled back already: a retry would not help
-            raise AirflowFailException(str(err)) from None
-        log.info(
-            "endpoint %s serves %s (%s; previous: %s)",
-            result.endpoint,
-            result.model_id,
-            "changed" if result.changed else "unchanged",
-            result.previous_model_id or "none",
-        )
-        return {
-            "model_id": result.model_id,
-            "previous_model_id": result.previous_model_id,
-            "changed": result.changed,
-        }
+        return steps.finish_deploy(started)
 
     @task(pool=POOL)
     def publish_detector(record_doc: dict, deployed: dict) -> dict:
-        from lakewatch.model.registry import ModelRecord
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.training.detector import publish_detector as publish
-
-        settings = task_settings()
-        result = publish(settings, task_clients(settings), ModelRecord(**record_doc), log=log.info)
-        log.info("detector of %s: %s (%s)", deployed["model_id"], result["detector"], result["how"])
-        return result
+        return steps.publish_detector(record_doc, deployed)
 
     @task(pool=POOL, outlets=[DEPLOYED_MODEL])
     def smoke_check(plan_doc: dict, deployed: dict, *, params=None, outlet_events=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from lakewatch.backends import backend_for
-        from lakewatch.orchestration.runtime import log, task_clients, task_settings
-        from lakewatch.serving import deploy as serving
-        from lakewatch.serving.smoke import SmokeCheckFailed
-        from lakewatch.training.pipeline import validation_sample
-
-        settings = task_settings()
-        clients = task_clients(settings)
-        entities, addresses = validation_sample(settings, clients, plan_doc)
-        try:
-            result = serving.smoke(settings, clients, entities, addresses, params["smoke_min_auc"])
-        except SmokeCheckFailed as err:
-            previous = deployed["previous_model_id"]
-            if previous and deployed["changed"]:
-                serving.rollback(settings, clients, previous, str(err), backend_for(settings))
-                raise AirflowFailException(f"{err}; rolled back to {previous}") from None
-            raise AirflowFailException(f"{err}; no previous model to roll back to") from None
-        log.info(result.line())
-        outlet_events[DEPLOYED_MODEL].extra = {
-            "model_id": deployed["model_id"],
-            "smoke_auc": result.auc,
-        }
-        return {"model_id": deployed["model_id"], "auc": result.auc}
+        return steps.smoke_check(plan_doc, deployed, params, outlet_events)
 
     plan_doc = plan()
     job = training_job(plan_doc)

@@ -17,9 +17,9 @@ from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.data import pairs_from_lists
 from lakewatch.model.hyperparameters import resolve
-from lakewatch.model.scorer import Scorer
+from lakewatch.model.inference import Inference
 from lakewatch.model.train import train
-from lakewatch.serving.scorer_config import local_environment, scorer_config
+from lakewatch.serving.lambda_config import local_environment, scorer_config
 from lakewatch.threshold.choose import threshold_for_fpr
 
 START = date(2026, 11, 1)
@@ -57,7 +57,7 @@ def trained_on_views(tmp_path_factory):
     # as the recalibration reads its normal set: distinct pairs (the scorer flags each distinct
     # pair once), of every view (not the query's first rows: their view depends on the scan)
     distinct = sorted(set(zip(ents, ips, strict=True)))
-    normal = Scorer(art).score([e for e, _ in distinct], [a for _, a in distinct]).dot_product
+    normal = Inference(art).score([e for e, _ in distinct], [a for _, a in distinct]).dot_product
     q25, q75 = np.quantile(normal, [0.25, 0.75])
     return {
         "model_dir": model_dir,

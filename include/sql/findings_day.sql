@@ -1,6 +1,6 @@
 {#- One day's lakewatch findings, one flat row each: what `lakewatch findings export` writes.
-    The table is the README's `lakewatch_findings` (Parquet under the findings prefix,
-    partitioned by region, accountid and eventday). -#}
+    The table is `lakewatch_findings` of docs/operate.md#findings-in-athena (Parquet under the
+    findings prefix, partitioned by region, accountid and eventday). -#}
 SELECT finding_info.uid AS uid,
        severity_id,
        severity,

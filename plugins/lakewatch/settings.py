@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     feedback_prefix: str = "feedback/"  # analysts' labels and suppressions (review/feedback.py)
     reputation_uri: str = ""  # an IP reputation list, cidr,score[,source] (file or s3://)
     athena_workgroup: str = "primary"
-    # the Glue table over the findings (README, "Read the findings in Athena")
+    # the Glue table over the findings (docs/operate.md#findings-in-athena)
     findings_database: str = Field("lakewatch", pattern=r"^[a-z0-9_]{1,255}$")
     findings_table: str = Field("lakewatch_findings", pattern=r"^[a-z0-9_]{1,255}$")
     athena_output: str = ""  # default: s3://<results bucket>/athena-results/

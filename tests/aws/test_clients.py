@@ -4,7 +4,13 @@ clients are cached, and emulator credentials never fall through to a real profil
 import pyarrow.fs as pafs
 import pytest
 
-from lakewatch.aws.clients import EMULATED_SERVICES, Boto3Clients, arrow_s3, require
+from lakewatch.aws.clients import (
+    EMULATED_SERVICES,
+    Boto3Clients,
+    arrow_s3,
+    lambda_clients,
+    require,
+)
 from lakewatch.model.data import read_pairs
 
 
@@ -44,3 +50,19 @@ def test_an_s3_location_without_clients_is_a_clear_error():
     assert require(print, "s3://b/k") is print
     with pytest.raises(ValueError, match=r"s3://b/train/ is on S3: .* needs AWS clients"):
         read_pairs("s3://b/train/")
+
+
+def test_the_functions_clients_route_like_the_runtime_and_retry_like_lakewatch():
+    """The scorer function's clients: the emulator for AWS's services and the model server
+    for SageMaker's runtime when the local runtime names them, AWS's own otherwise; with the
+    same standard retries as every other lakewatch client."""
+    local = lambda_clients("http://127.0.0.1:9", "eu-west-1", "http://127.0.0.1:8")
+    assert local.endpoint_url("s3") == local.endpoint_url("sqs") == "http://127.0.0.1:9"
+    assert local.endpoint_url("sagemaker-runtime") == "http://127.0.0.1:8"
+    in_lambda = lambda_clients("", "eu-west-1", "")
+    assert in_lambda.endpoint_url("s3") is None
+    assert in_lambda.endpoint_url("sagemaker-runtime") is None
+    s3 = in_lambda("s3")
+    assert s3 is in_lambda("s3") and s3.meta.region_name == "eu-west-1"
+    assert s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+    assert s3.meta.config.connect_timeout == 5

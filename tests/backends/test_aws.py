@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from lakewatch.backends import AwsBackend
 from lakewatch.extract.athena import AthenaRunner
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.scorer_package import build
+from lakewatch.serving.lambda_package import build
 
 
 def test_provision_creates_only_the_results_bucket(emulator_settings, clients):
@@ -45,7 +45,9 @@ def test_compute_seams_and_refusals(emulator_settings):
     assert engine.output == settings.athena_output_location.rstrip("/") + "/"
     assert backend.training_algorithm("builtin") == "builtin"
     assert backend.runtime_url() is None
-    config = ScorerConfig("ep", "/lakewatch/threshold", "results")
+    config = ScorerConfig(
+        endpoint_name="ep", threshold_parameter="/lakewatch/threshold", results_bucket="results"
+    )
     assert backend.scorer_environment(lambda s: None, config) == config.to_env()
     with pytest.raises(ValueError, match="needs LAKEWATCH_LAMBDA_ROLE_ARN"):
         backend.deploy_scorer(lambda s: None, build(), config)

@@ -5,7 +5,7 @@ import uuid
 
 from lakewatch.backends import LocalBackend
 from lakewatch.extract.engine import DuckAthena
-from lakewatch.serving.scorer_config import scorer_config
+from lakewatch.serving.lambda_config import scorer_config
 
 
 def test_provision_is_idempotent_and_creates_both_buckets_and_queues(emulator_settings, clients):
@@ -30,7 +30,7 @@ def test_compute_seams(aws, clients, tmp_path):
     settings, _ = aws
     backend = LocalBackend(settings.model_copy(update={"state_dir": tmp_path}))
     assert backend.training_algorithm("builtin") == "lakewatch"
-    assert backend.training_job(clients, {"algorithm": "builtin"}) == {"action": "local"}
+    assert backend.training_job(clients, {"algorithm": "builtin"}).action == "local"
     engine = backend.sql_engine(clients)
     assert isinstance(engine, DuckAthena)
     assert engine.location.root == settings.lake_bucket_name

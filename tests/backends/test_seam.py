@@ -74,7 +74,7 @@ def test_backend_for_follows_the_setting(kind, cls):
 def test_local_trains_its_own_ip_insights_and_serves_through_the_router():
     local = LocalBackend(Settings(backend="local", model_server_port=8123))
     assert local.training_algorithm("builtin") == "lakewatch"
-    assert local.training_job(lambda s: None, {"algorithm": "lakewatch"}) == {"action": "local"}
+    assert local.training_job(lambda s: None, {"algorithm": "lakewatch"}).action == "local"
     assert local.runtime_url() == "http://127.0.0.1:8123"
     clients = local.clients()
     assert clients.endpoint_url("sagemaker-runtime") == "http://127.0.0.1:8123"
@@ -130,3 +130,37 @@ def test_aws_mapping_state_reads_the_event_source_mapping():
         )
         == "no event source mapping"
     )
+
+
+class _Endpoints:
+    """SageMakerEndpoints' answers for one update of ``ep`` from ``ep-a`` to ``ep-b``."""
+
+    def start(self, endpoint, model_id, config):
+        return {
+            "endpoint": endpoint,
+            "model_id": model_id,
+            "config": "ep-b",
+            "previous": "ep-a",
+            "changed": True,
+        }
+
+    def settled(self, endpoint):
+        return True, f"{endpoint} InService on ep-b"
+
+    def finish(self, started):
+        assert started["config"] == "ep-b" and started["previous"] == "ep-a"
+        return started
+
+
+def test_aws_serving_results_are_typed_and_read_back_from_json(monkeypatch):
+    from lakewatch.model.registry import ModelRecord
+    from lakewatch.serving.deploy import ServingStarted
+
+    aws = AwsBackend(Settings(backend="aws", endpoint_name="ep"))
+    monkeypatch.setattr(AwsBackend, "_endpoints", lambda self, clients: _Endpoints())
+    record = ModelRecord("ipi-b", "s3://r/ipi-b/model.tar.gz", "builtin", {}, {}, [])
+    started = aws.start_serving(lambda s: None, record)
+    assert isinstance(started, ServingStarted) and started.config == "ep-b"
+    again = ServingStarted.from_json(started.to_json())  # what the next task reads
+    assert aws.serving_settled(lambda s: None, again) == (True, "ep InService on ep-b")
+    assert aws.finish_serving(lambda s: None, again)["model_id"] == "ipi-b"

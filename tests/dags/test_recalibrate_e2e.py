@@ -55,15 +55,15 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     run = _recalibrate()
     assert str(run.state) == "success", states(run)
     published = read_published(clients("ssm"), settings.threshold_parameter)
-    assert published["model_id"] == good.model_id and published["day"] == NIGHT.isoformat()
+    assert published.model_id == good.model_id and published.day == NIGHT.isoformat()
     prefix = f"{settings.thresholds_prefix}history/day={NIGHT.isoformat()}/"
     record = json.loads(store.get(f"{prefix}record.json"))
-    assert record["published"] and record["threshold"] == published["threshold"]
+    assert record["published"] and record["threshold"] == published.threshold
     assert record["evaluation"]["chosen"]["fpr"] <= 0.001 + 1e-12
     chosen = record["evaluation"]["chosen"]
     assert chosen["fpr_low"] <= chosen["fpr"] <= chosen["fpr_high"]  # the estimate's interval
-    assert published["score"] == record["score"] == "detector"  # the model has a detector
-    assert published["strict_threshold"] <= published["threshold"] and published["scale"] > 0
+    assert published.score == record["score"] == "detector"  # the model has a detector
+    assert published.strict_threshold <= published.threshold and published.scale > 0
     assert set(record["evaluation"]["auc_by_kind"]) == {
         "random_public",
         "unused_subnet",
@@ -84,21 +84,21 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     assert normal - night_pairs, "no pair of an earlier day's validation split"
     # the strict threshold: the tail of this set, extrapolated where it is too small to read
     scores = json.loads(store.get(f"{work}scores.json"))["scores"]["normal"]
-    assert published["strict_threshold"] == pytest.approx(tail_threshold(scores, 1e-4, 1e-2))
+    assert published.strict_threshold == pytest.approx(tail_threshold(scores, 1e-4, 1e-2))
     # the held-out split was matched to a fresh day's share of already-seen pairs
     assert any(note.startswith("seen in training") for note in record["notes"])
-    assert published["loose_threshold"] >= published["threshold"]
+    assert published.loose_threshold >= published.threshold
     assert isinstance(record["entity_rates"], dict)
     # per-view thresholds measured each night; published only when adopted
     assert record["views"]["normal_pairs"]["outbound"] > 0 and record["views"]["reason"]
     assert any(note.startswith("thresholds per view: ") for note in record["notes"])
-    assert ("view_offsets" in published) == record["views"]["adopted"]
+    assert bool(published.view_offsets) == record["views"]["adopted"]
     assert Image.open(io.BytesIO(store.get(f"{prefix}threshold.png"))).format == "PNG"
 
     rerun = _recalibrate()
     assert str(rerun.state) == "success", states(rerun)
     again = read_published(clients("ssm"), settings.threshold_parameter)
-    assert again["version"] == published["version"]  # same night, same value: no new version
+    assert again.version == published.version  # same night, same value: no new version
     assert sorted(store.list(prefix)) == [f"{prefix}record.json", f"{prefix}threshold.png"]
 
     _deploy_broken_model(settings, clients, registry, good)
@@ -111,7 +111,7 @@ def test_recalibration_publishes_explains_and_refuses_a_broken_model(lake, clien
     assert [a["subject"] for a in alerts] == ["lakewatch: lakewatch_recalibrate failed"]
     assert "last task: choose_threshold" in alerts[0]["message"]
     still = read_published(clients("ssm"), settings.threshold_parameter)
-    assert still["model_id"] == good.model_id and still["version"] == published["version"]
+    assert still.model_id == good.model_id and still.version == published.version
     evidence = json.loads(store.get(f"{prefix}record.json"))
     assert not evidence["published"] and "below the floor" in evidence["refused"][0]
 

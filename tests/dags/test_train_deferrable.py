@@ -49,7 +49,12 @@ def train_task(airflow_env):
         key = source["S3Uri"].split(f"s3://{bucket}/", 1)[1]
         task_clients(settings)("s3").put_object(Bucket=bucket, Key=key, Body=b"[]")
     config["OutputDataConfig"]["S3OutputPath"] = f"s3://{bucket}/models/sagemaker"
-    task = dag("lakewatch_train").get_task("train_sagemaker")
+    train = dag("lakewatch_train")
+    task = train.get_task("train_sagemaker")
+    # the connection is a template (resolved when the task runs): render it as Airflow would
+    task.aws_conn_id = task.render_template(
+        task.aws_conn_id, {}, jinja_env=train.get_template_env()
+    )
     task.config = config
     task.print_log = False  # CloudWatch's log tail is the provider's, not lakewatch's, concern
     stub = Stubber(task.hook.conn)

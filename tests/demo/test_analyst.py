@@ -9,14 +9,15 @@ from lakewatch.lake.layout import parse_key
 from lakewatch.lake.sink import LocalStore
 from lakewatch.review import feedback
 from lakewatch.review.desk import Desk
-from lakewatch.scoring.findings import ScoredPair, make_finding
+from lakewatch.scoring.pair_findings import ScoredPair, make_finding
 from lakewatch.scoring.storage import findings_key, to_parquet
+from lakewatch.threshold.published import PublishedThreshold
 
 DAY = date(2026, 11, 30)
 SOURCE = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261130/x.parquet"
 )
-THRESHOLD = {"threshold": -1.0, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
+THRESHOLD = PublishedThreshold(threshold=-1.0, model_id="ipi-x", scale=1.0, target_fpr=0.001)
 START = int(datetime(2026, 11, 30, 3, tzinfo=UTC).timestamp() * 1000)
 
 

@@ -23,7 +23,7 @@ from tests.demo.browser import check_review_page
 
 REPO = Path(__file__).resolve().parents[2]
 # Floors below what the demo measures on seeds 7 (the default, which this test runs), 1 and 2
-# (README, "Measured"); its lake no longer depends on the date it runs, so a regression, not
+# (docs/benchmarks.md); its lake no longer depends on the date it runs, so a regression, not
 # the calendar, trips them.
 RECALL_FLOORS = {
     "c2_beacon": 0.8,

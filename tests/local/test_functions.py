@@ -10,8 +10,8 @@ import pytest
 
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local, install_local
 from lakewatch.local.processes import ProcessRegistry
-from lakewatch.serving.scorer_config import local_environment, scorer_config
-from lakewatch.serving.scorer_package import Package, build
+from lakewatch.serving.lambda_config import local_environment, scorer_config
+from lakewatch.serving.lambda_package import Package, build
 
 
 def _zip(files: dict[str, bytes]) -> Package:

@@ -13,7 +13,7 @@ from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import read_labels, write_lake
 from lakewatch.local.lambda_runtime import EventSourceMapping, load_handler
-from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
+from lakewatch.serving.lambda_config import APP_DIR, local_environment, scorer_config
 
 pytestmark = pytest.mark.e2e
 DAY = date(2026, 11, 3)

@@ -8,7 +8,7 @@ import torch
 
 from lakewatch.model.artifact import ArtifactError, ModelArtifact
 from lakewatch.model.encoding import entity_hashes, entity_rows, ip_tokens, parse_addresses
-from lakewatch.model.scorer import Scorer
+from lakewatch.model.inference import Inference
 
 
 def test_tarball_is_laid_out_like_sagemakers(trained):
@@ -27,7 +27,7 @@ def test_round_trip_scores_like_the_trained_network(trained, lake_pairs):
     result, model_dir = trained
     art = ModelArtifact.load(model_dir)
     ents, ips = lake_pairs[0][:200], lake_pairs[1][:200]
-    got = Scorer(art).score(ents, ips).dot_product
+    got = Inference(art).score(ents, ips).dot_product
     hp = result.hp
     with torch.no_grad():
         want = result.model(
@@ -47,7 +47,7 @@ def test_plain_files_load_too(trained, tmp_path):
 
 def test_unknown_entities_are_flagged(trained, lake_pairs):
     _, model_dir = trained
-    scores = Scorer(ModelArtifact.load(model_dir)).score(
+    scores = Inference(ModelArtifact.load(model_dir)).score(
         [lake_pairs[0][0], "i-never-seen"], ["10.0.0.1", "10.0.0.1"]
     )
     assert scores.known_entity.tolist() == [True, False]

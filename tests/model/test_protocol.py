@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from lakewatch.model.inference import Scores
 from lakewatch.model.protocol import (
     MAX_PAYLOAD,
     RequestError,
@@ -15,7 +16,6 @@ from lakewatch.model.protocol import (
     render,
     wants_embeddings,
 )
-from lakewatch.model.scorer import Scores
 
 PAIRS = (["i-1", "i-2"], ["10.0.0.1", "198.51.100.7"])
 

@@ -138,9 +138,9 @@ def test_loss_falls_and_validation_auc_is_reported(lake_pairs):
     hp = resolve({"epochs": 3, "vector_dim": 32, "mini_batch_size": 2000}, distinct_entities=60)
     lines = []
     result = T.train(pairs, hp, validation=val, log=lines.append)
-    losses = [e["loss"] for e in result.stats["epochs"]]
+    losses = [e.loss for e in result.stats.epochs]
     assert losses[-1] < losses[0]
-    assert result.stats["validation:discriminator_auc"] > 0.7
+    assert result.stats.validation_auc > 0.7
     assert any("validation:discriminator_auc=" in line for line in lines)
     assert len(result.known_entities) == len(set(ents[:-5000]))
 
@@ -156,7 +156,7 @@ def test_ipv6_pairs_train_with_ipv6_negatives():
         resolve({"epochs": 2, "vector_dim": 8, "mini_batch_size": 500}, distinct_entities=10),
         log=lambda s: None,
     )
-    assert np.isfinite(result.stats["epochs"][-1]["loss"])
+    assert np.isfinite(result.stats.epochs[-1].loss)
 
 
 def test_empty_input_is_an_error():
@@ -166,14 +166,14 @@ def test_empty_input_is_an_error():
 
 def test_model_separates_real_pairs_from_random_addresses(trained, lake_pairs):
     from lakewatch.model.artifact import ModelArtifact
-    from lakewatch.model.scorer import Scorer
+    from lakewatch.model.inference import Inference
 
     _, model_dir = trained
-    scorer = Scorer(ModelArtifact.load(model_dir))
+    inference = Inference(ModelArtifact.load(model_dir))
     ents, ips = lake_pairs
     rng = np.random.default_rng(0)
     pick = rng.choice(len(ents), 3000, replace=False)
-    real = scorer.score([ents[i] for i in pick], [ips[i] for i in pick]).dot_product
+    real = inference.score([ents[i] for i in pick], [ips[i] for i in pick]).dot_product
     fake_ips = [".".join(map(str, rng.integers(1, 255, 4))) for _ in pick]
-    fake = scorer.score([ents[i] for i in pick], fake_ips).dot_product
+    fake = inference.score([ents[i] for i in pick], fake_ips).dot_product
     assert auc_of(real, fake) > 0.9

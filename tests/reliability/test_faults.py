@@ -10,7 +10,6 @@ object whose bucket does not exist. Afterwards every notification is accounted f
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import signal
@@ -32,7 +31,7 @@ from lakewatch.local.lambda_runtime import EventSourceMapping, load_handler
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.scoring.events import parse
 from lakewatch.scoring.process import Scorer
-from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
+from lakewatch.serving.lambda_config import APP_DIR, local_environment, scorer_config
 from tests.reliability.chaos import Fault, FaultProxy, is_s3, s3_error
 
 pytestmark = pytest.mark.e2e
@@ -123,15 +122,23 @@ def test_every_notification_is_scored_or_dead_lettered_with_a_reason(
         "{not json": "message body is not JSON",
         json.dumps({"detail": "no source"}): "not a Security Lake notification",
         json.dumps(object_created(lake, corrupt, 36, "e", "us-east-1", "1")): "cannot read as",
+        # another bucket: never read, at once (the scorer reads only its lake)
         json.dumps(
             object_created("no-such-lake-bucket", keys[1], 1, "e", "us-east-1", "1")
+        ): "is not the Security Lake bucket",
+        # an object that never appears: retried until the last receive
+        json.dumps(
+            object_created(
+                lake, keys[1].replace(".gz.parquet", "-gone.gz.parquet"), 1, "e", "us-east-1", "1"
+            )
         ): f"gave up after {MAX_RECEIVES} receives",
     }
     valid = {json.dumps(n): k for n, k in zip(notes, keys, strict=True)}
 
     # what a fault-free pass finds, written under another prefix
     reference = Scorer(
-        dataclasses.replace(config, findings_prefix="reference/"), LocalBackend(settings).clients()
+        config.model_copy(update={"findings_prefix": "reference/"}),
+        LocalBackend(settings).clients(),
     )
     results = [r for body in valid for r in reference.process_message(body)]
     # the lake's Security Hub objects are notified too, and skipped as not scored

@@ -25,7 +25,7 @@ from lakewatch.lake.write import parquet_bytes
 from lakewatch.local.lambda_runtime import LambdaContext, load_handler
 from lakewatch.scoring.errors import PoisonMessage, TransientError
 from lakewatch.scoring.pairs import COLUMNS, object_pairs
-from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
+from lakewatch.serving.lambda_config import APP_DIR, local_environment, scorer_config
 
 DAY = date(2026, 11, 3)
 FUZZ = settings(

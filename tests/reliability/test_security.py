@@ -23,7 +23,7 @@ from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import write_lake
 from lakewatch.local.lambda_runtime import LambdaContext, load_handler
 from lakewatch.local.processes import ProcessRegistry
-from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
+from lakewatch.serving.lambda_config import APP_DIR, local_environment, scorer_config
 from lakewatch.settings import Settings
 from tests.conftest import REPO
 

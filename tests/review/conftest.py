@@ -9,14 +9,15 @@ import pytest
 from lakewatch.lake.layout import Source, object_key, parse_key
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic.security_hub import ShFinding, sh_table
-from lakewatch.scoring.findings import ScoredPair, make_finding
+from lakewatch.scoring.pair_findings import ScoredPair, make_finding
 from lakewatch.scoring.storage import findings_key, to_parquet
+from lakewatch.threshold.published import PublishedThreshold
 
 DAY = date(2026, 11, 30)
 SOURCE = (
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261130/part-0001.parquet"
 )
-THRESHOLD = {"threshold": -1.9, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
+THRESHOLD = PublishedThreshold(threshold=-1.9, model_id="ipi-x", scale=1.0, target_fpr=0.001)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from lakewatch.review import feedback
 from lakewatch.review.desk import Desk
-from lakewatch.review.findings import FindingNotFound
+from lakewatch.review.rows import FindingNotFound
 
 
 def _label(k: int) -> feedback.Label:

@@ -2,14 +2,15 @@
 reported with their number, and skipped."""
 
 from lakewatch.lake.layout import parse_key
-from lakewatch.review.findings import rank, row_of
 from lakewatch.review.reputation import Reputation
-from lakewatch.scoring.findings import ScoredPair, make_finding
+from lakewatch.review.rows import rank, row_of
+from lakewatch.scoring.pair_findings import ScoredPair, make_finding
+from lakewatch.threshold.published import PublishedThreshold
 
 SOURCE = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261130/part-1.parquet"
 )
-THRESHOLD = {"threshold": -1.9, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
+THRESHOLD = PublishedThreshold(threshold=-1.9, model_id="ipi-x", scale=1.0, target_fpr=0.001)
 LIST = """# cidr,score,source
 45.110.0.0/16,40,feed-a
 45.110.185.181,95,feed-b

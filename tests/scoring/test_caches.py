@@ -10,6 +10,10 @@ def test_the_scorer_reads_entity_rates_from_the_published_record_once_per_versio
 
     from lakewatch.scoring.caches import EntityRates
     from lakewatch.scoring.errors import TransientError
+    from lakewatch.threshold.published import PublishedThreshold
+
+    def published(version: int, record: str = "") -> PublishedThreshold:
+        return PublishedThreshold(threshold=-1.0, model_id="ipi-1", version=version, record=record)
 
     settings, _ = aws
     s3 = clients("s3")
@@ -21,13 +25,13 @@ def test_the_scorer_reads_entity_rates_from_the_published_record_once_per_versio
         Body=json.dumps({"entity_rates": {"web/in": 0.02}}).encode(),
     )
     rates = EntityRates(s3)
-    assert rates.get({"record": uri, "version": 3}) == {"web/in": 0.02}
+    assert rates.get(published(3, uri)) == {"web/in": 0.02}
     s3.put_object(Bucket=settings.results_bucket_name, Key=key, Body=b"{}")
-    assert rates.get({"record": uri, "version": 3}) == {"web/in": 0.02}  # cached
-    assert rates.get({"record": uri, "version": 4}) == {}  # republished: read again
-    assert rates.get({"version": 5}) == {}  # a compact record without its full record
+    assert rates.get(published(3, uri)) == {"web/in": 0.02}  # cached
+    assert rates.get(published(4, uri)) == {}  # republished: read again
+    assert rates.get(published(5)) == {}  # a compact record without its full record
     with pytest.raises(TransientError, match="reading the threshold record"):
-        rates.get({"record": uri + ".gone", "version": 6})
+        rates.get(published(6, uri + ".gone"))
 
 
 def test_the_threshold_is_cached_for_its_ttl_and_a_bad_one_is_transient(aws, clients):
@@ -35,6 +39,7 @@ def test_the_threshold_is_cached_for_its_ttl_and_a_bad_one_is_transient(aws, cli
 
     from lakewatch.scoring.caches import ThresholdCache
     from lakewatch.scoring.errors import TransientError
+    from lakewatch.threshold.published import PublishedThreshold
 
     ssm = clients("ssm")
     name = f"/lakewatch-test/{aws[0].queue_name}/threshold"
@@ -43,14 +48,19 @@ def test_the_threshold_is_cached_for_its_ttl_and_a_bad_one_is_transient(aws, cli
         cache.get()
     record = {"threshold": -1.5, "model_id": "ipi-1"}
     ssm.put_parameter(Name=name, Value=json.dumps(record), Type="String")
-    assert cache.get() == {**record, "version": 1}
+    assert cache.get() == PublishedThreshold(threshold=-1.5, model_id="ipi-1", version=1)
+    assert cache.get().scale == 1.0 and cache.get().score == "dot_product"  # the defaults
     ssm.put_parameter(Name=name, Value=json.dumps({**record, "threshold": -2}), Overwrite=True)
-    assert cache.get()["threshold"] == -1.5  # inside the ttl
+    assert cache.get().threshold == -1.5  # inside the ttl
     cache.ttl = 0.0
-    assert cache.get() == {"threshold": -2, "model_id": "ipi-1", "version": 2}
-    ssm.put_parameter(Name=name, Value="{not json", Overwrite=True)
-    with pytest.raises(TransientError, match="version 3 is not a threshold record"):
-        cache.get()
+    assert cache.get() == PublishedThreshold(threshold=-2.0, model_id="ipi-1", version=2)
+    for version, value in enumerate(
+        ("{not json", '{"model_id": "ipi-1"}', '{"threshold": "low", "model_id": "ipi-1"}', "[]"),
+        start=3,
+    ):
+        ssm.put_parameter(Name=name, Value=value, Overwrite=True)
+        with pytest.raises(TransientError, match=f"version {version} is not a threshold record"):
+            cache.get()
 
 
 def test_suppressions_in_force_are_listed_and_expired_ones_drop_out(aws, clients):

@@ -13,7 +13,7 @@ from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.local.lambda_runtime import LambdaContext, load_handler
 from lakewatch.scoring.storage import findings_key
-from lakewatch.serving.scorer_config import APP_DIR, local_environment, scorer_config
+from lakewatch.serving.lambda_config import APP_DIR, local_environment, scorer_config
 
 
 @pytest.fixture
@@ -123,8 +123,14 @@ def test_batch_with_every_shape_and_bad_input(handler, clients):
         ]["lakewatch-error"]["StringValue"]
         for m in dead
     }
-    assert set(reasons) == {"m4", "m5"}
+    # a source lakewatch does not subscribe to is poison, not skipped; Iceberg metadata under
+    # a subscribed source's folder is skipped (record 7)
+    assert set(reasons) == {"m4", "m5", "m8"}
     assert "not JSON" in reasons["m4"] and "cannot read as Parquet" in reasons["m5"]
+    assert (
+        "CLOUD_TRAIL_MGMT" in reasons["m8"]
+        and "not under a source lakewatch reads" in (reasons["m8"])
+    )
 
     keys = [
         o["Key"]

@@ -6,7 +6,6 @@ import pyarrow.parquet as pq
 
 from lakewatch.demo.evaluate import score_incidents
 from lakewatch.lake.layout import parse_key
-from lakewatch.scoring.findings import WINDOW_MS, ScoredPair
 from lakewatch.scoring.incidents import (
     Ends,
     Incident,
@@ -17,14 +16,16 @@ from lakewatch.scoring.incidents import (
     member_findings,
     other_end_findings,
 )
+from lakewatch.scoring.pair_findings import WINDOW_MS, ScoredPair
 from lakewatch.scoring.storage import to_parquet
+from lakewatch.threshold.published import PublishedThreshold
 
 KEY = parse_key(
     "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261130/x.gz.parquet"
 )
 
 
-THRESHOLD = {"threshold": 0.0, "model_id": "ipi-1", "score": "detector", "scale": 1.0}
+THRESHOLD = PublishedThreshold(threshold=0.0, model_id="ipi-1", score="detector", scale=1.0)
 
 
 HOUR = 1_780_000 * WINDOW_MS

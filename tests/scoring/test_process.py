@@ -1,17 +1,16 @@
 """The scorer honours analysts' suppressions (``lakewatch findings suppress``) until they
 expire, and counts what it silenced."""
 
-import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 from lakewatch.backends import LocalBackend
 from lakewatch.lake.layout import Source
 from lakewatch.lake.sink import S3Store
 from lakewatch.review import feedback
-from lakewatch.review.findings import read_day
+from lakewatch.review.rows import read_day
 from lakewatch.scoring.events import ObjectRef
 from lakewatch.scoring.process import Scorer
-from lakewatch.serving.scorer_config import scorer_config
+from lakewatch.serving.lambda_config import scorer_config
 from tests.scoring.test_handler import _put_day_objects
 
 
@@ -29,7 +28,7 @@ def _flagged(scorer: Scorer, objects, bucket) -> tuple[set[tuple[str, str]], int
 
 def test_a_suppressed_pair_is_not_a_finding_until_the_suppression_expires(stack, clients):
     settings, _ = stack
-    config = dataclasses.replace(scorer_config(settings, clients), threshold_ttl_s=0.0)
+    config = scorer_config(settings, clients).model_copy(update={"threshold_ttl_s": 0.0})
     scorer = Scorer(config, LocalBackend(settings).clients())
     objects = [
         o
@@ -80,3 +79,247 @@ def test_per_view_offsets_move_each_views_scores():
     moved = shifted(values, views, {"outbound": 0.5, "inbound": -2.0})
     # outbound's threshold is 0.5 above the pooled one: its pairs sit 0.5 lower against it
     assert moved.tolist() == [-1.5, 1.0, -1.5]
+
+
+# the scorer reads only what it subscribed to --------------------------------------------------
+
+LAKE, RESULTS = "aws-security-data-lake-us-east-1-x", "lakewatch-results"
+VPC_KEY = (
+    "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261103/"
+    "0123456789abcdef0123456789abcdef.gz.parquet"
+)
+
+
+class _S3:
+    """An S3 client that records GetObject calls and answers them with ``error``."""
+
+    def __init__(self, error: str = ""):
+        self.gets: list[tuple[str, str]] = []
+        self.error = error
+
+    def get_object(self, Bucket, Key, **kw):
+        from botocore.exceptions import ClientError
+
+        self.gets.append((Bucket, Key))
+        raise ClientError({"Error": {"Code": self.error or "NoSuchKey", "Message": ""}}, "Get")
+
+
+def _offline_scorer(s3: _S3, **config) -> Scorer:
+    from lakewatch.scoring.config import ScorerConfig
+
+    conf = ScorerConfig(
+        endpoint_name="ep",
+        threshold_parameter="/t",
+        results_bucket=RESULTS,
+        **{"lake_bucket": LAKE, **config},
+    )
+    return Scorer(conf, lambda service: s3 if service == "s3" else object())
+
+
+def _message(bucket: str, key: str) -> str:
+    import json
+
+    from lakewatch.lake.notify import object_created
+
+    return json.dumps(object_created(bucket, key, 1, "e", "us-east-1", "1"))
+
+
+def test_another_bucket_is_poison_naming_both_and_never_fetched():
+    import pytest
+
+    from lakewatch.scoring.errors import PoisonMessage
+
+    s3 = _S3()
+    with pytest.raises(PoisonMessage) as err:
+        _offline_scorer(s3).process_message(_message("someone-elses-bucket", VPC_KEY))
+    assert "someone-elses-bucket" in str(err.value) and LAKE in str(err.value)
+    assert s3.gets == []
+
+
+def test_keys_outside_the_read_sources_are_poison_and_the_lakes_own_keys_skipped():
+    import pytest
+
+    from lakewatch.scoring.errors import PoisonMessage
+    from lakewatch.scoring.process import READ_SOURCES, SCORED_SOURCES
+
+    assert {"VPC_FLOW", "ROUTE53"} == SCORED_SOURCES < READ_SOURCES
+    s3 = _S3()
+    scorer = _offline_scorer(s3)
+    for key in (
+        VPC_KEY.replace("VPC_FLOW", "CLOUD_TRAIL_MGMT"),  # a source lakewatch does not read
+        "ext/other-vendor/findings.parquet",  # a custom source
+        "notes.txt",
+        "copy/" + VPC_KEY,  # not at the bucket's root, where the function's role may read
+    ):
+        with pytest.raises(PoisonMessage, match="not under a source lakewatch reads"):
+            scorer.process_message(_message(LAKE, key))
+    # Security Lake's own non-data keys of a read source, and the evidence sources: expected
+    # on the queue, skipped with the reason
+    metadata = scorer.process_message(_message(LAKE, "aws/VPC_FLOW/2.0/metadata/0-x.json"))
+    assert "not a Security Lake data object" in metadata[0].skipped
+    evidence = scorer.process_message(_message(LAKE, VPC_KEY.replace("VPC_FLOW", "SH_FINDINGS")))
+    assert "evidence, not scored" in evidence[0].skipped
+    assert s3.gets == []
+
+
+def test_the_canarys_objects_in_the_results_bucket_are_read_and_nothing_else_there():
+    import pytest
+
+    from lakewatch.scoring.errors import PoisonMessage, TransientError
+
+    s3 = _S3()
+    scorer = _offline_scorer(s3)
+    with pytest.raises(TransientError, match="does not exist"):  # read: it was fetched
+        scorer.process_message(_message(RESULTS, "canary/" + VPC_KEY))
+    assert s3.gets == [(RESULTS, "canary/" + VPC_KEY)]
+    for key in (VPC_KEY, "canary/" + VPC_KEY.replace("VPC_FLOW", "ROUTE53"), "models/x"):
+        with pytest.raises(PoisonMessage, match="holds nothing the scorer reads"):
+            scorer.process_message(_message(RESULTS, key))
+    assert len(s3.gets) == 1
+
+
+def test_access_denied_on_the_lakes_own_key_is_poison_not_a_retry():
+    import pytest
+
+    from lakewatch.scoring.errors import PoisonMessage, TransientError
+
+    s3 = _S3("AccessDenied")
+    with pytest.raises(PoisonMessage, match="access denied reading s3://"):
+        _offline_scorer(s3).process_message(_message(LAKE, VPC_KEY))
+    assert s3.gets == [(LAKE, VPC_KEY)]
+    with pytest.raises(TransientError, match="LAKEWATCH_LAKE_BUCKET"):  # not configured: retried
+        _offline_scorer(_S3(), lake_bucket="").process_message(_message(LAKE, VPC_KEY))
+
+
+# memory bounded by a budget ---------------------------------------------------------------------
+
+
+def _generated_object(rows_per_day: int = 30_000, seed: int = 7):
+    from lakewatch.lake.layout import parse_key
+    from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
+    from lakewatch.lake.write import parquet_bytes
+
+    gen = LakeGenerator(
+        GenerateOptions(days=1, start=date(2026, 11, 3), rows_per_day=rows_per_day, seed=seed)
+    )
+    obj = max(
+        (o for o in gen.objects() if o.source is Source.VPC_FLOW), key=lambda o: len(o.labels)
+    )
+    return obj, parquet_bytes(obj.table), parse_key(obj.key)
+
+
+def test_only_the_needed_pairs_become_python_objects_and_the_findings_are_identical():
+    """``needed_pairs`` on a generated object with injected anomalies finds exactly what the
+    scorer found materializing every pair (``all_pairs``), incidents of every shape
+    included, in the same order."""
+    import numpy as np
+    import pyarrow as pa
+
+    from lakewatch.extract.export import PairSet
+    from lakewatch.scoring.pairs import object_pairs
+    from lakewatch.scoring.process import ObjectResult, all_pairs, needed_pairs, object_findings
+    from lakewatch.threshold.published import PublishedThreshold
+
+    obj, body, key = _generated_object()
+    extracted = object_pairs(body, key, PairSet(), "us-east-1")
+    kept = extracted.pairs.filter(pa.compute.equal(extracted.pairs["status"], "ok"))
+    rng = np.random.default_rng(3)
+    n = kept.num_rows
+    scores = rng.normal(0.0, 1.0, n)
+    scores[rng.random(n) < 0.01] = np.nan  # no score
+    labelled = {(lb.entity, lb.ip) for lb in obj.labels}
+    pairs_of = list(zip(kept["entity"].to_pylist(), kept["ip"].to_pylist(), strict=True))
+    low = np.array([p in labelled for p in pairs_of])
+    scores[low] = rng.normal(-3.0, 0.5, int(low.sum()))  # the anomalies score low
+    # and some connections between the account's instances, unusual at both ends
+    mine = {a for addresses in extracted.own_addresses.values() for a in addresses}
+    inside = np.array([ip in mine for _, ip in pairs_of]) & (rng.random(n) < 0.8)
+    scores[inside] = rng.normal(-1.9, 0.3, int(inside.sum()))
+    entities = sorted(set(kept["entity"].to_pylist()))
+    unseen = [e for e in entities if not e.endswith("/in")][-1]  # the model never saw it
+    known = np.array([e != unseen for e, _ in pairs_of])
+    table = kept.append_column("score", pa.array(scores)).append_column(
+        "known_entity", pa.array(known)
+    )
+    rates = {entities[0]: 0.05, entities[1]: 0.2}
+    for threshold in (
+        PublishedThreshold(
+            threshold=float(np.nanquantile(scores, 0.02)),
+            model_id="m",
+            target_fpr=0.02,
+            strict_threshold=float(np.nanquantile(scores, 0.002)),
+            loose_threshold=float(np.nanquantile(scores, 0.1)),
+            scale=0.7,
+        ),
+        PublishedThreshold(threshold=float(np.nanquantile(scores, 0.01)), model_id="m"),
+    ):
+        every = all_pairs(table)
+        needed, tail = needed_pairs(table, extracted.own_addresses, threshold, rates)
+        assert len(needed) < len(every) / 5
+        before, after = ObjectResult("b", key.key), ObjectResult("b", key.key)
+        common = {"key": key, "bucket": "b", "now_ms": 1}
+        old = object_findings(
+            every, extracted.own_addresses, threshold, rates, result=before, **common
+        )
+        new = object_findings(
+            needed, extracted.own_addresses, threshold, rates, result=after, tail=tail, **common
+        )
+        assert new == old
+        assert (after.anomalies, after.unknown, after.incidents) == (
+            before.anomalies,
+            before.unknown,
+            before.incidents,
+        )
+        shapes = {
+            f["unmapped"]["lakewatch.incident_shape"]
+            for f in old
+            if f["unmapped"]["lakewatch.kind"] == "incident"
+        }
+        assert before.anomalies and before.unknown
+        if threshold.loose_threshold is not None:
+            assert {"scan", "entity", "connection"} <= shapes, shapes
+
+
+def test_an_object_over_the_memory_budget_fails_retryably_naming_it_its_rows_and_the_budget():
+    """Retried, not poison: a warm function's allocators keep what earlier objects used, so a
+    fresh one may fit it; the queue's last receive dead-letters it with this reason."""
+    import pytest
+
+    from lakewatch.scoring.errors import TransientError
+    from lakewatch.scoring.process import ObjectResult
+
+    obj, body, key = _generated_object(4000)
+    scorer = _offline_scorer(_S3(), memory_budget_mb=1)
+    with pytest.raises(TransientError) as err:
+        scorer.score_object(body, key, LAKE, ObjectResult(LAKE, key.key))
+    reason = str(err.value)
+    assert f"s3://{LAKE}/{key.key}" in reason
+    assert f"({obj.table.num_rows:,} rows)" in reason and "budget of 1 MB" in reason
+
+
+def test_a_large_object_is_read_in_ranges_with_the_same_pairs_and_failures_kept():
+    import pytest
+
+    from lakewatch.extract.export import PairSet
+    from lakewatch.scoring.errors import TransientError
+    from lakewatch.scoring.pairs import object_pairs
+    from lakewatch.scoring.process import RangedObject
+
+    _, body, key = _generated_object(4000)
+
+    def read_range(span: str) -> bytes:
+        start, end = span.removeprefix("bytes=").split("-")
+        return body[int(start) : int(end) + 1]
+
+    whole = object_pairs(body, key, PairSet(), "us-east-1")
+    ranged = RangedObject(read_range, len(body))
+    assert object_pairs(ranged, key, PairSet(), "us-east-1").pairs.equals(whole.pairs)
+    assert 1 < ranged.requests < 50
+
+    def flaky(span: str) -> bytes:
+        if span.endswith(f"-{len(body) - 1}"):
+            return read_range(span)  # the footer reads, then the first column chunk fails
+        raise TransientError(f"reading s3://{LAKE}/{key.key}: SlowDown")
+
+    with pytest.raises(TransientError, match="SlowDown"):  # a retry, not poison
+        object_pairs(RangedObject(flaky, len(body)), key, PairSet(), "us-east-1")

@@ -5,9 +5,9 @@ import io
 
 import pyarrow.parquet as pq
 
-from lakewatch.scoring.findings import findings_for
+from lakewatch.scoring.pair_findings import findings_for
 from lakewatch.scoring.storage import SCHEMA, to_parquet
-from tests.scoring.test_findings import SOURCE, THRESHOLD, _pair
+from tests.scoring.test_pair_findings import SOURCE, THRESHOLD, _pair
 
 
 def test_parquet_round_trip():

@@ -10,9 +10,11 @@ from lakewatch.model.registry import ModelRecord
 from lakewatch.serving.deploy import (
     DeployError,
     DeployResult,
+    ServingStarted,
     deploy,
     finish_deploy,
     model_registry,
+    roll_back_refused,
     rollback_model,
     start_deploy,
 )
@@ -112,3 +114,27 @@ def test_the_rolled_back_model_gets_its_own_last_threshold(setup, clients):
     assert never.threshold_version is None and never.pairs_changed
     state = registry.endpoint(settings.endpoint_name)
     assert state.history[-1] == {**state.history[-1], "action": "rollback", "model_id": "ipi-c"}
+
+
+def test_a_refused_model_is_rolled_back_only_when_its_deploy_replaced_one(setup, clients):
+    settings, registry, hosting = setup
+    replaced = DeployResult("ep", "ipi-b", "ipi-a", True, {})
+    said = roll_back_refused(settings, clients, replaced, "AUC 0.51", hosting)
+    assert said == "AUC 0.51; rolled back to ipi-a" and hosting.serving == "ipi-a"
+    assert registry.endpoint(settings.endpoint_name).history[-1]["action"] == "rollback"
+    for first_or_unchanged in (
+        DeployResult("ep", "ipi-b", "", True, {}),
+        DeployResult("ep", "ipi-b", "ipi-a", False, {}),
+    ):
+        said = roll_back_refused(settings, clients, first_or_unchanged, "AUC 0.51", hosting)
+        assert said == "AUC 0.51; no previous model to roll back to"
+    assert hosting.calls == [("serve_again", "ipi-a")]
+
+
+def test_a_started_deploy_travels_as_json_and_is_validated_where_read():
+    started = ServingStarted(endpoint="ep", model_id="ipi-b", changed=True, config="ep-ipi-b")
+    assert ServingStarted.from_json(json.loads(json.dumps(started.to_json()))) == started
+    with pytest.raises(ValueError, match="changed"):
+        ServingStarted.from_json({"endpoint": "ep", "model_id": "ipi-b"})
+    with pytest.raises(ValueError, match="Extra inputs"):
+        ServingStarted.from_json({**started.to_json(), "typo": 1})

@@ -16,7 +16,7 @@ from lakewatch.names import lambda_layer_name
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving import lambda_deploy as deploy
 from lakewatch.serving.lambda_deploy import ALIAS, deploy_lambda, publish_layer
-from lakewatch.serving.scorer_package import build
+from lakewatch.serving.lambda_package import build
 from tests.conftest import REPO
 
 
@@ -117,7 +117,11 @@ def test_the_aws_backend_publishes_the_layer_once_and_attaches_it(emulated):
         }
     )
     backend = AwsBackend(settings)
-    config = ScorerConfig(settings.endpoint_name, "/t", settings.results_bucket_name)
+    config = ScorerConfig(
+        endpoint_name=settings.endpoint_name,
+        threshold_parameter="/t",
+        results_bucket=settings.results_bucket_name,
+    )
     first = backend.deploy_scorer(clients, build(), config)
     lam = clients("lambda")
     conf = lam.get_function(FunctionName=first.function)["Configuration"]

@@ -2,6 +2,7 @@
 
 from lakewatch.threshold.choose import evaluate
 from lakewatch.threshold.gate import gate
+from lakewatch.threshold.published import PublishedThreshold
 
 
 def _eval(shift=0.0):
@@ -17,7 +18,7 @@ def test_gate():
     ev = _eval()
     assert gate(ev, None, "m1", min_auc=0.8, max_shift_iqr=1.0) == []
     assert "below the floor" in gate(ev, None, "m1", min_auc=0.999, max_shift_iqr=1)[0]
-    moved = {"model_id": "m1", "threshold": ev.chosen.threshold + 5}
+    moved = PublishedThreshold(model_id="m1", threshold=ev.chosen.threshold + 5)
     [reason] = gate(ev, moved, "m1", min_auc=0.8, max_shift_iqr=1.0)
     assert "interquartile ranges" in reason and "override=true" in reason
     assert gate(ev, moved, "m1", min_auc=0.8, max_shift_iqr=1.0, override=True) == []

@@ -4,6 +4,7 @@ beside them."""
 import io
 import json
 
+import pytest
 from PIL import Image
 
 from lakewatch.lake.sink import S3Store
@@ -50,8 +51,44 @@ def test_publish_is_versioned_and_idempotent(aws, clients):
     v2 = publish(ssm, name, _record(0.7))
     assert v2 == v1 + 1
     current = read_published(ssm, name)
-    assert current["threshold"] == 0.7 and current["version"] == v2
-    assert len(json.dumps(current)) < 4096
+    assert current is not None and current.threshold == 0.7 and current.version == v2
+    assert len(ssm.get_parameter(Name=name)["Parameter"]["Value"]) < 4096
+
+
+def test_a_value_that_is_not_a_record_reads_as_an_error_and_is_replaced(aws, clients):
+    """The scorer and the gate never act on a hand edit; the next publish repairs it."""
+    import pytest
+
+    from lakewatch.threshold.published import NotAThresholdRecord
+
+    settings, _ = aws
+    ssm = clients("ssm")
+    name = f"/lakewatch/test/{settings.results_bucket_name}/broken"
+    ssm.put_parameter(Name=name, Value="{not json", Type="String")
+    with pytest.raises(NotAThresholdRecord, match="version 1 is not a threshold record"):
+        read_published(ssm, name)
+    assert publish(ssm, name, _record(0.5)) == 2
+    assert read_published(ssm, name).threshold == 0.5
+
+
+def test_the_stacks_placeholder_reads_as_nothing_published(aws, clients):
+    """deploy/lakewatch.yaml must give the parameter a value: the first recalibration sees no
+    previous threshold there, and its publish replaces it."""
+    from lakewatch.threshold.publish import UNPUBLISHED
+
+    settings, _ = aws
+    ssm = clients("ssm")
+    name = f"/lakewatch/test/{settings.results_bucket_name}/stack"
+    ssm.put_parameter(Name=name, Value=UNPUBLISHED, Type="String")
+    assert read_published(ssm, name) is None
+    assert publish(ssm, name, _record(0.5)) == 2
+    assert read_published(ssm, name).threshold == 0.5
+    # a rollback can never put the placeholder back: it is no version of the threshold
+    from lakewatch.threshold.publish import history, restore
+
+    assert [v["version"] for v in history(ssm, name)] == [2]
+    with pytest.raises(ValueError, match="has no version 1"):
+        restore(ssm, name, 1)
 
 
 def test_evidence_and_index(aws, clients):

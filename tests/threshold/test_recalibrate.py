@@ -54,7 +54,7 @@ def test_a_refused_record_is_never_published_and_an_accepted_one_is(aws, clients
     store.put(key, json.dumps(dataclasses.asdict(_record(0.25))).encode())
     record = publish_record(settings, clients, day)
     assert record.published and record.version >= 1
-    assert read_published(clients("ssm"), settings.threshold_parameter)["threshold"] == 0.25
+    assert read_published(clients("ssm"), settings.threshold_parameter).threshold == 0.25
     assert json.loads(store.get(key))["published"] is True
     assert json.loads(store.get(f"{settings.thresholds_prefix}history.json"))
     lines = summary_lines(record)

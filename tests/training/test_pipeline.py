@@ -2,6 +2,7 @@
 schedule's sizes, training in the worker (reused on a rerun), the registry record, and the
 smoke check's known-normal sample."""
 
+import json
 from datetime import date
 
 import pytest
@@ -10,7 +11,7 @@ from lakewatch.extract.daily import results_store
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.registry import Registry
 from lakewatch.training import pipeline
-from lakewatch.training.pipeline import TrainOptions
+from lakewatch.training.pipeline import TrainingJob, TrainOptions
 from tests.training.test_plan import _publish_days
 
 
@@ -59,6 +60,40 @@ def test_training_in_the_worker_then_reused_and_registered(planned, clients):
     stored = Registry(store, settings.models_prefix).get(plan.model_id)
     assert stored == record and stored.extra["train_parts"] == plan.train_parts
     assert stored.data_interval == {"start": plan.window_start, "end": plan.window_end}
+
+
+def test_the_dags_params_become_options():
+    params = {"window_days": 3, "min_train_rows": 10, "views": ["egress_peer"]}
+    params |= {"include_ipv6": True, **{name: None for name in pipeline.HP_PARAMS}}
+    options = TrainOptions.from_params(params | {"epochs": 2}, "builtin")
+    assert options.views == ("egress_peer",) and options.algorithm == "builtin"
+    assert options.hyperparameters is not None and options.hyperparameters["epochs"] == 2
+    assert set(options.hyperparameters) == set(pipeline.HP_PARAMS)
+
+
+def test_the_plan_carries_the_algorithm_that_trains_it(planned):
+    _, _, plan = planned
+    assert plan.algorithm == plan.to_json()["algorithm"] == "lakewatch"
+
+
+def test_a_training_job_travels_as_json_and_is_validated_where_read():
+    job = TrainingJob(action="wait", name="ipi-1-r2", state="InProgress", artifact="s3://b/m")
+    assert TrainingJob.from_json(json.loads(json.dumps(job.to_json()))) == job
+    assert TrainingJob(action="local").to_json()["name"] == ""
+    with pytest.raises(ValueError, match="action"):
+        TrainingJob.from_json({"action": "train"})
+
+
+def test_a_worker_trained_model_registers_its_validation_metrics(planned, clients):
+    settings, _, plan = planned
+    stats = {"validation:discriminator_auc": 0.9, "train_pairs": 10, "epoch_seconds": [1.0]}
+    local = {"artifact": "s3://r/m.tar.gz", "reused": False, "stats": stats}
+    job = TrainingJob(action="local")
+    record = pipeline.register_trained(settings, clients, plan.to_json(), job, local)
+    assert record.metrics == {"validation:discriminator_auc": 0.9, "train_pairs": 10}
+    assert record.artifact_uri == "s3://r/m.tar.gz" and record.training_job == ""
+    with pytest.raises(ValueError, match="train_local left no result"):
+        pipeline.register_trained(settings, clients, plan.to_json(), job, None)
 
 
 def test_the_smoke_sample_is_validation_pairs_up_to_the_limit(planned, clients):

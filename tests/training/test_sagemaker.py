@@ -131,17 +131,18 @@ def test_sagemaker_job_reuses_waits_or_starts_with_the_next_name(aws):
     )
     with stub:
         job = pipeline.sagemaker_job(settings, clients, plan_doc, "builtin")
-    assert job["action"] == "start" and job["name"] == "ipi-20261105-0123abcd"
+    assert job.action == "start" and job.name == "ipi-20261105-0123abcd"
+    assert job.config["TrainingJobName"] == job.name and job.state is None
     stub = Stubber(sm)
     stub.add_response("describe_training_job", _described("Failed"))
     stub.add_response("describe_training_job", _described("InProgress"))
     with stub:
         job = pipeline.sagemaker_job(settings, clients, plan_doc, "builtin")
-    assert job["action"] == "wait" and job["name"] == training_job_name(plan_doc["model_id"], 2)
+    assert job.action == "wait" and job.name == training_job_name(plan_doc["model_id"], 2)
     stub = Stubber(sm)
     stub.add_response("describe_training_job", _described("Completed"))
     with stub:
-        assert pipeline.sagemaker_job(settings, clients, plan_doc, "builtin")["action"] == "reuse"
+        assert pipeline.sagemaker_job(settings, clients, plan_doc, "builtin").action == "reuse"
 
 
 def _described(status):

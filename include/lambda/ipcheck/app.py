@@ -9,11 +9,13 @@ queue's own redrive policy stays as the backstop for invocations that crash or t
 
 Configuration: LAKEWATCH_ENDPOINT_NAME, LAKEWATCH_THRESHOLD_PARAMETER, LAKEWATCH_RESULTS_BUCKET,
 LAKEWATCH_PAIRS, LAKEWATCH_DLQ_URL, LAKEWATCH_MAX_RECEIVE_COUNT, LAKEWATCH_FINDINGS_TOPIC_ARN
-(optional).
+(optional) and the rest of ``lakewatch.scoring.config.ScorerConfig``; under the local runtime,
+LAKEWATCH_AWS_ENDPOINT_URL (the emulator) and LAKEWATCH_RUNTIME_ENDPOINT_URL (the model server).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -27,8 +29,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lakewatch.aws.clients import lambda_clients
+from lakewatch.scoring.config import ScorerConfig
 from lakewatch.scoring.errors import PoisonMessage, TransientError
-from lakewatch.scoring.process import Scorer, ScorerConfig, send_to_dlq
+from lakewatch.scoring.process import Scorer, send_to_dlq
 
 logger = Logger(service="lakewatch-scorer")
 metrics = Metrics(namespace="lakewatch", service="lakewatch-scorer")
@@ -36,31 +40,19 @@ tracer = Tracer(service="lakewatch-scorer", disabled=os.environ.get("LAKEWATCH_L
 # A batch whose every record failed transiently (an outage) still answers with every failed
 # item, so FailedItems is emitted and each message is retried on its own schedule.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_scorer: Scorer | None = None
 
 
-def _clients() -> Any:
-    """boto3 clients: AWS's own, or the local runtime's (emulator and model router)."""
-    import boto3
-
-    endpoints = {"sagemaker-runtime": os.environ.get("LAKEWATCH_RUNTIME_ENDPOINT_URL")}
-    aws = os.environ.get("LAKEWATCH_AWS_ENDPOINT_URL")
-    cache: dict[str, Any] = {}
-
-    def client(service: str) -> Any:
-        if service not in cache:
-            url = endpoints.get(service) or (aws if service != "sagemaker-runtime" else None)
-            cache[service] = boto3.client(service, endpoint_url=url)
-        return cache[service]
-
-    return client
-
-
+@functools.cache
 def scorer() -> Scorer:
-    global _scorer
-    if _scorer is None:
-        _scorer = Scorer(ScorerConfig.from_env(dict(os.environ)), _clients())
-    return _scorer
+    """The execution environment's one scorer, built on its first record (a configuration
+    error is raised there, and again on the next) and kept, with its caches, while it lives."""
+    config = ScorerConfig.from_env(os.environ)
+    clients = lambda_clients(
+        os.environ.get("LAKEWATCH_AWS_ENDPOINT_URL"),
+        config.region,
+        runtime_endpoint_url=os.environ.get("LAKEWATCH_RUNTIME_ENDPOINT_URL"),
+    )
+    return Scorer(config, clients)
 
 
 def _dead_letter(record: SQSRecord, reason: str, metric: str) -> None:

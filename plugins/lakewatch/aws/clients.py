@@ -41,27 +41,31 @@ class AwsClients(Protocol):
 
 
 # The services the local emulator serves; everything else keeps AWS's own endpoint.
-EMULATED_SERVICES = frozenset({"s3", "sqs", "ssm", "iam", "sts", "sns", "logs"})
+EMULATED_SERVICES = frozenset({"s3", "sqs", "ssm", "iam", "sts", "sns", "logs", "glue"})
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
 
 
-class Boto3Clients:
-    """Thread-safe, cached boto3 clients for one ``Settings``."""
+class CachedClients:
+    """Thread-safe, cached boto3 clients with lakewatch's retry policy (``_RETRIES``): the
+    emulated services at ``endpoint_url`` (AWS's own when None), ``endpoint_overrides``
+    first. Built from an endpoint and a region, not ``Settings``, so the scorer function,
+    which has only its environment, gets the same clients as the rest of lakewatch."""
 
     def __init__(
         self,
-        settings: Settings,
+        region: str | None,
+        endpoint_url: str | None = None,
         *,
         endpoint_overrides: dict[str, str] | None = None,
         emulator_credentials: bool = False,
     ):
-        self.settings = settings
+        self._endpoint = endpoint_url
         self._overrides = dict(endpoint_overrides or {})
         self._emulator_credentials = emulator_credentials
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._session = boto3.session.Session(region_name=settings.region)
+        self._session = boto3.session.Session(region_name=region)
 
     def __call__(self, service: str) -> Any:
         with self._lock:
@@ -88,13 +92,42 @@ class Boto3Clients:
         kwargs: dict[str, Any] = {"config": _RETRIES}
         endpoint = self._overrides.get(service)
         if endpoint is None and service in EMULATED_SERVICES:
-            endpoint = self.settings.resolved_endpoint_url
+            endpoint = self._endpoint
         if endpoint:
             kwargs["endpoint_url"] = endpoint
         if self._emulator_credentials and not os.environ.get("AWS_ACCESS_KEY_ID"):
             # The emulator accepts any credentials; never fall through to a real profile.
             kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
         return kwargs
+
+
+class Boto3Clients(CachedClients):
+    """Thread-safe, cached boto3 clients for one ``Settings``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        endpoint_overrides: dict[str, str] | None = None,
+        emulator_credentials: bool = False,
+    ):
+        super().__init__(
+            settings.region,
+            settings.resolved_endpoint_url,
+            endpoint_overrides=endpoint_overrides,
+            emulator_credentials=emulator_credentials,
+        )
+        self.settings = settings
+
+
+def lambda_clients(
+    endpoint_url: str | None, region: str | None, runtime_endpoint_url: str | None = None
+) -> CachedClients:
+    """The scorer function's clients: AWS's own endpoints in Lambda; under the local runtime
+    the emulator's (``endpoint_url``) and, for SageMaker's runtime, the model server's
+    (``runtime_endpoint_url``). Empty values count as unset, as in Lambda's environment."""
+    overrides = {"sagemaker-runtime": runtime_endpoint_url} if runtime_endpoint_url else {}
+    return CachedClients(region, endpoint_url or None, endpoint_overrides=overrides)
 
 
 def arrow_s3(clients: AwsClients, region: str):

@@ -7,18 +7,19 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakewatch.aws import wrangler
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.athena import AthenaRunner
 from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
 from lakewatch.names import endpoint_config_name, lambda_function_name, lambda_layer_name
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.deploy import DeployResult
+from lakewatch.serving.deploy import DeployResult, ServingStarted
 from lakewatch.serving.lambda_deploy import ScorerDeployment, deploy_lambda, publish_layer
+from lakewatch.serving.lambda_package import Package
 from lakewatch.serving.sagemaker import SageMakerEndpoints
-from lakewatch.serving.scorer_package import Package
 from lakewatch.settings import Settings
-from lakewatch.training.pipeline import sagemaker_job
+from lakewatch.training.pipeline import TrainingJob, sagemaker_job
 from lakewatch.training.sagemaker import model_config
 
 
@@ -53,13 +54,21 @@ class AwsBackend:
         )
 
     def query_findings(self, clients: AwsClients, athena_sql: str, day: date) -> pa.Table:
-        runner = self.sql_engine(clients)
-        return runner.results(runner.run(athena_sql, self.settings.findings_database))
+        """The day through the findings table, read with ``awswrangler.athena`` into Arrow."""
+        s = self.settings
+        return wrangler.athena_table(
+            clients,
+            s.region,
+            athena_sql,
+            database=s.findings_database,
+            workgroup=s.athena_workgroup,
+            s3_output=s.athena_output_location,
+        )
 
     def training_algorithm(self, requested: str) -> str:
         return requested
 
-    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
+    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> TrainingJob:
         return sagemaker_job(self.settings, clients, plan_doc, plan_doc["algorithm"])
 
     def _endpoints(self, clients: ClientFactory) -> SageMakerEndpoints:
@@ -67,7 +76,7 @@ class AwsBackend:
             clients("sagemaker"), instance_type=self.settings.endpoint_instance_type
         )
 
-    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]:
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> ServingStarted:
         s = self.settings
         config = model_config(
             name=record.model_id,
@@ -78,13 +87,14 @@ class AwsBackend:
             instance_type=s.endpoint_instance_type,
             source_uri=record.extra.get("source_uri", ""),
         )
-        return self._endpoints(clients).start(s.endpoint_name, record.model_id, config)
+        started = self._endpoints(clients).start(s.endpoint_name, record.model_id, config)
+        return ServingStarted.model_validate(started)
 
-    def serving_settled(self, clients: ClientFactory, started: dict[str, Any]) -> tuple[bool, str]:
-        return self._endpoints(clients).settled(started["endpoint"])
+    def serving_settled(self, clients: ClientFactory, started: ServingStarted) -> tuple[bool, str]:
+        return self._endpoints(clients).settled(started.endpoint)
 
-    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult:
-        return self._endpoints(clients).finish(started)
+    def finish_serving(self, clients: ClientFactory, started: ServingStarted) -> DeployResult:
+        return self._endpoints(clients).finish(started.to_json())
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:
         SageMakerEndpoints(clients("sagemaker")).rollback(

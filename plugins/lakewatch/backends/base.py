@@ -17,10 +17,11 @@ from lakewatch.extract.daily import SqlEngine
 from lakewatch.local.bootstrap import Resources
 from lakewatch.model.registry import ModelRecord
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.deploy import DeployResult
+from lakewatch.serving.deploy import DeployResult, ServingStarted
 from lakewatch.serving.lambda_deploy import ScorerDeployment
-from lakewatch.serving.scorer_package import Package
+from lakewatch.serving.lambda_package import Package
 from lakewatch.settings import Settings
+from lakewatch.training.pipeline import TrainingJob
 
 
 class Backend(Protocol):
@@ -54,21 +55,21 @@ class Backend(Protocol):
         """The IP Insights implementation that trains (``lakewatch`` or ``builtin``)."""
         ...
 
-    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
-        """How the plan is trained: ``{"action": "local"}`` (in the worker), or a SageMaker
-        job to start, wait for or reuse (``training.pipeline.sagemaker_job``)."""
+    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> TrainingJob:
+        """How the plan is trained: action ``local`` (in the worker), or a SageMaker job to
+        start, wait for or reuse (``training.pipeline.sagemaker_job``)."""
         ...
 
-    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]:
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> ServingStarted:
         """Begin serving ``record`` on the endpoint (nothing to do when it already does);
-        returns what ``serving_settled`` and ``finish_serving`` need (JSON: an XCom)."""
+        returns what ``serving_settled`` and ``finish_serving`` need (an XCom between them)."""
         ...
 
-    def serving_settled(self, clients: ClientFactory, started: dict[str, Any]) -> tuple[bool, str]:
+    def serving_settled(self, clients: ClientFactory, started: ServingStarted) -> tuple[bool, str]:
         """Is the endpoint done changing? (done, its state): a sensor's poke."""
         ...
 
-    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult:
+    def finish_serving(self, clients: ClientFactory, started: ServingStarted) -> DeployResult:
         """The deploy's outcome; a failed one is rolled back and raises ``DeployError``."""
         ...
 

@@ -4,7 +4,6 @@ Insights for training and serving, and a local event source mapping for Lambda."
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,14 @@ from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.model.registry import ModelRecord
-from lakewatch.review.findings import day_keys
+from lakewatch.review.rows import day_keys
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.deploy import DeployResult
+from lakewatch.serving.deploy import DeployResult, ServingStarted
+from lakewatch.serving.lambda_config import local_environment
 from lakewatch.serving.lambda_deploy import ScorerDeployment
-from lakewatch.serving.scorer_config import local_environment
-from lakewatch.serving.scorer_package import Package
+from lakewatch.serving.lambda_package import Package
 from lakewatch.settings import Settings
-from lakewatch.training.pipeline import fetch_artifact
+from lakewatch.training.pipeline import TrainingJob, fetch_artifact
 
 
 class LocalBackend:
@@ -80,22 +79,31 @@ class LocalBackend:
     def training_algorithm(self, requested: str) -> str:
         return "lakewatch"  # SageMaker's built-in algorithm runs only on SageMaker
 
-    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> dict[str, Any]:
-        return {"action": "local"}
+    def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> TrainingJob:
+        return TrainingJob(action="local")
 
-    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]:
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> ServingStarted:
         # a local model server answers within seconds: the whole deploy happens here
         local = LocalEndpoints(self.settings)
         model_dir = local.install(
             record.model_id, fetch_artifact(self.settings, clients, record.artifact_uri)
         )
-        return asdict(local.deploy(self.settings.endpoint_name, record.model_id, model_dir))
+        done = local.deploy(self.settings.endpoint_name, record.model_id, model_dir)
+        return ServingStarted(
+            endpoint=done.endpoint,
+            model_id=done.model_id,
+            changed=done.changed,
+            previous=done.previous_model_id,
+            detail=done.detail,
+        )
 
-    def serving_settled(self, clients: ClientFactory, started: dict[str, Any]) -> tuple[bool, str]:
-        return True, f"{started['endpoint']} serves {started['model_id']} locally"
+    def serving_settled(self, clients: ClientFactory, started: ServingStarted) -> tuple[bool, str]:
+        return True, f"{started.endpoint} serves {started.model_id} locally"
 
-    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult:
-        return DeployResult(**started)
+    def finish_serving(self, clients: ClientFactory, started: ServingStarted) -> DeployResult:
+        return DeployResult(
+            started.endpoint, started.model_id, started.previous, started.changed, started.detail
+        )
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:
         LocalEndpoints(self.settings).rollback(self.settings.endpoint_name, model_id)

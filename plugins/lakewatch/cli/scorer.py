@@ -13,7 +13,7 @@ def _scorer_handler(args: argparse.Namespace):
 
     from lakewatch.backends import backend_for, clients_for
     from lakewatch.local.lambda_runtime import SandboxHandler
-    from lakewatch.serving.scorer_config import APP_DIR, scorer_config
+    from lakewatch.serving.lambda_config import APP_DIR, scorer_config
     from lakewatch.settings import load_settings
 
     settings = load_settings()
@@ -68,8 +68,8 @@ def cmd_scorer_invoke(args: argparse.Namespace) -> int:
 def cmd_scorer_package(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lakewatch.serving.scorer_artifacts import write_artifacts
-    from lakewatch.serving.scorer_layer import LAMBDA_PYTHON
+    from lakewatch.serving.lambda_artifacts import write_artifacts
+    from lakewatch.serving.lambda_layer import LAMBDA_PYTHON
 
     out = Path(args.out)
     manifest = write_artifacts(out, python=args.python or LAMBDA_PYTHON, arch=args.arch)

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from lakewatch.demo.evaluate import flagged_pairs, labelled_pairs
+from lakewatch.extract.views import View
 from lakewatch.review.desk import Desk
 
 Pair = tuple[str, str, str]  # (view, entity as the views name it, address)
@@ -31,7 +32,7 @@ class Review:
 
 
 def _pair(row: Any) -> Pair:
-    entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
+    entity = row.instances[0] + ("/in" if row.view == View.INGRESS_PEER else "")
     return (row.view, entity, row.addresses[0])
 
 

@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakewatch.extract.views import View
+
 HOW_MEASURED = (
     "Precision and recall per anomaly kind are measured on the day the scorer processed in "
     "real time, against the generator's ground truth, over distinct (view, entity, address) "
@@ -49,7 +51,7 @@ def labelled_pairs(labels: list[dict[str, Any]]) -> dict[str, set[tuple[str, str
     them (``ingress_peer`` marks its entities ``/in``)."""
     truth = defaultdict(set)
     for label in labels:
-        entity = label["entity"] + ("/in" if label["view"] == "ingress_peer" else "")
+        entity = label["entity"] + ("/in" if label["view"] == View.INGRESS_PEER else "")
         truth[label["kind"]].add((label["view"], entity, label["ip"]))
     return truth
 
@@ -95,7 +97,7 @@ def score_incidents(findings: list[dict[str, Any]], labels: list[dict[str, Any]]
     every: set[tuple[str, str, str]] = set()
     events: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
     for label in labels:
-        entity = label["entity"] + ("/in" if label["view"] == "ingress_peer" else "")
+        entity = label["entity"] + ("/in" if label["view"] == View.INGRESS_PEER else "")
         pair = (label["view"], entity, label["ip"])
         every.add(pair)
         kind, pairs = events.setdefault(label.get("event_id", str(pair)), (label["kind"], set()))

@@ -31,7 +31,7 @@ from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
 from lakewatch.names import threshold_index_key, threshold_night_prefix
 from lakewatch.review.desk import Desk
-from lakewatch.review.findings import read_day
+from lakewatch.review.rows import read_day
 from lakewatch.settings import Settings
 
 DAGS = (
@@ -89,11 +89,40 @@ def write_report(
     days: list[str],
     live_day: str,
 ) -> tuple[Path, list[str], list[str]]:
+    """The report page under ``out_dir``: (its path, a summary line per section, the
+    closing lines)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results = S3Store(clients("s3"), settings.results_bucket_name)
     lake = S3Store(clients("s3"), settings.lake_bucket_name)
     sections, lines = [], []
+    for part in (
+        _runs(api),
+        _extracts(settings, results, days),
+        _model(settings, results),
+        _threshold(settings, results, out_dir),
+    ):
+        if part is not None:
+            sections.append(part[0])
+            lines.append(part[1])
 
+    day = date.fromisoformat(live_day)
+    day_findings = read_day(results, settings.findings_prefix, day)
+    day_labels = read_labels(lake, settings.ground_truth_prefix, day=live_day.replace("-", ""))
+    incidents = score_incidents(day_findings, day_labels)
+    card = score(day_findings, day_labels)
+    _chart(card, out_dir / "findings.png")
+    sections.append(_findings(live_day, card, incidents))
+    for section, line in (
+        _ranking(settings, results, lake, day, day_labels),
+        _dead_letters(settings, clients),
+    ):
+        sections.append(section)
+        lines.append(line)
+    return _page(out_dir, sections), lines, closing_lines(card, incidents)
+
+
+def _runs(api: Any) -> tuple[str, str]:
+    """Every run of the demo's DAGs, as the Airflow API lists them."""
     run_rows = []
     for dag_id in DAGS:
         for r in api.runs(dag_id):
@@ -107,12 +136,15 @@ def write_report(
                     (r.get("end_date") or "")[:19],
                 ]
             )
-    sections.append(
-        "<h2>DAG runs</h2>" + _table(run_rows, ["DAG", "run", "type", "state", "start", "end"])
+    section = "<h2>DAG runs</h2>" + _table(
+        run_rows, ["DAG", "run", "type", "state", "start", "end"]
     )
     failed = [r for r in run_rows if r[3] == "failed"]
-    lines.append(f"DAG runs: {len(run_rows)} ({len(failed)} failed)")
+    return section, f"DAG runs: {len(run_rows)} ({len(failed)} failed)"
 
+
+def _extracts(settings: Settings, results: S3Store, days: list[str]) -> tuple[str, str]:
+    """The pairs each day's extract wrote, from its manifest (days without one left out)."""
     extract_rows, total = [], 0
     for day in days:
         m = read_manifest(
@@ -134,66 +166,69 @@ def write_report(
                     "; ".join(f"{n:,} {r}" for r, n in m.dropped.items()),
                 ]
             )
-    sections.append(
-        "<h2>Pairs extracted</h2>"
-        + _table(extract_rows, ["day", "pairs", "entities", "dropped (why)"])
+    section = "<h2>Pairs extracted</h2>" + _table(
+        extract_rows, ["day", "pairs", "entities", "dropped (why)"]
     )
-    lines.append(f"pairs extracted: {total:,} over {len(extract_rows)} days")
+    return section, f"pairs extracted: {total:,} over {len(extract_rows)} days"
 
+
+def _model(settings: Settings, results: S3Store) -> tuple[str, str] | None:
+    """The endpoint's current model and its metrics; None before one is deployed."""
     registry = Registry(results, settings.models_prefix)
     endpoint = registry.endpoint(settings.endpoint_name)
     model = registry.get(endpoint.current) if endpoint.current else None
-    if model:
-        metrics = {
-            k: (round(v, 4) if isinstance(v, float) else v) for k, v in model.metrics.items()
-        }
-        sections.append(
-            f"<h2>Model</h2><p>{html.escape(model.model_id)} trained on "
-            f"{', '.join(model.days)}; artifact {html.escape(model.artifact_uri)}</p>"
-            f"<pre>{html.escape(json.dumps(metrics, indent=2))}</pre>"
-        )
-        lines.append(
-            f"model {model.model_id}: validation AUC "
-            f"{model.metrics.get('validation:discriminator_auc', float('nan')):.3f}"
-        )
+    if not model:
+        return None
+    metrics = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in model.metrics.items()}
+    section = (
+        f"<h2>Model</h2><p>{html.escape(model.model_id)} trained on "
+        f"{', '.join(model.days)}; artifact {html.escape(model.artifact_uri)}</p>"
+        f"<pre>{html.escape(json.dumps(metrics, indent=2))}</pre>"
+    )
+    line = (
+        f"model {model.model_id}: validation AUC "
+        f"{model.metrics.get('validation:discriminator_auc', float('nan')):.3f}"
+    )
+    return section, line
 
+
+def _threshold(settings: Settings, results: S3Store, out_dir: Path) -> tuple[str, str] | None:
+    """The latest night's threshold record, its chart copied beside the page; None before
+    the first recalibration."""
     history = (
         json.loads(results.get(threshold_index_key(settings.thresholds_prefix)))
         if list(results.list(threshold_index_key(settings.thresholds_prefix)))
         else []
     )
-    if history:
-        latest = history[-1]
-        night = threshold_night_prefix(settings.thresholds_prefix, latest["day"])
-        shutil.copyfileobj(
-            io.BytesIO(results.get(f"{night}threshold.png")), (out_dir / "threshold.png").open("wb")
-        )
-        record = json.loads(results.get(f"{night}record.json"))
-        chosen = record["evaluation"]["chosen"]
-        sections.append(
-            f"<h2>Threshold</h2><p>{record['threshold']:.4f} for {record['model_id']} on "
-            f"{record['day']}: false-positive rate {chosen['fpr']:.3%} (target "
-            f"{record['target_fpr']:.3%}), recall of synthetic abnormal pairs "
-            f"{chosen['recall']:.1%}, AUC {record['evaluation']['auc']:.3f}; published: "
-            f"{record['published']}</p><img src='threshold.png'>"
-            f"<pre>{html.escape(json.dumps(record['evaluation']['alternatives'], indent=2))}"
-            "</pre>"
-        )
-        lines.append(
-            f"threshold {record['threshold']:.4f} (FPR {chosen['fpr']:.3%}, AUC "
-            f"{record['evaluation']['auc']:.3f}, published {record['published']})"
-        )
-
-    day = live_day.replace("-", "")
-    day_findings = read_day(results, settings.findings_prefix, date.fromisoformat(live_day))
-    day_labels = read_labels(lake, settings.ground_truth_prefix, day=day)
-    incidents = score_incidents(day_findings, day_labels)
-    card = score(
-        day_findings,
-        day_labels,
+    if not history:
+        return None
+    latest = history[-1]
+    night = threshold_night_prefix(settings.thresholds_prefix, latest["day"])
+    shutil.copyfileobj(
+        io.BytesIO(results.get(f"{night}threshold.png")), (out_dir / "threshold.png").open("wb")
     )
-    _chart(card, out_dir / "findings.png")
-    sections.append(
+    record = json.loads(results.get(f"{night}record.json"))
+    chosen = record["evaluation"]["chosen"]
+    section = (
+        f"<h2>Threshold</h2><p>{record['threshold']:.4f} for {record['model_id']} on "
+        f"{record['day']}: false-positive rate {chosen['fpr']:.3%} (target "
+        f"{record['target_fpr']:.3%}), recall of synthetic abnormal pairs "
+        f"{chosen['recall']:.1%}, AUC {record['evaluation']['auc']:.3f}; published: "
+        f"{record['published']}</p><img src='threshold.png'>"
+        f"<pre>{html.escape(json.dumps(record['evaluation']['alternatives'], indent=2))}"
+        "</pre>"
+    )
+    line = (
+        f"threshold {record['threshold']:.4f} (FPR {chosen['fpr']:.3%}, AUC "
+        f"{record['evaluation']['auc']:.3f}, published {record['published']})"
+    )
+    return section, line
+
+
+def _findings(live_day: str, card: Scorecard, incidents: IncidentCard) -> str:
+    """The live day's findings against the injected anomalies: pairs per kind, then
+    incidents (the chart ``_chart`` drew beside the page)."""
+    return (
         f"<h2>Real-time findings for {live_day}</h2><p>{card.flagged} pairs flagged, "
         f"{card.true_positives} of them injected anomalies; {card.unknown_entities} "
         "unknown-entity findings.</p><img src='findings.png'>"
@@ -215,10 +250,10 @@ def write_report(
         )
     )
 
-    section, line = _ranking(settings, results, lake, date.fromisoformat(live_day), day_labels)
-    sections.append(section)
-    lines.append(line)
 
+def _dead_letters(settings: Settings, clients: ClientFactory) -> tuple[str, str]:
+    """Up to ten messages on the dead-letter queue, each with the error the scorer gave it
+    (peeked at: visible again at once)."""
     sqs = clients("sqs")
     dlq = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
     dead = sqs.receive_message(
@@ -230,12 +265,14 @@ def write_report(
         .get("StringValue", "redriven after maxReceiveCount")
         for m in dead
     ]
-    sections.append(
-        "<h2>Dead-letter queue</h2>"
-        + (_table([[r] for r in reasons], ["reason"]) if reasons else "<p>empty</p>")
+    section = "<h2>Dead-letter queue</h2>" + (
+        _table([[r] for r in reasons], ["reason"]) if reasons else "<p>empty</p>"
     )
-    lines.append(f"dead-letter queue: {len(reasons)} message(s)")
+    return section, f"dead-letter queue: {len(reasons)} message(s)"
 
+
+def _page(out_dir: Path, sections: list[str]) -> Path:
+    """``index.html``: the sections under one heading, with the page's style."""
     page = out_dir / "index.html"
     page.write_text(
         "<!doctype html><meta charset='utf-8'><title>lakewatch demo</title><style>body{font:"
@@ -243,7 +280,7 @@ def write_report(
         "border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>"
         f"<h1>lakewatch demo report</h1>{''.join(sections)}"
     )
-    return page, lines, closing_lines(card, incidents)
+    return page
 
 
 def _ranking(

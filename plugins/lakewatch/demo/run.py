@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from lakewatch.aws.clients import ClientFactory
 from lakewatch.backends import backend_for, clients_for
 from lakewatch.demo.airflow_local import USER, LocalAirflow
 from lakewatch.demo.analyst import feedback_lines, review_day
@@ -28,10 +32,10 @@ from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import WriteSummary, read_labels, write_lake
 from lakewatch.local import emulator
-from lakewatch.local.bootstrap import ALERTS_INBOX, read_alerts
+from lakewatch.local.bootstrap import ALERTS_INBOX, Resources, read_alerts
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.review.desk import Desk
-from lakewatch.settings import load_settings
+from lakewatch.settings import Settings, load_settings
 
 CONSUMERS = ("lakewatch_recalibrate", "lakewatch_scorer_deploy")
 
@@ -97,26 +101,43 @@ def _asset_run(
     return wait(f"{dag_id} (triggered by the deployed-model Asset)", poll, timeout, supervisor)
 
 
-def _score_live_day(
-    settings, lake, sqs, queue_url, day, start, seed, rows_per_day, supervisor
-) -> WriteSummary:
+@dataclass(frozen=True)
+class _Loop:
+    """What the steps after Airflow starts share: the lake the demo writes (``start`` to
+    ``today``, ``rows_per_day`` a day from ``seed``) and the queue that announces it, the
+    Airflow API, and how each step reports and waits."""
+
+    settings: Settings
+    clients: ClientFactory
+    api: AirflowAPI
+    lake: S3Store
+    queue_url: str
+    start: date
+    today: date
+    seed: int
+    rows_per_day: int
+    step: Step
+    supervisor: Supervisor
+
+
+def _score_live_day(loop: _Loop, sqs: Any, day: date) -> WriteSummary:
     """Write a day with attacks, announcing each object on the subscriber queue as Security
     Lake does, and wait until the deployed scorer has drained the queue."""
     written = write_lake(
         GenerateOptions(
             days=1,
             start=day,
-            seed=seed,
-            rows_per_day=rows_per_day,
-            region=settings.region,
-            origin=start,
+            seed=loop.seed,
+            rows_per_day=loop.rows_per_day,
+            region=loop.settings.region,
+            origin=loop.start,
         ),
-        lake,
-        ground_truth_prefix=settings.ground_truth_prefix,
-        notifier=lambda m: notify.send(sqs, queue_url, m),
-        account_id=settings.account_id,
+        loop.lake,
+        ground_truth_prefix=loop.settings.ground_truth_prefix,
+        notifier=lambda m: notify.send(sqs, loop.queue_url, m),
+        account_id=loop.settings.account_id,
     )
-    _drain(sqs, queue_url, timeout=600, supervisor=supervisor)
+    _drain(sqs, loop.queue_url, timeout=600, supervisor=loop.supervisor)
     return written
 
 
@@ -134,18 +155,11 @@ def run_demo(
 
 
 def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: bool) -> int:
+    """The steps in order (the module's docstring); the exit status is the scorer check's."""
     settings = load_settings()
     settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
     step = Step(11 if feedback else 9)
-
-    step("resetting: stopping anything a previous demo left running")
-    registry = ProcessRegistry(settings.run_dir)
-    registry.stop_all()
-    for sub in ("airflow", "endpoints", "models", "lambda", "report"):
-        shutil.rmtree(settings.state_dir / sub, ignore_errors=True)
-    emulator.start(settings)
-    clients = clients_for(settings)
-    resources = backend_for(settings).provision(clients)
+    registry, clients, resources = _reset(settings, step)
 
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)
@@ -154,7 +168,66 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
         f"{rows_per_day:,} rows a day, no attacks) into s3://{resources.lake_bucket}"
     )
     lake = S3Store(clients("s3"), resources.lake_bucket)
-    summary = write_lake(
+    summary = _write_quiet_days(settings, lake, start, days, rows_per_day, seed)
+    print("      " + summary.lines()[0], flush=True)
+
+    airflow, supervisor, api = _start_airflow(settings, registry, airflow_port, step)
+    loop = _Loop(
+        settings=settings,
+        clients=clients,
+        api=api,
+        lake=lake,
+        queue_url=resources.queue_url,
+        start=start,
+        today=today,
+        seed=seed,
+        rows_per_day=rows_per_day,
+        step=step,
+        supervisor=supervisor,
+    )
+    _backfill(loop, days)
+    _train_and_deploy(loop)
+
+    step(f"writing today ({today}) with --notify: the scorer processes it in real time")
+    sqs = clients("sqs")
+    live = _score_live_day(loop, sqs, today)
+    print(f"      {live.notified} notifications processed", flush=True)
+
+    check = _scorer_check(loop)
+    _show_an_alert(loop, sqs)
+    more = _feedback(loop) if feedback else []
+
+    step("writing the report")
+    page, lines, kinds = write_report(
+        settings,
+        clients,
+        api,
+        settings.state_dir / "report",
+        [(start + timedelta(days=d)).isoformat() for d in range(days)],
+        today.isoformat(),
+    )
+    _print_summary(lines, check[-1]["state"], more, airflow, page, kinds)
+    return 0 if check[-1]["state"] == "success" else 1
+
+
+def _reset(settings: Settings, step: Step) -> tuple[ProcessRegistry, ClientFactory, Resources]:
+    """Step 1: stop what a previous demo left running and clear its state, then start the
+    emulator and provision the buckets and queues."""
+    step("resetting: stopping anything a previous demo left running")
+    registry = ProcessRegistry(settings.run_dir)
+    registry.stop_all()
+    for sub in ("airflow", "endpoints", "models", "lambda", "report"):
+        shutil.rmtree(settings.state_dir / sub, ignore_errors=True)
+    emulator.start(settings)
+    clients = clients_for(settings)
+    return registry, clients, backend_for(settings).provision(clients)
+
+
+def _write_quiet_days(
+    settings: Settings, lake: S3Store, start: date, days: int, rows_per_day: int, seed: int
+) -> WriteSummary:
+    """Step 2: the days before today, without attacks."""
+    return write_lake(
         GenerateOptions(
             days=days,
             start=start,
@@ -170,8 +243,12 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
         ground_truth_prefix=settings.ground_truth_prefix,
         account_id=settings.account_id,
     )
-    print("      " + summary.lines()[0], flush=True)
 
+
+def _start_airflow(
+    settings: Settings, registry: ProcessRegistry, airflow_port: int, step: Step
+) -> tuple[LocalAirflow, Supervisor, AirflowAPI]:
+    """Step 3: Airflow's components, supervised, until the API lists the demo's DAGs."""
     step(
         f"starting Airflow on 127.0.0.1:{airflow_port} (API server, scheduler, DAG processor, "
         f"triggerer; metadata in PostgreSQL on 127.0.0.1:{settings.postgres_port})"
@@ -185,93 +262,96 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
         ["lakewatch_extract", "lakewatch_train", *CONSUMERS, "lakewatch_scorer_check"],
         supervisor=supervisor,
     )
+    return airflow, supervisor, api
 
-    step(f"backfilling lakewatch_extract over {days} days")
-    api.unpause("lakewatch_extract")
-    api.backfill("lakewatch_extract", start, today - timedelta(days=1))
-    runs = api.wait_for_runs(
-        "lakewatch_extract", days, timeout=900, settled=True, supervisor=supervisor
+
+def _backfill(loop: _Loop, days: int) -> None:
+    """Step 4: ``lakewatch_extract`` backfilled over the quiet days; every run must succeed."""
+    loop.step(f"backfilling lakewatch_extract over {days} days")
+    loop.api.unpause("lakewatch_extract")
+    loop.api.backfill("lakewatch_extract", loop.start, loop.today - timedelta(days=1))
+    runs = loop.api.wait_for_runs(
+        "lakewatch_extract", days, timeout=900, settled=True, supervisor=loop.supervisor
     )
     bad = [r["dag_run_id"] for r in runs if r["state"] != "success"]
     if bad:
         raise RuntimeError(f"extract runs did not succeed: {bad} (see the Airflow UI)")
 
-    step(
+
+def _train_and_deploy(loop: _Loop) -> None:
+    """Step 5: the consumers unpaused first, so the deployed-model Asset the scheduled
+    ``lakewatch_train`` run updates triggers them; each run must succeed."""
+    loop.step(
         "unpausing lakewatch_train: its schedule trains on the window and deploys; the "
         "deployed-model Asset triggers recalibration and the scorer deploy"
     )
     for dag_id in CONSUMERS:
-        api.unpause(dag_id)
+        loop.api.unpause(dag_id)
     began = time.time()
-    api.unpause("lakewatch_train")
-    train = api.wait_for_runs(
-        "lakewatch_train", 1, timeout=1200, since=began - 86400 * 2, supervisor=supervisor
+    loop.api.unpause("lakewatch_train")
+    train = loop.api.wait_for_runs(
+        "lakewatch_train", 1, timeout=1200, since=began - 86400 * 2, supervisor=loop.supervisor
     )
     if train[-1]["state"] != "success":
         raise RuntimeError(
             f"lakewatch_train {train[-1]['dag_run_id']} {train[-1]['state']} (see the Airflow UI)"
         )
+    _consumers_succeeded(loop)
+
+
+def _consumers_succeeded(loop: _Loop, since: float = 0) -> None:
+    """Each Asset consumer's latest triggered run (after ``since``) must have succeeded."""
     for dag_id in CONSUMERS:
-        run = _asset_run(api, dag_id, timeout=900, supervisor=supervisor)
+        run = _asset_run(loop.api, dag_id, timeout=900, supervisor=loop.supervisor, since=since)
         if run["state"] != "success":
             raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
 
-    step(f"writing today ({today}) with --notify: the scorer processes it in real time")
-    sqs = clients("sqs")
-    live = _score_live_day(
-        settings, lake, sqs, resources.queue_url, today, start, seed, rows_per_day, supervisor
+
+def _scorer_check(loop: _Loop) -> list[dict]:
+    """Step 7: one run of the hourly scorer check (its runs; the demo's status is the last's)."""
+    loop.step("running the scorer check (canary through the live queue, DLQ, runtime)")
+    loop.api.unpause("lakewatch_scorer_check")  # its hourly schedule runs the check at once
+    return loop.api.wait_for_runs(
+        "lakewatch_scorer_check", 1, timeout=600, supervisor=loop.supervisor
     )
-    print(f"      {live.notified} notifications processed", flush=True)
 
-    step("running the scorer check (canary through the live queue, DLQ, runtime)")
-    api.unpause("lakewatch_scorer_check")  # its hourly schedule runs the check at once
-    check = api.wait_for_runs("lakewatch_scorer_check", 1, timeout=600, supervisor=supervisor)
 
-    step(
+def _show_an_alert(loop: _Loop, sqs: Any) -> None:
+    """Step 8: a recalibration of a night with no extract must fail, and its failure alert
+    reach the alerts inbox; the alerts are printed."""
+    loop.step(
         "showing an alert: recalibrating a night with no extract fails, and on-call hears it "
         "(the DAG's SNS failure notifier, read from a queue subscribed to the alerts topic)"
     )
     read_alerts(sqs)  # anything earlier
-    missing = start - timedelta(days=1)
-    run_id = api.trigger("lakewatch_recalibrate", logical_date=missing + timedelta(days=1))[
+    missing = loop.start - timedelta(days=1)
+    run_id = loop.api.trigger("lakewatch_recalibrate", logical_date=missing + timedelta(days=1))[
         "dag_run_id"
     ]
-    ended = api.wait_for_run("lakewatch_recalibrate", run_id, timeout=300, supervisor=supervisor)
+    ended = loop.api.wait_for_run(
+        "lakewatch_recalibrate", run_id, timeout=300, supervisor=loop.supervisor
+    )
     if ended["state"] != "failed":
         raise RuntimeError(f"recalibrating {missing} (no extract) ended {ended['state']}")
-    alerts = _wait_for_alerts(sqs, timeout=120, supervisor=supervisor)
+    alerts = _wait_for_alerts(sqs, timeout=120, supervisor=loop.supervisor)
     for alert in alerts:
         print(f"      alert: {alert['subject']}: {alert['message'][:160]}", flush=True)
 
-    more: list[str] = []
-    if feedback:
-        more = _feedback(
-            settings,
-            clients,
-            api,
-            lake,
-            resources.queue_url,
-            start,
-            today,
-            seed,
-            rows_per_day,
-            step,
-            supervisor,
-        )
 
-    step("writing the report")
-    page, lines, kinds = write_report(
-        settings,
-        clients,
-        api,
-        settings.state_dir / "report",
-        [(start + timedelta(days=d)).isoformat() for d in range(days)],
-        today.isoformat(),
-    )
+def _print_summary(
+    lines: list[str],
+    check_state: str,
+    more: list[str],
+    airflow: LocalAirflow,
+    page: Path,
+    kinds: list[str],
+) -> None:
+    """The report's lines, the check's state and the feedback's lines, where to look, then
+    the closing lines (last: their form is checked from outside)."""
     print()
     for line in lines:
         print(line)
-    print(f"scorer check: {check[-1]['state']}")
+    print(f"scorer check: {check_state}")
     for line in more:  # before the closing lines, whose form is checked from outside
         print(line)
     print(f"\nAirflow UI: {airflow.url}  (login {USER} / {airflow.password})")
@@ -279,14 +359,12 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
     print(f"Report: {page}")
     for line in kinds:
         print(line)
-    return 0 if check[-1]["state"] == "success" else 1
 
 
-def _feedback(
-    settings, clients, api, lake, queue_url, start, today, seed, rows_per_day, step, supervisor
-) -> list[str]:
+def _feedback(loop: _Loop) -> list[str]:
     """The analyst in the loop: review today, retrain and recalibrate with the labels the way
     tomorrow night will, score tomorrow, and say what changed."""
+    settings, clients, today = loop.settings, loop.clients, loop.today
     desk = Desk(
         S3Store(clients("s3"), settings.results_bucket_name),
         settings.findings_prefix,
@@ -294,34 +372,31 @@ def _feedback(
         lake=S3Store(clients("s3"), settings.lake_bucket_name),
         source_version=settings.source_version,
     )
-    truth = read_labels(lake, settings.ground_truth_prefix, day=f"{today:%Y%m%d}")
+    truth = read_labels(loop.lake, settings.ground_truth_prefix, day=f"{today:%Y%m%d}")
     review = review_day(desk, today, truth)
-    step(
+    loop.step(
         f"a scripted analyst reviews today: labels {len(review.labelled)} false positives, "
         f"suppresses {1 if review.suppressed else 0} (through the review page's desk)"
     )
     tomorrow = today + timedelta(days=1)
-    step(
+    loop.step(
         "tonight's loop with the labels (lakewatch_train: the false positives join the "
         "training pairs; the recalibration's normal set takes them), then "
         f"{tomorrow} scored in real time"
     )
     began = time.time()
-    run_id = api.trigger("lakewatch_train")["dag_run_id"]
-    ended = api.wait_for_run("lakewatch_train", run_id, timeout=1200, supervisor=supervisor)
+    run_id = loop.api.trigger("lakewatch_train")["dag_run_id"]
+    ended = loop.api.wait_for_run(
+        "lakewatch_train", run_id, timeout=1200, supervisor=loop.supervisor
+    )
     if ended["state"] != "success":
         raise RuntimeError(f"lakewatch_train {run_id} {ended['state']} (see the Airflow UI)")
-    for dag_id in CONSUMERS:
-        run = _asset_run(api, dag_id, timeout=900, supervisor=supervisor, since=began)
-        if run["state"] != "success":
-            raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
-    _score_live_day(
-        settings, lake, clients("sqs"), queue_url, tomorrow, start, seed, rows_per_day, supervisor
-    )
+    _consumers_succeeded(loop, since=began)
+    _score_live_day(loop, clients("sqs"), tomorrow)
     return feedback_lines(
         review,
         desk.findings(today),
         truth,
         desk.findings(tomorrow),
-        read_labels(lake, settings.ground_truth_prefix, day=f"{tomorrow:%Y%m%d}"),
+        read_labels(loop.lake, settings.ground_truth_prefix, day=f"{tomorrow:%Y%m%d}"),
     )

@@ -18,17 +18,18 @@ from typing import Any
 import jinja2
 
 from lakewatch.lake.layout import Source, glue_database, table_name
+from lakewatch.lake.views import View  # the views' names, re-exported here beside their SQL
 
-VIEWS: dict[str, str] = {
-    "seed": "the original blog's pairs: an instance and its own source address (VPC + DNS)",
-    "egress_peer": "an instance and the destinations of its outbound flows",
-    "ingress_peer": "an instance (as '<id>/in') and the sources of its inbound flows",
-    "dns_answer": "an instance and the addresses Route 53 answered to its queries",
+VIEWS: dict[View, str] = {
+    View.SEED: "the original blog's pairs: an instance and its own source address (VPC + DNS)",
+    View.EGRESS_PEER: "an instance and the destinations of its outbound flows",
+    View.INGRESS_PEER: "an instance (as '<id>/in') and the sources of its inbound flows",
+    View.DNS_ANSWER: "an instance and the addresses Route 53 answered to its queries",
 }
 # Catches every kind of anomaly the synthetic lake injects: lateral movement, C2 and
 # exfiltration on egress; scans and lateral movement (victim side) on ingress; rare domains on
 # DNS answers and egress.
-DEFAULT_VIEWS = ("egress_peer", "ingress_peer", "dns_answer")
+DEFAULT_VIEWS = (View.EGRESS_PEER, View.INGRESS_PEER, View.DNS_ANSWER)
 STATUSES = ("ok", "ipv6", "dash", "malformed")
 
 
@@ -137,11 +138,11 @@ def scans(views: tuple[str, ...]) -> list[str]:
     """The view templates ``pairs.sql`` unions: each view's own, except that egress_peer and
     ingress_peer together are ``flow_peers``, one scan of the VPC Flow table for both (half the
     bytes Athena scans and bills, a third less time on DuckDB)."""
-    if "egress_peer" not in views or "ingress_peer" not in views:
+    if View.EGRESS_PEER not in views or View.INGRESS_PEER not in views:
         return list(views)
     out = []
     for view in views:
-        if view in ("egress_peer", "ingress_peer"):
+        if view in (View.EGRESS_PEER, View.INGRESS_PEER):
             view = "flow_peers"
         if view not in out:
             out.append(view)
@@ -151,9 +152,9 @@ def scans(views: tuple[str, ...]) -> list[str]:
 def sources_used(views: tuple[str, ...]) -> set[Source]:
     used = set()
     for v in views:
-        if v in ("seed", "egress_peer", "ingress_peer"):
+        if v in (View.SEED, View.EGRESS_PEER, View.INGRESS_PEER):
             used.add(Source.VPC_FLOW)
-        if v in ("seed", "dns_answer"):
+        if v in (View.SEED, View.DNS_ANSWER):
             used.add(Source.ROUTE53)
     return used
 

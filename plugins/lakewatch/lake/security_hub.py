@@ -5,7 +5,7 @@ Security Lake 2.0 writes them as OCSF 1.1.0 Detection Findings (class 2004): the
 instance in ``resources[].uid``, the remote address in ``evidences[]`` endpoints and in
 ``observables``. Source version 1.0's OCSF 1.0.0-rc.2 Security Findings (class 2001) name
 the finding ``finding`` instead of ``finding_info``; ``read_evidence`` reads either. lakewatch
-uses them only to rank its own findings (``review.findings.rank``): evidence from a second
+uses them only to rank its own findings (``review.rows.rank``): evidence from a second
 source on the same instance or address.
 """
 

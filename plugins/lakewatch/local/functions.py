@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lakewatch.local.processes import ProcessRegistry, wait_for
 from lakewatch.serving.lambda_deploy import ScorerDeployment
-from lakewatch.serving.scorer_package import Package
+from lakewatch.serving.lambda_package import Package
 
 LOCAL_PROCESS = "scorer"
 
@@ -43,7 +43,7 @@ def deploy_local(
 ) -> ScorerDeployment:
     """Run the package under the local runtime; restart only when the package changed.
 
-    ``env`` is the handler's environment (``serving.scorer_config.local_environment``). The runtime
+    ``env`` is the handler's environment (``serving.lambda_config.local_environment``). The runtime
     (lakewatch's own event source mapping) runs apart from the function, which it invokes in
     a sandbox process importing app.py and the lakewatch modules of the unpacked zip alone,
     as Lambda would (``lambda_runtime.SandboxHandler``).

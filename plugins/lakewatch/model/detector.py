@@ -235,7 +235,7 @@ def monotone_logistic(
     (or with popularity left free), the fit did exactly that on correlated columns, learning
     "an address others use is suspicious" from the shuffled negatives: right for logins, wrong
     for a fleet whose instances share dependencies (fleet lateral AUC 0.92 against 0.99;
-    README, "Model quality"). L2 penalty ``1 / regularization``; classes weigh the same in
+    docs/detector.md). L2 penalty ``1 / regularization``; classes weigh the same in
     total, rows within a class by ``sample``.
     """
     from scipy.optimize import minimize

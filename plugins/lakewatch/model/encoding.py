@@ -8,7 +8,7 @@ meaningful embedding (whose part of the internet they are in); the /32 token car
 model learns about the address itself. Where a never-seen address sits inside ranges an entity
 or its peers use is the history's evidence (``history.py``), not the encoder's.
 
-Chosen on the login, fleet, drift and lake sets together (README, "Model quality"): with the
+Chosen on the login, fleet, drift and lake sets together (docs/detector.md): with the
 detector, /8+/32 scored best or level on 6 of 8 set-kinds against /8+/16+/24+/32, /8+/24+/32
 and /8+/16+/32; /16 and /24 tokens won only login (by 0.002-0.005 AUC) and cost the lake's
 lateral movement and scans most, where services share subnets and a /24 token makes another

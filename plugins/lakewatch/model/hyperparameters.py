@@ -2,7 +2,7 @@
 
 SageMaker requires ``num_entity_vectors`` and ``vector_dim``; lakewatch derives the first from
 the data (twice the distinct entities, AWS's own recommendation) and defaults the second to 128
-(AWS's recommended value; see the README's measurements). ``ip_hash_buckets`` and ``seed`` are
+(AWS's recommended value; see docs/detector.md). ``ip_hash_buckets`` and ``seed`` are
 lakewatch extensions; SageMaker's built-in image ignores neither, it rejects them, so they are
 never sent to it.
 """

@@ -19,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakewatch.model.scorer import Scores
+from lakewatch.model.encoding import EntityHashCache
+from lakewatch.model.inference import Inference, Scores
 
 Texts: TypeAlias = "list[str] | pa.Array"  # parsed pairs: Arrow on the fast path
 
@@ -224,3 +225,19 @@ def _joined(rows: pa.Array, separator: str) -> bytes:
 
 def wants_embeddings(accept: str | None) -> bool:
     return media_type(accept)[1].get("verbose", "").lower() in ("true", "1")
+
+
+def answer(
+    inference: Inference,
+    body: bytes,
+    content_type: str | None,
+    accept: str | None,
+    known: EntityHashCache | None = None,
+) -> tuple[bytes, str]:
+    """One invocation, SageMaker's request in and its response out (body, content type): what
+    the model server and the in-process runtime both answer; ``RequestError`` for a request
+    the endpoint refuses."""
+    entities, addresses, label = parse_request(body, content_type)
+    scores = inference.score(entities, addresses, embeddings=wants_embeddings(accept), known=known)
+    check_scores(scores, addresses, label)
+    return render(scores, accept)

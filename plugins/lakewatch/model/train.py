@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,12 +35,79 @@ CHUNK = 16_384  # pairs per forward pass outside training
 MIN_GAIN = 1e-4
 
 
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch's figures: its ``#quality_metric`` line, and its entry in the stats."""
+
+    epoch: int
+    loss: float
+    seconds: float
+    pairs_per_second: float
+    validation_auc: float | None = None  # None without a validation set
+
+    def line(self) -> str:
+        """The epoch's line in the log, in IP Insights' ``#quality_metric`` form."""
+        line = (
+            f"#quality_metric: epoch={self.epoch}, train:loss={self.loss:.5f}, "
+            f"pairs/s={self.pairs_per_second:,.0f}"
+        )
+        if self.validation_auc is not None:
+            line += f", validation:discriminator_auc={self.validation_auc:.5f}"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "epoch": self.epoch,
+            "loss": self.loss,
+            "seconds": self.seconds,
+            "pairs_per_second": self.pairs_per_second,
+        }
+        if self.validation_auc is not None:
+            out["validation_auc"] = self.validation_auc
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingStats:
+    """What a training run reports. ``to_dict`` is the form the model's metadata and
+    ``lakewatch train``'s result keep: their keys, written before this type existed."""
+
+    epochs: tuple[EpochStats, ...]
+    train_pairs: int
+    train_entities: int
+    train_bad_rows: dict[str, Any]
+    device: str
+    optimizer_steps: int
+    stopped_early: bool
+    validation_pairs: int = 0
+
+    @property
+    def validation_auc(self) -> float | None:
+        """``validation:discriminator_auc``: the last epoch's; None without validation."""
+        return self.epochs[-1].validation_auc if self.epochs else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "epochs": [e.to_dict() for e in self.epochs],
+            "train_pairs": self.train_pairs,
+            "train_entities": self.train_entities,
+            "train_bad_rows": self.train_bad_rows,
+            "device": self.device,
+            "optimizer_steps": self.optimizer_steps,
+            "stopped_early": self.stopped_early,
+        }
+        if self.validation_auc is not None:
+            out["validation:discriminator_auc"] = self.validation_auc
+            out["validation_pairs"] = self.validation_pairs
+        return out
+
+
 @dataclass
 class TrainResult:
     model: IPInsightsNet
     hp: Hyperparameters
     known_entities: np.ndarray  # sorted uint64 hashes of every entity seen in training
-    stats: dict = field(default_factory=dict)
+    stats: TrainingStats
 
 
 class _LazyAdam:
@@ -257,6 +324,115 @@ def discriminator_auc(
     return roc_auc(torch.cat(pos).cpu().numpy(), torch.cat(neg).cpu().numpy())
 
 
+class _Fit:
+    """One run's model, optimizers and negative samplers, built once from the seed; each
+    ``epoch`` is one pass over the pairs in a fresh order."""
+
+    def __init__(self, pairs: Pairs, hp: Hyperparameters, dev: torch.device):
+        self.pairs, self.hp, self.dev = pairs, hp, dev
+        torch.manual_seed(hp.seed)
+        self.model = IPInsightsNet(
+            hp.num_entity_vectors, hp.ip_hash_buckets, hp.vector_dim, hp.num_ip_encoder_layers
+        ).to(dev)
+        self.sparse = (
+            _LazyAdam(self.model.entity.weight.data, hp.learning_rate, hp.weight_decay),
+            _LazyAdam(self.model.ip_tokens.weight.data, hp.learning_rate, hp.weight_decay),
+        )
+        self.dense = (
+            torch.optim.Adam(
+                self.model.dense_parameters(),
+                lr=hp.learning_rate,
+                weight_decay=hp.weight_decay,
+                betas=_BETAS,
+                eps=_EPS,
+            )
+            if self.model.dense_parameters()
+            else None
+        )
+        self.batches = _Batches(pairs, hp, dev)
+        self.scratch = (
+            (_Distinct(hp.num_entity_vectors), _Distinct(hp.ip_hash_buckets))
+            if dev.type == "cpu"
+            else None
+        )
+        has_v6 = bool((pairs.addrs.family == 6).any())
+        self.families = pairs.addrs.family if has_v6 else None  # None: IPv4 negatives only
+        self.rates = _negative_rates(hp)
+        self.sampler = _Sampler(hp.seed + 1, hp.ip_hash_buckets, self.families)
+        self.gen = torch.Generator().manual_seed(hp.seed)
+        self.steps = 0
+
+    def epoch(self, epoch: int, validation: Pairs | None, log: Log) -> EpochStats:
+        """One pass, then the validation AUC when there is a validation set."""
+        started = time.perf_counter()
+        loss = self._pass(epoch, started, log)
+        seconds = time.perf_counter() - started
+        auc = None
+        if validation is not None and len(validation):
+            release_freed_memory()  # glibc's defaults: the AUC's buffers go back when done
+            auc = discriminator_auc(self.model, self.hp, validation, self.dev)
+            keep_freed_memory()
+        return EpochStats(epoch, loss, seconds, len(self.pairs) / seconds, auc)
+
+    def _pass(self, epoch: int, started: float, log: Log) -> float:
+        """The mini-batches in a fresh order, progress logged every
+        ``batch_metrics_publish_interval`` batches; returns the mean loss."""
+        n, bsz = len(self.pairs), self.hp.mini_batch_size
+        perm = torch.randperm(n, generator=self.gen, dtype=torch.int32).to(self.dev)  # as int64
+        total, batches = 0.0, 0
+        for start in range(0, n, bsz):
+            total += float(self._step(perm[start : start + bsz]))
+            batches += 1
+            if batches % self.hp.batch_metrics_publish_interval == 0:
+                done = min(start + bsz, n)
+                log(
+                    f"Epoch[{epoch}] Batch[{batches}] Speed: "
+                    f"{done / (time.perf_counter() - started):,.0f} samples/sec "
+                    f"loss={total / batches:.4f}"
+                )
+        return total / max(batches, 1)
+
+    def _step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One mini-batch: its negatives drawn (random addresses of the same families, then
+        in-batch re-pairings), then the sparse and dense updates; returns its loss."""
+        b = idx.shape[0]
+        r, s = self.rates
+        rand_tok = None
+        if r:
+            fam = (
+                np.tile(self.families[idx.cpu().numpy()], r) if self.families is not None else None
+            )
+            rand_tok = torch.from_numpy(self.sampler.tokens(b * r, fam)).to(self.dev)
+        shuffles = [torch.randperm(b, generator=self.gen).to(self.dev) for _ in range(s)]
+        self.steps += 1
+        ent, tok = self.batches.rows(idx)
+        loss = _train_step(
+            self.model, self.sparse, self.steps, ent, tok, rand_tok, shuffles, self.scratch
+        )
+        if self.dense is not None:
+            self.dense.step()
+            self.dense.zero_grad(set_to_none=True)
+        return loss
+
+
+class _EarlyStop:
+    """Counts the epochs since the validation AUC last gained ``MIN_GAIN``."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.since_best = patience, -1.0, 0
+
+    def exhausted(self, record: EpochStats) -> bool:
+        """Whether ``patience`` epochs have passed without a gain (never with patience 0 or
+        without a validation AUC)."""
+        if record.validation_auc is None or not self.patience:
+            return False
+        if record.validation_auc > self.best + MIN_GAIN:
+            self.best, self.since_best = record.validation_auc, 0
+        else:
+            self.since_best += 1
+        return self.since_best >= self.patience
+
+
 def train(
     pairs: Pairs,
     hp: Hyperparameters,
@@ -275,114 +451,34 @@ def train(
     if len(pairs) == 0:
         raise ValueError("no valid training pairs")
     dev = _device(device)
-    torch.manual_seed(hp.seed)
-    model = IPInsightsNet(
-        hp.num_entity_vectors, hp.ip_hash_buckets, hp.vector_dim, hp.num_ip_encoder_layers
-    ).to(dev)
-    sparse = (
-        _LazyAdam(model.entity.weight.data, hp.learning_rate, hp.weight_decay),
-        _LazyAdam(model.ip_tokens.weight.data, hp.learning_rate, hp.weight_decay),
-    )
-    step = 0
-    dense = (
-        torch.optim.Adam(
-            model.dense_parameters(),
-            lr=hp.learning_rate,
-            weight_decay=hp.weight_decay,
-            betas=_BETAS,
-            eps=_EPS,
-        )
-        if model.dense_parameters()
-        else None
-    )
-    batches_of = _Batches(pairs, hp, dev)
-    scratch = (
-        (_Distinct(hp.num_entity_vectors), _Distinct(hp.ip_hash_buckets))
-        if dev.type == "cpu"
-        else None
-    )
+    fit = _Fit(pairs, hp, dev)
     known = distinct(pairs.entity_hash)
-    entities = len(known)
-    has_v6 = bool((pairs.addrs.family == 6).any())
-    fam_all = pairs.addrs.family if has_v6 else None
-    r, s = _negative_rates(hp)
-    sampler = _Sampler(hp.seed + 1, hp.ip_hash_buckets, fam_all)
-    gen = torch.Generator().manual_seed(hp.seed)
-    n, bsz = len(pairs), hp.mini_batch_size
-    epochs: list[dict] = []
-    best, since_best, stopped_early = -1.0, 0, False
     log(
-        f"training on {n:,} pairs ({entities:,} entities) on {dev}: "
+        f"training on {len(pairs):,} pairs ({len(known):,} entities) on {dev}: "
         + ", ".join(f"{k}={v}" for k, v in hp.to_dict().items())
     )
     keep_freed_memory()  # from here on: what setting up used went back to the OS
+    epochs: list[EpochStats] = []
+    stop, stopped_early = _EarlyStop(patience), False
     for epoch in range(hp.epochs):
-        started = time.perf_counter()
-        perm = torch.randperm(n, generator=gen, dtype=torch.int32).to(dev)  # same order as int64
-        total, batches = 0.0, 0
-        for start in range(0, n, bsz):
-            idx = perm[start : start + bsz]
-            b = idx.shape[0]
-            rand_tok = None
-            if r:
-                fam = np.tile(fam_all[idx.cpu().numpy()], r) if fam_all is not None else None
-                rand_tok = torch.from_numpy(sampler.tokens(b * r, fam)).to(dev)
-            shuffles = [torch.randperm(b, generator=gen).to(dev) for _ in range(s)]
-            step += 1
-            ent, tok = batches_of.rows(idx)
-            loss = _train_step(model, sparse, step, ent, tok, rand_tok, shuffles, scratch)
-            if dense is not None:
-                dense.step()
-                dense.zero_grad(set_to_none=True)
-            total += float(loss)
-            batches += 1
-            if batches % hp.batch_metrics_publish_interval == 0:
-                done = min(start + bsz, n)
-                log(
-                    f"Epoch[{epoch}] Batch[{batches}] Speed: "
-                    f"{done / (time.perf_counter() - started):,.0f} samples/sec "
-                    f"loss={total / batches:.4f}"
-                )
-        seconds = time.perf_counter() - started
-        record = {
-            "epoch": epoch,
-            "loss": total / max(batches, 1),
-            "seconds": seconds,
-            "pairs_per_second": n / seconds,
-        }
-        if validation is not None and len(validation):
-            release_freed_memory()  # glibc's defaults: the AUC's buffers go back when done
-            record["validation_auc"] = discriminator_auc(model, hp, validation, dev)
-            keep_freed_memory()
+        record = fit.epoch(epoch, validation, log)
         epochs.append(record)
-        line = (
-            f"#quality_metric: epoch={epoch}, train:loss={record['loss']:.5f}, "
-            f"pairs/s={record['pairs_per_second']:,.0f}"
-        )
-        if "validation_auc" in record:
-            line += f", validation:discriminator_auc={record['validation_auc']:.5f}"
-        log(line)
-        if "validation_auc" in record and patience:
-            if record["validation_auc"] > best + MIN_GAIN:
-                best, since_best = record["validation_auc"], 0
-            else:
-                since_best += 1
-            if since_best >= patience and step >= MIN_STEPS and epoch + 1 < hp.epochs:
-                log(f"early stop after epoch {epoch}: no validation gain in {patience} epochs")
-                stopped_early = True
-                break
-    del sparse, dense, batches_of, scratch
+        log(record.line())
+        if stop.exhausted(record) and fit.steps >= MIN_STEPS and epoch + 1 < hp.epochs:
+            log(f"early stop after epoch {epoch}: no validation gain in {patience} epochs")
+            stopped_early = True
+            break
+    model, steps = fit.model, fit.steps
+    del fit  # the optimizers' state and the held batches
     release_freed_memory()
-    stats = {
-        "epochs": epochs,
-        "train_pairs": n,
-        "train_entities": entities,
-        "train_bad_rows": pairs.bad.to_dict(),
-        "device": str(dev),
-        "optimizer_steps": step,
-        "stopped_early": stopped_early,
-    }
-    if epochs and "validation_auc" in epochs[-1]:
-        stats["validation:discriminator_auc"] = epochs[-1]["validation_auc"]
-        stats["validation_pairs"] = len(validation) if validation is not None else 0
+    stats = TrainingStats(
+        epochs=tuple(epochs),
+        train_pairs=len(pairs),
+        train_entities=len(known),
+        train_bad_rows=pairs.bad.to_dict(),
+        device=str(dev),
+        optimizer_steps=steps,
+        stopped_early=stopped_early,
+        validation_pairs=len(validation) if validation is not None else 0,
+    )
     return TrainResult(model.cpu().eval(), hp, known, stats)

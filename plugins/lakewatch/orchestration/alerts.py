@@ -25,7 +25,7 @@ MESSAGE = (
     "{{ dag.dag_id }} run {{ run_id }} failed"
     "{% if ti is defined %} (last task: {{ ti.task_id }}){% endif %}: {{ reason }}. "
     "Find the failed task in the Airflow UI; clear it to rerun once the cause is fixed "
-    "(README, Operate)."
+    "(docs/operate.md)."
 )
 
 

@@ -26,8 +26,23 @@ def api_settings() -> Settings:
     return Settings(**overrides)
 
 
-# the training windows' indexes outlive a request: the page asks for many of one model's entities
-_USUAL: dict[tuple[str, str], UsualByModel] = {}
+class UsualCache:
+    """The page's one ``UsualByModel``, kept across requests while the results bucket and the
+    models prefix stay the same: the training windows' indexes outlive a request (the page asks
+    for many of one model's entities). A change of either builds a new one."""
+
+    def __init__(self) -> None:
+        self._where: tuple[str, str] | None = None
+        self._usual: UsualByModel | None = None
+
+    def get(self, settings: Settings, store: S3Store) -> UsualByModel:
+        where = (settings.results_bucket_name, settings.models_prefix)
+        if self._usual is None or where != self._where:
+            self._where, self._usual = where, UsualByModel(store, settings.models_prefix)
+        return self._usual
+
+
+_usual = UsualCache()
 
 
 def desk() -> Desk:
@@ -37,16 +52,12 @@ def desk() -> Desk:
     reputation = (
         read_reputation(settings.reputation_uri, clients("s3")) if settings.reputation_uri else None
     )
-    where = (settings.results_bucket_name, settings.models_prefix)
-    if where not in _USUAL:
-        _USUAL.clear()
-        _USUAL[where] = UsualByModel(store, settings.models_prefix)
     return Desk(
         store,
         settings.findings_prefix,
         settings.feedback_prefix,
         reputation,
-        _USUAL[where],
+        _usual.get(settings, store),
         lake=S3Store(clients("s3"), settings.lake_bucket_name),
         source_version=settings.source_version,
     )

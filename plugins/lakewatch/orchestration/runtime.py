@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 
-from lakewatch.backends import backend_for
 from lakewatch.names import digest
 from lakewatch.settings import Settings
 
@@ -30,6 +29,17 @@ def task_settings() -> Settings:
     return Settings(**overrides)
 
 
+def aws_conn_id() -> str:
+    """The AWS connection, resolved when a task runs like every other setting (the Variable
+    over the environment). The Amazon provider's operators take it as a template field:
+    ``AWS_CONN_ID`` renders it through this DAG macro (``MACROS``)."""
+    return task_settings().aws_conn_id
+
+
+MACROS = {"lakewatch_aws_conn_id": aws_conn_id}  # a DAG's ``user_defined_macros``
+AWS_CONN_ID = "{{ lakewatch_aws_conn_id() }}"
+
+
 class HookClients:
     """boto3 clients from the Amazon provider's ``AwsBaseHook`` for one connection.
 
@@ -41,6 +51,8 @@ class HookClients:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         self.settings = settings
+        from lakewatch.backends import backend_for  # not at import: DAG files parse fast
+
         self._runtime_url = backend_for(settings).runtime_url()
         self._hook_cls = AwsBaseHook
         self._cache: dict[str, Any] = {}

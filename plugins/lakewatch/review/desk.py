@@ -13,10 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lakewatch.extract.views import View
 from lakewatch.lake.security_hub import Evidence, read_evidence
 from lakewatch.review import feedback
-from lakewatch.review.findings import Row, find, rank, read_day, row_of
 from lakewatch.review.reputation import Reputation
+from lakewatch.review.rows import Row, find, rank, read_day, row_of
 from lakewatch.review.usual import Usual, UsualByModel
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Desk:
         (an inbound pair's entity is ``<id>/in``), over its model's training window."""
         if self.usual_by_model is None or not row.instances or not row.model_id:
             return None
-        entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
+        entity = row.instances[0] + ("/in" if row.view == View.INGRESS_PEER else "")
         return self.usual_by_model.usual(row.model_id, entity)
 
     def history(self, uid: str) -> list[feedback.Label]:
@@ -105,7 +106,7 @@ class Desk:
         if len(row.instances) != 1 or len(row.addresses) != 1:  # an incident: its members
             entity, ip = ",".join(row.instances), ",".join(row.addresses)
         else:
-            entity = row.instances[0] + ("/in" if row.view == "ingress_peer" else "")
+            entity = row.instances[0] + ("/in" if row.view == View.INGRESS_PEER else "")
             ip = row.addresses[0]
         label = feedback.Label(
             finding_uid=row.uid,

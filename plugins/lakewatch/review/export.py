@@ -2,9 +2,9 @@
 their latest verdicts, as a pandas DataFrame written to CSV or Parquet.
 
 The findings are read with SQL through the findings table (``include/sql/findings_day.sql``,
-the README's ``lakewatch_findings`` DDL): Athena on ``aws``, DuckDB over the same Parquet files
-on ``local``, so an export is what an Athena user of the table sees. The file appears only
-when complete: it is written beside its name and renamed.
+``lakewatch_findings``, its DDL in docs/operate.md#findings-in-athena): Athena on ``aws``,
+DuckDB over the same Parquet files on ``local``, so an export is what an Athena user of the
+table sees. The file appears only when complete: it is written beside its name and renamed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lakewatch.extract.views import render_sql
-from lakewatch.review.findings import Row
+from lakewatch.review.rows import Row
 
 COLUMNS = (
     "uid",

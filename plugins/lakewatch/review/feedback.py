@@ -4,7 +4,8 @@ Each label or suppression is its own small JSON object under
 ``<feedback_prefix>labels/day=YYYY-MM-DD/`` or ``suppressions/day=YYYY-MM-DD/`` (the day it
 was made), named by its time and a random id: append-only, so two analysts labelling at once
 never overwrite each other, and the latest label of a finding wins when they disagree. Every
-record says who, when and why; Athena reads them as JSON tables (README has the DDL).
+record says who, when and why; Athena reads them as JSON tables (the DDL:
+docs/operate.md#findings-in-athena).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from lakewatch.names import feedback_key, feedback_prefix_of
 
 Verdict = Literal["true_positive", "false_positive"]
 VERDICTS: tuple[str, ...] = ("true_positive", "false_positive")
-VIEWS: tuple[str, ...] = tuple(PAIR_VIEWS)  # what a suppression may be limited to
+# what a suppression may be limited to, as plain strings: argparse's choices and the page
+# print them (a View's repr is not its value)
+VIEWS: tuple[str, ...] = tuple(view.value for view in PAIR_VIEWS)
 
 
 @dataclass(frozen=True)

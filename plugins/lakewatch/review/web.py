@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from lakewatch.review.desk import Desk
 from lakewatch.review.feedback import VERDICTS, VIEWS
-from lakewatch.review.findings import FindingNotFound
+from lakewatch.review.rows import FindingNotFound
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

@@ -16,6 +16,7 @@ from lakewatch.lake.sink import S3Store
 from lakewatch.names import feedback_prefix_of
 from lakewatch.review.feedback import Suppression, read_suppression, suppression_keys
 from lakewatch.scoring.errors import TransientError
+from lakewatch.threshold.published import NotAThresholdRecord, PublishedThreshold, parse_published
 
 
 class ThresholdCache:
@@ -23,31 +24,30 @@ class ThresholdCache:
 
     def __init__(self, ssm: Any, name: str, ttl: float):
         self.ssm, self.name, self.ttl = ssm, name, ttl
-        self._value: dict[str, Any] | None = None
+        self._value: PublishedThreshold | None = None
         self._at = 0.0
 
-    def get(self) -> dict[str, Any]:
+    def get(self) -> PublishedThreshold:
         if self._value is None or time.monotonic() - self._at > self.ttl:
-            try:
-                param = self.ssm.get_parameter(Name=self.name)["Parameter"]
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
-                    raise TransientError(f"no threshold published at {self.name} yet") from None
-                raise TransientError(f"reading {self.name}: {err}") from None
-            except BotoCoreError as err:
-                raise TransientError(f"reading {self.name}: {err}") from None
+            param = self._parameter()
             try:  # a hand-edited parameter: retried until someone republishes it
-                value = json.loads(param["Value"])
-                float(value["threshold"])
-                str(value["model_id"])
-            except (ValueError, KeyError, TypeError) as err:
-                raise TransientError(
-                    f"{self.name} version {param.get('Version')} is not a threshold record "
-                    f"(JSON with threshold and model_id): {err}"
-                ) from None
-            value["version"] = param["Version"]
+                value = parse_published(self.name, param["Value"], param["Version"])
+            except NotAThresholdRecord as err:
+                raise TransientError(str(err)) from None
             self._value, self._at = value, time.monotonic()
         return self._value
+
+    def _parameter(self) -> dict[str, Any]:
+        """The parameter as SSM returns it; any failure to read it is transient (not yet
+        published, throttled, unreachable)."""
+        try:
+            return self.ssm.get_parameter(Name=self.name)["Parameter"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                raise TransientError(f"no threshold published at {self.name} yet") from None
+            raise TransientError(f"reading {self.name}: {err}") from None
+        except BotoCoreError as err:
+            raise TransientError(f"reading {self.name}: {err}") from None
 
 
 class EntityRates:
@@ -56,14 +56,14 @@ class EntityRates:
 
     def __init__(self, s3: Any):
         self.s3 = s3
-        self._for: tuple[Any, str] | None = None
+        self._for: tuple[int, str] | None = None
         self._rates: dict[str, float] = {}
 
-    def get(self, threshold: dict[str, Any]) -> dict[str, float]:
-        uri = str(threshold.get("record") or "")
+    def get(self, threshold: PublishedThreshold) -> dict[str, float]:
+        uri = threshold.record
         if not uri.startswith("s3://"):
             return {}
-        if self._for != (threshold.get("version"), uri):
+        if self._for != (threshold.version, uri):
             where = S3Uri.parse(uri)
             try:
                 body = self.s3.get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
@@ -73,7 +73,7 @@ class EntityRates:
             except ValueError as err:
                 raise TransientError(f"the threshold record {uri} is not JSON: {err}") from None
             self._rates = {str(e): float(r) for e, r in (doc.get("entity_rates") or {}).items()}
-            self._for = (threshold.get("version"), uri)
+            self._for = (threshold.version, uri)
         return self._rates
 
 

@@ -14,9 +14,9 @@ with it, whatever it scored (``other_end_findings``).
 
 An incident's ``finding_info.uid`` derives from its shape, subject, hour and model, so the
 pieces that objects of the same hour write share one id: consumers merge them by uid (the
-README's Athena query groups by it). Severity comes from the most anomalous pair: how far below
-the threshold, in spreads of normal scores (``findings.severity_for``), one step higher for a
-scan across many instances.
+Athena query of docs/operate.md#findings-in-athena groups by it). Severity comes from the most
+anomalous pair: how far below the threshold, in spreads of normal scores
+(``pair_findings.severity_for``), one step higher for a scan across many instances.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lakewatch.extract.views import View
 from lakewatch.lake.layout import LakeKey
 from lakewatch.metrics import poisson_sf
-from lakewatch.scoring.findings import (
+from lakewatch.scoring.pair_findings import (
     WINDOW_MS,
     ScoredPair,
     base_finding,
@@ -38,6 +39,7 @@ from lakewatch.scoring.findings import (
     make_finding,
     severity_for,
 )
+from lakewatch.threshold.published import PublishedThreshold
 
 SCAN_MIN_INSTANCES = 3
 MAX_EVIDENCES = 50
@@ -47,8 +49,8 @@ ALPHA = 0.01
 
 @dataclass
 class Incident:
-    shape: str  # scan | entity
-    subject: str  # the address (scan) or the instance (entity)
+    shape: str  # scan | connection | entity
+    subject: str  # the address (scan), "<client> -> <server>" (connection), the instance (entity)
     window: int  # hour index (epoch ms // WINDOW_MS)
     pairs: list[ScoredPair]
 
@@ -74,10 +76,12 @@ def answered(pairs: list[ScoredPair], unless_under: float | None = None) -> list
     reached = {
         (instance_of(p.entity), p.ip)
         for p in pairs
-        if p.view == "egress_peer" and not _under(p, unless_under)
+        if p.view == View.EGRESS_PEER and not _under(p, unless_under)
     }
     return [
-        p for p in pairs if p.view != "ingress_peer" or (instance_of(p.entity), p.ip) not in reached
+        p
+        for p in pairs
+        if p.view != View.INGRESS_PEER or (instance_of(p.entity), p.ip) not in reached
     ]
 
 
@@ -88,6 +92,7 @@ def group(
     rate: float | None = None,
     entity_rates: Mapping[str, float] | None = None,
     loose: float | None = None,
+    tail: Mapping[tuple[str, int], float] | None = None,
 ) -> list[Incident]:
     """The incidents among ``pairs``: those of known entities scoring under ``threshold``,
     corroborated; answers to an instance's own connections left out (``answered``).
@@ -110,57 +115,78 @@ def group(
     from inside the account's own ranges looks familiar to the instances whose clients live
     near it, and half of the lake's sweeps' targets scored above the loose threshold)."""
     known = [p for p in answered(pairs) if p.known_entity and p.score is not None]
-    flagged = [p for p in known if _under(p, threshold)]
     wide = threshold if loose is None else max(loose, threshold)
+    scans = _scans(known, threshold, wide)
+    taken = {id(p) for incident in scans for p in incident.pairs}
+    # ``tail``: the normal tail counted over all the object's pairs, when ``pairs`` are only
+    # those an incident can involve (``scoring.process.needed_pairs``)
+    expected = _normal_tail(known, rate, entity_rates or {}) if tail is None else tail
+    by_instance: dict[tuple[str, int], list[ScoredPair]] = defaultdict(list)
+    for p in known:
+        if _under(p, threshold) and id(p) not in taken:
+            by_instance[(instance_of(p.entity), p.first_ms // WINDOW_MS)].append(p)
+    return scans + [
+        Incident("entity", inst, window, members)
+        for (inst, window), members in sorted(by_instance.items())
+        if _corroborated(members, expected, window, strict, rate)
+    ]
+
+
+def _scans(known: list[ScoredPair], threshold: float, wide: float) -> list[Incident]:
+    """The scans among ``known``: an address under ``wide`` on ``SCAN_MIN_INSTANCES`` or
+    more instances, one of them under ``threshold``; an inbound one takes every instance the
+    source reached (``group``)."""
     by_address: dict[str, list[ScoredPair]] = defaultdict(list)
     inbound: dict[str, list[ScoredPair]] = defaultdict(list)
     for p in known:
         if _under(p, wide):
             by_address[p.ip].append(p)
-        if p.view == "ingress_peer":
+        if p.view == View.INGRESS_PEER:
             inbound[p.ip].append(p)
     out: list[Incident] = []
-    taken: set[int] = set()
     for ip, members in sorted(by_address.items()):
         if len({instance_of(p.entity) for p in members}) >= SCAN_MIN_INSTANCES and any(
             _under(p, threshold) for p in members
         ):
-            if all(p.view == "ingress_peer" for p in members):
+            if all(p.view == View.INGRESS_PEER for p in members):
                 members = inbound[ip]  # a sweep: every instance it reached is its target
             window = min(p.first_ms for p in members) // WINDOW_MS
             out.append(Incident("scan", ip, window, members))
-            taken.update(id(p) for p in members)
-    rates = entity_rates or {}
-    expected: dict[tuple[str, int], float] = defaultdict(float)  # per entity (view) and hour
-    for p in known:
-        expected[(p.entity, p.first_ms // WINDOW_MS)] += rates.get(p.entity, rate or 0.0)
-    by_instance: dict[tuple[str, int], list[ScoredPair]] = defaultdict(list)
-    for p in flagged:
-        if id(p) not in taken:
-            by_instance[(instance_of(p.entity), p.first_ms // WINDOW_MS)].append(p)
-
-    def corroborated(window: int, members: list[ScoredPair]) -> bool:
-        """Two flags, or one beyond the strict threshold; and, given the rates, more than
-        the entity's own normal tail explains (tested entity by entity: an instance's own
-        destinations are not judged by the tail of the clients it serves)."""
-        if not (len(members) >= 2 or strict is None or any(_under(p, strict) for p in members)):
-            return False
-        if rate is None:
-            return True
-        for entity in {p.entity for p in members}:
-            mine = [p for p in members if p.entity == entity]
-            lam = expected[(entity, window)]
-            beyond = sum(1 for p in mine if _under(p, strict))
-            if poisson_sf(len(mine), lam) < ALPHA or poisson_sf(beyond, lam / 10) < ALPHA:
-                return True
-        return False
-
-    out += [
-        Incident("entity", inst, window, members)
-        for (inst, window), members in sorted(by_instance.items())
-        if corroborated(window, members)
-    ]
     return out
+
+
+def _normal_tail(
+    known: list[ScoredPair], rate: float | None, entity_rates: Mapping[str, float]
+) -> dict[tuple[str, int], float]:
+    """The flags the normal tail explains per entity (view) and hour: its pairs that hour
+    at the entity's own rate, or at ``rate`` (none without one)."""
+    expected: dict[tuple[str, int], float] = defaultdict(float)
+    for p in known:
+        expected[(p.entity, p.first_ms // WINDOW_MS)] += entity_rates.get(p.entity, rate or 0.0)
+    return expected
+
+
+def _corroborated(
+    members: list[ScoredPair],
+    expected: Mapping[tuple[str, int], float],
+    window: int,
+    strict: float | None,
+    rate: float | None,
+) -> bool:
+    """Two flags, or one beyond the strict threshold; and, given the rates, more than
+    the entity's own normal tail explains (tested entity by entity: an instance's own
+    destinations are not judged by the tail of the clients it serves)."""
+    if not (len(members) >= 2 or strict is None or any(_under(p, strict) for p in members)):
+        return False
+    if rate is None:
+        return True
+    for entity in {p.entity for p in members}:
+        mine = [p for p in members if p.entity == entity]
+        lam = expected[(entity, window)]
+        beyond = sum(1 for p in mine if _under(p, strict))
+        if poisson_sf(len(mine), lam) < ALPHA or poisson_sf(beyond, lam / 10) < ALPHA:
+            return True
+    return False
 
 
 class Ends:
@@ -182,10 +208,14 @@ class Ends:
         has several addresses)."""
         if pair.ip not in self.owner:
             return []
-        if pair.view == "egress_peer":
-            view, entity, addresses = "ingress_peer", f"{self.owner[pair.ip]}/in", pair.entity
-        elif pair.view == "ingress_peer":
-            view, entity, addresses = "egress_peer", self.owner[pair.ip], instance_of(pair.entity)
+        if pair.view == View.EGRESS_PEER:
+            view, entity, addresses = View.INGRESS_PEER, f"{self.owner[pair.ip]}/in", pair.entity
+        elif pair.view == View.INGRESS_PEER:
+            view, entity, addresses = (
+                View.EGRESS_PEER,
+                self.owner[pair.ip],
+                instance_of(pair.entity),
+            )
         else:
             return []
         found = (self.scored.get((view, entity, a)) for a in sorted(self.own.get(addresses, ())))
@@ -205,7 +235,7 @@ def connections(ends: Ends, threshold: float, loose: float | None) -> list[Incid
         return []
     unusual = []  # (client, window, outbound, inbound): both ends under loose
     for (view, entity, _ip), outbound in sorted(ends.scored.items()):
-        if view != "egress_peer" or not _under(outbound, loose):
+        if view != View.EGRESS_PEER or not _under(outbound, loose):
             continue
         for inbound in ends.other_ends(outbound):
             if _under(inbound, loose):
@@ -232,7 +262,7 @@ def other_end_findings(
     ends: Ends,
     flagged: list[ScoredPair],
     *,
-    threshold: dict[str, Any],
+    threshold: PublishedThreshold,
     source: LakeKey,
     bucket: str,
     now_ms: int,
@@ -247,15 +277,15 @@ def other_end_findings(
     for pair in flagged:
         for other in ends.other_ends(pair):
             key = (other.view, other.entity, other.ip)
-            if key in done or _answer_to_usual_call(ends, other, threshold["threshold"]):
+            if key in done or _answer_to_usual_call(ends, other, threshold.threshold):
                 continue
             done.add(key)
             client, server = (
                 (instance_of(pair.entity), instance_of(other.entity))
-                if pair.view == "egress_peer"
+                if pair.view == View.EGRESS_PEER
                 else (instance_of(other.entity), instance_of(pair.entity))
             )
-            uid = finding_uid(pair, threshold["model_id"])
+            uid = finding_uid(pair, threshold.model_id)
             why = (
                 f"it is {instance_of(other.entity)}'s record of the connection {client} -> "
                 f"{server}, flagged at the other end (finding {uid[:12]})"
@@ -286,9 +316,9 @@ def flagged_pairs(
 def _answer_to_usual_call(ends: Ends, pair: ScoredPair, threshold: float) -> bool:
     """An inbound record that answers its instance's own call (``answered``), a call not
     under the threshold: it takes the call's verdict, not the other end's."""
-    if pair.view != "ingress_peer":
+    if pair.view != View.INGRESS_PEER:
         return False
-    call = ends.scored.get(("egress_peer", instance_of(pair.entity), pair.ip))
+    call = ends.scored.get((View.EGRESS_PEER, instance_of(pair.entity), pair.ip))
     return call is not None and not _under(call, threshold)
 
 
@@ -299,13 +329,13 @@ def _under(pair: ScoredPair, threshold: float | None) -> bool:
 def incident_finding(
     incident: Incident,
     *,
-    threshold: dict[str, Any],
+    threshold: PublishedThreshold,
     source: LakeKey,
     bucket: str,
     now_ms: int,
 ) -> dict[str, Any]:
     worst = min(incident.pairs, key=lambda p: p.score if p.score is not None else 0.0)
-    severity = severity_for(worst.score, threshold["threshold"], threshold.get("scale", 1.0))
+    severity = severity_for(worst.score, threshold.threshold, threshold.scale)
     n_inst = len(incident.instances)
     if incident.shape == "connection":
         client, server = incident.subject.split(" -> ")
@@ -335,7 +365,7 @@ def incident_finding(
     first = min(p.first_ms for p in incident.pairs)
     last = max(p.last_ms for p in incident.pairs)
     finding = base_finding(
-        uid=incident.uid(threshold["model_id"]),
+        uid=incident.uid(threshold.model_id),
         kind="incident",
         title=title,
         desc=desc,
@@ -358,8 +388,8 @@ def incident_finding(
     ]
     finding["evidences"] = [
         {
-            ("src_endpoint" if p.view == "ingress_peer" else "dst_endpoint"): {"ip": p.ip},
-            ("dst_endpoint" if p.view == "ingress_peer" else "src_endpoint"): {
+            ("src_endpoint" if p.view == View.INGRESS_PEER else "dst_endpoint"): {"ip": p.ip},
+            ("dst_endpoint" if p.view == View.INGRESS_PEER else "src_endpoint"): {
                 "instance_uid": instance_of(p.entity)
             },
             "data": {"view": p.view, "entity": p.entity, "score": repr(p.score)},
@@ -379,7 +409,7 @@ def incident_finding(
 def member_findings(
     incidents: list[Incident],
     *,
-    threshold: dict[str, Any],
+    threshold: PublishedThreshold,
     source: LakeKey,
     bucket: str,
     now_ms: int,
@@ -398,7 +428,7 @@ def member_findings(
     for incident in incidents:
         if incident.shape == "entity":
             continue
-        uid = incident.uid(threshold["model_id"])
+        uid = incident.uid(threshold.model_id)
         why = (
             f"{incident.subject} reached {len(incident.instances)} instances within the hour, "
             f"{SCAN_MIN_INSTANCES} or more under the loose threshold (scan incident {uid[:12]})"
@@ -407,7 +437,7 @@ def member_findings(
             f"incident {uid[:12]})"
         )
         for pair in incident.pairs:
-            if (pair.view, pair.entity, pair.ip) in seen or _under(pair, threshold["threshold"]):
+            if (pair.view, pair.entity, pair.ip) in seen or _under(pair, threshold.threshold):
                 continue
             seen.add((pair.view, pair.entity, pair.ip))
             out.append(

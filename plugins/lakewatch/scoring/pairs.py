@@ -1,11 +1,13 @@
 """One Security Lake object's pairs, by the same view SQL the training DAG extracts with.
 
-Only the columns the views touch are read, one record batch at a time (``BATCH_ROWS``): each
-batch's candidates are counted per (entity, ip, view, status) on DuckDB and the counts merged,
-so memory follows the object's distinct pairs, not its rows (a busy account's object must fit
-the function's memory). The object's partition (from its key) sets the interval, and for 1.0
-objects also the ``region``/``accountId``/``eventDay`` columns a Glue table would add, so the
-templates run unchanged.
+Only the columns the views touch are read, one record batch at a time (``BATCH_ROWS``), from
+the object's bytes or a seekable file of them (the scorer's ranged reads of a large object):
+each batch's candidates are counted per (entity, ip, view, status) on DuckDB and the counts
+merged as they come (whenever the unmerged counts outgrow the merged ones), so memory follows
+the object's distinct pairs, not its rows (a busy account's object must fit the function's
+memory), and a ``budget`` is checked after each batch. The object's partition (from its key)
+sets the interval, and for 1.0 objects also the ``region``/``accountId``/``eventDay`` columns
+a Glue table would add, so the templates run unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -24,7 +27,7 @@ from lakewatch.extract.engine import translate
 from lakewatch.extract.export import PairSet
 from lakewatch.extract.views import QueryContext, render, sources_used
 from lakewatch.lake.layout import LakeKey, Source
-from lakewatch.scoring.errors import PoisonMessage
+from lakewatch.scoring.errors import PoisonMessage, TransientError
 
 COLUMNS = {
     Source.VPC_FLOW: ["time", "time_dt", "src_endpoint", "dst_endpoint", "connection_info"],
@@ -32,7 +35,10 @@ COLUMNS = {
 }
 
 
+# an object's bytes, or a seekable file of them (read in ranges)
+ObjectBody = bytes | BinaryIO | io.RawIOBase
 BATCH_ROWS = 131_072
+MERGE_ROWS = 1_000_000  # unmerged batch counts held before they are merged
 GROUP = ["entity", "ip", "view", "status"]
 
 
@@ -83,11 +89,25 @@ def own_addresses(table: pa.Table) -> set[tuple[str, str]]:
     return out
 
 
-def _open(body: bytes, key: LakeKey) -> tuple[pq.ParquetFile, list[str], Source]:
+class Budget(Protocol):
+    """What ``object_pairs`` checks its memory against between batches (told the object's
+    rows first, so a refusal can name them)."""
+
+    rows: int
+
+    def check(self, step: str) -> None: ...
+
+
+def _open(body: ObjectBody, key: LakeKey) -> tuple[pq.ParquetFile, list[str], Source]:
     source = Source(key.source)
     try:
-        pf = pq.ParquetFile(io.BytesIO(body))
+        if isinstance(body, bytes | bytearray | memoryview):
+            pf = pq.ParquetFile(io.BytesIO(body))
+        else:  # a file read in ranges: a row group's column chunks in a few coalesced reads
+            pf = pq.ParquetFile(body, pre_buffer=True)
         names = set(pf.schema_arrow.names)
+    except (TransientError, PoisonMessage):  # reading the file failed, not parsing it
+        raise
     except Exception as err:  # corrupt or not Parquet: no retry will help
         raise PoisonMessage(f"{key.key}: cannot read as Parquet: {err}") from None
     wanted = [c for c in COLUMNS[source] if c in names]
@@ -102,7 +122,13 @@ def _open(body: bytes, key: LakeKey) -> tuple[pq.ParquetFile, list[str], Source]
 
 def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.Table]:
     try:
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+        # a row group at a time: a file read in ranges fetches (pre-buffers) only its columns
+        batches = (
+            batch
+            for group in range(pf.num_row_groups)
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=wanted)
+        )
+        for batch in batches:
             table = pa.Table.from_batches([batch])
             if key.version == "1.0":  # the partition columns Athena's 1.0 tables have
                 n = table.num_rows
@@ -113,13 +139,34 @@ def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa
                 ):
                     table = table.append_column(name, pa.array([value] * n, pa.string()))
             yield table
+    except (TransientError, PoisonMessage):
+        raise
     except Exception as err:  # a corrupt page deep in the file
         raise PoisonMessage(f"{key.key}: cannot read as Parquet: {err}") from None
 
 
-def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> ObjectPairs:
+def check_object(body: bytes, key: LakeKey, *, every_page: bool = False) -> int:
+    """The object's record count; raises ``PoisonMessage`` when the views cannot read it: its
+    footer and schema, and with ``every_page`` each page too (a corrupt page deep in the
+    file). The backtest sets such an object aside before a query over many objects fails."""
+    pf, wanted, _ = _open(body, key)
+    if every_page:
+        for _ in _batches(pf, wanted, key):
+            pass
+    return pf.metadata.num_rows
+
+
+def object_pairs(
+    body: ObjectBody,
+    key: LakeKey,
+    pair_set: PairSet,
+    region: str,
+    budget: Budget | None = None,
+) -> ObjectPairs:
     pf, wanted, source = _open(body, key)
     rows = pf.metadata.num_rows
+    if budget is not None:
+        budget.rows = rows
     views = tuple(v for v in pair_set.views if source in sources_used((v,)))
     if not views:
         return ObjectPairs(rows, _empty(), source)
@@ -138,17 +185,18 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
         f"FROM ({render('classified.sql', ctx)}) AS candidates "
         "GROUP BY entity, ip, view, status"
     )
-    parts = []
+    merged, parts, pending = _empty(), [], 0
     owned: set[tuple[str, str]] = set()
     # one connection and one translation for the object; each batch replaces the table
     duck_sql = translate(sql, {f"{ctx.glue_database}.{ctx.table(source)}": "lake_batch"})
     con = duckdb.connect()
     try:
         con.execute("SET threads = 1")
-        for table in _batches(pf, wanted, key):
+        for n, table in enumerate(_batches(pf, wanted, key), 1):
             con.register("lake_batch", table)
             try:
                 parts.append(con.sql(duck_sql).to_arrow_table())
+                pending += parts[-1].num_rows
             except duckdb.Error as err:  # columns of the right names but the wrong types
                 raise PoisonMessage(
                     f"{key.key}: does not match the OCSF {key.source} {key.version} schema "
@@ -157,12 +205,17 @@ def object_pairs(body: bytes, key: LakeKey, pair_set: PairSet, region: str) -> O
             con.unregister("lake_batch")
             if source is Source.VPC_FLOW:
                 owned |= own_addresses(table)
+            del table
+            if pending >= max(MERGE_ROWS, merged.num_rows):  # bounded: at most twice the merged
+                merged, parts, pending = merge_counts([merged, *parts]), [], 0
+            if budget is not None:
+                budget.check(f"reading record batch {n} ({merged.num_rows + pending:,} counts)")
     finally:
         con.close()
     mine: dict[str, set[str]] = {}
     for instance, ip in owned:
         mine.setdefault(instance, set()).add(ip)
-    return ObjectPairs(rows, merge_counts(parts), source, mine)
+    return ObjectPairs(rows, merge_counts([merged, *parts]) if parts else merged, source, mine)
 
 
 def merge_counts(parts: list[pa.Table]) -> pa.Table:
@@ -171,7 +224,7 @@ def merge_counts(parts: list[pa.Table]) -> pa.Table:
         return _empty()
     merged = (
         pa.concat_tables([p.cast(_empty().schema) for p in parts])
-        .group_by(GROUP)
+        .group_by(GROUP, use_threads=False)  # deterministic: in order of first appearance
         .aggregate(
             [
                 ("event_time_count", "sum"),

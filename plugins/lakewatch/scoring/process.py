@@ -2,16 +2,25 @@
 
 Transient failures (the object not there yet, S3 or the endpoint failing, no threshold
 published) raise ``TransientError`` so the message is retried; failures no retry can fix raise
-``PoisonMessage``. Keys that are not VPC Flow or Route 53 data objects (other sources, Iceberg
-``metadata/``, manifests) are skipped, not failed.
+``PoisonMessage``.
+
+The scorer reads only what it subscribed to (``subscribed_key``): objects of the configured
+Security Lake bucket under the sources lakewatch reads (``READ_SOURCES``), and the canary's
+under ``canary/`` in the results bucket. Any other bucket or key is poison, never fetched, and
+so is an ``AccessDenied`` on a key it may read (a role or key policy no retry will change).
 """
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import sys
 import time
-from collections import Counter
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,14 +30,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.extract.export import PairSet
-from lakewatch.lake.layout import Source, parse_key
-from lakewatch.model.detectors import DetectorCache
+from lakewatch.extract.views import View
+from lakewatch.lake.layout import SOURCE_VERSIONS, LakeKey, Source, parse_key
+from lakewatch.model.detector import Detector
+from lakewatch.model.detector_cache import DetectorCache
 from lakewatch.names import alert_marker_key, canary_findings_prefix
+from lakewatch.review.feedback import Suppression
 from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCache
+from lakewatch.scoring.config import ScorerConfig
 from lakewatch.scoring.errors import PoisonMessage, TransientError, shorten_reason
 from lakewatch.scoring.events import ObjectRef, parse
-from lakewatch.scoring.findings import ScoredPair, alert_message, findings_for
 from lakewatch.scoring.incidents import (
+    SCAN_MIN_INSTANCES,
     Ends,
     answered,
     connections,
@@ -38,73 +51,19 @@ from lakewatch.scoring.incidents import (
     other_end_findings,
 )
 from lakewatch.scoring.incidents import group as incidents_of
-from lakewatch.scoring.pairs import object_pairs
+from lakewatch.scoring.pair_findings import WINDOW_MS, ScoredPair, alert_message, findings_for
+from lakewatch.scoring.pairs import ObjectBody, ObjectPairs, object_pairs
 from lakewatch.scoring.storage import findings_key, to_parquet
+from lakewatch.threshold.published import PublishedThreshold
 
-SCORED_SOURCES = {Source.VPC_FLOW.value, Source.ROUTE53.value}
-
-
-@dataclass(frozen=True)
-class ScorerConfig:
-    endpoint_name: str
-    threshold_parameter: str
-    results_bucket: str
-    region: str = "us-east-1"
-    pairs: str = PairSet().key
-    findings_prefix: str = "ext/lakewatch/"
-    feedback_prefix: str = "feedback/"
-    models_prefix: str = "models/"
-    canary_prefix: str = "canary/"
-    dlq_url: str = ""
-    topic_arn: str = ""
-    threshold_ttl_s: float = 60.0
-    max_receive_count: int = 0  # the queue's redrive maxReceiveCount; 0: leave it to the queue
-
-    ENV: ClassVar[dict[str, str]] = {
-        "endpoint_name": "LAKEWATCH_ENDPOINT_NAME",
-        "threshold_parameter": "LAKEWATCH_THRESHOLD_PARAMETER",
-        "results_bucket": "LAKEWATCH_RESULTS_BUCKET",
-        "region": "LAKEWATCH_REGION",
-        "pairs": "LAKEWATCH_PAIRS",
-        "findings_prefix": "LAKEWATCH_FINDINGS_PREFIX",
-        "feedback_prefix": "LAKEWATCH_FEEDBACK_PREFIX",
-        "models_prefix": "LAKEWATCH_MODELS_PREFIX",
-        "canary_prefix": "LAKEWATCH_CANARY_PREFIX",
-        "dlq_url": "LAKEWATCH_DLQ_URL",
-        "topic_arn": "LAKEWATCH_FINDINGS_TOPIC_ARN",
-        "threshold_ttl_s": "LAKEWATCH_THRESHOLD_TTL_S",
-        "max_receive_count": "LAKEWATCH_MAX_RECEIVE_COUNT",
-    }
-    _NUMBERS: ClassVar[dict[str, type]] = {"threshold_ttl_s": float, "max_receive_count": int}
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> ScorerConfig:
-        values: dict[str, Any] = {}
-        for name, var in cls.ENV.items():
-            if env.get(var):
-                try:
-                    values[name] = cls._NUMBERS.get(name, str)(env[var])
-                except ValueError:
-                    raise ValueError(f"{var}={env[var]!r} is not a number") from None
-        missing = [
-            cls.ENV[n]
-            for n in ("endpoint_name", "threshold_parameter", "results_bucket")
-            if n not in values
-        ]
-        if missing:
-            raise ValueError(f"scorer configuration is missing {', '.join(missing)}")
-        return cls(**values)
-
-    def to_env(self) -> dict[str, str]:
-        return {
-            var: str(getattr(self, name))
-            for name, var in self.ENV.items()
-            if getattr(self, name) not in ("", None, 0)
-        }
-
-    def last_attempt(self, receive_count: int) -> bool:
-        """True when the queue would dead-letter the message rather than deliver it again."""
-        return 0 < self.max_receive_count <= receive_count
+# The sources lakewatch's Security Lake subscriber subscribes to, so the only ones its queue
+# carries: those the scorer scores (the views' sources; CloudTrail joins them with issue 29)
+# and Security Hub's findings, which the review reads as evidence and the scorer skips.
+SCORED_SOURCES = frozenset({Source.VPC_FLOW.value, Source.ROUTE53.value})
+EVIDENCE_SOURCES = frozenset({Source.SH_FINDINGS.value})
+READ_SOURCES = SCORED_SOURCES | EVIDENCE_SOURCES
+# the source folder of any key under aws/, data object or not (Iceberg metadata, manifests)
+_SOURCE_FOLDER = re.compile(r"^aws/(?P<source>[A-Z0-9_]+)/")
 
 
 @dataclass
@@ -130,8 +89,333 @@ def shifted(values: np.ndarray, views: list[str], offsets: dict[str, float]) -> 
     view's own threshold, whatever compares it downstream."""
     if not offsets:
         return values
-    inbound = np.array([v == "ingress_peer" for v in views])
+    inbound = np.array([v == View.INGRESS_PEER for v in views])
     return values - np.where(inbound, offsets.get("inbound", 0.0), offsets.get("outbound", 0.0))
+
+
+@dataclass
+class ScoredObject:
+    """An object's findings and the threshold record they were found against."""
+
+    findings: list[dict[str, Any]]
+    threshold: PublishedThreshold | None
+
+
+SCORE_CHUNK = 65_536  # pairs scored at a time: their text as Python strings only meanwhile
+
+
+class MemoryBudget:
+    """The peak memory one object may take (``ScorerConfig.memory_budget_mb``; 0: none).
+
+    ``check`` compares the process's resident memory with it between bounded steps (a
+    record batch read, a chunk of pairs scored), so an object that cannot fit fails with a
+    reason naming it, its rows and the budget, before the function runs out of memory (which
+    would fail every retry and leave no reason). The failure is retried, not poison: resident
+    memory includes what earlier objects left in a warm function's allocators, so a fresh
+    function may well fit it; the queue's last receive dead-letters it with this reason."""
+
+    def __init__(self, budget_mb: int, uri: str, rows: int = 0):
+        self.budget_mb, self.uri, self.rows = budget_mb, uri, rows
+
+    def check(self, step: str) -> None:
+        if not self.budget_mb:
+            return
+        rss = resident_mb()
+        if rss > self.budget_mb:
+            raise TransientError(
+                f"{self.uri} ({self.rows:,} rows) needs more memory than the scorer's budget "
+                f"of {self.budget_mb:,} MB (LAKEWATCH_MEMORY_BUDGET_MB): {rss:,.0f} MB resident "
+                f"while {step}; give the function more memory or split the object"
+            )
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (MB)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):  # not Linux: the peak is an upper bound
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def suppressed(table: pa.Table, silenced: list[Suppression]) -> np.ndarray:
+    """Which of the scored pairs an analyst's suppression silences (``Suppression.covers``),
+    asked only of the pairs of the suppressions' entities."""
+    entities = pa.array(sorted({e for s in silenced for e in (s.entity, f"{s.entity}/in")}))
+    out = np.zeros(table.num_rows, bool)
+    (rows,) = np.nonzero(pc.is_in(table["entity"], entities).to_numpy(zero_copy_only=False))
+    if len(rows):
+        some = table.take(pa.array(rows)).select(["entity", "ip", "view"])
+        out[rows] = [
+            any(s.covers(e, ip, v) for s in silenced)
+            for e, ip, v in zip(
+                some["entity"].to_pylist(),
+                some["ip"].to_pylist(),
+                some["view"].to_pylist(),
+                strict=True,
+            )
+        ]
+    return out
+
+
+def all_pairs(table: pa.Table) -> list[ScoredPair]:
+    """Every scored pair of ``table`` (``needed_pairs``'s columns) as a ``ScoredPair``: the
+    scorer's way before ``needed_pairs``, which the tests hold it to."""
+    # Python values once per column (a numpy scalar a field costs a 1M-row object seconds)
+    return [
+        ScoredPair(e, ip, view, None if s != s else s, k, n, first, last)
+        for e, ip, view, s, k, n, first, last in zip(
+            table["entity"].to_pylist(),
+            table["ip"].to_pylist(),
+            table["view"].to_pylist(),
+            table["score"].to_pylist(),
+            table["known_entity"].to_pylist(),
+            table["event_time_count"].to_pylist(),
+            table["event_time_min"].to_pylist(),
+            table["event_time_max"].to_pylist(),
+            strict=True,
+        )
+    ]
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Each value's index among the column's distinct values."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+
+
+def _bool(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), bool)
+
+
+def needed_pairs(
+    table: pa.Table,
+    own_addresses: Mapping[str, set[str]],
+    threshold: PublishedThreshold,
+    entity_rates: Mapping[str, float],
+) -> tuple[list[ScoredPair], dict[tuple[str, int], float]]:
+    """The scored pairs (``table``: entity, ip, view, event_time_count/min/max, score with nan
+    for none, known_entity) that a finding or an incident can involve, as ``ScoredPair``s in
+    the table's order, and the normal tail the incidents weigh each entity's hour against
+    (``incidents.group``'s ``tail``: counted over every pair). ``object_findings`` finds on
+    them exactly what it finds on every pair (``all_pairs``); the chosen are
+
+    - the pairs of entities the model does not know, and those under the wider of the
+      threshold and the loose threshold (pair findings, scans, connections, entity incidents);
+    - every inbound pair of an address under it with three or more instances (an inbound
+      sweep takes every instance it reached, whatever each scored);
+    - the pairs with the account's own addresses (the other ends of flagged connections
+      between instances, whatever they scored);
+    - the outbound call each chosen inbound pair may answer (``answered`` leaves an answer out,
+      or gives it its call's verdict).
+    """
+    t = threshold.threshold
+    loose = threshold.loose_threshold
+    wide = t if loose is None else max(loose, t)
+    score = np.asarray(table["score"].to_numpy(), np.float64)
+    valid = ~np.isnan(score)
+    known = _bool(table["known_entity"])
+    egress = _bool(pc.equal(table["view"], str(View.EGRESS_PEER)))
+    ingress = _bool(pc.equal(table["view"], str(View.INGRESS_PEER)))
+    with np.errstate(invalid="ignore"):
+        under_t = valid & (score < t)
+        under_wide = valid & (score < wide)
+    ip = _codes(table["ip"])
+    n_ips = int(ip.max(initial=0)) + 1
+    # one integer per (instance, address): an inbound pair and the outbound call it answers
+    link = _codes(pc.replace_substring_regex(table["entity"], r"/in$", "")) * n_ips + ip
+    counted = known & valid & ~(ingress & np.isin(link, link[egress]))  # what ``group`` counts
+    tail: dict[tuple[str, int], float] = defaultdict(float)
+    if threshold.target_fpr is not None:  # the tail only matters given the rate
+        window = np.asarray(table["event_time_min"].to_numpy(), np.int64) // WINDOW_MS
+        hour = _codes(table["entity"]) * (int(window.max(initial=0)) + 1) + window
+        wanted = counted & under_t
+        hours, first = np.unique(hour[wanted], return_index=True)
+        every = np.sort(hour[counted])
+        sizes = np.searchsorted(every, hours, side="right") - np.searchsorted(every, hours)
+        at = np.nonzero(wanted)[0][first]
+        names = table["entity"].take(pa.array(at)).to_pylist()
+        for name, w, size in zip(names, window[at].tolist(), sizes.tolist(), strict=True):
+            rate = entity_rates.get(name, threshold.target_fpr or 0.0)
+            lam = 0.0
+            for _ in range(size):  # summed pair by pair, as ``group`` sums it
+                lam += rate
+            tail[(name, w)] = lam
+    chosen = ~known | under_wide
+    # inbound sweeps: every inbound pair of an address under ``wide`` with 3+ instances
+    per_ip = np.bincount(np.unique(link[counted & under_wide]) % n_ips, minlength=n_ips)
+    sweeps = np.nonzero(per_ip >= SCAN_MIN_INSTANCES)[0]
+    if len(sweeps):
+        chosen |= ingress & np.isin(ip, sweeps)
+    mine = sorted({a for addresses in own_addresses.values() for a in addresses})
+    if mine:
+        chosen |= _bool(pc.is_in(table["ip"], pa.array(mine, pa.string())))
+    chosen |= egress & np.isin(link, link[chosen & ingress])
+    rows = np.nonzero(chosen)[0]
+    return all_pairs(table.take(pa.array(rows))), tail
+
+
+def object_findings(
+    pairs: list[ScoredPair],
+    own_addresses: Mapping[str, set[str]],
+    threshold: PublishedThreshold,
+    entity_rates: Mapping[str, float],
+    key: LakeKey,
+    bucket: str,
+    result: ObjectResult,
+    *,
+    tail: Mapping[tuple[str, int], float] | None = None,
+    now_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """Pair findings, incidents, their members and the other ends of flagged connections,
+    in the order they are written. ``tail``: the normal tail, when ``pairs`` are not all the
+    object's (``needed_pairs``); without it ``incidents.group`` counts it over ``pairs``."""
+    common: dict[str, Any] = {
+        "threshold": threshold,
+        "source": key,
+        "bucket": bucket,
+        "now_ms": int(time.time() * 1000) if now_ms is None else now_ms,
+    }
+    reviewed = answered(pairs, unless_under=threshold.threshold)
+    findings = findings_for(reviewed, **common)
+    incidents = incidents_of(
+        pairs,
+        threshold.threshold,
+        strict=threshold.strict_threshold,
+        rate=threshold.target_fpr,
+        entity_rates=entity_rates,
+        loose=threshold.loose_threshold,
+        tail=tail,
+    )
+    ends = Ends(pairs, own_addresses)
+    incidents += connections(ends, threshold.threshold, threshold.loose_threshold)
+    findings += member_findings(incidents, **common)
+    findings += other_end_findings(
+        ends, flagged_pairs(reviewed, incidents, threshold.threshold), **common
+    )
+    result.anomalies = sum(
+        1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
+    )
+    result.unknown = len(findings) - result.anomalies
+    result.incidents = len(incidents)
+    findings += [incident_finding(i, **common) for i in incidents]
+    return findings
+
+
+ACCESS_DENIED = ("AccessDenied", "403", "AccessDeniedException", "KMS.AccessDeniedException")
+WHOLE_BYTES = 16 * 2**20  # objects up to this size are read in one GET, larger in ranges
+
+
+def _object_size(response: dict[str, Any]) -> int:
+    """The whole object's size from a ranged GET's answer (``Content-Range: bytes a-b/size``)."""
+    content_range = str(response.get("ContentRange") or "")
+    if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+        return int(content_range.rsplit("/", 1)[1])
+    return int(response.get("ContentLength") or 0)  # the server sent it whole
+
+
+class RangedObject(io.RawIOBase):
+    """A seekable, read-only file over an S3 object, each read one ranged GET (the Parquet
+    reader asks for its footer, then each row group's column chunks)."""
+
+    def __init__(self, read_range: Callable[[str], bytes], size: int):
+        super().__init__()
+        self.read_range, self.size, self.pos = read_range, size, 0
+        self.requests = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self.pos + size)
+        if end <= self.pos:
+            return b""
+        self.requests += 1
+        data = self.read_range(f"bytes={self.pos}-{end - 1}")
+        self.pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def subscribed_key(ref: ObjectRef, config: ScorerConfig, result: ObjectResult) -> LakeKey | None:
+    """The parsed key of an object the scorer reads, before anything is fetched; None (with
+    ``result.skipped`` saying why) for what a subscriber's queue carries and the scorer does
+    not score; ``PoisonMessage`` for anything it never reads.
+
+    - The bucket must be the lake's (``config.lake_bucket``), or the results bucket for the
+      canary's VPC Flow objects under ``config.canary_prefix``: another bucket is poison naming
+      both (on ``aws`` the role could not read it; on ``local`` nothing else would stop it).
+    - In the lake, a data object of a scored source at the bucket's root (what the function's
+      IAM policy grants) is read. Security Lake's own non-data keys under a read source's
+      folder (Iceberg ``metadata/``, manifests) and the evidence sources' objects are skipped,
+      not failed: they are expected on the queue, and a dead letter for each would bury the
+      ones that matter. A key of any other source, or outside ``aws/<SOURCE>/``, is poison: the
+      subscription does not carry it, so something else sent it.
+    - An unknown source version can never be read: poison."""
+    lake, results = config.lake_bucket, config.results_bucket
+    uri = f"s3://{ref.bucket}/{ref.key}"
+    parsed = parse_key(ref.key)
+    if ref.bucket == results and ref.bucket != lake:
+        if (
+            parsed is None
+            or parsed.prefix != config.canary_prefix
+            or parsed.source != Source.VPC_FLOW.value
+        ):
+            raise PoisonMessage(
+                f"{uri}: the results bucket {results} holds nothing the scorer reads but the "
+                f"canary's VPC_FLOW objects under {config.canary_prefix}; the lake is {lake}"
+            )
+    elif not lake:
+        raise TransientError(
+            f"{uri}: the scorer has no lake bucket configured (LAKEWATCH_LAKE_BUCKET): "
+            "redeploy it with lakewatch's settings"
+        )
+    elif ref.bucket != lake:
+        raise PoisonMessage(
+            f"{uri}: bucket {ref.bucket} is not the Security Lake bucket {lake} (nor the "
+            f"results bucket {results}, for the canary) the scorer reads: not fetched"
+        )
+    else:
+        folder = _SOURCE_FOLDER.match(ref.key)
+        source = folder["source"] if folder else None
+        if source not in READ_SOURCES:
+            raise PoisonMessage(
+                f"{uri}: not under a source lakewatch reads "
+                f"(aws/<{'|'.join(sorted(READ_SOURCES))}>/ at the bucket's root): not fetched"
+            )
+        if parsed is None or parsed.prefix:
+            result.skipped = "not a Security Lake data object (metadata, manifest or other)"
+            return None
+        if parsed.source not in SCORED_SOURCES:
+            result.skipped = (
+                f"source {parsed.source} is evidence, not scored "
+                f"({' and '.join(sorted(SCORED_SOURCES))} are)"
+            )
+            return None
+    assert parsed is not None
+    if parsed.version not in SOURCE_VERSIONS:
+        raise PoisonMessage(f"{ref.key}: unknown Security Lake source version {parsed.version}")
+    return parsed
 
 
 class Scorer:
@@ -168,155 +452,167 @@ class Scorer:
 
     # one object ---------------------------------------------------------------------------
 
-    def _get(self, ref: ObjectRef) -> bytes:
+    def _get(self, ref: ObjectRef, bytes_range: str = "") -> dict[str, Any]:
+        """GetObject (of ``bytes_range``, when given), its failures as a retry or poison."""
+        where = {"Bucket": ref.bucket, "Key": ref.key}
         try:
-            return self.clients("s3").get_object(Bucket=ref.bucket, Key=ref.key)["Body"].read()
+            if bytes_range:
+                return self.clients("s3").get_object(**where, Range=bytes_range)
+            return self.clients("s3").get_object(**where)
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
                 raise TransientError(f"s3://{ref.bucket}/{ref.key} does not exist (yet)") from None
-            if code in ("AccessDenied", "403"):
-                raise TransientError(f"access denied reading s3://{ref.bucket}/{ref.key}") from None
+            if code == "InvalidRange":  # no byte to read: an empty object
+                raise PoisonMessage(f"{ref.key}: cannot read as Parquet: empty object") from None
+            if code in ACCESS_DENIED:
+                # a role, bucket or key policy: no retry changes it (and without s3:ListBucket,
+                # which the function has not, S3 answers a deleted object so too)
+                raise PoisonMessage(
+                    f"access denied reading s3://{ref.bucket}/{ref.key} ({code}): the "
+                    "function's role may not read it, or it no longer exists"
+                ) from None
             raise TransientError(f"reading s3://{ref.bucket}/{ref.key}: {code}") from None
         except BotoCoreError as err:
             raise TransientError(f"reading s3://{ref.bucket}/{ref.key}: {err}") from None
 
-    def process_object(self, ref: ObjectRef) -> ObjectResult:
-        result = ObjectResult(ref.bucket, ref.key)
-        key = parse_key(ref.key)
-        if key is None:
-            result.skipped = "not a Security Lake data object (metadata, manifest or other)"
-            return result
-        if key.source not in SCORED_SOURCES:
-            result.skipped = f"source {key.source} is not scored (VPC_FLOW and ROUTE53 are)"
-            return result
-        if key.version not in ("1.0", "2.0"):
-            raise PoisonMessage(f"{ref.key}: unknown Security Lake source version {key.version}")
-        body = self._get(ref)
-        extracted = object_pairs(body, key, self.pair_set, self.config.region)
-        result.rows = extracted.rows
-        table = extracted.pairs
-        counts = table["event_time_count"].to_pylist()
-        result.candidates = sum(counts)
-        statuses: Counter[str] = Counter()
-        for status, n in zip(table["status"].to_pylist(), counts, strict=True):
-            statuses[status] += n
-        result.dropped = {s: n for s, n in statuses.items() if s not in self.pair_set.keep}
-        kept = table.filter(pc.is_in(table["status"], pa.array(list(self.pair_set.keep))))
-        if kept.num_rows == 0:
-            return result
-        # already one row per (entity, ip, view): a pair's status follows from the pair alone
-        result.pairs = kept.num_rows
-        threshold = self.thresholds.get()
-        entities = kept["entity"].to_pylist()
-        ips = kept["ip"].to_pylist()
+    def _open(self, ref: ObjectRef) -> ObjectBody:
+        """The object's bytes; a large one (over ``WHOLE_BYTES``) as a file read in ranges,
+        so only its footer and the column chunks the views read are fetched, a row group at
+        a time, and the object is never in memory whole."""
+        first = self._get(ref, f"bytes=0-{WHOLE_BYTES - 1}")
+        size = _object_size(first)
+        if size <= WHOLE_BYTES:
+            return self._body(ref, first)
+        first["Body"].close()
+        return RangedObject(lambda span: self._body(ref, self._get(ref, span)), size)
+
+    def _body(self, ref: ObjectRef, response: dict[str, Any]) -> bytes:
+        """A response's bytes; the connection failing while they stream is transient, like
+        the request failing (not the object's fault: no poison)."""
         try:
-            scores = invoke_pairs(
-                self.clients("sagemaker-runtime"), self.config.endpoint_name, entities, ips
-            )
-        except EndpointError as err:
-            raise TransientError(str(err)) from None
-        views = kept["view"].to_pylist()
-        values = shifted(
-            self._combined(threshold, entities, ips, scores.dot_product),
-            views,
-            threshold.get("view_offsets") or {},
-        )
-        known = (
-            scores.known_entity if scores.known_entity is not None else np.ones(len(entities), bool)
-        )
-        # Python values once per column (a numpy scalar a field costs a 1M-row object seconds)
-        pairs = [
-            ScoredPair(e, ip, view, None if s != s else s, k, n, first, last)
-            for e, ip, view, s, k, n, first, last in zip(
-                entities,
-                ips,
-                views,
-                np.asarray(values, np.float64).tolist(),
-                np.asarray(known, bool).tolist(),
-                kept["event_time_count"].to_pylist(),
-                kept["event_time_min"].to_pylist(),
-                kept["event_time_max"].to_pylist(),
-                strict=True,
-            )
-        ]
-        silenced = self.suppressions.active()
-        if silenced:
-            kept_pairs = [
-                p for p in pairs if not any(s.covers(p.entity, p.ip, p.view) for s in silenced)
-            ]
-            result.suppressed = len(pairs) - len(kept_pairs)
-            pairs = kept_pairs
-        now_ms = int(time.time() * 1000)
-        reviewed = answered(pairs, unless_under=threshold["threshold"])
-        findings = findings_for(
-            reviewed, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms
-        )
-        incidents = incidents_of(
-            pairs,
-            threshold["threshold"],
-            strict=threshold.get("strict_threshold"),
-            rate=threshold.get("target_fpr"),
-            entity_rates=self.entity_rates.get(threshold),
-            loose=threshold.get("loose_threshold"),
-        )
-        ends = Ends(pairs, extracted.own_addresses)
-        incidents += connections(ends, threshold["threshold"], threshold.get("loose_threshold"))
-        findings += member_findings(
-            incidents,
-            threshold=threshold,
-            source=key,
-            bucket=ref.bucket,
-            now_ms=now_ms,
-        )
-        findings += other_end_findings(
-            ends,
-            flagged_pairs(reviewed, incidents, threshold["threshold"]),
-            threshold=threshold,
-            source=key,
-            bucket=ref.bucket,
-            now_ms=now_ms,
-        )
-        result.anomalies = sum(
-            1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
-        )
-        result.unknown = len(findings) - result.anomalies
-        result.incidents = len(incidents)
-        findings += [
-            incident_finding(i, threshold=threshold, source=key, bucket=ref.bucket, now_ms=now_ms)
-            for i in incidents
-        ]
-        if findings:
-            result.findings = self._write(findings, key, threshold)
-            result.alerts = self._alert(findings)
+            return bytes(response["Body"].read())
+        except (BotoCoreError, OSError) as err:
+            raise TransientError(f"reading s3://{ref.bucket}/{ref.key}: {err}") from None
+
+    def process_object(self, ref: ObjectRef) -> ObjectResult:
+        """Read the object a notification names, score it, write its findings and alert."""
+        result = ObjectResult(ref.bucket, ref.key)
+        key = subscribed_key(ref, self.config, result)
+        if key is None:
+            return result
+        scored = self.score_object(self._open(ref), key, ref.bucket, result)
+        if scored.findings and scored.threshold is not None:
+            result.findings = self._write(scored.findings, key, scored.threshold)
+            result.alerts = self._alert(scored.findings)
         return result
 
-    def _combined(
-        self, threshold: dict[str, Any], entities: list[str], ips: list[str], dots: np.ndarray
-    ) -> np.ndarray:
-        """The score the threshold applies to: the detector's, or the bare dot product."""
-        if threshold.get("score", "dot_product") != "detector":
-            return dots
+    def score_object(
+        self, body: ObjectBody, key: LakeKey, bucket: str, result: ObjectResult
+    ) -> ScoredObject:
+        """An object's findings from its bytes (or a seekable file of them), filling
+        ``result``'s counts: what the function does between reading the object and writing its
+        findings (the backtest calls it on objects it read itself).
+
+        Memory is bounded by the object's distinct pairs held as Arrow and numpy columns, not
+        Python objects: only the pairs a finding or an incident can involve (``needed_pairs``)
+        become ``ScoredPair``s. Past ``config.memory_budget_mb`` the object is poison, with its
+        size and the budget (``MemoryBudget``), not an out-of-memory crash."""
+        budget = MemoryBudget(self.config.memory_budget_mb, f"s3://{bucket}/{key.key}")
+        extracted = object_pairs(body, key, self.pair_set, self.config.region, budget=budget)
+        kept = self._kept(extracted, result)
+        if kept.num_rows == 0:
+            return ScoredObject([], None)
+        threshold = self.thresholds.get()
+        values, known = self._scores(kept, threshold, budget)
+        table = kept.append_column("score", pa.array(values, pa.float64())).append_column(
+            "known_entity", pa.array(known, pa.bool_())
+        )
+        silenced = self.suppressions.active()
+        if silenced:
+            covered = suppressed(table, silenced)
+            result.suppressed = int(covered.sum())
+            table = table.filter(pa.array(~covered))
+        rates = self.entity_rates.get(threshold)
+        pairs, tail = needed_pairs(table, extracted.own_addresses, threshold, rates)
+        budget.check("choosing the pairs findings can involve")
+        findings = object_findings(
+            pairs, extracted.own_addresses, threshold, rates, key, bucket, result, tail=tail
+        )
+        return ScoredObject(findings, threshold)
+
+    def _kept(self, extracted: ObjectPairs, result: ObjectResult) -> pa.Table:
+        """The pairs the model scores; the rest counted by why they were dropped."""
+        result.rows = extracted.rows
+        table = extracted.pairs
+        result.candidates = int(pc.sum(table["event_time_count"]).as_py() or 0)
+        by_status = table.group_by("status").aggregate([("event_time_count", "sum")])
+        statuses = dict(
+            zip(
+                by_status["status"].to_pylist(),
+                by_status["event_time_count_sum"].to_pylist(),
+                strict=True,
+            )
+        )
+        result.dropped = {s: n for s, n in statuses.items() if s not in self.pair_set.keep}
+        kept = table.filter(pc.is_in(table["status"], pa.array(list(self.pair_set.keep))))
+        # already one row per (entity, ip, view): a pair's status follows from the pair alone
+        result.pairs = kept.num_rows
+        return kept
+
+    def _scores(
+        self, kept: pa.Table, threshold: PublishedThreshold, budget: MemoryBudget
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each pair's score the threshold applies to (endpoint, then detector; nan where
+        none) and whether the model knows its entity, ``SCORE_CHUNK`` pairs at a time (their
+        text as Python strings only while they are scored)."""
+        n = kept.num_rows
+        values = np.full(n, np.nan)
+        known = np.ones(n, bool)
+        detector = self._detector(threshold)
+        runtime = self.clients("sagemaker-runtime")
+        for start in range(0, n, SCORE_CHUNK):
+            part = kept.slice(start, SCORE_CHUNK)
+            entities, ips = part["entity"].to_pylist(), part["ip"].to_pylist()
+            try:
+                scores = invoke_pairs(runtime, self.config.endpoint_name, entities, ips)
+            except EndpointError as err:
+                raise TransientError(str(err)) from None
+            dots = scores.dot_product
+            combined = dots if detector is None else detector.score_pairs(entities, ips, dots)
+            stop = start + part.num_rows
+            values[start:stop] = shifted(
+                np.asarray(combined, np.float64), part["view"].to_pylist(), threshold.view_offsets
+            )
+            if scores.known_entity is not None:
+                known[start:stop] = np.asarray(scores.known_entity, bool)
+            budget.check(f"scoring pairs {start:,}-{stop:,} of {n:,}")
+        return values, known
+
+    def _detector(self, threshold: PublishedThreshold) -> Detector | None:
+        """The threshold's detector, when it is for one (None: the bare dot product)."""
+        if not threshold.of_detector:
+            return None
         try:
-            found = self.detectors.get(threshold["model_id"])
+            found = self.detectors.get(threshold.model_id)
         except (ClientError, BotoCoreError) as err:
-            raise TransientError(
-                f"reading the detector of {threshold['model_id']}: {err}"
-            ) from None
+            raise TransientError(f"reading the detector of {threshold.model_id}: {err}") from None
         if found is None:
             raise TransientError(
-                f"threshold {threshold.get('version')} is for the detector of model "
-                f"{threshold['model_id']}, which has none published (yet)"
+                f"threshold {threshold.version} is for the detector of model "
+                f"{threshold.model_id}, which has none published (yet)"
             )
-        return found.score_pairs(entities, ips, dots)
+        return found
 
-    def _write(self, findings: list[dict[str, Any]], key, threshold: dict[str, Any]) -> str:
+    def _write(
+        self, findings: list[dict[str, Any]], key: LakeKey, threshold: PublishedThreshold
+    ) -> str:
         prefix = (
             canary_findings_prefix(self.config.canary_prefix)
             if key.prefix == self.config.canary_prefix
             else self.config.findings_prefix
         )
-        out = findings_key(prefix, key, threshold["model_id"])
+        out = findings_key(prefix, key, threshold.model_id)
         try:
             self.clients("s3").put_object(
                 Bucket=self.config.results_bucket, Key=out, Body=to_parquet(findings)

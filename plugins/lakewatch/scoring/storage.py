@@ -1,9 +1,10 @@
 """Where findings are written, and as what: Parquet in a Security Lake custom-source layout.
 
 ``ext/lakewatch/region=<r>/accountId=<a>/eventDay=<YYYYMMDD>/<id>.parquet`` (queryable with
-Athena; the README gives the DDL), one file per source object and model, so reprocessing an
-object rewrites its file (a threshold re-publish or rollback in between included). The schema
-is explicit, so every file of a day has the same columns whatever its findings hold.
+Athena; the DDL: docs/operate.md#findings-in-athena), one file per source object and model, so
+reprocessing an object rewrites its file (a threshold re-publish or rollback in between
+included). The schema is explicit, so every file of a day has the same columns whatever its
+findings hold.
 """
 
 from __future__ import annotations

@@ -27,14 +27,16 @@ from lakewatch.extract.daily import results_store
 from lakewatch.lake import notify
 from lakewatch.lake.layout import Source, object_key, parse_key
 from lakewatch.lake.records import vpc_egress_row, vpc_table
+from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.model.detector import Detector
-from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.detector_cache import DetectorCache
 from lakewatch.model.registry import Registry
 from lakewatch.names import canary_findings_prefix, digest
 from lakewatch.scoring.storage import findings_key
 from lakewatch.settings import Settings
 from lakewatch.threshold.publish import read_published
+from lakewatch.threshold.published import PublishedThreshold
 from lakewatch.threshold.sets import random_public
 
 
@@ -115,13 +117,49 @@ def run_canary(
     timeout_s: float = 300,
     poll_s: float = 2.0,
 ) -> CanaryResult:
+    """Write the canary object, announce it on the subscriber queue, and check that the
+    scorer's findings for it flag its random address and nothing else."""
     store = results_store(settings, clients)
     threshold = read_published(clients("ssm"), settings.threshold_parameter)
     if threshold is None:
         raise CheckFailed(f"no threshold published at {settings.threshold_parameter}")
-    record = Registry(store, settings.models_prefix).get(threshold["model_id"])
+    entity, normal_ip, bad_ip = _canary_pairs(settings, clients, store, threshold, run_key)
+    key, meta = _write_canary(settings, store, entity, (normal_ip, bad_ip), run_key)
+    started = _announce(settings, clients, key, meta)
+    parsed = parse_key(key)
+    assert parsed is not None  # object_key wrote it
+    out_key = findings_key(
+        canary_findings_prefix(settings.canary_prefix),
+        parsed,
+        threshold.model_id,
+    )
+    found = _await_findings(settings, store, key, out_key, timeout_s, poll_s)
+    result = CanaryResult(
+        entity, normal_ip, bad_ip, store.uri(key), store.uri(out_key), time.monotonic() - started
+    )
+    anomalies = [f for f in found if dict(f["unmapped"])["lakewatch.kind"] == "anomalous_pair"]
+    flagged = [f["observables"][1]["value"] for f in anomalies]
+    result.findings = [{"ip": ip} for ip in flagged]
+    if flagged != [bad_ip]:
+        raise CheckFailed(
+            f"expected exactly one finding, for ({entity}, {bad_ip}); got "
+            f"{flagged or 'none'} in {result.findings_uri}"
+        )
+    return result
+
+
+def _canary_pairs(
+    settings: Settings,
+    clients: ClientFactory,
+    store: S3Store,
+    threshold: PublishedThreshold,
+    run_key: str,
+) -> tuple[str, str, str]:
+    """(instance, usual address, flagged address) from the pairs the threshold's model
+    trained on (``choose_pairs``), scored against the outbound view's threshold."""
+    record = Registry(store, settings.models_prefix).get(threshold.model_id)
     if record is None:
-        raise CheckFailed(f"the threshold's model {threshold['model_id']} is not registered")
+        raise CheckFailed(f"the threshold's model {threshold.model_id} is not registered")
     candidates = []
     for key in record.extra.get("train_parts", [])[:3]:
         for line in store.get(key).decode().splitlines()[:2000]:
@@ -129,19 +167,26 @@ def run_canary(
             candidates.append((e, ip))
     runtime = clients("sagemaker-runtime")
     # the canary's pairs are outbound: with per-view thresholds, compare with that view's
-    outbound = (threshold.get("view_offsets") or {}).get("outbound", 0.0)
-    entity, normal_ip, bad_ip = choose_pairs(
+    outbound = threshold.view_offsets.get("outbound", 0.0)
+    return choose_pairs(
         runtime,
         settings.endpoint_name,
-        threshold["threshold"] + outbound,
+        threshold.threshold + outbound,
         candidates,
         int(digest(run_key), 16),
         DetectorCache(clients("s3"), settings.results_bucket_name, settings.models_prefix).get(
-            threshold["model_id"]
+            threshold.model_id
         )
-        if threshold.get("score") == "detector"
+        if threshold.of_detector
         else None,
     )
+
+
+def _write_canary(
+    settings: Settings, store: S3Store, entity: str, ips: tuple[str, str], run_key: str
+) -> tuple[str, dict[str, Any]]:
+    """The canary VPC Flow object, one outbound flow of ``entity`` per address, under
+    ``canary/`` in the results bucket: (its key, what the store returned)."""
     now = datetime.now(UTC)
     rows = [
         vpc_egress_row(
@@ -153,7 +198,7 @@ def run_canary(
             account_id=settings.account_id,
             region=settings.region,
         )
-        for i, ip in enumerate((normal_ip, bad_ip))
+        for i, ip in enumerate(ips)
     ]
     key = settings.canary_prefix + object_key(
         Source.VPC_FLOW,
@@ -164,7 +209,12 @@ def run_canary(
         f"canary-{digest(run_key, 24)}.gz.parquet",
     )
     body = parquet_bytes(vpc_table(rows))
-    meta = store.put(key, body)
+    return key, store.put(key, body)
+
+
+def _announce(settings: Settings, clients: ClientFactory, key: str, meta: dict[str, Any]) -> float:
+    """Announce the object on the subscriber queue as Security Lake would; returns when
+    (``time.monotonic``), the start of the time the scorer takes."""
     queue_url = clients("sqs").get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
     started = time.monotonic()
     notify.send(
@@ -181,18 +231,18 @@ def run_canary(
             )
         ],
     )
-    parsed = parse_key(key)
-    assert parsed is not None  # object_key wrote it
-    out_key = findings_key(
-        canary_findings_prefix(settings.canary_prefix),
-        parsed,
-        threshold["model_id"],
-    )
+    return started
+
+
+def _await_findings(
+    settings: Settings, store: S3Store, key: str, out_key: str, timeout_s: float, poll_s: float
+) -> list[dict[str, Any]]:
+    """The scorer's findings for the canary at ``out_key``, polled until they appear;
+    ``CheckFailed`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            found = pq.read_table(io.BytesIO(store.get(out_key))).to_pylist()
-            break
+            return pq.read_table(io.BytesIO(store.get(out_key))).to_pylist()
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
                 raise
@@ -202,18 +252,6 @@ def run_canary(
                 f"{key} after {timeout_s:.0f}s: is the scorer running?"
             )
         time.sleep(poll_s)
-    result = CanaryResult(
-        entity, normal_ip, bad_ip, store.uri(key), store.uri(out_key), time.monotonic() - started
-    )
-    anomalies = [f for f in found if dict(f["unmapped"])["lakewatch.kind"] == "anomalous_pair"]
-    flagged = [f["observables"][1]["value"] for f in anomalies]
-    result.findings = [{"ip": ip} for ip in flagged]
-    if flagged != [bad_ip]:
-        raise CheckFailed(
-            f"expected exactly one finding, for ({entity}, {bad_ip}); got "
-            f"{flagged or 'none'} in {result.findings_uri}"
-        )
-    return result
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.daily import results_store
@@ -30,6 +32,28 @@ class DeployResult:
     detail: dict[str, Any]
 
 
+class ServingStarted(BaseModel):
+    """A deploy begun on the endpoint (``start_serving``): what ``serving_settled`` and
+    ``finish_serving`` read back. The DAG's tasks pass it on as an XCom, so it is validated
+    where read (``from_json``) rather than trusted as a dict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint: str
+    model_id: str
+    changed: bool  # False: the endpoint already served ``model_id``
+    previous: str = ""  # what served before: on aws its endpoint config, on local its model id
+    config: str = ""  # aws: the endpoint config being put in service
+    detail: dict[str, Any] = Field(default_factory=dict)  # local: the model server's url
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ServingStarted:
+        return cls.model_validate(doc)
+
+
 def model_registry(settings: Settings, clients: ClientFactory) -> Registry:
     return Registry(results_store(settings, clients), settings.models_prefix)
 
@@ -38,26 +62,26 @@ class ModelHosting(Protocol):
     """What serves a model on the endpoint: the backend's (``lakewatch.backends``). A deploy
     is three steps, so the wait between them can be a sensor that frees its worker."""
 
-    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> dict[str, Any]: ...
+    def start_serving(self, clients: ClientFactory, record: ModelRecord) -> ServingStarted: ...
 
     def serving_settled(
-        self, clients: ClientFactory, started: dict[str, Any]
+        self, clients: ClientFactory, started: ServingStarted
     ) -> tuple[bool, str]: ...
 
-    def finish_serving(self, clients: ClientFactory, started: dict[str, Any]) -> DeployResult: ...
+    def finish_serving(self, clients: ClientFactory, started: ServingStarted) -> DeployResult: ...
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None: ...
 
 
 def start_deploy(
     settings: Settings, clients: ClientFactory, record: ModelRecord, hosting: ModelHosting
-) -> dict[str, Any]:
+) -> ServingStarted:
     """Begin serving ``record`` on the endpoint (a no-op when it already does)."""
     return hosting.start_serving(clients, record)
 
 
 def finish_deploy(
-    settings: Settings, clients: ClientFactory, started: dict[str, Any], hosting: ModelHosting
+    settings: Settings, clients: ClientFactory, started: ServingStarted, hosting: ModelHosting
 ) -> DeployResult:
     """The deploy's outcome, recorded in the registry when it changed what serves."""
     result = hosting.finish_serving(clients, started)
@@ -83,6 +107,23 @@ def rollback(
     registry = model_registry(settings, clients)
     hosting.serve_again(clients, to_model_id)
     registry.record_deploy(settings.endpoint_name, to_model_id, "rollback", {"reason": reason})
+
+
+def roll_back_refused(
+    settings: Settings,
+    clients: ClientFactory,
+    deployed: DeployResult,
+    reason: str,
+    hosting: ModelHosting,
+) -> str:
+    """After the new model failed its smoke check: serve the previous one again when this
+    deploy replaced it (the other rollback, on-call's, is ``rollback_model``); says what
+    happened, for the failed task."""
+    previous = deployed.previous_model_id
+    if previous and deployed.changed:
+        rollback(settings, clients, previous, reason, hosting)
+        return f"{reason}; rolled back to {previous}"
+    return f"{reason}; no previous model to roll back to"
 
 
 @dataclass
@@ -146,9 +187,11 @@ def smoke(
 __all__ = [
     "DeployError",
     "RollbackResult",
+    "ServingStarted",
     "deploy",
     "finish_deploy",
     "model_registry",
+    "roll_back_refused",
     "rollback",
     "rollback_model",
     "smoke",

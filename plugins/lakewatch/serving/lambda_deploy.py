@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,8 @@ from botocore.exceptions import ClientError, WaiterError
 
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.scoring.process import ScorerConfig
-from lakewatch.serving.scorer_layer import LAMBDA_RUNTIME
-from lakewatch.serving.scorer_package import Package
+from lakewatch.serving.lambda_layer import LAMBDA_RUNTIME
+from lakewatch.serving.lambda_package import Package
 
 ALIAS = "live"
 RUNTIME = LAMBDA_RUNTIME
@@ -118,19 +119,39 @@ def deploy_lambda(
     runtime: str = RUNTIME,
     architecture: str = "x86_64",
     wait_timeout: float = 600,
-    sleep=time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> ScorerDeployment:
-    env = {"Variables": config.to_env()}
+    """Make the function, its ``live`` alias and its queue mapping what the arguments say;
+    ``changed`` tells whether anything had to change."""
     settings = {
         "Role": role_arn,
         "Handler": HANDLER,
         "Runtime": runtime,
         "Timeout": timeout_s,
         "MemorySize": memory_mb,
-        "Environment": env,
+        "Environment": {"Variables": config.to_env()},
         "Layers": layers or [],
     }
-    changed = False
+    changed = _put_function(lam, function, package, settings, architecture, wait_timeout)
+    _wait_updated(lam, function, wait_timeout)
+    version = lam.publish_version(FunctionName=function, CodeSha256=package.code_sha256)["Version"]
+    alias_arn, moved = _point_alias(lam, function, version)
+    uuid, remapped = _put_mapping(lam, queue_arn, alias_arn, batch_size, batching_window_s)
+    state = _wait_enabled(lam, uuid, wait_timeout, sleep)
+    changed = changed or moved or remapped
+    return ScorerDeployment(function, version, package.code_sha256, uuid, state, changed)
+
+
+def _put_function(
+    lam: Any,
+    function: str,
+    package: Package,
+    settings: dict[str, Any],
+    architecture: str,
+    wait_timeout: float,
+) -> bool:
+    """Create the function, or update its code and then its configuration where they differ
+    from ``package`` and ``settings``; whether anything changed."""
     try:
         current = lam.get_function(FunctionName=function)["Configuration"]
     except ClientError as err:
@@ -143,70 +164,88 @@ def deploy_lambda(
             Architectures=[architecture],
             **settings,
         )
+        return True
+    changed = False
+    if current.get("CodeSha256") != package.code_sha256:
+        lam.update_function_code(FunctionName=function, ZipFile=package.body)
         changed = True
-    else:
-        if current.get("CodeSha256") != package.code_sha256:
-            lam.update_function_code(FunctionName=function, ZipFile=package.body)
-            changed = True
-            _wait_updated(lam, function, wait_timeout)
-        differs = (
-            current.get("Environment", {}).get("Variables") != env["Variables"]
-            or current.get("Timeout") != timeout_s
-            or current.get("MemorySize") != memory_mb
-            or current.get("Handler") != HANDLER
-            or current.get("Role") != role_arn
-            or current.get("Runtime") != runtime
-            or [layer["Arn"] for layer in current.get("Layers", [])] != (layers or [])
-        )
-        if differs:
-            lam.update_function_configuration(FunctionName=function, **settings)
-            changed = True
-    _wait_updated(lam, function, wait_timeout)
-    version = lam.publish_version(FunctionName=function, CodeSha256=package.code_sha256)["Version"]
+        _wait_updated(lam, function, wait_timeout)
+    if _configuration_differs(current, settings):
+        lam.update_function_configuration(FunctionName=function, **settings)
+        changed = True
+    return changed
+
+
+def _configuration_differs(current: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """Whether the deployed configuration is not ``settings`` (its layers compared by ARN)."""
+    return (
+        current.get("Environment", {}).get("Variables") != settings["Environment"]["Variables"]
+        or current.get("Timeout") != settings["Timeout"]
+        or current.get("MemorySize") != settings["MemorySize"]
+        or current.get("Handler") != settings["Handler"]
+        or current.get("Role") != settings["Role"]
+        or current.get("Runtime") != settings["Runtime"]
+        or [layer["Arn"] for layer in current.get("Layers", [])] != settings["Layers"]
+    )
+
+
+def _point_alias(lam: Any, function: str, version: str) -> tuple[str, bool]:
+    """The ``live`` alias, created or moved to ``version``: (its ARN, whether it changed)."""
     try:
         alias = lam.get_alias(FunctionName=function, Name=ALIAS)
-        if alias["FunctionVersion"] != version:
+        moved = alias["FunctionVersion"] != version
+        if moved:
             lam.update_alias(FunctionName=function, Name=ALIAS, FunctionVersion=version)
-            changed = True
-        alias_arn = alias["AliasArn"]
+        return alias["AliasArn"], moved
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
-        alias_arn = lam.create_alias(FunctionName=function, Name=ALIAS, FunctionVersion=version)[
-            "AliasArn"
-        ]
-        changed = True
+        created = lam.create_alias(FunctionName=function, Name=ALIAS, FunctionVersion=version)
+        return created["AliasArn"], True
+
+
+def _put_mapping(
+    lam: Any, queue_arn: str, alias_arn: str, batch_size: int, batching_window_s: int
+) -> tuple[str, bool]:
+    """The queue's event source mapping on the alias, created, or updated where its batching
+    differs or it is not enabled: (its UUID, whether it changed)."""
     mapping_args = {
         "BatchSize": batch_size,
         "MaximumBatchingWindowInSeconds": batching_window_s,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],  # partial batch responses
         "Enabled": True,
     }
     existing = lam.list_event_source_mappings(EventSourceArn=queue_arn, FunctionName=alias_arn).get(
         "EventSourceMappings", []
     )
-    if existing:
-        uuid = existing[0]["UUID"]
-        current = existing[0]
-        if (
-            current.get("BatchSize") != batch_size
-            or current.get("MaximumBatchingWindowInSeconds") != batching_window_s
-            or current.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]
-            or current.get("State") not in ("Enabled", "Enabling")
-        ):
-            lam.update_event_source_mapping(UUID=uuid, FunctionName=alias_arn, **mapping_args)
-            changed = True
-    else:
-        uuid = lam.create_event_source_mapping(
+    if not existing:
+        created = lam.create_event_source_mapping(
             EventSourceArn=queue_arn, FunctionName=alias_arn, **mapping_args
-        )["UUID"]
-        changed = True
+        )
+        return created["UUID"], True
+    current = existing[0]
+    uuid = current["UUID"]
+    if (
+        current.get("BatchSize") != batch_size
+        or current.get("MaximumBatchingWindowInSeconds") != batching_window_s
+        or current.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]
+        or current.get("State") not in ("Enabled", "Enabling")
+    ):
+        lam.update_event_source_mapping(UUID=uuid, FunctionName=alias_arn, **mapping_args)
+        return uuid, True
+    return uuid, False
+
+
+def _wait_enabled(
+    lam: Any, uuid: str, wait_timeout: float, sleep: Callable[[float], object]
+) -> str:
+    """Until the mapping is Enabled (its state); an error once it is disabled, being deleted
+    or past ``wait_timeout``."""
     deadline = time.monotonic() + wait_timeout
     while True:
         state = lam.get_event_source_mapping(UUID=uuid)["State"]
         if state == "Enabled":
-            break
+            return state
         if state in ("Disabled", "Deleting") or time.monotonic() > deadline:
             raise RuntimeError(f"event source mapping {uuid} is {state}, not Enabled")
         sleep(2)
-    return ScorerDeployment(function, version, package.code_sha256, uuid, state, changed)

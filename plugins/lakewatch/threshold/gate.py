@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from lakewatch.threshold.choose import Evaluation
+from lakewatch.threshold.published import PublishedThreshold
 
 
 def gate(
     evaluation: Evaluation,
-    previous: dict[str, Any] | None,
+    previous: PublishedThreshold | None,
     model_id: str,
     *,
     min_auc: float,
@@ -27,14 +26,15 @@ def gate(
     for kind, size in evaluation.sizes.items():
         if kind != "normal" and size < min_abnormal:
             reasons.append(f"only {size} abnormal pairs of kind {kind} (need {min_abnormal})")
-    same_scale = previous and previous.get("score", "dot_product") == score
-    if previous and same_scale and previous.get("model_id") == model_id and not override:
+    # a new model's or a new score's scale: nothing to compare the threshold with
+    same_scale = previous is not None and (previous.score, previous.model_id) == (score, model_id)
+    if previous is not None and same_scale and not override:
         q = evaluation.normal_quantiles
         iqr = max(q["p75"] - q["p25"], 1e-9)
-        shift = abs(evaluation.chosen.threshold - float(previous["threshold"])) / iqr
+        shift = abs(evaluation.chosen.threshold - previous.threshold) / iqr
         if shift > max_shift_iqr:
             reasons.append(
-                f"threshold moved from {float(previous['threshold']):.4f} to "
+                f"threshold moved from {previous.threshold:.4f} to "
                 f"{evaluation.chosen.threshold:.4f}, {shift:.2f} interquartile ranges of the "
                 f"normal scores (limit {max_shift_iqr}); rerun with override=true if the "
                 "traffic really changed"

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from lakewatch.lake.sink import ObjectStore
 from lakewatch.names import threshold_history_prefix, threshold_index_key, threshold_night_prefix
+from lakewatch.threshold.published import PublishedThreshold, parse_published
 
 
 @dataclass
@@ -51,7 +52,8 @@ class ThresholdRecord:
     view_offsets: dict[str, float] = field(default_factory=dict)
 
     def compact(self) -> dict[str, Any]:
-        """What goes to SSM (well under its 4 KB limit)."""
+        """What goes to SSM (well under its 4 KB limit), read back as ``PublishedThreshold``:
+        each key is one of its fields (``test_published`` checks), so none is lost."""
         chosen = self.evaluation["chosen"]
         return {
             "threshold": self.threshold,
@@ -82,26 +84,26 @@ def write_evidence(
     return record
 
 
-def read_published(ssm: Any, name: str) -> dict[str, Any] | None:
-    try:
-        param = ssm.get_parameter(Name=name)["Parameter"]
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return None
-        raise
-    doc = json.loads(param["Value"])
-    doc["version"] = param["Version"]
-    return doc
+# the value deploy/lakewatch.yaml creates the parameter with (CloudFormation needs one)
+UNPUBLISHED = '{"unpublished": true}'
+
+
+def read_published(ssm: Any, name: str) -> PublishedThreshold | None:
+    """The published record, None before the first publish (no parameter, or the stack's
+    ``UNPUBLISHED``); ``NotAThresholdRecord`` for a value that is not one (a hand edit)."""
+    param = _parameter(ssm, name)
+    if param is None or _same_json(param["Value"], UNPUBLISHED):
+        return None
+    return parse_published(name, param["Value"], param["Version"])
 
 
 def publish(ssm: Any, name: str, record: ThresholdRecord) -> int:
-    """Put the compact record in SSM unless it is already the value; returns the version."""
+    """Put the compact record in SSM unless it is already the value; returns the version.
+    Compares the stored JSON itself, so a value that is not a record is simply replaced."""
     value = json.dumps(record.compact(), sort_keys=True)
-    current = read_published(ssm, name)
-    if current is not None:
-        version = current.pop("version")
-        if json.dumps(current, sort_keys=True) == value:
-            return version
+    current = _parameter(ssm, name)
+    if current is not None and _same_json(current["Value"], value):
+        return current["Version"]
     return ssm.put_parameter(
         Name=name,
         Value=value,
@@ -111,11 +113,35 @@ def publish(ssm: Any, name: str, record: ThresholdRecord) -> int:
     )["Version"]
 
 
+def _parameter(ssm: Any, name: str) -> dict[str, Any] | None:
+    """The SSM parameter (``Value``, ``Version``), None where there is none yet."""
+    try:
+        return ssm.get_parameter(Name=name)["Parameter"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
+
+
+def _same_json(stored: str, value: str) -> bool:
+    """Whether the stored value is ``value`` (canonical JSON) once its keys are sorted."""
+    try:
+        doc = json.loads(stored)
+    except ValueError:
+        return False
+    if isinstance(doc, dict):
+        doc.pop("version", None)
+    return json.dumps(doc, sort_keys=True) == value
+
+
 def history(ssm: Any, name: str) -> list[dict[str, Any]]:
-    """Every SSM version of the threshold, oldest first: version, when, by whom, the record."""
+    """Every SSM version of the threshold, oldest first: version, when, by whom, the record.
+    The stack's placeholder (``UNPUBLISHED``) is no threshold: never listed, never restored."""
     out = []
     for page in ssm.get_paginator("get_parameter_history").paginate(Name=name):
         for p in page["Parameters"]:
+            if _same_json(p["Value"], UNPUBLISHED):
+                continue
             try:
                 value = json.loads(p["Value"])
             except ValueError:

@@ -18,7 +18,7 @@ from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest, read_parts
-from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.detector_cache import DetectorCache
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest, threshold_night_prefix, threshold_work_prefix
 from lakewatch.review.feedback import labelled_pairs

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from lakewatch.extract.views import View
 from lakewatch.threshold.choose import MIN_TAIL, threshold_for_fpr
 
 INBOUND, OUTBOUND = "inbound", "outbound"
@@ -32,7 +33,7 @@ def view_of(entity: str) -> str:
 
 def view_of_pair(view: str) -> str:
     """A finding's view (``ingress_peer``, ``egress_peer``, ``dns_answer``) as a threshold view."""
-    return INBOUND if view == "ingress_peer" else OUTBOUND
+    return INBOUND if view == View.INGRESS_PEER else OUTBOUND
 
 
 @dataclass

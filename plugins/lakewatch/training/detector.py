@@ -24,7 +24,7 @@ from lakewatch.model import detector
 from lakewatch.model.data import Pairs, read_pairs
 from lakewatch.model.detector import DETECTOR_FILE
 from lakewatch.model.encoding import format_addresses
-from lakewatch.model.jobs import hold_out
+from lakewatch.model.fit import hold_out
 from lakewatch.model.registry import ModelRecord
 from lakewatch.names import artifact_key
 from lakewatch.settings import Settings

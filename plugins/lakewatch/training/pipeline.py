@@ -7,11 +7,13 @@ every name and key derives from the model id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lakewatch import names
 from lakewatch.aws.clients import ClientFactory
@@ -20,11 +22,11 @@ from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, read_parts
 from lakewatch.lake.sink import S3Store
 from lakewatch.model.hyperparameters import SPECS, Hyperparameters, resolve
-from lakewatch.model.jobs import run_training
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import training_job_name
 from lakewatch.review.feedback import labelled_pairs
 from lakewatch.settings import Settings
+from lakewatch.training.jobs import run_training
 from lakewatch.training.plan import TrainingPlan, plan_training
 from lakewatch.training.sagemaker import artifact_uri, source_tarball, training_job_config
 
@@ -51,12 +53,47 @@ class TrainOptions:
     algorithm: str = "lakewatch"  # aws: builtin | lakewatch; local: always lakewatch
     hyperparameters: dict[str, Any] | None = None
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], algorithm: str) -> TrainOptions:
+        """The DAG's params as options; ``algorithm`` is the backend's choice."""
+        return cls(
+            window_days=params["window_days"],
+            min_train_rows=params["min_train_rows"],
+            views=tuple(params["views"]),
+            include_ipv6=params["include_ipv6"],
+            algorithm=algorithm,
+            hyperparameters={name: params[name] for name in HP_PARAMS},
+        )
+
     def pair_set(self) -> PairSet:
         return (
             PairSet(self.views, self.include_ipv6)
             if self.views
             else PairSet(include_ipv6=self.include_ipv6)
         )
+
+
+class TrainingJob(BaseModel):
+    """How a plan is trained (``Backend.training_job``): ``local`` in the worker, else the
+    SageMaker job ``name`` to ``start``, ``wait`` for or ``reuse``. It is an XCom that the
+    branch, the SageMaker operator and sensor, and ``register`` read, so it is validated
+    there (``from_json``) rather than trusted as a dict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Literal["local", "start", "wait", "reuse"]
+    name: str = ""  # the SageMaker training job
+    state: str | None = None  # its status when looked up; None: no such job yet
+    config: dict[str, Any] = Field(default_factory=dict)  # CreateTrainingJob's request
+    artifact: str = ""  # where the job writes model.tar.gz
+    source_uri: str = ""  # script mode: lakewatch's source tarball
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> TrainingJob:
+        return cls.model_validate(doc)
 
 
 SCHEDULED = ("epochs", "mini_batch_size")  # None: from the data's size (``schedule``)
@@ -140,7 +177,7 @@ def train_local(
 
 def sagemaker_job(
     settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any], algorithm: str
-) -> dict[str, Any]:
+) -> TrainingJob:
     """The job for this plan and what to do about it: reuse, wait, or start.
 
     The name derives from the model id; a failed or stopped try gets the next ``-rN`` name.
@@ -187,19 +224,58 @@ def sagemaker_job(
     action = {"Completed": "reuse", "InProgress": "wait", "Stopping": "wait"}.get(
         state or "", "start"
     )
-    return {
-        "name": name,
-        "state": state,
-        "action": action,
-        "config": config,
-        "artifact": artifact_uri(config),
-        "source_uri": source_uri,
-    }
+    return TrainingJob(
+        name=name,
+        state=state,
+        action=action,
+        config=config,
+        artifact=artifact_uri(config),
+        source_uri=source_uri,
+    )
 
 
 def sagemaker_metrics(clients: ClientFactory, job_name: str) -> dict[str, Any]:
     desc = clients("sagemaker").describe_training_job(TrainingJobName=job_name)
     return {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])}
+
+
+def local_metrics(stats: dict[str, Any]) -> dict[str, Any]:
+    """The registry's metrics of a worker-trained model: its validation figures and size, as
+    SageMaker reports them for a job (the rest of the trainer's stats stay in its log)."""
+    return {
+        k: v
+        for k, v in stats.items()
+        if k.startswith("validation") or k in ("train_pairs", "train_entities")
+    }
+
+
+def register_trained(
+    settings: Settings,
+    clients: ClientFactory,
+    plan_doc: dict[str, Any],
+    job: TrainingJob,
+    local: dict[str, Any] | None,
+) -> ModelRecord:
+    """Register what trained: ``local`` (``train_local``'s result) when the worker trained,
+    else the SageMaker job, whose metrics SageMaker keeps."""
+    if job.action == "local":
+        if local is None:
+            raise ValueError("the worker trained, but train_local left no result")
+        artifact, job_name = local["artifact"], ""
+        metrics = local_metrics(local.get("stats", {}))
+    else:
+        artifact, job_name = job.artifact, job.name
+        metrics = sagemaker_metrics(clients, job_name)
+    return register(
+        settings,
+        clients,
+        plan_doc,
+        plan_doc["algorithm"],
+        artifact,
+        metrics,
+        job_name,
+        job.source_uri,
+    )
 
 
 def register(

@@ -39,6 +39,7 @@ class TrainingPlan:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     pairs: str = ""  # the pair set's key: views (+ipv6)
     feedback_pairs: int = 0  # analysts' false positives added to the training pairs
+    algorithm: str = "lakewatch"  # the IP Insights that trains it: lakewatch | builtin
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +104,7 @@ def plan_training(
         validation_parts=[k for m in manifests for k in m.parts.get("validation", [])],
         hyperparameters=dict(hyperparameters),
         pairs=pair_set.key,
+        algorithm=algorithm,
     )
     base = training_prefix(models_prefix, plan.model_id)
     if feedback:

@@ -1,4 +1,4 @@
-"""serving.scorer_layer: the layer holds the handler's requirements and everything they need,
+"""serving.lambda_layer: the layer holds the handler's requirements and everything they need,
 at the lock's versions, minus what Lambda's runtime provides; wheels for the runtime's glibc;
 what the scorer never loads is pruned, only Arrow's own libraries stripped; zips are
 deterministic; a layer over Lambda's limit is refused."""
@@ -8,7 +8,7 @@ from io import BytesIO
 
 import pytest
 
-from lakewatch.serving.scorer_layer import (
+from lakewatch.serving.lambda_layer import (
     STRIP,
     LayerTooLarge,
     check_fits,

@@ -1,4 +1,4 @@
-"""review.findings: a finding read back as a review row (its kind, pairs, score and source), a
+"""review.rows: a finding read back as a review row (its kind, pairs, score and source), a
 day's files found among every account's, rows ranked by severity and score with a finding
 written twice listed once, and uid prefixes that must be unambiguous."""
 
@@ -8,11 +8,12 @@ import pytest
 
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.sink import LocalStore
-from lakewatch.review.findings import FindingNotFound, day_keys, find, rank, read_day, row_of
-from lakewatch.scoring.findings import ScoredPair, make_finding
+from lakewatch.review.rows import FindingNotFound, day_keys, find, rank, read_day, row_of
+from lakewatch.scoring.pair_findings import ScoredPair, make_finding
 from lakewatch.scoring.storage import findings_key, to_parquet
+from lakewatch.threshold.published import PublishedThreshold
 
-THRESHOLD = {"threshold": -1.0, "model_id": "ipi-x", "scale": 1.0, "target_fpr": 0.001}
+THRESHOLD = PublishedThreshold(threshold=-1.0, model_id="ipi-x", scale=1.0, target_fpr=0.001)
 START = int(datetime(2026, 11, 30, 3, tzinfo=UTC).timestamp() * 1000)
 
 

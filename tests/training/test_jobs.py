@@ -1,5 +1,6 @@
-"""model.jobs: training and scoring jobs as lakewatch train and score run them: SageMaker's script-
-mode environment, S3 input and output, the detector written beside the model."""
+"""training.jobs: training and scoring jobs as lakewatch train and score run them:
+SageMaker's script-mode environment, S3 input and output, the detector written beside the
+model."""
 
 import json
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 
 from lakewatch.cli import main
 from lakewatch.model.artifact import ModelArtifact
-from lakewatch.model.jobs import run_training
+from lakewatch.training.jobs import run_training
 
 
 def test_script_mode_reads_sagemaker_environment(csvs, tmp_path, monkeypatch):
@@ -89,7 +90,7 @@ def _spy(save, calls):
 
 def test_train_with_detector_hands_the_model_over_and_keeps_no_copy(csvs):
     from lakewatch.model.data import read_pairs
-    from lakewatch.model.jobs import train_with_detector
+    from lakewatch.model.fit import train_with_detector
 
     train, val = csvs
     handed = []

@@ -1,4 +1,5 @@
-"""The model's entry points: train (locally or as a SageMaker script-mode job) and batch score.
+"""The training job's entry points: train (locally or as a SageMaker script-mode job) and
+batch score, around the model's fit (``model/fit.py``).
 
 Script mode: when SageMaker runs the job, ``SM_CHANNEL_TRAIN``/``SM_CHANNEL_VALIDATION`` name
 the input folders, ``SM_MODEL_DIR`` the output folder (SageMaker tars it into model.tar.gz), and
@@ -14,8 +15,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,14 @@ import pyarrow.csv as pv
 
 from lakewatch.aws.clients import ClientFactory, require
 from lakewatch.aws.s3 import S3Uri, is_s3
-from lakewatch.model import detector
 from lakewatch.model.artifact import META, TARBALL, WEIGHTS, ModelArtifact
-from lakewatch.model.data import BadRows, Pairs, iter_sources, read_csv_table, read_pairs
+from lakewatch.model.data import BadRows, iter_sources, read_csv_table, read_pairs
 from lakewatch.model.detector import DETECTOR_FILE, Detector
-from lakewatch.model.encoding import Addresses, distinct, entity_hashes, parse_addresses
-from lakewatch.model.hyperparameters import parse_assignments, resolve
+from lakewatch.model.encoding import entity_hashes, parse_addresses
+from lakewatch.model.fit import hold_out, train_with_detector
+from lakewatch.model.hyperparameters import parse_assignments
+from lakewatch.model.inference import Inference
 from lakewatch.model.memory import release_freed_memory
-from lakewatch.model.scorer import Scorer
 
 SM_HYPERPARAMETERS = Path("/opt/ml/input/config/hyperparameters.json")
 
@@ -103,7 +102,7 @@ def run_training(
         )
         del pairs, val
         trained.detector.save(staging)
-        where = _publish(staging, model_dir, clients)
+        where = publish_model(staging, model_dir, clients, extra=(DETECTOR_FILE,))
     stats = trained.stats
     if "validation:discriminator_auc" in stats:
         log(f"validation:discriminator_auc={stats['validation:discriminator_auc']:.6f}")
@@ -111,10 +110,13 @@ def run_training(
     return {**stats, "artifact": where}
 
 
-def _publish(staging: Path, model_dir: str, clients: ClientFactory | None) -> str:
-    """Move the staged files into ``model_dir`` (or upload them), the model last; returns
-    where the model is."""
-    names = [DETECTOR_FILE] + [n for n in (META, WEIGHTS, TARBALL) if (staging / n).exists()]
+def publish_model(
+    staging: Path, model_dir: str, clients: ClientFactory | None, extra: tuple[str, ...] = ()
+) -> str:
+    """Move the staged files into ``model_dir`` (or upload them), ``extra`` files (the
+    detector) first and the model last; returns where the model is. Both algorithms' jobs
+    publish this way."""
+    names = [n for n in (*extra, META, WEIGHTS, TARBALL) if (staging / n).exists()]
     if is_s3(model_dir):
         uri = S3Uri.parse(model_dir)
         s3 = require(clients, model_dir)("s3")
@@ -128,84 +130,6 @@ def _publish(staging: Path, model_dir: str, clients: ClientFactory | None) -> st
         shutil.move(staging / name, part)
         part.replace(out / name)
     return str(out / (TARBALL if TARBALL in names else ""))
-
-
-@dataclass
-class Trained:
-    artifact: ModelArtifact | None  # None once handed to ``write_model``
-    detector: Detector
-    stats: dict[str, Any]
-
-
-def train_with_detector(
-    pairs: Pairs,
-    validation: Pairs,
-    given: dict[str, Any],
-    device=None,
-    log=print,
-    write_model: Callable[[ModelArtifact], None] | None = None,
-) -> Trained:
-    """What ``lakewatch train`` does once the pairs are read and a validation set is held
-    out (the quality bench calls it too).
-
-    ``write_model`` takes the artifact as soon as the detector has the model's dot products;
-    the model is released before the detector's history is built (together they were the
-    run's peak memory: 2.3 GB at 10M pairs).
-    """
-    from lakewatch.model.train import train as fit
-
-    hp = resolve(
-        given,
-        distinct_entities=len(distinct(pairs.entity_hash)),
-        distinct_addresses=len(distinct(pairs.addrs.lo ^ pairs.addrs.hi)),
-        pairs=len(pairs),
-    )
-    result = fit(pairs, hp, validation=validation, log=log, device=device)
-    stats = result.stats
-    live = {"artifact": ModelArtifact.from_training(result)}
-    del result
-    created = live["artifact"].meta["created"]
-    scorer = Scorer(live["artifact"])
-
-    def dots(hashes: np.ndarray, addrs: Addresses) -> np.ndarray:
-        return scorer.score_parsed(hashes, addrs).dot_product
-
-    def model_done() -> None:
-        nonlocal scorer
-        if write_model is not None:
-            write_model(live.pop("artifact"))
-            del scorer
-            release_freed_memory()
-
-    found = detector.build(
-        pairs.entity_hash,
-        pairs.addrs,
-        validation.entity_hash,
-        validation.addrs,
-        dots,
-        seed=hp.seed,
-        model_done=model_done,
-    )
-    found.meta["model"] = created
-    log(
-        "detector weights (per standard deviation): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in found.weights().items())
-    )
-    return Trained(live.get("artifact"), found, stats)
-
-
-def hold_out(pairs: Pairs, seed: int, log=None, share: float = 0.1) -> tuple[Pairs, Pairs]:
-    """(the rest, a random ``share``) of the pairs, the same for the same seed."""
-    rng = np.random.default_rng(seed + 7)
-    mask = rng.random(len(pairs)) < share
-    if len(pairs) >= 20 and not mask.any():
-        mask[rng.integers(0, len(pairs))] = True
-    if log:
-        log(
-            f"no validation channel: holding out {int(mask.sum()):,} pairs for early stopping "
-            "and the detector"
-        )
-    return pairs.take(np.flatnonzero(~mask)), pairs.take(np.flatnonzero(mask))
 
 
 def score_file(
@@ -222,7 +146,7 @@ def score_file(
 
     ``use_detector``: lakewatch's combined score instead (same convention, higher = normal).
     """
-    scorer = Scorer(ModelArtifact.load(model_dir))
+    inference = Inference(ModelArtifact.load(model_dir))
     found = Detector.load(model_dir) if use_detector else None
     bad = BadRows()
     columns: dict[str, list[pa.Array]] = {"dot_product": [], "known_entity": []}
@@ -232,7 +156,7 @@ def score_file(
         total = bad.rows - before
         hashes = entity_hashes(table["entity"].combine_chunks())
         addrs = parse_addresses(table["ip"].combine_chunks())
-        scores = scorer.score_parsed(hashes, addrs)
+        scores = inference.score_parsed(hashes, addrs)
         if found is not None:
             scores.dot_product = found.combine(hashes, addrs, scores.dot_product).astype(np.float32)
         for i in np.flatnonzero(~scores.valid)[:20]:

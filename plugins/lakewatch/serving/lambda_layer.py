@@ -28,7 +28,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from lakewatch.serving.scorer_package import deterministic_zip
+from lakewatch.serving.lambda_package import deterministic_zip
 
 REPO = Path(__file__).resolve().parents[3]
 REQUIREMENTS = REPO / "include" / "lambda" / "ipcheck" / "requirements.txt"

@@ -1,17 +1,14 @@
-"""scoring.findings: OCSF Detection Findings that validate, severity from distance into the tail,
-one uid per pair and window, Parquet round trip."""
+"""scoring.pair_findings: OCSF Detection Findings that validate, severity from distance into the
+tail, one uid per pair and window, Parquet round trip."""
 
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.validate import validate_record
-from lakewatch.scoring.findings import ScoredPair, finding_uid, findings_for, severity_for
+from lakewatch.scoring.pair_findings import ScoredPair, finding_uid, findings_for, severity_for
+from lakewatch.threshold.published import PublishedThreshold
 
-THRESHOLD = {
-    "threshold": 0.0,
-    "model_id": "ipi-1",
-    "target_fpr": 0.01,
-    "scale": 1.0,
-    "day": "2026-11-01",
-}
+THRESHOLD = PublishedThreshold(
+    threshold=0.0, model_id="ipi-1", target_fpr=0.01, scale=1.0, day="2026-11-01"
+)
 
 
 SOURCE = parse_key(

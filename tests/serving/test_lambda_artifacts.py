@@ -1,4 +1,4 @@
-"""serving.scorer_artifacts: ``lakewatch scorer package`` writes the two artifacts Lambda runs,
+"""serving.lambda_artifacts: ``lakewatch scorer package`` writes the two artifacts Lambda runs,
 byte for byte the same on every build, within Lambda's limits; and the packaged function,
 given only its layer and the runtime's boto3 (no site-packages, not the repository's source),
 under ``lakewatch scorer run``, turns a real Security Lake object's notification into findings."""
@@ -12,8 +12,8 @@ from lakewatch.cli import main
 from lakewatch.lake.layout import Source
 from lakewatch.lake.notify import object_created
 from lakewatch.lake.sink import S3Store
-from lakewatch.review.findings import read_day
-from lakewatch.serving.scorer_artifacts import write_artifacts
+from lakewatch.review.rows import read_day
+from lakewatch.serving.lambda_artifacts import write_artifacts
 from tests.scoring.test_handler import _put_day_objects
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"  # a layer this test can load

@@ -3,7 +3,9 @@
 One finding per distinct (entity, address, view) of a source object, with a ``count`` of its
 events: a pair repeated a thousand times is one finding, not an alert storm. Its
 ``finding_info.uid`` is the same for every object in the same hour window, so consumers (and
-the SNS alerts) deduplicate repeats across objects too. ``storage.py`` writes them.
+the SNS alerts) deduplicate repeats across objects too. ``storage.py`` writes them. The OCSF
+base every finding shares (``base_finding``, severity, uids) lives here too: ``incidents.py``
+builds its incidents on it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakewatch import __version__
+from lakewatch.extract.views import View
 from lakewatch.lake.layout import LakeKey
+from lakewatch.threshold.published import PublishedThreshold
 
 OCSF_VERSION = "1.1.0"
 WINDOW_MS = 3_600_000
@@ -70,7 +74,7 @@ def base_finding(
     first_ms: int,
     last_ms: int,
     count: int,
-    threshold: dict[str, Any],
+    threshold: PublishedThreshold,
     source: LakeKey,
     bucket: str,
     now_ms: int,
@@ -119,7 +123,7 @@ def base_finding(
                 "name": "IP Insights",
                 "type_id": 3,
                 "type": "Learning (ML/DL)",
-                "uid": threshold["model_id"],
+                "uid": threshold.model_id,
             },
             "data_sources": [f"s3://{bucket}/{source.key}"],
         },
@@ -141,9 +145,9 @@ def base_finding(
         "evidences": [],
         "unmapped": {
             "lakewatch.kind": kind,
-            "lakewatch.threshold": repr(threshold["threshold"]),
-            "lakewatch.threshold_day": str(threshold.get("day", "")),
-            "lakewatch.model_id": threshold["model_id"],
+            "lakewatch.threshold": repr(threshold.threshold),
+            "lakewatch.threshold_day": threshold.day,
+            "lakewatch.model_id": threshold.model_id,
             "lakewatch.source_object": f"s3://{bucket}/{source.key}",
         },
     }
@@ -153,7 +157,7 @@ def make_finding(
     pair: ScoredPair,
     kind: str,
     *,
-    threshold: dict[str, Any],
+    threshold: PublishedThreshold,
     source: LakeKey,
     bucket: str,
     now_ms: int,
@@ -162,7 +166,7 @@ def make_finding(
     """One pair's finding. ``corroboration``: (uid, why) for a pair flagged by what it is part
     of (an incident, or the other end's record of its connection), not by its own score."""
     instance = instance_of(pair.entity)
-    direction = "from" if pair.view == "ingress_peer" else "to"
+    direction = "from" if pair.view == View.INGRESS_PEER else "to"
     if kind == "unknown_entity":
         severity = 1
         title = f"Entity {pair.entity} unknown to the model"
@@ -171,24 +175,24 @@ def make_finding(
             f"({pair.view}) says nothing; review it or retrain."
         )
     else:
-        severity = severity_for(pair.score, threshold["threshold"], threshold.get("scale", 1.0))
+        severity = severity_for(pair.score, threshold.threshold, threshold.scale)
         title = f"Unusual network peer {direction} {instance}: {pair.ip}"
         scorer = (
             "lakewatch's detector (IP Insights plus history)"
-            if threshold.get("score") == "detector"
+            if threshold.of_detector
             else "IP Insights"
         )
-        under = pair.score is not None and pair.score < threshold["threshold"]
-        where = f"{'below' if under else 'above'} the threshold {threshold['threshold']:.4f}"
+        under = pair.score is not None and pair.score < threshold.threshold
+        where = f"{'below' if under else 'above'} the threshold {threshold.threshold:.4f}"
         if corroboration is not None:
             where += f"{'; and' if under else ' but'} {corroboration[1]}"
         desc = (
             f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, {where} "
-            f"(target false-positive rate {threshold.get('target_fpr', 0):.3%}); seen "
+            f"(target false-positive rate {threshold.target_fpr or 0:.3%}); seen "
             f"{pair.count} time(s) in {source.key}."
         )
     finding = base_finding(
-        uid=finding_uid(pair, threshold["model_id"]),
+        uid=finding_uid(pair, threshold.model_id),
         kind=kind,
         title=title,
         desc=desc,
@@ -232,7 +236,12 @@ def make_finding(
 
 
 def findings_for(
-    pairs: list[ScoredPair], *, threshold: dict[str, Any], source: LakeKey, bucket: str, now_ms: int
+    pairs: list[ScoredPair],
+    *,
+    threshold: PublishedThreshold,
+    source: LakeKey,
+    bucket: str,
+    now_ms: int,
 ) -> list[dict[str, Any]]:
     out = []
     for pair in pairs:
@@ -247,7 +256,7 @@ def findings_for(
                     now_ms=now_ms,
                 )
             )
-        elif pair.score is not None and pair.score < threshold["threshold"]:
+        elif pair.score is not None and pair.score < threshold.threshold:
             out.append(
                 make_finding(
                     pair,

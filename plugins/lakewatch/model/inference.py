@@ -33,7 +33,7 @@ class Scores:
     ip_embedding: np.ndarray | None = None
 
 
-class Scorer:
+class Inference:
     def __init__(self, artifact: ModelArtifact):
         self.art = artifact
         self.hp = artifact.hp

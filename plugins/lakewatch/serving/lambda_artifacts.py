@@ -1,7 +1,7 @@
 """The scorer's two deployment artifacts, written where a pipeline picks them up.
 
-``function.zip`` holds the handler and the lakewatch modules it imports (``scorer_package``);
-``layer.zip`` its dependencies for Lambda's runtime (``scorer_layer``). ``manifest.json`` says
+``function.zip`` holds the handler and the lakewatch modules it imports (``lambda_package``);
+``layer.zip`` its dependencies for Lambda's runtime (``lambda_layer``). ``manifest.json`` says
 what was built: hashes, sizes against Lambda's limits, the runtime, the pinned packages. The
 deploy DAG and the SAM template deploy these two files, so what was tested is what runs.
 """
@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lakewatch.serving.scorer_layer import (
+from lakewatch.serving.lambda_layer import (
     LAMBDA_PYTHON,
     UNZIPPED_LIMIT,
     build_layer,
 )
-from lakewatch.serving.scorer_package import build, unzipped_size
+from lakewatch.serving.lambda_package import build, unzipped_size
 
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # zipped; larger goes through S3
 

@@ -10,7 +10,7 @@ from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet
 from lakewatch.model.registry import Registry
-from lakewatch.scoring.process import ScorerConfig
+from lakewatch.scoring.config import ScorerConfig
 from lakewatch.settings import Settings
 
 APP_DIR = Path(__file__).resolve().parents[3] / "include" / "lambda" / "ipcheck"
@@ -27,16 +27,21 @@ def deployed_pairs(settings: Settings, clients: ClientFactory) -> str:
 def scorer_config(
     settings: Settings, clients: ClientFactory, pairs: str | None = None
 ) -> ScorerConfig:
+    """The function's configuration: every value lakewatch's settings hold (so the function
+    reads where its IAM policy, rendered from the same settings, grants), and the deployed
+    resources' (the DLQ's URL, the queue's redrive limit, the served model's views)."""
     sqs = clients("sqs")
     dlq_url = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
     return ScorerConfig(
         endpoint_name=settings.endpoint_name,
         threshold_parameter=settings.threshold_parameter,
         results_bucket=settings.results_bucket_name,
+        lake_bucket=settings.lake_bucket_name,
         region=settings.region,
         pairs=pairs or deployed_pairs(settings, clients),
         findings_prefix=settings.findings_prefix,
         feedback_prefix=settings.feedback_prefix,
+        models_prefix=settings.models_prefix,
         canary_prefix=settings.canary_prefix,
         dlq_url=dlq_url,
         topic_arn=settings.findings_topic_arn,

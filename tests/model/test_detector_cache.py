@@ -1,4 +1,4 @@
-"""model.detectors: the scorer and the recalibration find a model's detector beside its
+"""model.detector_cache: the scorer and the recalibration find a model's detector beside its
 artifact, read it once while that model is the one asked for, and treat a missing one as none
 (SageMaker's model before its detector is built) while any other S3 error is raised."""
 
@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from lakewatch.model import detector as det
 from lakewatch.model.data import pairs_from_lists
 from lakewatch.model.detector import DETECTOR_FILE
-from lakewatch.model.detectors import DetectorCache
+from lakewatch.model.detector_cache import DetectorCache
 from lakewatch.names import artifact_key
 
 

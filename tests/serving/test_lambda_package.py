@@ -1,4 +1,4 @@
-"""serving.scorer_package: the function zip is deterministic and holds exactly the handler's
+"""serving.lambda_package: the function zip is deterministic and holds exactly the handler's
 modules and SQL; the installed function imports from its own files, never scipy or torch."""
 
 import io
@@ -10,7 +10,7 @@ from pathlib import Path
 import grimp
 
 from lakewatch.local.functions import install_local
-from lakewatch.serving.scorer_package import HANDLER_MODULES, build
+from lakewatch.serving.lambda_package import HANDLER_MODULES, build
 
 
 def test_package_is_deterministic_and_complete():
