@@ -42,7 +42,21 @@ def cmd_lake_generate(args: argparse.Namespace) -> int:
     )
     for line in summary.lines():
         print(line)
+    if args.truth:
+        _write_truth(store, settings.ground_truth_prefix, args.truth)
     return 0
+
+
+def _write_truth(store, prefix: str, path: str) -> None:
+    """The lake's ground truth as a backtest's TRUTH.csv (``lake/truth.py``)."""
+    from pathlib import Path
+
+    from lakewatch.lake.truth import rows_from_labels, truth_csv
+    from lakewatch.lake.write import read_labels
+
+    rows = rows_from_labels(read_labels(store, prefix))
+    Path(path).write_text(truth_csv(rows))
+    print(f"truth: {len(rows)} known incident rows written to {path}")
 
 
 def cmd_lake_validate(args: argparse.Namespace) -> int:
@@ -97,6 +111,11 @@ def register(sub) -> None:
         "--notify",
         metavar="QUEUE_URL",
         help="send Security Lake's subscriber notification for each object",
+    )
+    gen.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="also write the ground truth as a backtest's TRUTH.csv (kind,entity,address,...)",
     )
     gen.set_defaults(func=cmd_lake_generate)
     val = lake.add_parser("validate", help="check lake objects against the OCSF JSON schema")
