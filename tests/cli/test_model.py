@@ -91,3 +91,50 @@ def test_serve_defaults_to_loopback_on_sagemakers_port():
 
     args = build_parser().parse_args(["serve", "--model-dir", "m"])
     assert (args.host, args.port, args.endpoint_name) == ("127.0.0.1", 8080, None)
+
+
+def test_cli_rcf_train_then_score(tmp_path, capsys):
+    import numpy as np
+
+    rows = np.random.default_rng(5).normal(size=(1000, 4))
+    np.savetxt(tmp_path / "features.csv", rows, delimiter=",", fmt="%.5f")
+    model_dir = tmp_path / "rcf"
+    args = ["train", "--algorithm", "rcf", "--train", str(tmp_path / "features.csv")]
+    assert main([*args, "--model-dir", str(model_dir), "--hp", "num_trees=50"]) == 0
+    (tmp_path / "in.csv").write_text("0,0,0,0\n1,inf,0,0\n8,8,8,8\n")
+    out = tmp_path / "scores.txt"
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "score",
+                "--model-dir",
+                str(model_dir),
+                "--input",
+                str(tmp_path / "in.csv"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    lines = out.read_text().splitlines()
+    assert lines[1] == "" and float(lines[2]) > float(lines[0])
+    assert "skipped 1 row(s)" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3,4\n1,2,,4\n")
+    assert (
+        main(
+            [
+                "train",
+                "--algorithm",
+                "rcf",
+                "--train",
+                str(bad),
+                "--model-dir",
+                str(tmp_path / "m2"),
+            ]
+        )
+        == 2
+    )
+    assert "bad.csv line 2: value 3 is missing" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from lakewatch.local.emulator import free_port
 from lakewatch.local.endpoints import serve_command
 from lakewatch.local.processes import wait_for
 from lakewatch.model.artifact import ModelArtifact
-from lakewatch.model.scorer import Scorer
+from lakewatch.model.inference import Inference
 from tests.clients import runtime_client
 
 ENDPOINT = "lakewatch-test"
@@ -36,7 +36,7 @@ def server(trained):
             return False
 
     wait_for(up, 60, what="the model server")
-    yield url, Scorer(ModelArtifact.load(model_dir))
+    yield url, Inference(ModelArtifact.load(model_dir))
     proc.terminate()
     proc.wait(10)
 
@@ -60,14 +60,14 @@ def test_ping_and_binds_loopback(server):
     assert urllib.request.urlopen(f"{url}/ping").status == 200
 
 
-def test_csv_scores_match_the_scorer_in_order(server, runtime, lake_pairs):
-    _, scorer = server
+def test_csv_scores_match_the_inference_in_order(server, runtime, lake_pairs):
+    _, inference = server
     ents, ips = lake_pairs[0][:50], lake_pairs[1][:50]
     body = "".join(f"{e}, {ip}\n" for e, ip in zip(ents, ips, strict=True))
     ctype, out = _invoke(runtime, body, "text/csv")
     assert ctype == "application/json"
     preds = json.loads(out)["predictions"]
-    want = scorer.score(ents, ips).dot_product
+    want = inference.score(ents, ips).dot_product
     assert np.allclose([p["dot_product"] for p in preds], want, atol=1e-5)
     assert all(p["known_entity"] for p in preds)
     # the plain form (the fast parse), twice: the second from the server's entity-hash cache
@@ -178,3 +178,62 @@ def test_server_survives_bad_requests(runtime):
         with pytest.raises(ClientError):
             _invoke(runtime, "garbage", "text/csv")
     assert _invoke(runtime, "a,1.1.1.1\n", "text/csv")[0] == "application/json"
+
+
+# -- an RCF model: SageMaker RCF's formats on the same server --------------------------------
+
+
+@pytest.fixture(scope="module")
+def rcf_runtime(tmp_path_factory):
+    from lakewatch.training.rcf_jobs import run_rcf_training
+
+    folder = tmp_path_factory.mktemp("rcf")
+    rows = np.random.default_rng(3).normal(size=(2000, 3))
+    np.savetxt(folder / "train.csv", rows, delimiter=",", fmt="%.6f")
+    run_rcf_training(
+        str(folder / "train.csv"), str(folder / "model"), ["num_trees=50"], log=lambda _: None
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        serve_command(str(folder / "model"), port, endpoint_name=ENDPOINT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            return urllib.request.urlopen(f"{url}/ping", timeout=1).status == 200
+        except OSError:
+            return False
+
+    wait_for(up, 60, what="the RCF model server")
+    yield runtime_client(url)
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_rcf_answers_csv_and_json_with_scores(rcf_runtime):
+    ctype, body = _invoke(rcf_runtime, "0,0,0\n9,9,9\n", "text/csv")
+    scores = [s["score"] for s in json.loads(body)["scores"]]
+    assert ctype == "application/json" and len(scores) == 2 and scores[1] > scores[0]
+    request = {"instances": [{"features": [0, 0, 0]}, {"features": [9, 9, 9]}]}
+    _, body = _invoke(rcf_runtime, json.dumps(request), "application/json")
+    assert [s["score"] for s in json.loads(body)["scores"]] == scores
+    ctype, body = _invoke(rcf_runtime, "0,0,0\n", "text/csv", accept="application/jsonlines")
+    assert ctype == "application/jsonlines" and json.loads(body) == {"score": scores[0]}
+
+
+@pytest.mark.parametrize(
+    "body, ctype, message",
+    [
+        ("1,2\n", "text/csv", "row 1: 2 value(s), expected 3 (the model's feature_dim is 3)"),
+        ('{"instances": [{"features": [1, 2, 3, 4]}]}', "application/json", "feature_dim is 3"),
+        ("1,2,nan\n", "text/csv", "row 1: value 3 is not finite"),
+    ],
+)
+def test_rcf_wrong_width_or_non_finite_is_400(rcf_runtime, body, ctype, message):
+    with pytest.raises(ClientError) as err:
+        _invoke(rcf_runtime, body, ctype)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert message in err.value.response["Error"]["Message"]

@@ -1,5 +1,5 @@
-"""``lakewatch train | score | serve``: IP Insights outside Airflow (train is also
-SageMaker's script-mode entry)."""
+"""``lakewatch train | score | serve``: IP Insights and Random Cut Forest outside Airflow
+(train is also SageMaker's script-mode entry)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import argparse
 
 def cmd_train(args: argparse.Namespace) -> int:
     from lakewatch.backends import clients_for
-    from lakewatch.model.jobs import run_training
     from lakewatch.settings import load_settings
+    from lakewatch.training.jobs import run_training
 
     hp_items = list(args.hp or [])
     extra = list(args.extra or [])
@@ -18,6 +18,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not name.startswith("--") or not extra:
             raise ValueError(f"unexpected argument {name!r}")
         hp_items.append(f"{name[2:].replace('-', '_')}={extra.pop(0)}")
+    if args.algorithm == "rcf":
+        from lakewatch.training.rcf_jobs import run_rcf_training
+
+        run_rcf_training(args.train, args.model_dir, hp_items, clients=clients_for(load_settings()))
+        return 0
     run_training(
         args.train,
         args.model_dir,
@@ -33,9 +38,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from lakewatch.backends import clients_for
-    from lakewatch.model.jobs import score_file
+    from lakewatch.model.artifact import algorithm_of
     from lakewatch.settings import load_settings
+    from lakewatch.training.jobs import score_file
 
+    if algorithm_of(args.model_dir, default="ipinsights") == "rcf":
+        from lakewatch.training.rcf_jobs import score_rcf_file
+
+        score_rcf_file(
+            args.model_dir, args.input, args.output, clients=clients_for(load_settings())
+        )
+        return 0
     score_file(
         args.model_dir,
         args.input,
@@ -56,7 +69,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add this group's commands to the ``lakewatch`` parser."""
-    train = sub.add_parser("train", help="train IP Insights (also SageMaker script mode)")
+    train = sub.add_parser(
+        "train", help="train IP Insights or Random Cut Forest (also SageMaker script mode)"
+    )
+    train.add_argument(
+        "--algorithm",
+        choices=["ipinsights", "rcf"],
+        default="ipinsights",
+        help="ipinsights (entity,address pairs; the default) or rcf (a headerless numeric CSV, "
+        "SageMaker RCF's text/csv;label_size=0)",
+    )
     train.add_argument("--train", help="CSV file, folder or s3:// prefix (SM_CHANNEL_TRAIN)")
     train.add_argument("--model-dir", help="where model.tar.gz goes (SM_MODEL_DIR)")
     train.add_argument("--validation", help="validation channel (SM_CHANNEL_VALIDATION)")
@@ -80,7 +102,11 @@ def register(sub) -> None:
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     train.set_defaults(func=cmd_train)
 
-    score = sub.add_parser("score", help="score a CSV of entity,address pairs")
+    score = sub.add_parser(
+        "score",
+        help="score a CSV: entity,address pairs (IP Insights) or feature rows (RCF: one "
+        "score a line, higher = more anomalous)",
+    )
     score.add_argument("--model-dir", required=True)
     score.add_argument("--input", required=True, help="CSV file, folder or s3:// prefix")
     score.add_argument("--output", help="file or s3:// key (default: stdout)")

@@ -14,18 +14,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from lakewatch.local.sagemaker_http import LoopbackServer, SageMakerHandler, serve_until_interrupted
-from lakewatch.model.artifact import ModelArtifact
+from lakewatch.model.artifact import ModelArtifact, algorithm_of
 from lakewatch.model.encoding import EntityHashCache
-from lakewatch.model.protocol import (
-    MAX_PAYLOAD,
-    RequestError,
-    check_scores,
-    parse_request,
-    render,
-    wants_embeddings,
-)
-from lakewatch.model.scorer import Scorer
+from lakewatch.model.inference import Inference
+from lakewatch.model.protocol import MAX_PAYLOAD, RequestError, answer
+from lakewatch.model.rcf import protocol as rcf_protocol
+from lakewatch.model.rcf.artifact import RcfArtifact
 
 log = logging.getLogger("lakewatch.local.model_server")
 _ERROR_TYPES = {
@@ -46,8 +43,15 @@ class ModelServer(LoopbackServer):
         port: int = 8080,
         endpoint_name: str | None = None,
     ):
-        self.artifact = ModelArtifact.load(model_dir)
-        self.scorer = Scorer(self.artifact)
+        self.rcf: RcfArtifact | None = None
+        self.artifact: ModelArtifact | RcfArtifact
+        # an RCF model answers SageMaker RCF's formats; anything else is IP Insights, as before
+        if algorithm_of(model_dir, default="ipinsights") == "rcf":
+            self.rcf = self.artifact = RcfArtifact.load(model_dir)
+        else:
+            ipinsights = ModelArtifact.load(model_dir)
+            self.artifact = ipinsights
+            self.inference = Inference(ipinsights)
         self.entity_hashes = EntityHashCache()  # request work done once per process
         self.model_dir = str(model_dir)
         self.endpoint_name = endpoint_name
@@ -92,17 +96,17 @@ class _Handler(SageMakerHandler):
             return
         body = self.rfile.read(length)
         started = time.perf_counter()
+        if self.server.rcf is not None:
+            self._invoke_rcf(self.server.rcf, body, started)
+            return
         try:
-            entities, addresses, label = parse_request(body, self.headers.get("Content-Type"))
-            accept = self.headers.get("Accept")
-            scores = self.server.scorer.score(
-                entities,
-                addresses,
-                embeddings=wants_embeddings(accept),
-                known=self.server.entity_hashes,
+            out, ctype = answer(
+                self.server.inference,
+                body,
+                self.headers.get("Content-Type"),
+                self.headers.get("Accept"),
+                self.server.entity_hashes,
             )
-            check_scores(scores, addresses, label)
-            out, ctype = render(scores, accept)
         except RequestError as err:
             self._error(err.status, str(err))
             return
@@ -110,6 +114,28 @@ class _Handler(SageMakerHandler):
             log.exception("invocation failed")
             self._error(500, f"internal error: {type(err).__name__}: {err}")
             return
+        self._answer(out, ctype, started)
+
+    def _invoke_rcf(self, artifact: RcfArtifact, body: bytes, started: float) -> None:
+        """SageMaker RCF's request in, ``{"scores": [...]}`` out; a row of the wrong width
+        or with a non-finite value is a 400 naming it."""
+        accept = self.headers.get("Accept")
+        try:
+            rcf_protocol.render(np.empty(0), accept)  # an unsupported Accept: before the work
+            rows = rcf_protocol.parse_request(
+                body, self.headers.get("Content-Type"), artifact.hp.feature_dim
+            )
+            out, ctype = rcf_protocol.render(artifact.forest.score(rows), accept)
+        except RequestError as err:
+            self._error(err.status, str(err))
+            return
+        except Exception as err:
+            log.exception("invocation failed")
+            self._error(500, f"internal error: {type(err).__name__}: {err}")
+            return
+        self._answer(out, ctype, started)
+
+    def _answer(self, out: bytes, ctype: str, started: float) -> None:
         with self.server.lock:
             self.server.requests += 1
         self.send(

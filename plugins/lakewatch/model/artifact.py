@@ -65,7 +65,7 @@ class ModelArtifact:
                 "ipv4_prefix_bits": list(V4_BITS),
                 "ipv6_prefix_bits": list(V6_BITS),
             },
-            "stats": result.stats,
+            "stats": result.stats.to_dict(),
         }
         return cls(
             result.hp,
@@ -103,23 +103,7 @@ class ModelArtifact:
             return out
         with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
             weights = write_tensors(Path(tmp) / WEIGHTS, self.tensors())
-            part = Path(tmp) / TARBALL
-            # no timestamps in gzip's header or tar's: the same model gives the same bytes
-            with (
-                part.open("wb") as raw,
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-                tarfile.open(fileobj=gz, mode="w") as tar,
-            ):
-                for name, body in ((WEIGHTS, None), (META, meta)):
-                    info = tarfile.TarInfo(name)
-                    info.mtime, info.mode = 0, 0o644
-                    if body is None:
-                        info.size = weights.stat().st_size
-                        with weights.open("rb") as f:
-                            tar.addfile(info, f)
-                    else:
-                        info.size = len(body)
-                        tar.addfile(info, io.BytesIO(body))
+            part = write_tarball(Path(tmp) / TARBALL, weights, meta)
             part.replace(out / TARBALL)
         return out / TARBALL
 
@@ -128,11 +112,7 @@ class ModelArtifact:
     @classmethod
     def load(cls, location: str | Path | bytes) -> ModelArtifact:
         """From a directory (``model.tar.gz`` or the plain files), a tarball path, or bytes."""
-        files = _read_files(location)
-        # a tarball given as bytes is named, not printed, in errors
-        where = f"a {len(location):,}-byte artifact" if isinstance(location, bytes) else location
-        if META not in files or WEIGHTS not in files:
-            raise ArtifactError(f"{where}: expected {META} and {WEIGHTS} in the artifact")
+        files, where = read_model_files(location)
         try:
             meta = json.loads(files[META])
         except ValueError as err:
@@ -182,6 +162,60 @@ class ModelArtifact:
     @property
     def model_id(self) -> str:
         return str(self.meta.get("model_id") or self.meta.get("created", "unknown"))
+
+
+def write_tarball(part: Path, weights: Path, meta: bytes) -> Path:
+    """``model.tar.gz`` of the weights file and ``model.json`` at ``part``; no timestamps in
+    gzip's header or tar's, so the same model gives the same bytes (any algorithm's)."""
+    with (
+        part.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
+        for name, body in ((WEIGHTS, None), (META, meta)):
+            info = tarfile.TarInfo(name)
+            info.mtime, info.mode = 0, 0o644
+            if body is None:
+                info.size = weights.stat().st_size
+                with weights.open("rb") as f:
+                    tar.addfile(info, f)
+            else:
+                info.size = len(body)
+                tar.addfile(info, io.BytesIO(body))
+    return part
+
+
+def read_model_files(location: str | Path | bytes) -> tuple[dict[str, bytes], object]:
+    """(``model.json`` and the weights, how to name the location in errors), any algorithm's."""
+    files = _read_files(location)
+    # a tarball given as bytes is named, not printed, in errors
+    where = f"a {len(location):,}-byte artifact" if isinstance(location, bytes) else location
+    if META not in files or WEIGHTS not in files:
+        raise ArtifactError(f"{where}: expected {META} and {WEIGHTS} in the artifact")
+    return files, where
+
+
+# model.json's "format" -> the algorithm it holds (IP Insights' predates the "algorithm" key)
+ALGORITHMS = {FORMAT: "ipinsights", "lakewatch-rcf": "rcf"}
+
+
+def algorithm_of(location: str | Path | bytes, default: str | None = None) -> str:
+    """Which algorithm a model directory, tarball or tarball's bytes holds, from
+    ``model.json``: ``score`` and ``serve`` pick their model by it. With ``default``, a
+    location it cannot read gives ``default`` (whose own loading then says what is wrong)."""
+    if default is not None:
+        try:
+            return algorithm_of(location)
+        except (ArtifactError, OSError):
+            return default
+    files, where = read_model_files(location)
+    try:
+        fmt = json.loads(files[META]).get("format")
+    except (ValueError, AttributeError) as err:
+        raise ArtifactError(f"{where}: {META} is not a JSON object: {err}") from None
+    if fmt not in ALGORITHMS:
+        raise ArtifactError(f"{where}: not a lakewatch model (format={fmt!r})")
+    return ALGORITHMS[fmt]
 
 
 def _read_files(location: str | Path | bytes) -> dict[str, bytes]:

@@ -1,0 +1,156 @@
+"""Random Cut Forest: speed beside scikit-learn's IsolationForest (same trees, same sample
+size, same run), AWS's Rust RCF (krcf) one point at a time for reference, and AUC on two
+feature sets written from published descriptions (``bench.netflow_features``: CIDDS-001,
+``bench.dns_features``: CIC-Bell-DNS-EXF-2021), neither sharing code with the lake's
+generator. Targets (issue 30): training >= 50,000 rows/s, scoring >= 100,000 rows/s, RCF's AUC
+at least IsolationForest's on every set."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from bench import dns_features, netflow_features
+from bench.common import row
+
+TREES, SAMPLES = 100, 256
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _rcf_fit(rows: np.ndarray, seed: int = 0):
+    from lakewatch.model.rcf.forest import Sampler
+    from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
+
+    hp = RcfHyperparameters(feature_dim=rows.shape[1], num_trees=TREES)
+    sampler = Sampler(hp, seed)
+    for chunk in np.array_split(rows, max(1, len(rows) // 65536)):  # as the CSV files stream
+        sampler.add(chunk)
+    return sampler.build()
+
+
+def _iforest(rows: np.ndarray):
+    from sklearn.ensemble import IsolationForest
+
+    return IsolationForest(
+        n_estimators=TREES, max_samples=min(SAMPLES, len(rows)), random_state=0
+    ).fit(rows)
+
+
+def _krcf_rates(rows: np.ndarray) -> tuple[float, float]:
+    """krcf's updates/s and scores/s, one Python call a point (the measured baseline)."""
+    import krcf
+
+    forest = krcf.RandomCutForest(
+        {
+            "dimensions": rows.shape[1],
+            "shingle_size": 1,
+            "num_trees": TREES,
+            "sample_size": SAMPLES,
+            "output_after": 1,
+            "random_seed": 1,
+            "lambda": 0.0,
+        }
+    )
+    update = _timed(lambda: [forest.update(r) for r in rows])
+    score = _timed(lambda: [forest.score(r) for r in rows])
+    return len(rows) / update, len(rows) / score
+
+
+def speed(quick: bool) -> list[str]:
+    rng = np.random.default_rng(3)
+    train, _, _ = netflow_features.dataset(train=20_000 if quick else 500_000, test=10)
+    score_rows = train[: 20_000 if quick else 200_000]
+    _rcf_fit(train[:1000]).score(train[:10])  # compiled code and imports loaded before timing
+    _iforest(train[:1000]).score_samples(train[:10])
+    rcf_fit_s = _timed(lambda: _rcf_fit(train))
+    forest = _rcf_fit(train)
+    rcf_score_s = _timed(lambda: forest.score(score_rows))
+    if_fit_s = _timed(lambda: _iforest(train))
+    iforest = _iforest(train)
+    if_score_s = _timed(lambda: iforest.score_samples(score_rows))
+    k_update, k_score = _krcf_rates(train[rng.permutation(len(train))[: 2000 if quick else 10_000]])
+    fit_rate, score_rate = len(train) / rcf_fit_s, len(score_rows) / rcf_score_s
+    if_fit_rate, if_score_rate = len(train) / if_fit_s, len(score_rows) / if_score_s
+    threads = os.environ.get("NUMBA_NUM_THREADS", str(os.cpu_count()))
+    return [
+        f"rcf: {TREES} trees x {SAMPLES} samples, {train.shape[1]} features, "
+        f"{threads} threads (IsolationForest: scikit-learn's defaults)",
+        row(
+            f"train rows/s ({len(train):,} rows)",
+            f"{fit_rate:,.0f}",
+            f"{fit_rate / if_fit_rate:.2f}x IsolationForest ({if_fit_rate:,.0f}); target 50,000",
+        ),
+        row(
+            f"score rows/s ({len(score_rows):,} rows)",
+            f"{score_rate:,.0f}",
+            f"{score_rate / if_score_rate:.2f}x IsolationForest ({if_score_rate:,.0f}); "
+            "target 100,000",
+        ),
+        row(
+            "krcf one point a call, updates/s | scores/s",
+            f"{k_update:,.0f} | {k_score:,.0f}",
+            "AWS's Rust RCF from Python, the baseline",
+        ),
+    ]
+
+
+def _auc(normal_scores: np.ndarray, anomaly_scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(anomaly_scores))]
+    return float(roc_auc_score(labels, np.r_[normal_scores, anomaly_scores]))
+
+
+def _standardised(data):
+    """Every set z-scored by its training rows' mean and deviation: RCF cuts a feature in
+    proportion to its range, so features must share a scale (IsolationForest, which picks
+    features uniformly, is indifferent)."""
+    train, normal, attacks = data
+    mean, sd = train.mean(axis=0), np.maximum(train.std(axis=0), 1e-6)
+
+    def z(rows: np.ndarray) -> np.ndarray:
+        return ((rows - mean) / sd).astype(np.float32)
+
+    return z(train), z(normal), {kind: z(rows) for kind, rows in attacks.items()}
+
+
+def quality(name: str, data) -> list[str]:
+    train, normal, attacks = _standardised(data)
+    forest, iforest = _rcf_fit(train), _iforest(train)
+    ours = {"normal": forest.score(normal)}
+    theirs = {"normal": -iforest.score_samples(normal)}  # sklearn: lower = more abnormal
+    for kind, rows in attacks.items():
+        ours[kind], theirs[kind] = forest.score(rows), -iforest.score_samples(rows)
+    every_kind = np.concatenate([ours[k] for k in attacks])
+    every_kind_if = np.concatenate([theirs[k] for k in attacks])
+    overall = (_auc(ours["normal"], every_kind), _auc(theirs["normal"], every_kind_if))
+    lines = [
+        f"rcf AUC, {name} ({len(train):,} training rows, {len(normal):,} normal test rows): "
+        "RCF | IsolationForest",
+        row("all kinds", f"{overall[0]:.4f} | {overall[1]:.4f}", _verdict(*overall)),
+    ]
+    for kind in attacks:
+        pair = _auc(ours["normal"], ours[kind]), _auc(theirs["normal"], theirs[kind])
+        lines.append(row(f"  {kind}", f"{pair[0]:.4f} | {pair[1]:.4f}", _verdict(*pair)))
+    if not all(np.isfinite(v).all() for v in ours.values()):
+        raise RuntimeError(f"{name}: RCF gave a non-finite score")
+    return lines
+
+
+def _verdict(rcf_auc: float, iforest_auc: float) -> str:
+    return "RCF >= IsolationForest" if rcf_auc >= iforest_auc else "below IsolationForest"
+
+
+def run(quick: bool = False) -> list[str]:
+    size = {"train": 5000, "test": 1000, "per_kind": 40} if quick else {}
+    lines = speed(quick)
+    lines += quality("NetFlow per host-hour (CIDDS-001)", netflow_features.dataset(**size))
+    lines += quality("DNS per host-hour (CIC-Bell-DNS-EXF-2021)", dns_features.dataset(**size))
+    return lines
