@@ -153,3 +153,27 @@ def test_list_without_a_readable_lake_ranks_and_says_why(reviewed, capsys, monke
         "2 finding(s)" in out.out
         and "Security Hub findings not read from s3://no-such-lake" in out.err
     )
+
+
+def test_table_creates_then_updates_and_refuses_a_disagreeing_table(
+    reviewed, clients, capsys, monkeypatch
+):
+    import uuid
+
+    database = f"lw_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("LAKEWATCH_FINDINGS_DATABASE", database)
+    assert main(["findings", "table", "--accounts", "111122223333", "--since", "20261101"]) == 0
+    assert capsys.readouterr().out.startswith(f"created {database}.lakewatch_findings over s3://")
+    assert main(["findings", "table", "--accounts", "111122223333,444455556666"]) == 0
+    assert capsys.readouterr().out.startswith("updated")
+    glue = clients("glue")
+    glue.update_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": "lakewatch_findings",
+            "StorageDescriptor": {"Columns": [{"Name": "time", "Type": "string"}]},
+        },
+    )
+    assert main(["findings", "table"]) == 1
+    err = capsys.readouterr().err
+    assert "disagrees with lakewatch's findings" in err and "column time is string" in err

@@ -2,7 +2,8 @@
 
 ``list`` ranks a day's findings, ``show`` prints one with the analyst's labels, ``label``
 records a verdict, ``suppress`` silences an entity's address or range for some days, and
-``export`` writes a day's findings with their latest verdicts to CSV or Parquet.
+``export`` writes a day's findings with their latest verdicts to CSV or Parquet, and ``table``
+creates or updates the Glue table ``export`` reads on ``aws``.
 """
 
 from __future__ import annotations
@@ -150,6 +151,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """Create or update the findings table (Glue, partition projection); exit status 1, with
+    the differences, where a table of that name disagrees with lakewatch's columns."""
+    from lakewatch.serving import findings_table
+
+    settings, clients = context()
+    projection = findings_table.Projection(
+        accounts=_listed(args.accounts or settings.account_id),
+        regions=_listed(args.regions or settings.region),
+        since=args.since,
+    )
+    result = findings_table.ensure(settings, clients, projection)
+    if result.action == "disagrees":
+        print(f"{result.table} exists and disagrees with lakewatch's findings:", file=sys.stderr)
+        for line in result.differences:
+            print(f"  {line}", file=sys.stderr)
+        print("left as it is: drop or rename it, or set LAKEWATCH_FINDINGS_TABLE", file=sys.stderr)
+        return 1
+    print(
+        f"{result.action} {result.table} over {findings_table.location(settings)} "
+        f"(accounts {','.join(projection.accounts)}; regions {','.join(projection.regions)}; "
+        f"days from {projection.since})"
+    )
+    return 0
+
+
+def _yyyymmdd(text: str) -> str:
+    try:
+        datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day as YYYYMMDD: {text!r}") from None
+    return text
+
+
 def register(sub) -> None:
     """Add ``findings`` and its sub-commands to the ``lakewatch`` parser."""
     from lakewatch.review.feedback import VERDICTS, VIEWS
@@ -201,3 +240,14 @@ def register(sub) -> None:
     )
     export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     export.set_defaults(func=cmd_export)
+    table = fsub.add_parser(
+        "table", help="create or update the findings table (Glue, Athena partition projection)"
+    )
+    table.add_argument(
+        "--accounts", help="the lake's account ids, comma-separated (default the settings')"
+    )
+    table.add_argument("--regions", help="the Regions, comma-separated (default the settings')")
+    table.add_argument(
+        "--since", type=_yyyymmdd, default="20260101", help="the first day (YYYYMMDD)"
+    )
+    table.set_defaults(func=cmd_table)

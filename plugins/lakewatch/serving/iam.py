@@ -15,7 +15,7 @@ from typing import Any
 
 from lakewatch.lake.layout import glue_database
 from lakewatch.names import lambda_function_name, lambda_layer_name
-from lakewatch.serving.scorer_config import APP_DIR
+from lakewatch.serving.lambda_config import APP_DIR
 from lakewatch.settings import Settings
 
 INCLUDE = APP_DIR.parents[1]
@@ -51,6 +51,7 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "FunctionName": lambda_function_name(settings.endpoint_name),
         "LayerName": lambda_layer_name(settings.endpoint_name),
         "AthenaWorkgroup": settings.athena_workgroup,
+        "AlertsTopicArn": settings.alerts_topic,
         "GlueDatabase": glue_database(settings.region),
         "FindingsDatabase": settings.findings_database,
         "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",
