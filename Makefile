@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - run the main job on the local backend (sets up, starts the emulator)"
 	@echo "make test   - run the test suite (sets up first)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, import layers, mypy, cfn-lint of the stack"
 	@echo "make bench  - benchmarks, printing figures"
 	@echo "make up     - start the local AWS emulator and create lakewatch's resources"
 	@echo "make down   - stop every process lakewatch started (emulator, Airflow, servers)"
@@ -43,6 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/cfn-lint deploy/lakewatch.yaml
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

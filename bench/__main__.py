@@ -8,7 +8,7 @@ import os
 import platform
 import time
 
-BENCHMARKS = ["quality", "generator", "model", "extract", "scorer"]
+BENCHMARKS = ["quality", "generator", "model", "extract", "scorer", "rcf", "backtest", "sizing"]
 
 
 def main() -> int:
