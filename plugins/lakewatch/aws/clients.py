@@ -43,11 +43,11 @@ class AwsClients(Protocol):
 # The services the local emulator serves; everything else keeps AWS's own endpoint.
 EMULATED_SERVICES = frozenset({"s3", "sqs", "ssm", "iam", "sts", "sns", "logs", "glue"})
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
 
 
 class CachedClients:
-    """Thread-safe, cached boto3 clients with lakewatch's retry policy (``_RETRIES``): the
+    """Thread-safe, cached boto3 clients with lakewatch's retry policy (``RETRIES``): the
     emulated services at ``endpoint_url`` (AWS's own when None), ``endpoint_overrides``
     first. Built from an endpoint and a region, not ``Settings``, so the scorer function,
     which has only its environment, gets the same clients as the rest of lakewatch."""
@@ -89,7 +89,7 @@ class CachedClients:
         return frozen.access_key, frozen.secret_key, frozen.token
 
     def _kwargs(self, service: str) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"config": _RETRIES}
+        kwargs: dict[str, Any] = {"config": RETRIES}
         endpoint = self._overrides.get(service)
         if endpoint is None and service in EMULATED_SERVICES:
             endpoint = self._endpoint

@@ -151,6 +151,38 @@ def read_csv_table(
     ``exact_columns``: a row must have exactly two columns (training). Otherwise (scoring) any
     row with at least two is used, whatever the first row's width.
     """
+    table, invalid = _parse_csv(name, body, exact_columns)
+    total = table.num_rows + len(invalid)
+    bad.rows += total
+    lines = np.arange(1, total + 1, dtype=np.int64)
+    if invalid:
+        invalid_lines = np.array([r.number for r in invalid if r.number], dtype=np.int64)
+        lines = np.setdiff1d(lines, invalid_lines)[: table.num_rows]
+    if table.num_columns >= 2:
+        entity, ip = table.column(0).cast(pa.string()), table.column(1).cast(pa.string())
+    else:  # the first row had one column: every such row is bad
+        for line, text in zip(lines, table.column(0).to_pylist(), strict=True):
+            bad.add(name, int(line), "expected 2 columns, found 1", str(text))
+        entity = ip = pa.chunked_array([], pa.string())
+        lines = np.zeros(0, np.int64)
+    extra_e, extra_ip, extra_lines = _invalid_rows(name, invalid, bad, exact_columns)
+    out = pa.table(
+        {
+            "entity": pa.concat_arrays([entity.combine_chunks(), pa.array(extra_e, pa.string())]),
+            "ip": pa.concat_arrays([ip.combine_chunks(), pa.array(extra_ip, pa.string())]),
+        }
+    )
+    all_lines = np.concatenate([lines, np.array(extra_lines, np.int64)])
+    if extra_lines:
+        order = np.argsort(all_lines, kind="stable")
+        out, all_lines = out.take(pa.array(order)), all_lines[order]
+    return out, all_lines
+
+
+def _parse_csv(name: str, body: bytes, exact_columns: bool) -> tuple[pa.Table, list[pv.InvalidRow]]:
+    """The CSV as read, its first two columns as strings, and the rows it skipped: Arrow's
+    reader sets aside each row whose width differs from the first row's, for the caller to
+    report or recover."""
     stream: pa.NativeFile = pa.BufferReader(body)
     if name.endswith(".gz"):
         stream = pa.CompressedInputStream(stream, "gzip")
@@ -178,20 +210,17 @@ def read_csv_table(
         if "Empty CSV file" not in str(err):
             raise BadDataError(f"{name}: cannot parse as CSV: {err}") from None
         table = pa.table({"f0": pa.array([], pa.string())})
-    total = table.num_rows + len(invalid)
-    bad.rows += total
-    lines = np.arange(1, total + 1, dtype=np.int64)
-    if invalid:
-        invalid_lines = np.array([r.number for r in invalid if r.number], dtype=np.int64)
-        lines = np.setdiff1d(lines, invalid_lines)[: table.num_rows]
-    if table.num_columns >= 2:
-        entity, ip = table.column(0).cast(pa.string()), table.column(1).cast(pa.string())
-    else:  # the first row had one column: every such row is bad
-        for line, text in zip(lines, table.column(0).to_pylist(), strict=True):
-            bad.add(name, int(line), "expected 2 columns, found 1", str(text))
-        entity = ip = pa.chunked_array([], pa.string())
-        lines = np.zeros(0, np.int64)
-    extra_e, extra_ip, extra_lines = [], [], []
+    return table, invalid
+
+
+def _invalid_rows(
+    name: str, invalid: list[pv.InvalidRow], bad: BadRows, exact_columns: bool
+) -> tuple[list[str], list[str], list[int]]:
+    """The entity, ip and line number of each skipped row that scoring can still use (two or
+    more columns); every other skipped row is recorded in ``bad`` with its width."""
+    extra_e: list[str] = []
+    extra_ip: list[str] = []
+    extra_lines: list[int] = []
     for row in invalid:
         if not exact_columns and row.actual_columns >= 2 and row.text is not None:
             fields = next(csv.reader([row.text]))
@@ -206,17 +235,7 @@ def read_csv_table(
                 f"expected {want} columns, found {row.actual_columns}",
                 row.text or "",
             )
-    out = pa.table(
-        {
-            "entity": pa.concat_arrays([entity.combine_chunks(), pa.array(extra_e, pa.string())]),
-            "ip": pa.concat_arrays([ip.combine_chunks(), pa.array(extra_ip, pa.string())]),
-        }
-    )
-    all_lines = np.concatenate([lines, np.array(extra_lines, np.int64)])
-    if extra_lines:
-        order = np.argsort(all_lines, kind="stable")
-        out, all_lines = out.take(pa.array(order)), all_lines[order]
-    return out, all_lines
+    return extra_e, extra_ip, extra_lines
 
 
 PARSE_ROWS = 1 << 20  # rows parsed at once: parsing a whole file's addresses took 5x its size

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from lakewatch.aws.clients import RETRIES
 from lakewatch.names import digest
 from lakewatch.settings import Settings
 
@@ -41,7 +42,9 @@ AWS_CONN_ID = "{{ lakewatch_aws_conn_id() }}"
 
 
 class HookClients:
-    """boto3 clients from the Amazon provider's ``AwsBaseHook`` for one connection.
+    """boto3 clients from the Amazon provider's ``AwsBaseHook`` for one connection (its
+    extras configure them, the provider's way); the one client the hook cannot build, the
+    runtime at a local URL, gets lakewatch's ``RETRIES`` like ``aws.clients``'.
 
     ``sagemaker-runtime`` goes where the backend says (``Backend.runtime_url``): on ``local``
     to lakewatch's endpoint router instead of the emulator, as it would go to SageMaker on AWS.
@@ -64,6 +67,7 @@ class HookClients:
                 access, secret, token = self.credentials()
                 self._cache[service] = boto3.client(
                     service,
+                    config=RETRIES,  # lakewatch's retry policy, as every client it builds
                     endpoint_url=self._runtime_url,
                     region_name=self.settings.region,
                     aws_access_key_id=access,

@@ -59,6 +59,32 @@ def same_origin(request: Request) -> None:
         raise HTTPException(403, f"refused a form posted from another site ({claimed})")
 
 
+def _review_page(d: Desk, day: date, who: str, message: str, status: int) -> HTMLResponse:
+    """The review page for ``day``, shown by the page route and, with ``message`` and a 400,
+    by an action that failed: the desk's findings with verdict, evidence and usual traffic."""
+    found = d.findings(day)
+    by_uid = {f["finding_info"]["uid"]: f for f in found}
+    rows = [
+        {
+            "row": row,
+            "verdict": verdict,
+            "evidence": evidence_of(by_uid[row.uid]),
+            "usual": d.usual(row),
+        }
+        for row, verdict in d.reviewed(day, found)
+    ]
+    message = "; ".join(m for m in (message, d.evidence_note) if m)
+    html = _TEMPLATES.get_template("review.html").render(
+        day=day.isoformat(),
+        rows=rows,
+        who=who,
+        message=message,
+        verdicts=VERDICTS,
+        views=VIEWS,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
 def create_app(
     desk: Callable[[], Desk],
     analyst: Callable[..., Any],
@@ -70,28 +96,7 @@ def create_app(
     Who = Annotated[str, Depends(analyst)]
 
     def page(day: date, who: str, message: str = "", status: int = 200) -> HTMLResponse:
-        d = desk()
-        found = d.findings(day)
-        by_uid = {f["finding_info"]["uid"]: f for f in found}
-        rows = [
-            {
-                "row": row,
-                "verdict": verdict,
-                "evidence": evidence_of(by_uid[row.uid]),
-                "usual": d.usual(row),
-            }
-            for row, verdict in d.reviewed(day, found)
-        ]
-        message = "; ".join(m for m in (message, d.evidence_note) if m)
-        html = _TEMPLATES.get_template("review.html").render(
-            day=day.isoformat(),
-            rows=rows,
-            who=who,
-            message=message,
-            verdicts=VERDICTS,
-            views=VIEWS,
-        )
-        return HTMLResponse(html, status_code=status)
+        return _review_page(desk(), day, who, message, status)
 
     @app.get("/", response_class=HTMLResponse)
     def review(who: Who, day: Annotated[date | None, Query()] = None) -> HTMLResponse:

@@ -334,34 +334,10 @@ def incident_finding(
     bucket: str,
     now_ms: int,
 ) -> dict[str, Any]:
+    """One incident's finding, its severity from its worst pair's score."""
     worst = min(incident.pairs, key=lambda p: p.score if p.score is not None else 0.0)
     severity = severity_for(worst.score, threshold.threshold, threshold.scale)
-    n_inst = len(incident.instances)
-    if incident.shape == "connection":
-        client, server = incident.subject.split(" -> ")
-        title = f"Unusual connection {client} -> {server}"
-        desc = (
-            f"{client} connected to {server}, and the connection is unusual at both ends: "
-            "for the client's destinations and for the server's sources (lateral movement "
-            "looks like this)."
-        )
-        resources = [client, server]
-    elif incident.shape == "scan":
-        severity = min(5, severity + (1 if n_inst >= 2 * SCAN_MIN_INSTANCES else 0))
-        title = f"{incident.subject} paired unusually with {n_inst} instances"
-        desc = (
-            f"One address, {incident.subject}, scored below the threshold with {n_inst} "
-            "instances within the hour: a scan or sweep, or one new destination everywhere."
-        )
-        resources = sorted(incident.instances)
-    else:
-        addresses = sorted({p.ip for p in incident.pairs})
-        title = f"{incident.subject} reached {len(addresses)} unusual peer(s)"
-        desc = (
-            f"{incident.subject} was paired with {', '.join(addresses[:10])}"
-            f"{' ...' if len(addresses) > 10 else ''} within the hour, each below the threshold."
-        )
-        resources = [incident.subject]
+    severity, title, desc, resources = _incident_text(incident, severity)
     first = min(p.first_ms for p in incident.pairs)
     last = max(p.last_ms for p in incident.pairs)
     finding = base_finding(
@@ -379,8 +355,48 @@ def incident_finding(
         now_ms=now_ms,
         instances=resources,
     )
+    _add_incident_evidence(finding, incident, resources[0], worst)
+    return finding
+
+
+def _incident_text(incident: Incident, severity: int) -> tuple[int, str, str, list[str]]:
+    """The incident's severity, title, description and resources by its shape: a connection
+    names both instances, a scan every instance it reached (a wide one a level more severe),
+    an entity incident the entity."""
+    n_inst = len(incident.instances)
+    if incident.shape == "connection":
+        client, server = incident.subject.split(" -> ")
+        title = f"Unusual connection {client} -> {server}"
+        desc = (
+            f"{client} connected to {server}, and the connection is unusual at both ends: "
+            "for the client's destinations and for the server's sources (lateral movement "
+            "looks like this)."
+        )
+        return severity, title, desc, [client, server]
+    if incident.shape == "scan":
+        severity = min(5, severity + (1 if n_inst >= 2 * SCAN_MIN_INSTANCES else 0))
+        title = f"{incident.subject} paired unusually with {n_inst} instances"
+        desc = (
+            f"One address, {incident.subject}, scored below the threshold with {n_inst} "
+            "instances within the hour: a scan or sweep, or one new destination everywhere."
+        )
+        return severity, title, desc, sorted(incident.instances)
+    addresses = sorted({p.ip for p in incident.pairs})
+    title = f"{incident.subject} reached {len(addresses)} unusual peer(s)"
+    desc = (
+        f"{incident.subject} was paired with {', '.join(addresses[:10])}"
+        f"{' ...' if len(addresses) > 10 else ''} within the hour, each below the threshold."
+    )
+    return severity, title, desc, [incident.subject]
+
+
+def _add_incident_evidence(
+    finding: dict[str, Any], incident: Incident, resource: str, worst: ScoredPair
+) -> None:
+    """Fill in the incident's observables, evidence and lakewatch fields: its lowest-scoring
+    pairs, at most ``MAX_EVIDENCES``, so a large incident's finding stays small."""
     finding["observables"] = [
-        {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": resources[0]},
+        {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": resource},
         *[
             {"name": "evidences.ip", "type": "IP Address", "type_id": 2, "value": ip}
             for ip in sorted({p.ip for p in incident.pairs})[:MAX_EVIDENCES]
@@ -403,7 +419,6 @@ def incident_finding(
             "lakewatch.score": repr(worst.score),
         }
     )
-    return finding
 
 
 def member_findings(

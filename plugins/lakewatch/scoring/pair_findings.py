@@ -165,32 +165,9 @@ def make_finding(
 ) -> dict[str, Any]:
     """One pair's finding. ``corroboration``: (uid, why) for a pair flagged by what it is part
     of (an incident, or the other end's record of its connection), not by its own score."""
-    instance = instance_of(pair.entity)
-    direction = "from" if pair.view == View.INGRESS_PEER else "to"
-    if kind == "unknown_entity":
-        severity = 1
-        title = f"Entity {pair.entity} unknown to the model"
-        desc = (
-            f"{instance} was not in the model's training data, so its score for {pair.ip} "
-            f"({pair.view}) says nothing; review it or retrain."
-        )
-    else:
-        severity = severity_for(pair.score, threshold.threshold, threshold.scale)
-        title = f"Unusual network peer {direction} {instance}: {pair.ip}"
-        scorer = (
-            "lakewatch's detector (IP Insights plus history)"
-            if threshold.of_detector
-            else "IP Insights"
-        )
-        under = pair.score is not None and pair.score < threshold.threshold
-        where = f"{'below' if under else 'above'} the threshold {threshold.threshold:.4f}"
-        if corroboration is not None:
-            where += f"{'; and' if under else ' but'} {corroboration[1]}"
-        desc = (
-            f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, {where} "
-            f"(target false-positive rate {threshold.target_fpr or 0:.3%}); seen "
-            f"{pair.count} time(s) in {source.key}."
-        )
+    severity, title, desc = _pair_text(
+        pair, kind, threshold=threshold, source=source, corroboration=corroboration
+    )
     finding = base_finding(
         uid=finding_uid(pair, threshold.model_id),
         kind=kind,
@@ -204,8 +181,56 @@ def make_finding(
         source=source,
         bucket=bucket,
         now_ms=now_ms,
-        instances=[instance],
+        instances=[instance_of(pair.entity)],
     )
+    _add_pair_evidence(finding, pair, corroboration)
+    return finding
+
+
+def _pair_text(
+    pair: ScoredPair,
+    kind: str,
+    *,
+    threshold: PublishedThreshold,
+    source: LakeKey,
+    corroboration: tuple[str, str] | None,
+) -> tuple[int, str, str]:
+    """The finding's severity, title and description: an unknown entity's score says nothing,
+    so it gets the lowest severity and a prompt to retrain instead of the score's reading."""
+    instance = instance_of(pair.entity)
+    if kind == "unknown_entity":
+        desc = (
+            f"{instance} was not in the model's training data, so its score for {pair.ip} "
+            f"({pair.view}) says nothing; review it or retrain."
+        )
+        return 1, f"Entity {pair.entity} unknown to the model", desc
+    direction = "from" if pair.view == View.INGRESS_PEER else "to"
+    severity = severity_for(pair.score, threshold.threshold, threshold.scale)
+    title = f"Unusual network peer {direction} {instance}: {pair.ip}"
+    scorer = (
+        "lakewatch's detector (IP Insights plus history)"
+        if threshold.of_detector
+        else "IP Insights"
+    )
+    under = pair.score is not None and pair.score < threshold.threshold
+    where = f"{'below' if under else 'above'} the threshold {threshold.threshold:.4f}"
+    if corroboration is not None:
+        where += f"{'; and' if under else ' but'} {corroboration[1]}"
+    desc = (
+        f"{scorer} scored ({pair.entity}, {pair.ip}) at {pair.score:.4f}, {where} "
+        f"(target false-positive rate {threshold.target_fpr or 0:.3%}); seen "
+        f"{pair.count} time(s) in {source.key}."
+    )
+    return severity, title, desc
+
+
+def _add_pair_evidence(
+    finding: dict[str, Any], pair: ScoredPair, corroboration: tuple[str, str] | None
+) -> None:
+    """Fill in the pair's observables, evidence and lakewatch fields: the peer's address goes
+    on the endpoint its direction names, so a search by src or dst endpoint finds it."""
+    instance = instance_of(pair.entity)
+    direction = "from" if pair.view == View.INGRESS_PEER else "to"
     finding["observables"] = [
         {"name": "resources[0].uid", "type": "Resource UID", "type_id": 10, "value": instance},
         {
@@ -232,7 +257,6 @@ def make_finding(
     )
     if corroboration is not None:
         finding["unmapped"]["lakewatch.corroborated_by"] = corroboration[0]
-    return finding
 
 
 def findings_for(

@@ -230,22 +230,7 @@ def needed_pairs(
     # one integer per (instance, address): an inbound pair and the outbound call it answers
     link = _codes(pc.replace_substring_regex(table["entity"], r"/in$", "")) * n_ips + ip
     counted = known & valid & ~(ingress & np.isin(link, link[egress]))  # what ``group`` counts
-    tail: dict[tuple[str, int], float] = defaultdict(float)
-    if threshold.target_fpr is not None:  # the tail only matters given the rate
-        window = np.asarray(table["event_time_min"].to_numpy(), np.int64) // WINDOW_MS
-        hour = _codes(table["entity"]) * (int(window.max(initial=0)) + 1) + window
-        wanted = counted & under_t
-        hours, first = np.unique(hour[wanted], return_index=True)
-        every = np.sort(hour[counted])
-        sizes = np.searchsorted(every, hours, side="right") - np.searchsorted(every, hours)
-        at = np.nonzero(wanted)[0][first]
-        names = table["entity"].take(pa.array(at)).to_pylist()
-        for name, w, size in zip(names, window[at].tolist(), sizes.tolist(), strict=True):
-            rate = entity_rates.get(name, threshold.target_fpr or 0.0)
-            lam = 0.0
-            for _ in range(size):  # summed pair by pair, as ``group`` sums it
-                lam += rate
-            tail[(name, w)] = lam
+    tail = _table_tail(table, threshold, entity_rates, counted, counted & under_t)
     chosen = ~known | under_wide
     # inbound sweeps: every inbound pair of an address under ``wide`` with 3+ instances
     per_ip = np.bincount(np.unique(link[counted & under_wide]) % n_ips, minlength=n_ips)
@@ -258,6 +243,35 @@ def needed_pairs(
     chosen |= egress & np.isin(link, link[chosen & ingress])
     rows = np.nonzero(chosen)[0]
     return all_pairs(table.take(pa.array(rows))), tail
+
+
+def _table_tail(
+    table: pa.Table,
+    threshold: PublishedThreshold,
+    entity_rates: Mapping[str, float],
+    counted: np.ndarray,
+    wanted: np.ndarray,
+) -> dict[tuple[str, int], float]:
+    """The expected number of pairs under the threshold in each (entity, hour) that has one
+    (``wanted``), over the hour's ``counted`` pairs: computed on the whole table, because the
+    chosen pairs alone would undercount the hours the incidents weigh."""
+    tail: dict[tuple[str, int], float] = defaultdict(float)
+    if threshold.target_fpr is None:  # the tail only matters given the rate
+        return tail
+    window = np.asarray(table["event_time_min"].to_numpy(), np.int64) // WINDOW_MS
+    hour = _codes(table["entity"]) * (int(window.max(initial=0)) + 1) + window
+    hours, first = np.unique(hour[wanted], return_index=True)
+    every = np.sort(hour[counted])
+    sizes = np.searchsorted(every, hours, side="right") - np.searchsorted(every, hours)
+    at = np.nonzero(wanted)[0][first]
+    names = table["entity"].take(pa.array(at)).to_pylist()
+    for name, w, size in zip(names, window[at].tolist(), sizes.tolist(), strict=True):
+        rate = entity_rates.get(name, threshold.target_fpr or 0.0)
+        lam = 0.0
+        for _ in range(size):  # summed pair by pair, as ``group`` sums it
+            lam += rate
+        tail[(name, w)] = lam
+    return tail
 
 
 def object_findings(

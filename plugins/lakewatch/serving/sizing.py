@@ -386,11 +386,19 @@ def size(lake: Lake) -> Sizing:
         if lake.route53_tb_per_day is not None
         else s.flow_rows * ROUTE53_ROWS_PER_FLOW_ROW.value
     )
-    rows = s.flow_rows + s.dns_rows
-    streams = lake.accounts * lake.regions
+    _size_athena(s)
+    _size_training(s)
+    _size_endpoint(s)
+    _size_scorer(s)
+    s.stages = sorted(_stages(s), key=lambda st: (st.known, st.ratio), reverse=True)
+    return s
 
-    # Athena: each region's day in the extract's three statements, each scanning the columns
-    # its views read of both tables; the bill counts at least 10 MB a query
+
+def _size_athena(s: Sizing) -> None:
+    """Athena: each region's day in the extract's three statements, each scanning the columns
+    its views read of both tables; the bill counts at least 10 MB a query."""
+    lake = s.lake
+    rows = s.flow_rows + s.dns_rows
     per_query = (
         s.flow_rows * SCAN_BYTES_PER_ROW["flow_peers"][Source.VPC_FLOW].value
         + s.dns_rows * SCAN_BYTES_PER_ROW[View.DNS_ANSWER][Source.ROUTE53].value
@@ -401,7 +409,12 @@ def size(lake: Lake) -> Sizing:
     core_s = rows / lake.regions / (EXTRACT_ROWS_PER_S.value / BENCH_CORES)
     s.athena_cores = core_s / ATHENA_TIMEOUT_S.value
 
-    # training: the window's extracts, one pair a record (what the extract exports today)
+
+def _size_training(s: Sizing) -> None:
+    """Training: the window's extracts, one pair a record (what the extract exports today),
+    on the smallest instance that holds them and trains them within the deadline."""
+    lake = s.lake
+    streams = lake.accounts * lake.regions
     s.window_pairs = lake.window_days * _per_row(KEPT_PAIRS_PER_ROW, s.flow_rows, s.dns_rows)
     s.window_distinct = lake.window_days * _per_row(DAY_DISTINCT_PER_ROW, s.flow_rows, s.dns_rows)
     # entities: each instance and its '<id>/in'; num_entity_vectors is twice the entities
@@ -422,7 +435,12 @@ def size(lake: Lake) -> Sizing:
     s.max_train_pairs = max(0.0, min(by_memory, by_time))
     s.builtin_model_bytes = 4 * VECTOR_DIM * s.entity_vectors
 
-    # endpoint: each object's distinct pairs, at the day's peak, SCORE_CHUNK pairs a request
+
+def _size_endpoint(s: Sizing) -> None:
+    """The endpoint: each object's distinct pairs, at the day's peak, SCORE_CHUNK pairs a
+    request, on enough instances to stay at the target load."""
+    lake = s.lake
+    streams = lake.accounts * lake.regions
     objects_per_s = streams * lake.objects_per_day / 86_400  # per source
     per_request = min(SCORE_CHUNK, MAX_REQUEST_BYTES // CSV_BYTES_PER_PAIR.value)
     s.endpoint_pairs_per_s = 0.0
@@ -445,7 +463,14 @@ def size(lake: Lake) -> Sizing:
     per_instance = SCORE_PAIRS_PER_VCPU.value * endpoint_vcpus * ENDPOINT_UTILISATION.value
     s.endpoint_instances = max(1, math.ceil(s.endpoint_pairs_per_s / per_instance))
 
-    # the scorer: the busiest account's objects set the memory, the time and the batch
+
+def _size_scorer(s: Sizing) -> None:
+    """The scorer: the busiest account's objects set the memory, the time and the batch; the
+    mean object sets the concurrency."""
+    lake = s.lake
+    rows = s.flow_rows + s.dns_rows
+    streams = lake.accounts * lake.regions
+    objects_per_s = streams * lake.objects_per_day / 86_400  # per source
     s.notifications_per_s = 2 * objects_per_s  # VPC Flow and Route 53
     s.object_rows = s.flow_rows / streams / lake.objects_per_day
     s.busiest_rows = s.object_rows * lake.busiest_skew
@@ -463,11 +488,33 @@ def size(lake: Lake) -> Sizing:
     s.concurrency_mean = rows / 86_400 / scorer_rate(s.object_rows, memory)
     s.concurrency_peak = s.concurrency_mean * PEAK_FACTOR.value
 
-    s.stages = sorted(_stages(s), key=lambda st: (st.known, st.ratio), reverse=True)
-    return s
-
 
 def _stages(s: Sizing) -> list[Stage]:
+    """Every stage's need against its limit, in the pipeline's order (the order ties keep)."""
+    return [
+        *_training_stages(s),
+        Stage(
+            "Athena: one query in the 30-min timeout, cores at DuckDB's per-core rate",
+            s.athena_cores,
+            1.0,
+            "cores",
+            "Athena's parallelism per query is not measured here: if a query times out, "
+            "extract each region's day by the hour (24 smaller queries, the same bytes)",
+            known=False,
+        ),
+        *_scorer_stages(s),
+        Stage(
+            "built-in IP Insights: the entity table against its 8 GB model",
+            s.builtin_model_bytes,
+            BUILTIN_MAX_MODEL_BYTES.value,
+            "B",
+            "fewer entity vectors",
+        ),
+    ]
+
+
+def _training_stages(s: Sizing) -> list[Stage]:
+    """The training job's volume, memory and time: each fixed by sampling the window."""
     name, _, gib = INSTANCES[-1]
     sample = "train on fewer pairs: distinct per day with counts, or a sample"
     return [
@@ -492,15 +539,13 @@ def _stages(s: Sizing) -> list[Stage]:
             "s",
             f"{sample}; fewer epochs; a GPU (issue 32 item 3)",
         ),
-        Stage(
-            "Athena: one query in the 30-min timeout, cores at DuckDB's per-core rate",
-            s.athena_cores,
-            1.0,
-            "cores",
-            "Athena's parallelism per query is not measured here: if a query times out, "
-            "extract each region's day by the hour (24 smaller queries, the same bytes)",
-            known=False,
-        ),
+    ]
+
+
+def _scorer_stages(s: Sizing) -> list[Stage]:
+    """The scorer's memory, batch time and concurrency: the busiest object against the
+    configured and the largest settings, the day's peak against the account's quota."""
+    return [
         Stage(
             f"scorer: busiest object in the configured {CONFIGURED_MEMORY_MB:,} MB",
             s.busiest_peak_mb * SCORER_HEADROOM,
@@ -529,13 +574,6 @@ def _stages(s: Sizing) -> list[Stage]:
             LAMBDA_CONCURRENCY.value,
             "executions",
             "a quota increase, or a function per region",
-        ),
-        Stage(
-            "built-in IP Insights: the entity table against its 8 GB model",
-            s.builtin_model_bytes,
-            BUILTIN_MAX_MODEL_BYTES.value,
-            "B",
-            "fewer entity vectors",
         ),
     ]
 

@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 
 from lakewatch.metrics import roc_curve
 from lakewatch.threshold.choose import Evaluation
+
+_COLORS = {"random_public": "tab:red", "unused_subnet": "tab:orange", "shuffled": "tab:purple"}
 
 
 def explain_png(
     normal: np.ndarray, abnormal: dict[str, np.ndarray], ev: Evaluation, title: str
 ) -> bytes:
+    """The PNG: score distributions with the threshold on the left, ROC curves with the
+    chosen operating point on the right."""
     fig, (dist, roc) = plt.subplots(1, 2, figsize=(13, 4.8))
+    _plot_distributions(dist, normal, abnormal, ev)
+    _plot_roc(roc, normal, abnormal, ev)
+    fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _plot_distributions(
+    dist: Axes, normal: np.ndarray, abnormal: dict[str, np.ndarray], ev: Evaluation
+) -> None:
+    """Histograms of the normal and each abnormal set's scores, clipped to the middle 99.6%
+    so a few extreme scores do not squash the rest, and the chosen threshold."""
     every = np.concatenate([normal, *abnormal.values()])
     lo, hi = np.quantile(every, [0.002, 0.998])
-    bins = np.linspace(lo, hi, 70)
+    bins: Any = np.linspace(lo, hi, 70)  # an array: matplotlib's stubs say a sequence
     dist.hist(
         np.clip(normal, lo, hi),
         bins,
@@ -29,7 +50,6 @@ def explain_png(
         color="tab:blue",
         label=f"normal (n={normal.size:,})",
     )
-    colors = {"random_public": "tab:red", "unused_subnet": "tab:orange", "shuffled": "tab:purple"}
     for kind, scores in abnormal.items():
         dist.hist(
             np.clip(scores, lo, hi),
@@ -37,7 +57,7 @@ def explain_png(
             density=True,
             histtype="step",
             linewidth=2,
-            color=colors.get(kind),
+            color=_COLORS.get(kind),
             label=f"{kind} (recall {ev.chosen.recall_by_kind.get(kind, 0):.1%})",
         )
     dist.axvline(
@@ -53,12 +73,19 @@ def explain_png(
         ylabel="density",
     )
     dist.legend(fontsize=8)
+
+
+def _plot_roc(
+    roc: Axes, normal: np.ndarray, abnormal: dict[str, np.ndarray], ev: Evaluation
+) -> None:
+    """Each abnormal kind's ROC curve on a log FPR axis (the target is a small rate), with
+    the chosen operating point and its FPR interval."""
     for kind, scores in abnormal.items():
         fpr, tpr, _ = roc_curve(-scores, -normal)
         roc.plot(
             np.maximum(fpr, 1e-5),
             tpr,
-            color=colors.get(kind),
+            color=_COLORS.get(kind),
             label=f"{kind} (AUC {ev.auc_by_kind[kind]:.3f})",
         )
     roc.axvspan(
@@ -85,9 +112,3 @@ def explain_png(
     )
     roc.grid(alpha=0.3)
     roc.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()

@@ -18,12 +18,14 @@ from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import invoke_pairs
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest, read_parts
+from lakewatch.lake.sink import ObjectStore
 from lakewatch.model.detector_cache import DetectorCache
 from lakewatch.model.registry import ModelRecord, Registry
 from lakewatch.names import digest, threshold_night_prefix, threshold_work_prefix
 from lakewatch.review.feedback import labelled_pairs
 from lakewatch.settings import Settings
 from lakewatch.threshold.choose import (
+    Evaluation,
     entity_rates,
     evaluate,
     tail_threshold,
@@ -39,7 +41,7 @@ from lakewatch.threshold.publish import (
     write_index,
 )
 from lakewatch.threshold.sets import PairSets, SetsTooSmall, build_sets
-from lakewatch.threshold.views import compare_views
+from lakewatch.threshold.views import ViewComparison, compare_views
 
 
 class NoModelDeployed(RuntimeError):
@@ -241,17 +243,7 @@ def choose(
     abnormal = {k: np.array(v) for k, v in doc["scores"].items() if k != "normal"}
     entities = doc.get("normal_entities") or []  # absent from scores written before them
     ev = evaluate(normal, abnormal, options.target_fpr, options.expected_anomaly_rate)
-    loose_fpr = min(0.5, 10 * options.target_fpr)  # a scan's members, and the strict tail
-    previous = read_published(clients("ssm"), settings.threshold_parameter)
-    reasons = gate(
-        ev,
-        previous,
-        doc["model_id"],
-        min_auc=options.min_auc,
-        max_shift_iqr=options.max_shift_iqr,
-        override=options.override,
-        score=doc.get("score", "dot_product"),
-    )
+    reasons = _gate_reasons(settings, clients, doc, ev, options)
     views = compare_views(
         normal,
         entities,
@@ -260,6 +252,55 @@ def choose(
         options.target_fpr,
         ev.chosen.threshold,
     )
+    record = _threshold_record(
+        settings, day, doc, options, run_id, ev, reasons, views, normal, entities
+    )
+    _write_outcome(store, settings, day, doc, record, normal, abnormal, ev, reasons)
+    if reasons:
+        raise Refused(
+            "threshold not published, the previous one stays: "
+            + "; ".join(reasons)
+            + f" (evidence: {record.record_uri})"
+        )
+    return record
+
+
+def _gate_reasons(
+    settings: Settings,
+    clients: ClientFactory,
+    doc: dict[str, Any],
+    ev: Evaluation,
+    options: Options,
+) -> list[str]:
+    """Why the quality gate refuses the chosen threshold (empty when it passes): it needs the
+    threshold published now, since a same-model shift beyond the limit is refused."""
+    previous = read_published(clients("ssm"), settings.threshold_parameter)
+    return gate(
+        ev,
+        previous,
+        doc["model_id"],
+        min_auc=options.min_auc,
+        max_shift_iqr=options.max_shift_iqr,
+        override=options.override,
+        score=doc.get("score", "dot_product"),
+    )
+
+
+def _threshold_record(
+    settings: Settings,
+    day: date,
+    doc: dict[str, Any],
+    options: Options,
+    run_id: str,
+    ev: Evaluation,
+    reasons: list[str],
+    views: ViewComparison,
+    normal: np.ndarray,
+    entities: list[str],
+) -> ThresholdRecord:
+    """The night's record: the chosen threshold with its evaluation, the strict and loose
+    tails and per-view offsets the scorer reads, and the notes an operator reads."""
+    loose_fpr = min(0.5, 10 * options.target_fpr)  # a scan's members, and the strict tail
     record = ThresholdRecord(
         day=day.isoformat(),
         model_id=doc["model_id"],
@@ -268,13 +309,7 @@ def choose(
         threshold=ev.chosen.threshold,
         evaluation=ev.to_json(),
         sets=ev.sizes,
-        notes=doc["notes"]
-        + [
-            f"analyst false positive ({fp['entity']}, {fp['ip']}): score {fp['score']:.4f}, "
-            + ("still under" if fp["score"] < ev.chosen.threshold else "above")
-            + f" the threshold {ev.chosen.threshold:.4f}"
-            for fp in doc.get("labelled_false_positive") or []
-        ],
+        notes=doc["notes"] + _false_positive_notes(doc, ev.chosen.threshold),
         refused=reasons,
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -287,6 +322,33 @@ def choose(
         view_offsets=views.offsets if views.adopted else {},
     )
     record.notes.append(f"thresholds per view: {views.reason}")
+    return record
+
+
+def _false_positive_notes(doc: dict[str, Any], threshold: float) -> list[str]:
+    """One note per pair analysts labelled false positive: whether the new threshold still
+    flags it, so a label's effect on the threshold shows."""
+    return [
+        f"analyst false positive ({fp['entity']}, {fp['ip']}): score {fp['score']:.4f}, "
+        + ("still under" if fp["score"] < threshold else "above")
+        + f" the threshold {threshold:.4f}"
+        for fp in doc.get("labelled_false_positive") or []
+    ]
+
+
+def _write_outcome(
+    store: ObjectStore,
+    settings: Settings,
+    day: date,
+    doc: dict[str, Any],
+    record: ThresholdRecord,
+    normal: np.ndarray,
+    abnormal: dict[str, np.ndarray],
+    ev: Evaluation,
+    reasons: list[str],
+) -> None:
+    """Write the record, its picture and the index, refused or not, so a refusal leaves
+    evidence an operator can read."""
     png = explain_png(
         normal,
         abnormal,
@@ -296,13 +358,6 @@ def choose(
     )
     write_evidence(store, settings.thresholds_prefix, record, png)
     write_index(store, settings.thresholds_prefix)
-    if reasons:
-        raise Refused(
-            "threshold not published, the previous one stays: "
-            + "; ".join(reasons)
-            + f" (evidence: {record.record_uri})"
-        )
-    return record
 
 
 def publish_record(settings: Settings, clients: ClientFactory, day: date) -> ThresholdRecord:

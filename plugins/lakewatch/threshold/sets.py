@@ -127,6 +127,45 @@ def build_sets(
     abnormal set; pairs labelled false positive join the normal set."""
     rng = np.random.default_rng(seed)
     attacks = {p for p in true_positives or [] if p[0] in known_entities}
+    known, notes = _known_pairs(
+        normal_pairs, known_entities, observed_pairs, attacks, rng, min_normal, seen_share
+    )
+    normal, labelled_fp = _sample_normal(
+        known, rng, max_normal, known_entities, attacks, false_positives
+    )
+    if false_positives or true_positives:
+        notes.append(
+            f"analysts' labels: {len(labelled_fp)} false-positive pairs added to the normal "
+            f"set, {len(attacks)} true-positive pairs kept out of it (abnormal set "
+            "analyst_true_positive)"
+        )
+    n = min(max_abnormal, len(normal))
+    entities = [normal[i][0] for i in rng.choice(len(normal), n, replace=True)]
+    used_24 = _used_slash24s(known, observed_pairs)
+    shuffled = _shuffled(entities, known, observed_pairs, rng)
+    if len(shuffled) < n:
+        notes.append(f"shuffled: {len(shuffled):,} of {n:,} (few unrelated addresses)")
+    abnormal = {
+        "random_public": list(zip(entities, random_public(rng, n), strict=True)),
+        "unused_subnet": list(zip(entities, unused_private(rng, n, used_24), strict=True)),
+        "shuffled": shuffled,
+    }
+    abnormal["analyst_true_positive"] = sorted(attacks)
+    return PairSets(normal, {k: v for k, v in abnormal.items() if v}, notes, labelled_fp)
+
+
+def _known_pairs(
+    normal_pairs: list[tuple[str, str]],
+    known_entities: set[str],
+    observed_pairs: set[tuple[str, str]],
+    attacks: set[tuple[str, str]],
+    rng: np.random.Generator,
+    min_normal: int,
+    seen_share: float | None,
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The distinct candidate pairs of known entities, attacks out and seen pairs matched to
+    ``seen_share``, with the notes so far; raises ``SetsTooSmall`` when too few are left to
+    put a threshold on."""
     known = sorted({(e, a) for e, a in normal_pairs if e in known_entities} - attacks)
     notes = [
         f"{len(normal_pairs):,} normal candidate rows, {len(known):,} distinct pairs of known "
@@ -140,6 +179,19 @@ def build_sets(
             f"{len(known):,} normal pairs of known entities (need at least "
             f"{min_normal:,}); {notes[0]}"
         )
+    return known, notes
+
+
+def _sample_normal(
+    known: list[tuple[str, str]],
+    rng: np.random.Generator,
+    max_normal: int,
+    known_entities: set[str],
+    attacks: set[tuple[str, str]],
+    false_positives: list[tuple[str, str]] | None,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The normal set: at most ``max_normal`` known pairs (scoring time grows with it), plus
+    the analysts' false positives not already in it. Returns it and those false positives."""
     pick = rng.choice(len(known), min(max_normal, len(known)), replace=False)
     normal = [known[i] for i in sorted(pick)]
     picked = set(normal)
@@ -147,16 +199,26 @@ def build_sets(
         {p for p in false_positives or [] if p[0] in known_entities and p not in attacks} - picked
     )
     normal += labelled_fp
-    if false_positives or true_positives:
-        notes.append(
-            f"analysts' labels: {len(labelled_fp)} false-positive pairs added to the normal "
-            f"set, {len(attacks)} true-positive pairs kept out of it (abnormal set "
-            "analyst_true_positive)"
-        )
-    n = min(max_abnormal, len(normal))
-    entities = [normal[i][0] for i in rng.choice(len(normal), n, replace=True)]
+    return normal, labelled_fp
+
+
+def _used_slash24s(known: list[tuple[str, str]], observed_pairs: set[tuple[str, str]]) -> set[int]:
+    """Every /24 an address of the night or of training falls in, so ``unused_subnet``
+    addresses are truly unused."""
     used_24 = {s for _, a in known for s in [_slash24(a)] if s is not None}
     used_24 |= {s for _, a in observed_pairs for s in [_slash24(a)] if s is not None}
+    return used_24
+
+
+def _shuffled(
+    entities: list[str],
+    known: list[tuple[str, str]],
+    observed_pairs: set[tuple[str, str]],
+    rng: np.random.Generator,
+) -> list[tuple[str, str]]:
+    """Each entity paired with an address another entity uses and this one was never seen
+    with: abnormal pairs that look like the environment's own traffic. Up to 20 draws each;
+    entities that find none are left out."""
     by_address: dict[str, set[str]] = {}
     for e, a in known:
         by_address.setdefault(a, set()).add(e)
@@ -168,15 +230,7 @@ def build_sets(
             if e not in by_address[a] and (e, a) not in observed_pairs:
                 shuffled.append((e, a))
                 break
-    if len(shuffled) < n:
-        notes.append(f"shuffled: {len(shuffled):,} of {n:,} (few unrelated addresses)")
-    abnormal = {
-        "random_public": list(zip(entities, random_public(rng, n), strict=True)),
-        "unused_subnet": list(zip(entities, unused_private(rng, n, used_24), strict=True)),
-        "shuffled": shuffled,
-    }
-    abnormal["analyst_true_positive"] = sorted(attacks)
-    return PairSets(normal, {k: v for k, v in abnormal.items() if v}, notes, labelled_fp)
+    return shuffled
 
 
 def match_seen_share(

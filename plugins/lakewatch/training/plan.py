@@ -63,6 +63,43 @@ def plan_training(
     ``false_positives``: pairs analysts labelled false positive. They are normal, so they join
     the training pairs as one more part (``feedback.csv`` beside the plan), and the model id
     changes with them."""
+    days, missing, manifests = _window_manifests(
+        store, extracts_prefix, source_version, pair_set, window_end, window_days
+    )
+    train_rows = sum(m.split_rows.get("train", 0) for m in manifests)
+    if train_rows < min_train_rows:
+        raise NotEnoughData(
+            f"{train_rows:,} training pairs in the {window_days} days before {window_end} "
+            f"(need at least {min_train_rows:,}); days with an extract: {days or 'none'}; "
+            f"missing: {missing or 'none'}"
+        )
+    feedback = sorted(set(false_positives or []))
+    plan = _new_plan(
+        window_end,
+        window_days,
+        days,
+        missing,
+        manifests,
+        train_rows,
+        pair_set,
+        hyperparameters,
+        algorithm,
+        feedback,
+    )
+    _write_plan(store, models_prefix, plan, feedback)
+    return plan
+
+
+def _window_manifests(
+    store: ObjectStore,
+    extracts_prefix: str,
+    source_version: str,
+    pair_set: PairSet,
+    window_end: date,
+    window_days: int,
+) -> tuple[list[str], list[str], list[ExtractSummary]]:
+    """The window's days with a published extract, oldest first, the days without one, and
+    the extracts' manifests: only published parts are ever trained on."""
     days, missing, manifests = [], [], []
     for offset in range(window_days, 0, -1):
         day = window_end - timedelta(days=offset)
@@ -74,13 +111,24 @@ def plan_training(
             continue
         days.append(day.isoformat())
         manifests.append(summary)
-    train_rows = sum(m.split_rows.get("train", 0) for m in manifests)
-    if train_rows < min_train_rows:
-        raise NotEnoughData(
-            f"{train_rows:,} training pairs in the {window_days} days before {window_end} "
-            f"(need at least {min_train_rows:,}); days with an extract: {days or 'none'}; "
-            f"missing: {missing or 'none'}"
-        )
+    return days, missing, manifests
+
+
+def _new_plan(
+    window_end: date,
+    window_days: int,
+    days: list[str],
+    missing: list[str],
+    manifests: list[ExtractSummary],
+    train_rows: int,
+    pair_set: PairSet,
+    hyperparameters: dict[str, Any],
+    algorithm: str,
+    feedback: list[tuple[str, str]],
+) -> TrainingPlan:
+    """The plan before anything is written. Its model id is the window's end and a digest of
+    every input that changes the model (days, extract attempts, pairs, hyperparameters,
+    algorithm, analysts' false positives), so the same inputs name the same model."""
     inputs: dict[str, Any] = {
         "days": days,
         "attempts": [m.attempt for m in manifests],
@@ -88,10 +136,9 @@ def plan_training(
         "hyperparameters": hyperparameters,
         "algorithm": algorithm,
     }
-    feedback = sorted(set(false_positives or []))
     if feedback:
         inputs["false_positives"] = feedback
-    plan = TrainingPlan(
+    return TrainingPlan(
         model_id=model_id(window_end, inputs),
         window_start=(window_end - timedelta(days=window_days)).isoformat(),
         window_end=window_end.isoformat(),
@@ -106,6 +153,16 @@ def plan_training(
         pairs=pair_set.key,
         algorithm=algorithm,
     )
+
+
+def _write_plan(
+    store: ObjectStore,
+    models_prefix: str,
+    plan: TrainingPlan,
+    feedback: list[tuple[str, str]],
+) -> None:
+    """Write the feedback part (added to ``plan``'s training parts), the SageMaker manifest
+    files and ``plan.json`` under the model's training prefix, for training to read."""
     base = training_prefix(models_prefix, plan.model_id)
     if feedback:
         key = f"{base}feedback.csv"
@@ -118,7 +175,6 @@ def plan_training(
         store, f"{base}validation.manifest", plan.validation_parts
     )
     store.put(f"{base}plan.json", json.dumps(plan.to_json(), indent=2).encode())
-    return plan
 
 
 def _write_manifest(store: ObjectStore, key: str, parts: list[str]) -> str:
