@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,17 +97,26 @@ class _Handler(SageMakerHandler):
             return
         body = self.rfile.read(length)
         started = time.perf_counter()
-        if self.server.rcf is not None:
-            self._invoke_rcf(self.server.rcf, body, started)
+        rcf = self.server.rcf
+        if rcf is not None:
+            self._respond(lambda: self._invoke_rcf(rcf, body), started)
             return
-        try:
-            out, ctype = answer(
+        self._respond(
+            lambda: answer(
                 self.server.inference,
                 body,
                 self.headers.get("Content-Type"),
                 self.headers.get("Accept"),
                 self.server.entity_hashes,
-            )
+            ),
+            started,
+        )
+
+    def _respond(self, invoke: Callable[[], tuple[bytes, str]], started: float) -> None:
+        """One invocation's answer, either algorithm's: a refused request is its status, any
+        other failure a 500 naming it."""
+        try:
+            out, ctype = invoke()
         except RequestError as err:
             self._error(err.status, str(err))
             return
@@ -116,24 +126,15 @@ class _Handler(SageMakerHandler):
             return
         self._answer(out, ctype, started)
 
-    def _invoke_rcf(self, artifact: RcfArtifact, body: bytes, started: float) -> None:
+    def _invoke_rcf(self, artifact: RcfArtifact, body: bytes) -> tuple[bytes, str]:
         """SageMaker RCF's request in, ``{"scores": [...]}`` out; a row of the wrong width
         or with a non-finite value is a 400 naming it."""
         accept = self.headers.get("Accept")
-        try:
-            rcf_protocol.render(np.empty(0), accept)  # an unsupported Accept: before the work
-            rows = rcf_protocol.parse_request(
-                body, self.headers.get("Content-Type"), artifact.hp.feature_dim
-            )
-            out, ctype = rcf_protocol.render(artifact.forest.score(rows), accept)
-        except RequestError as err:
-            self._error(err.status, str(err))
-            return
-        except Exception as err:
-            log.exception("invocation failed")
-            self._error(500, f"internal error: {type(err).__name__}: {err}")
-            return
-        self._answer(out, ctype, started)
+        rcf_protocol.render(np.empty(0), accept)  # an unsupported Accept: before the work
+        rows = rcf_protocol.parse_request(
+            body, self.headers.get("Content-Type"), artifact.hp.feature_dim
+        )
+        return rcf_protocol.render(artifact.forest.score(rows), accept)
 
     def _answer(self, out: bytes, ctype: str, started: float) -> None:
         with self.server.lock:
