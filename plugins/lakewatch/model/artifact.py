@@ -97,15 +97,7 @@ class ModelArtifact:
         out = Path(model_dir)
         out.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(self.meta, indent=2, sort_keys=True).encode()
-        if not tarball:
-            write_tensors(out / WEIGHTS, self.tensors())
-            write_atomic(out / META, meta)
-            return out
-        with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
-            weights = write_tensors(Path(tmp) / WEIGHTS, self.tensors())
-            part = write_tarball(Path(tmp) / TARBALL, weights, meta)
-            part.replace(out / TARBALL)
-        return out / TARBALL
+        return save_model_files(out, self.tensors(), meta, tarball)
 
     # read ----------------------------------------------------------------------------------
 
@@ -243,3 +235,18 @@ def _untar(body: bytes, name: str) -> dict[str, bytes]:
             return out
     except tarfile.TarError as err:
         raise ArtifactError(f"{name}: not a model tarball: {err}") from None
+
+
+def save_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Path:
+    """A model's weights and ``model.json`` into ``out``: as plain files (script mode), or as
+    ``model.tar.gz`` built beside and renamed into place; returns what was written. Both
+    algorithms' artifacts save this way."""
+    if not tarball:
+        write_tensors(out / WEIGHTS, tensors)
+        write_atomic(out / META, meta)
+        return out
+    with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
+        weights = write_tensors(Path(tmp) / WEIGHTS, tensors)
+        part = write_tarball(Path(tmp) / TARBALL, weights, meta)
+        part.replace(out / TARBALL)
+    return out / TARBALL

@@ -7,7 +7,6 @@ laid out as the IP Insights artifact is, so the local endpoints install either t
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +18,11 @@ from safetensors.numpy import load as st_load
 from lakewatch import __version__
 from lakewatch.model.artifact import (
     META,
-    TARBALL,
     WEIGHTS,
     ArtifactError,
     read_model_files,
-    write_tarball,
+    save_model_files,
 )
-from lakewatch.model.files import write_atomic, write_tensors
 from lakewatch.model.rcf.forest import ARRAYS, RandomCutForest
 from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
 
@@ -64,15 +61,7 @@ class RcfArtifact:
         out = Path(model_dir)
         out.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(self.meta, indent=2, sort_keys=True).encode()
-        if not tarball:
-            write_tensors(out / WEIGHTS, self.forest.arrays())
-            write_atomic(out / META, meta)
-            return out
-        with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
-            weights = write_tensors(Path(tmp) / WEIGHTS, self.forest.arrays())
-            part = write_tarball(Path(tmp) / TARBALL, weights, meta)
-            part.replace(out / TARBALL)
-        return out / TARBALL
+        return save_model_files(out, self.forest.arrays(), meta, tarball)
 
     @classmethod
     def load(cls, location: str | Path | bytes) -> RcfArtifact:
