@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     endpoint_instance_type: str = "ml.m5.large"
     threshold_parameter: str = "/lakewatch/threshold"
     findings_topic_arn: str = ""  # SNS topic for finding alerts ("" = none)
+    # import each finding into Security Hub (ASFF, this account's custom integration) and
+    # archive there what analysts label false positive (aws.securityhub); off by default
+    security_hub_findings: bool = False
     # SNS topic for failed and late DAG runs ("" = lakewatch-alerts in this account and region)
     alerts_topic_arn: str = ""
     canary_prefix: str = "canary/"

@@ -1,5 +1,5 @@
-"""``lakewatch aws check``: one line per check, exit status 1 when any failed (the checks
-themselves: tests/serving/test_aws_check.py)."""
+"""``lakewatch aws check``: one line per check, exit status 1 when any failed, a warning
+marked as one and failing nothing (the checks themselves: tests/serving/test_aws_check.py)."""
 
 import json
 import uuid
@@ -16,3 +16,15 @@ def test_check_prints_each_verdict_and_fails_on_any(emulator_settings, capsys, m
     assert main(["aws", "check", "--json"]) == 1
     verdicts = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
     assert verdicts["results bucket"]["ok"] is False
+
+
+def test_a_warning_is_printed_as_such_and_fails_nothing(emulator_settings, capsys, monkeypatch):
+    monkeypatch.setenv("LAKEWATCH_EMULATOR_PORT", str(emulator_settings.emulator_port))
+    monkeypatch.setenv("LAKEWATCH_SECURITY_HUB_FINDINGS", "true")
+    monkeypatch.setenv("LAKEWATCH_REGION", "ap-southeast-2")  # no Security Hub enabled there
+    main(["aws", "check"])
+    out = capsys.readouterr().out
+    assert "WARN  Security Hub" in out and "WARNING: Security Hub is not enabled" in out
+    main(["aws", "check", "--json"])
+    verdicts = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
+    assert verdicts["Security Hub"]["ok"] is True and verdicts["Security Hub"]["warning"] is True

@@ -1,12 +1,17 @@
 """review.desk: what the command line and the review page share: a day's findings ranked with
 each one's latest verdict, labels that name the pair as the views do (an inbound pair's entity
-is ``<id>/in``, an incident's its members), a finding's label history, suppressions."""
+is ``<id>/in``, an incident's its members), a finding's label history, suppressions, and a
+verdict reaching Security Hub when it is on."""
 
 import json
 from datetime import date
 
+from botocore.exceptions import ClientError
+
+from lakewatch.aws import securityhub
 from lakewatch.review import feedback
 from lakewatch.review.desk import Desk
+from tests.aws.test_securityhub import _stored
 from tests.review.conftest import DAY, lake_with_guardduty
 
 
@@ -78,3 +83,42 @@ def test_security_hub_evidence_is_read_once_per_desk_and_day(reviewed, clients):
     first = desk.evidence(DAY)
     desk.reviewed(DAY)
     assert len(first) == 1 and len(reads) == 1  # the ranking used what was read
+
+
+def test_a_false_positive_label_archives_the_finding_in_security_hub(reviewed, clients):
+    """With Security Hub on, the label is recorded, then the finding there archived (a true
+    positive makes it active again); a hub that refuses is a note, never a failed label."""
+    settings, store, uids = reviewed
+    egress, ingress = uids
+    client = clients("securityhub")
+    client.enable_security_hub(EnableDefaultStandards=False)
+    hub = securityhub.Hub(client, settings.account_id, settings.region)
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, security_hub=hub)
+    assert securityhub.import_ocsf(hub, desk.findings(DAY)).imported == 2  # as the scorer did
+    desk.label(DAY, egress[:10], "false_positive", "backup job", "alice")
+    assert desk.security_hub_note == ""
+    assert _stored(client, {egress})[egress]["RecordState"] == "ARCHIVED"
+    assert "RecordState" not in _stored(client, {ingress})[ingress]  # unlabelled: untouched
+    desk.label(DAY, egress, "true_positive", "no: exfiltration", "bob")
+    assert _stored(client, {egress})[egress]["RecordState"] == "ACTIVE"
+
+    refusing = Desk(
+        store,
+        settings.findings_prefix,
+        settings.feedback_prefix,
+        security_hub=securityhub.Hub(_Refusing(), settings.account_id, settings.region),
+    )
+    _, key = refusing.label(DAY, ingress, "false_positive", "", "alice")
+    assert feedback.Label(**json.loads(store.get(key))).verdict == "false_positive"
+    assert "not archived in Security Hub" in refusing.security_hub_note
+    assert "AccessDeniedException" in refusing.security_hub_note
+    assert Desk(store, settings.findings_prefix, settings.feedback_prefix).security_hub is None
+
+
+class _Refusing:
+    """Security Hub answering a caller that may not import."""
+
+    def batch_import_findings(self, **kwargs):
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchImportFindings"
+        )

@@ -29,6 +29,8 @@ def test_the_environment_round_trip_keeps_every_field():
         threshold_ttl_s=5.0,
         max_receive_count=4,
         memory_budget_mb=900,
+        security_hub_findings=True,
+        account_id="123456789012",
     )
     env = config.to_env()
     assert env["LAKEWATCH_LAKE_BUCKET"] == config.lake_bucket  # the name Settings reads
@@ -114,3 +116,11 @@ def test_without_a_region_variable_the_function_uses_the_region_it_runs_in():
     env = {**REQUIRED, "AWS_REGION": "eu-west-1"}
     assert ScorerConfig.from_env(env).region == "eu-west-1"
     assert ScorerConfig.from_env({**env, "LAKEWATCH_REGION": "eu-north-1"}).region == "eu-north-1"
+
+
+def test_security_hub_is_off_unless_the_environment_turns_it_on():
+    assert not ScorerConfig.from_env(REQUIRED).security_hub_findings
+    on = ScorerConfig.from_env({**REQUIRED, "LAKEWATCH_SECURITY_HUB_FINDINGS": "true"})
+    assert on.security_hub_findings and on.account_id == ""  # "": the function's own (STS)
+    with pytest.raises(ValueError, match="LAKEWATCH_ACCOUNT_ID='12'"):
+        ScorerConfig.from_env({**REQUIRED, "LAKEWATCH_ACCOUNT_ID": "12"})

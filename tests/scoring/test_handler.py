@@ -1,11 +1,13 @@
 """The Lambda handler (include/lambda/ipcheck/app.py) on a real batch, against the emulator."""
 
+import inspect
 import io
 import json
 from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 
 from lakewatch.lake.layout import Source, parse_key
 from lakewatch.lake.notify import object_created, s3_records, sns_wrapped
@@ -319,3 +321,44 @@ def test_a_dlq_reason_keeps_the_error_and_shortens_a_long_key(handler, clients):
     assert reason.startswith(f"gave up after {settings.max_receive_count} receives: s3://")
     assert reason.endswith("does not exist (yet)")
     assert "\u2026" in reason and reason.count("x") < 1400
+
+
+def test_findings_security_hub_refuses_are_counted_and_logged_not_retried(
+    stack, clients, monkeypatch, capsys, scorer_logs
+):
+    """With the import on, the function counts what it imported; a Security Hub that refuses
+    (disabled, say) is a warning and a FindingsNotImported count: the message succeeds, its
+    findings stored."""
+    settings, _ = stack
+    on = settings.model_copy(update={"security_hub_findings": True})
+    for k, v in local_environment(on, scorer_config(on, clients, pairs=None)).items():
+        monkeypatch.setenv(k, v)
+    handle = load_handler(APP_DIR)
+    objects = _put_day_objects(clients, settings.lake_bucket_name, day=date(2026, 11, 6))
+    vpc = next(o for o in objects if o.source is Source.VPC_FLOW and o.labels)
+    body = json.dumps(object_created(settings.lake_bucket_name, vpc.key, 1, "e", "us-east-1", "1"))
+    capsys.readouterr()
+    assert handle({"Records": [_record(0, body)]}, CTX) == {"batchItemFailures": []}
+    metrics = _metrics(capsys.readouterr().out)
+    assert metrics["FindingsImported"] > 0 and metrics["FindingsNotImported"] == 0
+
+    # the function's own scorer (its module's), whose Security Hub now refuses
+    scorer = inspect.unwrap(handle).__globals__["scorer"]()
+    real = scorer.clients
+
+    class Disabled:
+        def batch_import_findings(self, **kwargs):
+            raise ClientError(
+                {"Error": {"Code": "InvalidAccessException", "Message": "not subscribed"}},
+                "BatchImportFindings",
+            )
+
+    monkeypatch.setattr(scorer, "clients", lambda s: Disabled() if s == "securityhub" else real(s))
+    monkeypatch.setattr(scorer, "_security_hub", None)
+    assert handle({"Records": [_record(1, body)]}, CTX) == {"batchItemFailures": []}
+    metrics, logs = _metrics(capsys.readouterr().out), scorer_logs()
+    assert metrics["FindingsImported"] == 0
+    assert metrics["FindingsNotImported"] > 0
+    warned = [line for line in logs if line["level"] == "WARNING"]
+    assert warned and warned[-1]["error"].startswith("InvalidAccessException")
+    assert _dlq_reasons(clients, settings) == {}

@@ -68,6 +68,18 @@ def test_incident_findings_are_ocsf_detection_findings_with_their_pairs_as_evide
     assert f["severity_id"] == 5  # 7 spreads below, across many instances
     again = incident_finding(scan, threshold=THRESHOLD, source=KEY, bucket="lake", now_ms=HOUR + 5)
     assert again["finding_info"]["uid"] == f["finding_info"]["uid"]  # one id per hour
+    retrained = incident_finding(
+        scan,
+        threshold=THRESHOLD.model_copy(update={"model_id": "ipi-2"}),
+        source=KEY,
+        bucket="lake",
+        now_ms=HOUR + 9,
+    )
+    # the next night's model finds the same incident under the same id, and says it found it
+    assert retrained["finding_info"]["uid"] == f["finding_info"]["uid"]
+    assert retrained["finding_info"]["analytic"]["uid"] == "ipi-2"
+    assert retrained["unmapped"]["lakewatch.model_id"] == "ipi-2"
+    assert retrained["metadata"]["uid"] != f["metadata"]["uid"]  # each model's own piece
     rows = pq.read_table(io.BytesIO(to_parquet([f]))).to_pylist()
     assert dict(rows[0]["unmapped"])["lakewatch.pairs"] == "6"
 
@@ -185,7 +197,7 @@ def test_a_scans_members_above_the_threshold_get_pair_findings_that_name_the_sca
     ]
     for f in found:
         assert f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
-        assert f["unmapped"]["lakewatch.corroborated_by"] == scan.uid("ipi-1")
+        assert f["unmapped"]["lakewatch.corroborated_by"] == scan.uid()
         assert (
             "above the threshold 0.0000 but 10.16.210.7 reached 4 instances"
             in (f["finding_info"]["desc"])

@@ -1,5 +1,6 @@
 """scoring.pair_findings: OCSF Detection Findings that validate, severity from distance into the
-tail, one uid per pair and window, Parquet round trip."""
+tail, one uid per pair and window whichever model found it (the model an attribute), Parquet
+round trip."""
 
 from lakewatch.lake.layout import parse_key
 from lakewatch.lake.validate import validate_record
@@ -54,4 +55,28 @@ def test_severity_grows_with_distance():
 def test_repeats_in_a_window_share_a_uid():
     a, b = _pair(-1, first=1_793_491_200_000), _pair(-1, first=1_793_491_200_000 + 1_800_000)
     c = _pair(-1, first=1_793_491_200_000 + 3_600_000)
-    assert finding_uid(a, "m") == finding_uid(b, "m") != finding_uid(c, "m")
+    assert finding_uid(a) == finding_uid(b) != finding_uid(c)
+
+
+def test_the_uid_names_the_behaviour_and_the_model_is_an_attribute():
+    """The same pair in the same hour, found by tonight's model after last night's: one
+    finding id (so Security Hub and the alerts update it), each model named in the finding."""
+    pair = _pair(-2.5)
+    retrained = THRESHOLD.model_copy(update={"model_id": "ipi-2"})
+    one, two = (
+        findings_for([pair], threshold=t, source=SOURCE, bucket="lake", now_ms=n)[0]
+        for t, n in ((THRESHOLD, 1), (retrained, 2))
+    )
+    assert one["finding_info"]["uid"] == two["finding_info"]["uid"] == finding_uid(pair)
+    assert [f["finding_info"]["analytic"]["uid"] for f in (one, two)] == ["ipi-1", "ipi-2"]
+    assert [f["unmapped"]["lakewatch.model_id"] for f in (one, two)] == ["ipi-1", "ipi-2"]
+    assert one["metadata"]["uid"] != two["metadata"]["uid"]  # each model's piece its own
+    for f in (one, two):
+        assert validate_record(f, "1.1.0") == [], f
+    other_ip = ScoredPair(
+        "i-0abc", "45.1.2.4", "egress_peer", -2.5, True, 7, pair.first_ms, pair.last_ms
+    )
+    other_view = ScoredPair(
+        "i-0abc/in", "45.1.2.3", "ingress_peer", -2.5, True, 7, pair.first_ms, pair.last_ms
+    )
+    assert len({finding_uid(p) for p in (pair, other_ip, other_view)}) == 3

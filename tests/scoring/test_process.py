@@ -1,7 +1,10 @@
 """The scorer honours analysts' suppressions (``lakewatch findings suppress``) until they
-expire, and counts what it silenced."""
+expire, and counts what it silenced; with Security Hub on, it imports the findings it stored
+and counts what Security Hub refused, never failing for it."""
 
 from datetime import UTC, date, datetime, timedelta
+
+from botocore.exceptions import ClientError
 
 from lakewatch.backends import LocalBackend
 from lakewatch.lake.layout import Source
@@ -11,6 +14,7 @@ from lakewatch.review.rows import read_day
 from lakewatch.scoring.events import ObjectRef
 from lakewatch.scoring.process import Scorer
 from lakewatch.serving.lambda_config import scorer_config
+from tests.aws.test_securityhub import _stored
 from tests.scoring.test_handler import _put_day_objects
 
 
@@ -323,3 +327,50 @@ def test_a_large_object_is_read_in_ranges_with_the_same_pairs_and_failures_kept(
 
     with pytest.raises(TransientError, match="SlowDown"):  # a retry, not poison
         object_pairs(RangedObject(flaky, len(body)), key, PairSet(), "us-east-1")
+
+
+class _DisabledHub:
+    """Security Hub as an account without it answers BatchImportFindings."""
+
+    def batch_import_findings(self, **kwargs):
+        raise ClientError(
+            {
+                "Error": {"Code": "InvalidAccessException", "Message": "not subscribed"},
+                "ResponseMetadata": {"HTTPStatusCode": 401},
+            },
+            "BatchImportFindings",
+        )
+
+
+def test_stored_findings_reach_security_hub_and_a_refusing_hub_fails_nothing(stack, clients):
+    """With the setting on, an object's findings are imported once stored, under the
+    behaviour's ids (a re-delivery updates them); a hub that refuses them is counted in the
+    result, and the object is scored and stored all the same."""
+    settings, _ = stack
+    hub = clients("securityhub")
+    hub.enable_security_hub(EnableDefaultStandards=False)
+    config = scorer_config(settings, clients).model_copy(
+        update={"security_hub_findings": True, "threshold_ttl_s": 0.0}
+    )
+    local = LocalBackend(settings).clients()
+    days = _put_day_objects(clients, settings.lake_bucket_name, day=date(2026, 11, 7))
+    obj = next(o for o in days if o.source is Source.VPC_FLOW and o.labels)
+    ref = ObjectRef(settings.lake_bucket_name, obj.key, None, "s3")
+    result = Scorer(config, local).process_object(ref)
+    store = S3Store(clients("s3"), settings.results_bucket_name)
+    written = read_day(store, settings.findings_prefix, date(2026, 11, 7))
+    uids = {f["finding_info"]["uid"] for f in written}
+    assert uids and (result.imported, result.not_imported) == (len(uids), 0)
+    stored = _stored(hub, uids)
+    assert set(stored) == uids
+    assert {f["AwsAccountId"] for f in stored.values()} == {settings.account_id}
+    again = Scorer(config, local).process_object(ref)  # the notification delivered again
+    assert again.imported == len(uids) and set(_stored(hub, uids)) == uids
+
+    refusing = Scorer(config, lambda s: _DisabledHub() if s == "securityhub" else local(s))
+    refused = refusing.process_object(ref)
+    assert refused.findings == result.findings  # stored, as before
+    assert (refused.imported, refused.not_imported) == (0, len(uids))
+    assert refused.import_error.startswith("InvalidAccessException")
+    off = Scorer(config.model_copy(update={"security_hub_findings": False}), refusing.clients)
+    assert off.process_object(ref).not_imported == 0  # off: Security Hub never asked

@@ -1,11 +1,15 @@
 """serving.aws_check: each resource the aws backend expects is checked and a missing or
 misconfigured one is named with the reason, never hiding the others (the stack's resources
-passing every check is tests/deploy/test_stack.py)."""
+passing every check is tests/deploy/test_stack.py); Security Hub disabled, with the import on,
+is a warning."""
 
 import json
 import uuid
 
-from lakewatch.serving.aws_check import check
+from botocore.exceptions import ClientError
+
+from lakewatch.aws.clients import Boto3Clients
+from lakewatch.serving.aws_check import check, security_hub
 
 
 def _by_name(checks):
@@ -85,3 +89,34 @@ def test_a_queue_without_redrive_and_a_public_bucket_fail(aws, clients):
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(allow))
     detail = _by_name(check(settings, clients))["results bucket"].detail
     assert "does not deny aws:SecureTransport false" in detail
+
+
+def test_security_hub_disabled_is_a_warning_never_a_failure(emulator_settings, clients):
+    """Only with the import on; a Region where Security Hub is not enabled warns with what it
+    means and how to fix it; an enabled one passes naming the product findings import as."""
+    assert "Security Hub" not in _by_name(check(emulator_settings, clients))  # off: not asked
+    off = emulator_settings.model_copy(
+        update={"security_hub_findings": True, "region": "ap-southeast-2"}
+    )
+    hub = security_hub(off, Boto3Clients(off))
+    assert hub is not None and hub.ok and hub.warning
+    assert "Security Hub is not enabled in account 123456789012 in ap-southeast-2" in hub.detail
+    assert "FindingsNotImported" in hub.detail and "enable-security-hub" in hub.detail
+    on = emulator_settings.model_copy(update={"security_hub_findings": True})
+    clients("securityhub").enable_security_hub(EnableDefaultStandards=False)
+    verdict = _by_name(check(on, clients))["Security Hub"]
+    assert verdict.ok and not verdict.warning
+    assert "enabled; findings import as arn:aws:securityhub:us-east-1:" in verdict.detail
+
+
+def test_security_hub_not_readable_is_a_warning_too(emulator_settings):
+    class Forbidden:
+        def describe_hub(self):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeHub"
+            )
+
+    on = emulator_settings.model_copy(update={"security_hub_findings": True})
+    hub = security_hub(on, lambda service: Forbidden())
+    assert hub is not None and hub.ok and hub.warning
+    assert "cannot tell whether Security Hub is enabled" in hub.detail

@@ -74,6 +74,8 @@ def test_every_value_the_settings_hold_reaches_the_config(aws, clients):
         "models_prefix": "detectors/",
         "canary_prefix": "probe/",
         "findings_topic_arn": "arn:aws:sns:eu-west-1:123456789012:found",
+        "security_hub_findings": True,
+        "account_id": "210987654321",
     }
     settings = type(base)(**{**base.model_dump(), **changed})
     config = scorer_config(settings, clients, pairs=PairSet().key)
@@ -81,6 +83,13 @@ def test_every_value_the_settings_hold_reaches_the_config(aws, clients):
     assert {name: getattr(config, name) for name in changed} == changed
     assert config.topic_arn == topic
     assert config.results_bucket == settings.results_bucket_name
+    env = config.to_env()  # the function's environment turns the import on, off by default
+    assert env["LAKEWATCH_SECURITY_HUB_FINDINGS"] == "True"
+    assert ScorerConfig.from_env(env) == config
+    assert "LAKEWATCH_SECURITY_HUB_FINDINGS" not in scorer_config(base, clients).to_env()
+    assert not ScorerConfig.from_env(
+        {**env, "LAKEWATCH_SECURITY_HUB_FINDINGS": "false"}
+    ).security_hub_findings
 
 
 def test_the_scorer_uses_the_views_of_the_model_the_endpoint_serves(aws, clients):

@@ -9,7 +9,9 @@ queue's own redrive policy stays as the backstop for invocations that crash or t
 
 Configuration: LAKEWATCH_ENDPOINT_NAME, LAKEWATCH_THRESHOLD_PARAMETER, LAKEWATCH_RESULTS_BUCKET,
 LAKEWATCH_PAIRS, LAKEWATCH_DLQ_URL, LAKEWATCH_MAX_RECEIVE_COUNT, LAKEWATCH_FINDINGS_TOPIC_ARN
-(optional) and the rest of ``lakewatch.scoring.config.ScorerConfig``; under the local runtime,
+(optional), LAKEWATCH_SECURITY_HUB_FINDINGS (optional: findings also imported into Security
+Hub, counted as FindingsImported and FindingsNotImported) and the rest of
+``lakewatch.scoring.config.ScorerConfig``; under the local runtime,
 LAKEWATCH_AWS_ENDPOINT_URL (the emulator) and LAKEWATCH_RUNTIME_ENDPOINT_URL (the model server).
 """
 
@@ -32,7 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lakewatch.aws.clients import lambda_clients
 from lakewatch.scoring.config import ScorerConfig
 from lakewatch.scoring.errors import PoisonMessage, TransientError
-from lakewatch.scoring.process import Scorer, send_to_dlq
+from lakewatch.scoring.process import ObjectResult, Scorer, send_to_dlq
 
 logger = Logger(service="lakewatch-scorer")
 metrics = Metrics(namespace="lakewatch", service="lakewatch-scorer")
@@ -117,6 +119,23 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="UnknownEntities", unit=MetricUnit.Count, value=r.unknown)
         metrics.add_metric(
             name="DroppedPairs", unit=MetricUnit.Count, value=sum(r.dropped.values())
+        )
+        if scorer().config.security_hub_findings:
+            _security_hub_metrics(r)
+
+
+def _security_hub_metrics(r: ObjectResult) -> None:
+    """The object's Security Hub imports: a finding Security Hub did not take after the retries
+    is stored all the same, counted here and logged with why (never a retry of the message)."""
+    metrics.add_metric(name="FindingsImported", unit=MetricUnit.Count, value=r.imported)
+    metrics.add_metric(name="FindingsNotImported", unit=MetricUnit.Count, value=r.not_imported)
+    if r.not_imported:
+        logger.warning(
+            "findings not imported into Security Hub (stored in the results bucket)",
+            key=r.key,
+            not_imported=r.not_imported,
+            imported=r.imported,
+            error=r.import_error,
         )
 
 

@@ -41,7 +41,9 @@ class AwsClients(Protocol):
 
 
 # The services the local emulator serves; everything else keeps AWS's own endpoint.
-EMULATED_SERVICES = frozenset({"s3", "sqs", "ssm", "iam", "sts", "sns", "logs", "glue"})
+EMULATED_SERVICES = frozenset(
+    {"s3", "sqs", "ssm", "iam", "sts", "sns", "logs", "glue", "securityhub"}
+)
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
 

@@ -11,7 +11,7 @@ import json
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Every check's verdict; exit status 1 when any failed."""
+    """Every check's verdict; exit status 1 when any failed (a warning is not a failure)."""
     from lakewatch.cli.common import context
     from lakewatch.serving.aws_check import check
 
@@ -21,7 +21,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
     else:
         for c in checks:
-            print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name:<20} {c.detail}")
+            mark = "FAIL" if not c.ok else "WARN" if c.warning else "ok  "
+            print(f"{mark}  {c.name:<20} {c.detail}")
     return 0 if all(c.ok for c in checks) else 1
 
 

@@ -23,6 +23,7 @@ def _desk(args: argparse.Namespace, settings=None, clients=None):
     """The desk over the results bucket (findings, labels, suppressions) and the lake (its
     Security Hub findings), for the configured backend or the ``settings`` and ``clients``
     given."""
+    from lakewatch.aws.securityhub import hub_for
     from lakewatch.extract.daily import results_store
     from lakewatch.lake.sink import S3Store
     from lakewatch.review.desk import Desk
@@ -39,6 +40,7 @@ def _desk(args: argparse.Namespace, settings=None, clients=None):
         reputation,
         lake=lake,
         source_version=settings.source_version,
+        security_hub=hub_for(settings, clients),
     )
 
 
@@ -115,6 +117,8 @@ def cmd_label(args: argparse.Namespace) -> int:
     desk = _desk(args)
     row, key = desk.label(_day(args), args.id, args.verdict, args.note, _who(args))
     print(f"labelled {row.uid} {args.verdict} ({desk.store.uri(key)})")
+    if desk.security_hub_note:
+        print(desk.security_hub_note, file=sys.stderr)
     return 0
 
 

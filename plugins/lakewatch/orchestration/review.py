@@ -6,6 +6,7 @@ Settings come from the ``LAKEWATCH_*`` environment overridden by the Airflow Var
 
 from __future__ import annotations
 
+from lakewatch.aws.securityhub import hub_for
 from lakewatch.extract.daily import results_store
 from lakewatch.lake.sink import S3Store
 from lakewatch.orchestration.runtime import VARIABLE, HookClients
@@ -60,4 +61,5 @@ def desk() -> Desk:
         _usual.get(settings, store),
         lake=S3Store(clients("s3"), settings.lake_bucket_name),
         source_version=settings.source_version,
+        security_hub=hub_for(settings, clients),
     )

@@ -34,11 +34,15 @@ def deploy_scorer(built: dict[str, Any]) -> dict[str, Any]:
     """The staged package on the backend's function runtime, with the scorer's config."""
     from lakewatch.backends import backend_for
     from lakewatch.extract.daily import results_store
+    from lakewatch.serving.aws_check import security_hub
     from lakewatch.serving.lambda_config import scorer_config
     from lakewatch.serving.lambda_package import fetch
 
     settings = task_settings()
     clients = task_clients(settings)
+    hub = security_hub(settings, clients)  # a disabled hub warns; it never stops the deploy
+    if hub is not None:
+        (log.warning if hub.warning else log.info)("Security Hub: %s", hub.detail)
     package = fetch(results_store(settings, clients), built["key"], built["sha256"])
     result = backend_for(settings).deploy_scorer(clients, package, scorer_config(settings, clients))
     log.info(

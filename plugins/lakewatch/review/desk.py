@@ -2,6 +2,11 @@
 
 One place for what the command line (``lakewatch findings``) and the review page in the
 Airflow UI (``review/web.py``) both do, so the two never disagree on what a label means.
+
+With Security Hub on (``Settings.security_hub_findings``, the desk's ``security_hub``), a
+verdict also reaches the finding there (``aws.securityhub.record_verdict``): a false positive is
+archived, a true positive made active again. The label is recorded first; Security Hub failing
+is reported in ``security_hub_note``, never a failed label.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lakewatch.aws import securityhub
 from lakewatch.extract.views import View
 from lakewatch.lake.security_hub import Evidence, read_evidence
 from lakewatch.review import feedback
@@ -33,6 +39,9 @@ class Desk:
     lake: Any = None  # the lake bucket, for its Security Hub findings (None: not ranked by them)
     source_version: str = "2.0"
     evidence_note: str = ""  # why the last ranking had no (or partial) Security Hub evidence
+    # where verdicts are recorded in Security Hub too (None: not recorded there)
+    security_hub: securityhub.Hub | None = None
+    security_hub_note: str = ""  # why the last verdict did not reach Security Hub
     _evidence: dict[date, tuple[list[Evidence], str]] = field(
         default_factory=dict, init=False, repr=False
     )  # per day: the findings and the note
@@ -102,7 +111,8 @@ class Desk:
         """Record ``who``'s verdict on a finding; returns its row and the label's key. The
         pair is named as the views name it (an inbound pair's entity is ``<id>/in``), so
         training and recalibration can use it."""
-        row = row_of(self.finding(day, uid), day.isoformat())
+        finding = self.finding(day, uid)
+        row = row_of(finding, day.isoformat())
         if len(row.instances) != 1 or len(row.addresses) != 1:  # an incident: its members
             entity, ip = ",".join(row.instances), ",".join(row.addresses)
         else:
@@ -119,7 +129,9 @@ class Desk:
             who=who,
             when=datetime.now(UTC).isoformat(),
         )
-        return row, feedback.add_label(self.store, self.feedback_prefix, label)
+        key = feedback.add_label(self.store, self.feedback_prefix, label)
+        self.security_hub_note = record_in_security_hub(self.security_hub, finding, verdict)
+        return row, key
 
     def suppress(
         self,
@@ -134,3 +146,27 @@ class Desk:
         """Silence ``entity``'s address or range (in one view, or all) for ``days``."""
         suppression = feedback.suppression_for(entity, address, cidr, view, days, note, who)
         return suppression, feedback.add_suppression(self.store, self.feedback_prefix, suppression)
+
+
+def record_in_security_hub(
+    hub: securityhub.Hub | None, finding: dict[str, Any], verdict: str
+) -> str:
+    """The analyst's ``verdict`` on ``finding`` in Security Hub (a false positive archived, a
+    true positive active), when ``hub`` is set; "" when it got there or there is no hub, else
+    why not (logged too)."""
+    if hub is None:
+        return ""
+    try:
+        done = securityhub.record_verdict(hub, finding, verdict)
+    except Exception as err:  # the label is recorded: Security Hub is a copy
+        reason = f"{type(err).__name__}: {err}"
+    else:
+        if not done.failed:
+            return ""
+        reason = done.first_error()
+    note = (
+        f"label recorded, but finding {finding['finding_info']['uid']} was not "
+        f"{securityhub.RECORD_STATES[verdict].lower()} in Security Hub: {reason}"
+    )
+    log.warning(note)
+    return note

@@ -110,10 +110,13 @@ def create_app(
         verdict: Annotated[str, Form()],
         note: Annotated[str, Form()] = "",
     ) -> Any:
+        d = desk()
         try:
-            desk().label(day, uid, verdict, note, who)
+            d.label(day, uid, verdict, note, who)
         except (FindingNotFound, ValueError) as err:
             return page(day, who, f"not labelled: {err}", status=400)
+        if d.security_hub_note:  # labelled; the analyst should know Security Hub lags
+            return _review_page(d, day, who, d.security_hub_note, 200)
         return RedirectResponse(f"./?day={day.isoformat()}", status_code=303)
 
     @app.post("/suppress", dependencies=[Depends(same_origin)])

@@ -49,6 +49,10 @@ class ScorerConfig(BaseModel):
     canary_prefix: str = "canary/"
     dlq_url: str = ""
     topic_arn: str = ""  # the alerts topic (LAKEWATCH_FINDINGS_TOPIC_ARN)
+    # import each finding into Security Hub once it is stored (``aws.securityhub``), as the
+    # custom integration of ``account_id`` (the function's own account; "" asks STS)
+    security_hub_findings: bool = False
+    account_id: str = Field("", pattern=r"^(\d{12})?$")
     threshold_ttl_s: float = Field(60.0, ge=0)
     # the queue's redrive maxReceiveCount; 0: leave it to the queue
     max_receive_count: int = Field(0, ge=0)

@@ -12,16 +12,16 @@ Three shapes, from the anomalous pairs of one scored object (corroborated: see `
 A flagged pair's other end (the other instance's record of the same connection) is flagged
 with it, whatever it scored (``other_end_findings``).
 
-An incident's ``finding_info.uid`` derives from its shape, subject, hour and model, so the
-pieces that objects of the same hour write share one id: consumers merge them by uid (the
-Athena query of docs/operate.md#findings-in-athena groups by it). Severity comes from the most
+An incident's ``finding_info.uid`` derives from its shape, subject and hour (the behaviour, not
+the model that found it), so the pieces that objects of the same hour write share one id, and
+so does the same incident found again by the next night's model: consumers merge them by uid
+(the Athena query of docs/operate.md#findings-in-athena groups by it). Severity comes from the most
 anomalous pair: how far below the threshold, in spreads of normal scores
 (``pair_findings.severity_for``), one step higher for a scan across many instances.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ from lakewatch.scoring.pair_findings import (
     WINDOW_MS,
     ScoredPair,
     base_finding,
+    behaviour_uid,
     finding_uid,
     instance_of,
     make_finding,
@@ -54,9 +55,9 @@ class Incident:
     window: int  # hour index (epoch ms // WINDOW_MS)
     pairs: list[ScoredPair]
 
-    def uid(self, model_id: str) -> str:
-        text = f"incident|{self.shape}|{self.subject}|{self.window}|{model_id}"
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+    def uid(self) -> str:
+        """The incident's behaviour: its shape, subject and hour."""
+        return behaviour_uid("incident", self.shape, self.subject, self.window)
 
     @property
     def instances(self) -> set[str]:
@@ -285,7 +286,7 @@ def other_end_findings(
                 if pair.view == View.EGRESS_PEER
                 else (instance_of(other.entity), instance_of(pair.entity))
             )
-            uid = finding_uid(pair, threshold.model_id)
+            uid = finding_uid(pair)
             why = (
                 f"it is {instance_of(other.entity)}'s record of the connection {client} -> "
                 f"{server}, flagged at the other end (finding {uid[:12]})"
@@ -341,7 +342,7 @@ def incident_finding(
     first = min(p.first_ms for p in incident.pairs)
     last = max(p.last_ms for p in incident.pairs)
     finding = base_finding(
-        uid=incident.uid(threshold.model_id),
+        uid=incident.uid(),
         kind="incident",
         title=title,
         desc=desc,
@@ -443,7 +444,7 @@ def member_findings(
     for incident in incidents:
         if incident.shape == "entity":
             continue
-        uid = incident.uid(threshold.model_id)
+        uid = incident.uid()
         why = (
             f"{incident.subject} reached {len(incident.instances)} instances within the hour, "
             f"{SCAN_MIN_INSTANCES} or more under the loose threshold (scan incident {uid[:12]})"

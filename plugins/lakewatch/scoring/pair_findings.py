@@ -2,10 +2,14 @@
 
 One finding per distinct (entity, address, view) of a source object, with a ``count`` of its
 events: a pair repeated a thousand times is one finding, not an alert storm. Its
-``finding_info.uid`` is the same for every object in the same hour window, so consumers (and
-the SNS alerts) deduplicate repeats across objects too. ``storage.py`` writes them. The OCSF
-base every finding shares (``base_finding``, severity, uids) lives here too: ``incidents.py``
-builds its incidents on it.
+``finding_info.uid`` names the behaviour, (entity, address, view) in an hour window, and
+nothing else: it is the same for every object of the window and for every model that finds it
+(a nightly retraining finds yesterday's behaviour under the same id), so consumers, the SNS
+alerts and Security Hub (``aws.securityhub``) deduplicate and update by it. The model is an
+attribute of the finding (``finding_info.analytic.uid`` and ``unmapped['lakewatch.model_id']``),
+and is in ``metadata.uid``, which names one piece as one model wrote it. ``storage.py`` writes
+them. The OCSF base every finding shares (``base_finding``, severity, uids) lives here too:
+``incidents.py`` builds its incidents on it.
 """
 
 from __future__ import annotations
@@ -58,10 +62,15 @@ def instance_of(entity: str) -> str:
     return entity.removesuffix("/in")
 
 
-def finding_uid(pair: ScoredPair, model_id: str) -> str:
-    window = pair.first_ms // WINDOW_MS
-    text = f"{pair.entity}|{pair.ip}|{pair.view}|{window}|{model_id}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def behaviour_uid(*parts: object) -> str:
+    """The uid of a behaviour named by ``parts`` (what was seen, where, in which hour): the
+    model that found it is no part of it."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def finding_uid(pair: ScoredPair) -> str:
+    """A pair finding's uid: its (entity, address, view) and hour window."""
+    return behaviour_uid(pair.entity, pair.ip, pair.view, pair.first_ms // WINDOW_MS)
 
 
 def base_finding(
@@ -109,7 +118,8 @@ def base_finding(
             },
             "version": OCSF_VERSION,
             "profiles": ["cloud"],
-            "uid": f"{uid}-{source.name}",
+            # one piece of the finding: this object's, as this model found it
+            "uid": f"{uid}-{source.name}-{threshold.model_id}",
         },
         "finding_info": {
             "uid": uid,
@@ -169,7 +179,7 @@ def make_finding(
         pair, kind, threshold=threshold, source=source, corroboration=corroboration
     )
     finding = base_finding(
-        uid=finding_uid(pair, threshold.model_id),
+        uid=finding_uid(pair),
         kind=kind,
         title=title,
         desc=desc,

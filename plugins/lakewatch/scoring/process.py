@@ -8,11 +8,18 @@ The scorer reads only what it subscribed to (``subscribed_key``): objects of the
 Security Lake bucket under the sources lakewatch reads (``READ_SOURCES``), and the canary's
 under ``canary/`` in the results bucket. Any other bucket or key is poison, never fetched, and
 so is an ``AccessDenied`` on a key it may read (a role or key policy no retry will change).
+
+With ``ScorerConfig.security_hub_findings``, an object's findings are imported into Security
+Hub once they are stored in the results bucket (``aws.securityhub``): an import that still fails
+after its retries is counted in the object's result (``not_imported``) and logged, never
+raised, so it never sends the message back to the queue or to the DLQ; a re-delivery imports
+the same finding ids again.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import sys
@@ -27,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lakewatch.aws import securityhub
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.extract.export import PairSet
@@ -56,6 +64,8 @@ from lakewatch.scoring.pairs import ObjectBody, ObjectPairs, object_pairs
 from lakewatch.scoring.storage import findings_key, to_parquet
 from lakewatch.threshold.published import PublishedThreshold
 
+log = logging.getLogger(__name__)
+
 # The sources lakewatch's Security Lake subscriber subscribes to, so the only ones its queue
 # carries: those the scorer scores (the views' sources; CloudTrail joins them with issue 29)
 # and Security Hub's findings, which the review reads as evidence and the scorer skips.
@@ -81,6 +91,9 @@ class ObjectResult:
     alerts: int = 0
     incidents: int = 0
     suppressed: int = 0
+    imported: int = 0  # findings imported into Security Hub
+    not_imported: int = 0  # findings Security Hub did not take after the retries (stored)
+    import_error: str = ""  # why, for the first of them
 
 
 def shifted(values: np.ndarray, views: list[str], offsets: dict[str, float]) -> np.ndarray:
@@ -445,6 +458,7 @@ class Scorer:
         self.suppressions = SuppressionCache(
             clients("s3"), config.results_bucket, config.feedback_prefix, config.threshold_ttl_s
         )
+        self._security_hub: securityhub.Hub | None = None
 
     def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
         try:
@@ -518,6 +532,8 @@ class Scorer:
         scored = self.score_object(self._open(ref), key, ref.bucket, result)
         if scored.findings and scored.threshold is not None:
             result.findings = self._write(scored.findings, key, scored.threshold)
+            if self.config.security_hub_findings and key.prefix != self.config.canary_prefix:
+                self._import(scored.findings, result)
             result.alerts = self._alert(scored.findings)
         return result
 
@@ -636,6 +652,39 @@ class Scorer:
                 f"writing findings s3://{self.config.results_bucket}/{out}: {err}"
             ) from None
         return f"s3://{self.config.results_bucket}/{out}"
+
+    def _hub(self) -> securityhub.Hub:
+        """The account's Security Hub: the configured account, or the function's own (STS)."""
+        if self._security_hub is None:
+            account = self.config.account_id
+            if not account:
+                account = self.clients("sts").get_caller_identity()["Account"]
+            self._security_hub = securityhub.Hub(
+                self.clients("securityhub"), account, self.config.region
+            )
+        return self._security_hub
+
+    def _import(self, findings: list[dict[str, Any]], result: ObjectResult) -> None:
+        """Copy the object's findings, already stored, into Security Hub. Whatever goes wrong
+        is counted in ``result`` and logged: the findings are safe in the results bucket, and
+        failing the message would only score the object again."""
+        try:
+            done = securityhub.import_ocsf(self._hub(), findings)
+        except Exception as err:  # anything at all: never a scorer failure
+            reason = f"{type(err).__name__}: {str(err)[:300]}"
+            done = securityhub.Imported(failed={f["finding_info"]["uid"]: reason for f in findings})
+        result.imported, result.not_imported = done.imported, done.not_imported
+        if done.failed:
+            result.import_error = shorten_reason(done.first_error())
+            log.warning(
+                "%d of %d finding(s) of s3://%s/%s not imported into Security Hub (stored in "
+                "the results bucket): %s",
+                done.not_imported,
+                done.imported + done.not_imported,
+                result.bucket,
+                result.key,
+                result.import_error,
+            )
 
     def _alert(self, findings: list[dict[str, Any]]) -> int:
         """Publish each finding once per window: a conditional put marks it alerted."""

@@ -5,6 +5,11 @@ set up the way lakewatch relies on.
 each check names the resource from the settings (the names lakewatch will really use) and
 says what is wrong in words, so a failed first night is found before it happens. Read-only:
 nothing is created or repaired here.
+
+Some verdicts are warnings, not failures (``Check.warning``): with
+``LAKEWATCH_SECURITY_HUB_FINDINGS`` on, Security Hub being disabled in the account (or not
+readable) is one. The scorer still stores every finding in the results bucket and counts each
+import Security Hub refuses (``FindingsNotImported``); the check says so before the first night.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lakewatch.aws.clients import ClientFactory
+from lakewatch.aws.securityhub import product_arn
 from lakewatch.settings import Settings
 from lakewatch.threshold.publish import read_published
 from lakewatch.threshold.published import NotAThresholdRecord
@@ -29,6 +35,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # passed, but with something to fix before relying on it
 
 
 def _error_code(err: ClientError) -> str:
@@ -120,6 +127,44 @@ def _role(iam: Any, arn: str, service: str, what: str) -> str:
 
 
 _SAGEMAKER, _LAMBDA = "sagemaker.amazonaws.com", "lambda.amazonaws.com"
+SECURITY_HUB = "Security Hub"
+# DescribeHub's answers for an account (and Region) where Security Hub is not enabled
+_NOT_ENABLED = ("InvalidAccessException", "InvalidAccess", "ResourceNotFoundException")
+
+
+def security_hub(settings: Settings, clients: ClientFactory) -> Check | None:
+    """Whether the findings' Security Hub is enabled, when lakewatch imports into it (None when
+    it does not). Never a failure: a disabled hub is a warning, since the scorer only counts
+    the imports it refuses."""
+    if not settings.security_hub_findings:
+        return None
+    where = f"account {settings.account_id} in {settings.region}"
+    consequence = (
+        "the scorer still stores every finding in the results bucket, but Security Hub refuses "
+        "each import (counted as FindingsNotImported) and archives nothing"
+    )
+    try:
+        hub = clients("securityhub").describe_hub()
+    except ClientError as err:
+        code = _error_code(err)
+        if code in _NOT_ENABLED:
+            why = f"Security Hub is not enabled in {where} ({code})"
+            fix = "enable it (aws securityhub enable-security-hub)"
+        else:
+            message = err.response.get("Error", {}).get("Message") or ""
+            why = f"cannot tell whether Security Hub is enabled in {where} ({code}: {message})"
+            fix = "allow securityhub:DescribeHub to check, and enable Security Hub if it is off"
+        detail = (
+            f"WARNING: {why}: {consequence}; {fix}, or set LAKEWATCH_SECURITY_HUB_FINDINGS=false"
+        )
+        return Check(SECURITY_HUB, True, detail, warning=True)
+    except BotoCoreError as err:
+        detail = f"WARNING: Security Hub in {where} did not answer ({err}): {consequence}"
+        return Check(SECURITY_HUB, True, detail, warning=True)
+    arn = product_arn(settings.region, settings.account_id)
+    return Check(
+        SECURITY_HUB, True, f"{hub.get('HubArn', 'hub')}: enabled; findings import as {arn}"
+    )
 
 
 def check(settings: Settings, clients: ClientFactory) -> list[Check]:
@@ -137,4 +182,6 @@ def check(settings: Settings, clients: ClientFactory) -> list[Check]:
     ]
     if s.findings_topic_arn:
         checks.append(("findings topic", lambda: _topic(clients("sns"), s.findings_topic_arn)))
-    return [_guarded(name, probe) for name, probe in checks]
+    out = [_guarded(name, probe) for name, probe in checks]
+    hub = security_hub(s, clients)
+    return out if hub is None else [*out, hub]

@@ -45,6 +45,8 @@ def scorer_config(
         canary_prefix=settings.canary_prefix,
         dlq_url=dlq_url,
         topic_arn=settings.findings_topic_arn,
+        security_hub_findings=settings.security_hub_findings,
+        account_id=settings.account_id,
         max_receive_count=max_receive_count(sqs, settings.queue_name),
     )
 

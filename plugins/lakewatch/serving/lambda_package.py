@@ -41,6 +41,7 @@ HANDLER_MODULES = (
     "aws.clients",
     "aws.endpoint",
     "aws.s3",
+    "aws.securityhub",
     "extract.engine",
     "extract.export",
     "extract.views",
