@@ -42,6 +42,15 @@ connection_info.direction_id = 1
   AND src_endpoint.ip IS NOT NULL
 {%- endmacro %}
 
+{#- The columns every view yields beside entity, ip, view, split_key and event_time: a sign-in's
+    outcome and is_mfa (for the findings, never the model), and view_status, a status the view
+    itself gives a record that makes no pair (views/signin.sql); NULL for the network views,
+    whose records pairs.sql classifies by their address alone. -#}
+{% macro no_sign_in() -%}
+CAST(NULL AS VARCHAR) AS outcome, CAST(NULL AS BOOLEAN) AS is_mfa,
+       CAST(NULL AS VARCHAR) AS view_status
+{%- endmacro %}
+
 {% macro flow_split_key() -%}
 "time" + 7 * coalesce(src_endpoint.port, 0) + 13 * coalesce(dst_endpoint.port, 0)
 {%- endmacro %}

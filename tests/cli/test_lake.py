@@ -1,6 +1,8 @@
-"""``lakewatch lake``: generate a small lake into a folder and validate it; a record that breaks
-OCSF is named with its object and the exit code says so; bad options never start."""
+"""``lakewatch lake``: generate a small lake into a folder (CloudTrail by default, churn when
+asked) and validate it; a record that breaks OCSF is named with its object and the exit code
+says so; bad options never start."""
 
+import json
 from datetime import date
 
 import pytest
@@ -8,17 +10,58 @@ import pytest
 from lakewatch.cli import main
 from lakewatch.lake.layout import Source, object_key
 from lakewatch.lake.records import vpc_egress_row, vpc_table
+from lakewatch.lake.synthetic import SIGNIN_KINDS
+from lakewatch.lake.truth import read_truth
 from lakewatch.lake.write import parquet_bytes
 
 
 def test_generate_then_validate_a_folder(tmp_path, capsys):
     out = tmp_path / "lake"
     argv = ["--days", "1", "--start", "2026-11-05", "--rows-per-day", "2000", "--accounts", "1"]
-    assert main(["lake", "generate", "--out", str(out), *argv, "--instances", "8"]) == 0
+    truth = tmp_path / "truth.csv"
+    assert (
+        main(
+            [
+                "lake",
+                "generate",
+                "--out",
+                str(out),
+                *argv,
+                "--instances",
+                "8",
+                "--truth",
+                str(truth),
+            ]
+        )
+        == 0
+    )
     assert "objects" in capsys.readouterr().out
     assert any(out.glob("aws/VPC_FLOW/2.0/region=us-east-1/accountId=*/eventDay=20261105/*"))
+    # CloudTrail by default, its truth rows naming principals
+    assert any(
+        out.glob(
+            "aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=*/eventDay=20261105/*.gz.parquet"
+        )
+    )
+    rows = read_truth(truth)
+    signin = [r for r in rows if r.kind in SIGNIN_KINDS]
+    assert {r.kind for r in signin} == set(SIGNIN_KINDS)
+    assert all(r.entity.startswith(("arn:aws:iam::", "sso:")) and r.address for r in signin)
     assert main(["lake", "validate", str(out), "--sample", "50"]) == 0
     assert capsys.readouterr().out.strip().endswith(": 0 violations")
+
+
+def test_no_cloudtrail_and_churn(tmp_path, capsys):
+    out = tmp_path / "lake"
+    argv = ["--days", "2", "--start", "2026-11-05", "--rows-per-day", "2000", "--accounts", "1"]
+    argv += ["--instances", "8", "--no-cloudtrail", "--churn", "0.5"]
+    assert main(["lake", "generate", "--out", str(out), *argv]) == 0
+    assert "CLOUD_TRAIL_MGMT" not in capsys.readouterr().out
+    assert not list(out.glob("aws/CLOUD_TRAIL_MGMT/**/*.parquet"))
+    world = json.loads((out / "lakewatch-ground-truth/world.json").read_text())
+    assert world["churn"] == 0.5 and set(world["instance_ids"]) == {"20261105", "20261106"}
+    first, second = (world["instance_ids"][d] for d in ("20261105", "20261106"))
+    assert [x["uid"] for x in first] != [x["uid"] for x in second]  # half replaced each day
 
 
 def test_a_record_breaking_ocsf_is_named(tmp_path, capsys):
@@ -46,3 +89,9 @@ def test_bad_arguments_are_refused(capsys):
     with pytest.raises(SystemExit):
         main(["lake", "generate", "--out", "x", "--days", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["lake", "generate", "--out", "x", "--days", "1", "--churn", "1.2"])
+    assert "not between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["lake", "generate", "--out", "x", "--days", "1", "--cloudtrail-share", "0.9"])
+    assert "not between 0 and 0.5" in capsys.readouterr().err

@@ -45,3 +45,7 @@ def test_catalog_names():
         table_name(Source.VPC_FLOW, "1.0", "us-east-1")
         == "amazon_security_lake_table_us_east_1_vpc_flow_1_0"
     )
+    assert (
+        table_name(Source.CLOUD_TRAIL_MGMT, "2.0", "us-east-1")
+        == "amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"
+    )

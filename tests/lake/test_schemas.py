@@ -39,3 +39,29 @@ def test_security_hub_is_written_in_2_0_only():
         assert col in names
     with pytest.raises(ValueError, match=r"2\.0 only"):
         schema_for(Source.SH_FINDINGS, "1.0")
+
+
+def test_cloud_trail_1_0_is_aws_own_beside_what_its_other_classes_need(samples):
+    """AWS's 3002 files field for field; the table also holds API Activity (``resources``;
+    no ``user``) and Account Change (no ``dst_endpoint``), so those two are nullable."""
+    from tests.conftest import SL_SAMPLES
+
+    mine = schema_for(Source.CLOUD_TRAIL_MGMT, "1.0")
+    for path in sorted((SL_SAMPLES / "CLOUD_TRAIL/authentication").glob("*.parquet")):
+        real = pq.read_schema(path).remove_metadata()
+        assert [n for n in mine.names if n != "resources"] == real.names
+        for f in real:
+            if f.name in ("dst_endpoint", "user"):
+                assert mine.field(f.name).equals(f.with_nullable(True))
+            else:
+                assert mine.field(f.name).equals(f), f.name
+
+
+def test_cloud_trail_2_0_names_the_actor_as_ocsf_1_1_does():
+    schema = schema_for(Source.CLOUD_TRAIL_MGMT, "2.0")
+    user = schema.field("actor").type.field("user").type
+    assert {"uid", "uid_alt", "account", "credential_uid"} <= {f.name for f in user}
+    assert "uuid" not in {f.name for f in user}
+    for col in ("time_dt", "is_mfa", "observables", "accountid", "region", "asl_version"):
+        assert col in schema.names
+    assert schema.field("metadata").type.field("event_code")

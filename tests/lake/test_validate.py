@@ -55,3 +55,31 @@ def test_violations_name_their_path(samples, mutate, path):
     errors = validate_record(rec, "1.0.0-rc.2", row=4)
     assert errors and all(e.row == 4 for e in errors)
     assert path in {e.path for e in errors}
+
+
+def test_aws_cloudtrail_samples_pass(samples):
+    from tests.conftest import SL_SAMPLES
+
+    files = sorted((SL_SAMPLES / "CLOUD_TRAIL/authentication").glob("*.parquet"))
+    assert len(files) == 7
+    for path in files:
+        assert validate_table(pq.read_table(path), "1.0.0-rc.2") == [], path
+    base = samples / "ocsf__examples/mappings/markdown/AWS/v1.1.0/CloudTrail/Authentication"
+    record = json.loads((base / "samples/authentication.ocsf").read_text())
+    assert validate_record(record, "1.1.0") == []
+
+
+def test_an_aws_service_caller_may_name_only_its_service(samples):
+    """CloudTrail names an AWS service caller by the service alone: its source is a name, not
+    an address, and its user only a type. Anything else in those shapes is still refused."""
+    from tests.conftest import SL_SAMPLES
+
+    rec = pq.read_table(SL_SAMPLES / "CLOUD_TRAIL/authentication/AssumeRole.test.gz.parquet")
+    rec = rec.to_pylist()[0]
+    rec["src_endpoint"] = {"uid": None, "ip": None, "domain": "ec2.amazonaws.com"}
+    rec["actor"]["user"] = {k: None for k in rec["actor"]["user"]} | {"type": "AWSService"}
+    rec["actor"]["invoked_by"] = "ec2.amazonaws.com"
+    assert validate_record(rec, "1.0.0-rc.2") == []
+    rec["src_endpoint"]["domain"] = "attacker.example.net"
+    rec["actor"]["invoked_by"] = "someone"
+    assert {e.path for e in validate_record(rec, "1.0.0-rc.2")} == {"src_endpoint", "actor.user"}

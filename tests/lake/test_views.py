@@ -13,7 +13,13 @@ from lakewatch.lake.views import View
 
 
 def test_the_values_are_the_views_names():
-    assert [v.value for v in View] == ["seed", "egress_peer", "ingress_peer", "dns_answer"]
+    assert [v.value for v in View] == [
+        "seed",
+        "egress_peer",
+        "ingress_peer",
+        "dns_answer",
+        "signin",
+    ]
     assert list(VIEWS) == list(View) and Reexported is View
     assert DEFAULT_VIEWS == ("egress_peer", "ingress_peer", "dns_answer")
 

@@ -55,6 +55,8 @@ def test_generate_into_emulator_with_notifications(aws, clients, capsys, monkeyp
             ],
         )
     assert sorted(m["detail"]["object"]["key"] for m in messages) == sorted(data)
+    sources = {parse_key(k).source for k in data}  # CloudTrail's objects are announced too
+    assert sources == {"VPC_FLOW", "ROUTE53", "SH_FINDINGS", "CLOUD_TRAIL_MGMT"}
     assert all(
         m["detail-type"] == "Object Created"
         and m["source"] == "aws.s3"
@@ -89,3 +91,23 @@ def test_open_store_rejects_other_schemes(clients):
     assert isinstance(open_store("s3://bucket/prefix", clients), S3Store)
     with pytest.raises(ValueError, match="gs://"):
         open_store("gs://bucket", clients)
+
+
+def test_world_manifest_names_cloudtrail_principals_and_their_usual_networks(tmp_path):
+    store = LocalStore(tmp_path)
+    options = GenerateOptions(
+        days=1, start=date(2026, 11, 2), rows_per_day=2000, accounts=1, cloudtrail=True
+    )
+    summary = write_lake(options, store)
+    assert summary.rows["CLOUD_TRAIL_MGMT"] > 0
+    world = json.loads((tmp_path / "lakewatch-ground-truth/world.json").read_text())
+    kinds = {p["kind"] for p in world["principals"]}
+    assert kinds == {"person", "iam_user", "ci_role", "service_role"}
+    assert all(
+        p["networks"] and p["account_id"] == world["accounts"][0] for p in world["principals"]
+    )
+    truth = {
+        label["entity"] for label in read_labels(store) if label["source"] == "CLOUD_TRAIL_MGMT"
+    }
+    assert truth and truth <= {p["principal"] for p in world["principals"]}
+    assert "churn" not in world  # only a lake with churn lists its instances' ids by day

@@ -150,7 +150,7 @@ def test_keys_outside_the_read_sources_are_poison_and_the_lakes_own_keys_skipped
     s3 = _S3()
     scorer = _offline_scorer(s3)
     for key in (
-        VPC_KEY.replace("VPC_FLOW", "CLOUD_TRAIL_MGMT"),  # a source lakewatch does not read
+        VPC_KEY.replace("VPC_FLOW", "EKS_AUDIT"),  # a source lakewatch does not read
         "ext/other-vendor/findings.parquet",  # a custom source
         "notes.txt",
         "copy/" + VPC_KEY,  # not at the bucket's root, where the function's role may read
@@ -163,6 +163,10 @@ def test_keys_outside_the_read_sources_are_poison_and_the_lakes_own_keys_skipped
     assert "not a Security Lake data object" in metadata[0].skipped
     evidence = scorer.process_message(_message(LAKE, VPC_KEY.replace("VPC_FLOW", "SH_FINDINGS")))
     assert "evidence, not scored" in evidence[0].skipped
+    cloudtrail = scorer.process_message(
+        _message(LAKE, VPC_KEY.replace("VPC_FLOW", "CLOUD_TRAIL_MGMT"))
+    )
+    assert "not scored in real time" in cloudtrail[0].skipped  # on the queue: no dead letter
     assert s3.gets == []
 
 

@@ -27,6 +27,9 @@ def cmd_lake_generate(args: argparse.Namespace) -> int:
         instances_per_account=args.instances,
         region=settings.region,
         anomalies_per_kind=args.anomalies_per_kind,
+        churn=args.churn,
+        cloudtrail=args.cloudtrail,
+        cloudtrail_share=args.cloudtrail_share,
     )
     store = open_store(args.out, clients)
     notifier = None
@@ -86,6 +89,20 @@ def cmd_lake_validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _fraction(text: str, most: float = 1.0) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= most:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {most:g}")
+    return value
+
+
+def _share(text: str) -> float:
+    return _fraction(text, 0.5)
+
+
 def register(sub) -> None:
     """Add this group's commands to the ``lakewatch`` parser."""
     lake = sub.add_parser("lake", help="synthetic Security Lake").add_subparsers(
@@ -105,6 +122,28 @@ def register(sub) -> None:
         type=int,
         default=None,
         help="injected events of each kind per day (default: one per account)",
+    )
+    gen.add_argument(
+        "--churn",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of each service's instances replaced each day by new instance ids with "
+        "the same behaviour (default 0: none)",
+    )
+    gen.add_argument(
+        "--cloudtrail",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also write CloudTrail management events (CLOUD_TRAIL_MGMT: sign-ins, role "
+        "assumptions, API calls, IAM changes) with sign-in anomalies (default: on)",
+    )
+    gen.add_argument(
+        "--cloudtrail-share",
+        type=_share,
+        default=0.03,
+        metavar="FRACTION",
+        help="CloudTrail rows as a share of --rows-per-day, on top of them (default 0.03)",
     )
     gen.add_argument("--region", default=None)
     gen.add_argument(

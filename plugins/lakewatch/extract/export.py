@@ -31,6 +31,10 @@ DROP_REASONS = {
     "ipv6": "IPv6 address (the built-in algorithm takes IPv4 only)",
     "dash": "'-' entity or address (NAT/Lambda/Fargate ENI, NODATA)",
     "malformed": "malformed address",
+    "unknown_version": "sign-in record of an OCSF version the reader does not know",
+    "no_address": "sign-in record without a source address",
+    "service": "sign-in whose source is an AWS service's name, not an address",
+    "unknown_actor": "sign-in by an actor lakewatch names no principal for",
 }
 
 

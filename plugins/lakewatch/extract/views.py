@@ -4,6 +4,10 @@ One template per view lives in ``include/sql/views/``; ``pairs.sql`` unions the 
 classifies each candidate pair, ``extract.sql`` keeps the good ones with their train/validation
 split, ``counts.sql`` counts everything by view and status. The ``aws`` backend sends this SQL
 to Athena; the ``local`` backend translates the same text to DuckDB with sqlglot.
+
+The network views pair an instance with an address; ``signin`` pairs a principal with the
+address it signed in from (CloudTrail's Authentication records; ``extract.signin`` is its SQL's
+Python twin) and carries each sign-in's outcome and MFA beside the pair, for the findings.
 """
 
 from __future__ import annotations
@@ -25,12 +29,28 @@ VIEWS: dict[View, str] = {
     View.EGRESS_PEER: "an instance and the destinations of its outbound flows",
     View.INGRESS_PEER: "an instance (as '<id>/in') and the sources of its inbound flows",
     View.DNS_ANSWER: "an instance and the addresses Route 53 answered to its queries",
+    View.SIGNIN: "a principal (user, role or SSO person) and the address it signed in from",
 }
-# Catches every kind of anomaly the synthetic lake injects: lateral movement, C2 and
+# Catches every kind of network anomaly the synthetic lake injects: lateral movement, C2 and
 # exfiltration on egress; scans and lateral movement (victim side) on ingress; rare domains on
-# DNS answers and egress.
+# DNS answers and egress. The sign-in view is not among them: its entities are principals, not
+# instances, and it reads the CloudTrail table, which a lake without CloudTrail lacks (Athena
+# fails a query on a missing table); a pair set names it on its own (``SIGNIN_VIEWS``).
 DEFAULT_VIEWS = (View.EGRESS_PEER, View.INGRESS_PEER, View.DNS_ANSWER)
-STATUSES = ("ok", "ipv6", "dash", "malformed")
+SIGNIN_VIEWS = (View.SIGNIN,)
+# A pair's status: its address's (ok: IPv4, ipv6, dash, malformed), or why a sign-in record
+# makes no pair (views/signin.sql): a version the reader does not know, no address, a service's
+# name for an address, an actor lakewatch names no principal for.
+STATUSES = (
+    "ok",
+    "ipv6",
+    "dash",
+    "malformed",
+    "unknown_version",
+    "no_address",
+    "service",
+    "unknown_actor",
+)
 
 
 def sql_dir() -> Path:
@@ -105,6 +125,7 @@ class QueryContext:
             "source_version": self.source_version,
             "vpc_table": f'"{self.glue_database}"."{self.table(Source.VPC_FLOW)}"',
             "dns_table": f'"{self.glue_database}"."{self.table(Source.ROUTE53)}"',
+            "cloudtrail_table": (f'"{self.glue_database}"."{self.table(Source.CLOUD_TRAIL_MGMT)}"'),
             "start_ts": start.strftime("%Y-%m-%d %H:%M:%S"),
             "end_ts": end.strftime("%Y-%m-%d %H:%M:%S"),
             "start_ms": int(start.timestamp() * 1000),
@@ -156,6 +177,8 @@ def sources_used(views: tuple[str, ...]) -> set[Source]:
             used.add(Source.VPC_FLOW)
         if v in (View.SEED, View.DNS_ANSWER):
             used.add(Source.ROUTE53)
+        if v == View.SIGNIN:
+            used.add(Source.CLOUD_TRAIL_MGMT)
     return used
 
 

@@ -18,10 +18,19 @@ class Source(StrEnum):
     VPC_FLOW = "VPC_FLOW"
     ROUTE53 = "ROUTE53"
     SH_FINDINGS = "SH_FINDINGS"  # Security Hub (GuardDuty and others): evidence, not scored
+    # CloudTrail management events: Authentication (3002), API Activity (1.0: 3005, 2.0: 6003),
+    # Account Change (3001) in one table; the signin view reads its Authentication records
+    CLOUD_TRAIL_MGMT = "CLOUD_TRAIL_MGMT"
 
     @property
     def class_uid(self) -> int:
-        return {Source.VPC_FLOW: 4001, Source.ROUTE53: 4003, Source.SH_FINDINGS: 2004}[self]
+        """The OCSF class lakewatch reads from the source (CloudTrail: its sign-ins)."""
+        return {
+            Source.VPC_FLOW: 4001,
+            Source.ROUTE53: 4003,
+            Source.SH_FINDINGS: 2004,
+            Source.CLOUD_TRAIL_MGMT: 3002,
+        }[self]
 
     @property
     def table_token(self) -> str:

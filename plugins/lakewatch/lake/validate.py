@@ -3,8 +3,11 @@
 Records are converted the way OCSF serialises them (nulls omitted, maps as objects, ``*_dt`` as
 RFC 3339 strings) and checked with ``jsonschema`` against the schema ``ocsf-json-schema`` builds
 for the record's class and profiles. Only the quirks AWS's own Security Lake output has are
-allowed: trailing-dot hostnames, ``'-'`` addresses in NODATA/SKIPDATA rows, and all-null
-endpoint structs.
+allowed: trailing-dot hostnames, ``'-'`` addresses in NODATA/SKIPDATA rows, all-null
+endpoint structs, and CloudTrail's AWS service callers: a ``src_endpoint`` that holds only the
+service's name in ``domain`` (CloudTrail's ``sourceIPAddress`` is the service, not an address)
+and an ``actor.user`` that holds only its type (``AWSService``: CloudTrail names no user; the
+service is in ``actor.invoked_by``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 # Columns Security Lake adds to its 2.0 tables that are not OCSF attributes.
 LAKE_ONLY_COLUMNS = ("accountid", "region", "asl_version", "eventday")
 
+_AWS_SERVICE = re.compile(r"^([a-z0-9-]+\.)+amazonaws\.com$|^AWS Internal$")
 _HOSTNAME = re.compile(
     r"^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*"
     r"([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])$"
@@ -72,6 +76,10 @@ def _allowed(error: jsonschema.ValidationError, record: dict[str, Any]) -> bool:
         return bool(_HOSTNAME.match(value[:-1]))
     if path[-1:] == ["ip"] and value == "-" and record.get("status_code") in ("NODATA", "SKIPDATA"):
         return True
+    if path == ["src_endpoint"] and isinstance(value, dict) and set(value) == {"domain"}:
+        return bool(_AWS_SERVICE.match(str(value["domain"])))
+    if path == ["actor", "user"] and value == {"type": "AWSService"}:
+        return bool(_AWS_SERVICE.match(str(record.get("actor", {}).get("invoked_by", ""))))
     return path[-1:] in (["src_endpoint"], ["dst_endpoint"]) and value == {}
 
 

@@ -17,3 +17,4 @@ class View(StrEnum):
     EGRESS_PEER = "egress_peer"  # an instance and the destinations of its outbound flows
     INGRESS_PEER = "ingress_peer"  # an instance (as '<id>/in') and its inbound flows' sources
     DNS_ANSWER = "dns_answer"  # an instance and the addresses Route 53 answered to its queries
+    SIGNIN = "signin"  # a principal and the address it signed in from (CloudTrail 3002)

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -81,6 +82,7 @@ def write_lake(
     summary = WriteSummary(location=store.uri())
     started = time.perf_counter()
     day_labels: dict[str, list[Label]] = {}
+    days: list[date] = []
     pending: list[tuple[GeneratedObject, Future]] = []
 
     def finish(obj: GeneratedObject, fut: Future) -> None:
@@ -111,6 +113,7 @@ def write_lake(
             if day not in day_labels:
                 day_labels[day] = []
                 summary.days.append(day)
+                days.append(obj.day)
             day_labels[day].extend(obj.labels)
             pending.append((obj, pool.submit(_put_object, store, obj)))
             while len(pending) > 2:  # bounded: at most three objects in memory
@@ -123,17 +126,24 @@ def write_lake(
         store.put(ground_truth_key(ground_truth_prefix, options.source_version, day), body.encode())
         summary.labels.update(label.kind for label in labels)
     store.put(
-        ground_truth_world_key(ground_truth_prefix), json.dumps(world_manifest(generator)).encode()
+        ground_truth_world_key(ground_truth_prefix),
+        json.dumps(world_manifest(generator, days)).encode(),
     )
     summary.ground_truth = store.uri(ground_truth_prefix)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def world_manifest(generator: LakeGenerator) -> dict[str, Any]:
-    """Who is who in a generated lake: for reports and tests, never read by the pipeline."""
+def world_manifest(generator: LakeGenerator, days: list[date] | None = None) -> dict[str, Any]:
+    """Who is who in a generated lake: for reports and tests, never read by the pipeline.
+
+    With churn, ``instance_ids`` gives each written day's ids (``YYYYMMDD`` -> one entry per
+    instance, in the order of ``instances``: its id that day and the day that id was first
+    used, null for the original id), so an evaluation can tell new instances from old; with
+    CloudTrail, ``principals`` the CloudTrail principals (as ``lake.principals`` names them)
+    and their usual networks."""
     w = generator.world
-    return {
+    out: dict[str, Any] = {
         "seed": generator.options.seed,
         "region": generator.options.region,
         "source_version": generator.options.source_version,
@@ -149,6 +159,18 @@ def world_manifest(generator: LakeGenerator) -> dict[str, Any]:
             for i in w.instances
         ],
     }
+    if generator.options.churn:
+        out["churn"] = generator.options.churn
+        out["instance_ids"] = {}
+        for day in days or []:
+            ids = generator.churn.ids(day)
+            out["instance_ids"][f"{day:%Y%m%d}"] = [
+                {"uid": uid, "since": since.isoformat() if since else None}
+                for uid, since in zip(ids.uids, ids.since, strict=True)
+            ]
+    if generator.identities is not None:
+        out["principals"] = generator.identities.usual_networks()
+    return out
 
 
 def read_labels(

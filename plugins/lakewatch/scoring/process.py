@@ -71,7 +71,9 @@ log = logging.getLogger(__name__)
 # and Security Hub's findings, which the review reads as evidence and the scorer skips.
 SCORED_SOURCES = frozenset({Source.VPC_FLOW.value, Source.ROUTE53.value})
 EVIDENCE_SOURCES = frozenset({Source.SH_FINDINGS.value})
-READ_SOURCES = SCORED_SOURCES | EVIDENCE_SOURCES
+# on the subscriber's queue, extracted for training (the signin view) but not scored here yet
+UNSCORED_SOURCES = frozenset({Source.CLOUD_TRAIL_MGMT.value})
+READ_SOURCES = SCORED_SOURCES | EVIDENCE_SOURCES | UNSCORED_SOURCES
 # the source folder of any key under aws/, data object or not (Iceberg metadata, manifests)
 _SOURCE_FOLDER = re.compile(r"^aws/(?P<source>[A-Z0-9_]+)/")
 
@@ -432,6 +434,12 @@ def subscribed_key(ref: ObjectRef, config: ScorerConfig, result: ObjectResult) -
             )
         if parsed is None or parsed.prefix:
             result.skipped = "not a Security Lake data object (metadata, manifest or other)"
+            return None
+        if parsed.source in UNSCORED_SOURCES:
+            result.skipped = (
+                f"source {parsed.source} is not scored in real time by this release "
+                f"({' and '.join(sorted(SCORED_SOURCES))} are)"
+            )
             return None
         if parsed.source not in SCORED_SOURCES:
             result.skipped = (

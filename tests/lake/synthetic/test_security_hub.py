@@ -1,5 +1,6 @@
 """lake.synthetic.security_hub: GuardDuty findings on some injected events (naming the
-event's instance and remote address), unrelated noise every day, valid OCSF 1.1.0 rows."""
+event's instance and remote address), unrelated noise every day on the day's instance ids,
+valid OCSF 1.1.0 rows."""
 
 from datetime import date
 
@@ -32,8 +33,9 @@ def _labels(kind: str, events: int) -> list[Label]:
 
 
 def _instances():
+    """The account's instances' ids (on the day: what churn would rename)."""
     world = World(7, 1, 20, "us-east-1")
-    return [world.instances[j] for j in world.accounts[0].instances]
+    return [world.instances[j].uid for j in world.accounts[0].instances]
 
 
 def test_reported_share_and_what_a_finding_names():
@@ -52,7 +54,7 @@ def test_reported_share_and_what_a_finding_names():
 def test_noise_every_day_on_real_instances():
     found = findings_for_day([], _instances(), DAY_MS, np.random.default_rng(1))
     assert len(found) == NOISE_PER_DAY
-    uids = {i.uid for i in _instances()}
+    uids = set(_instances())
     assert all(f.instance is None or f.instance in uids for f in found)
     assert all(DAY_MS <= f.time < DAY_MS + 86_400_000 for f in found)
 

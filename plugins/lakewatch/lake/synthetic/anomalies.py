@@ -45,8 +45,8 @@ def lateral_movement(sl: Slice, event: Event, instances: list[Instance], start: 
         times = start + np.sort(rng.integers(0, HOUR_MS, n))
         ports = np.full(n, SERVICE_BY_NAME[target_svc].port)
         eph = rng.integers(32768, 61000, n)
-        egress = sl.label(event, attacker.uid, victim.ip, View.EGRESS_PEER)
-        ingress = sl.label(event, victim.uid, attacker.ip, View.INGRESS_PEER)
+        egress = sl.label(event, sl.uid(attacker), victim.ip, View.EGRESS_PEER)
+        ingress = sl.label(event, sl.uid(victim), attacker.ip, View.INGRESS_PEER)
         packets = rng.integers(5, 200, n)
         for times_at, s_eni, d_eni, direction, label in (
             (times, np.full(n, attacker.index), -1, 2, egress),
@@ -111,7 +111,7 @@ def _hostile_session(sl: Slice, event: Event, instances: list[Instance], flows) 
     hostile = au.random_in_ranges(rng, sl.pools.hostile_ranges, 1)[0]
     address = str(ipaddress.IPv4Address(int(hostile)))
     n, times, packets, nbytes, port = flows(rng)
-    egress = sl.label(event, attacker.uid, address, View.EGRESS_PEER)
+    egress = sl.label(event, sl.uid(attacker), address, View.EGRESS_PEER)
     sl.flows(
         times,
         s_port=rng.integers(32768, 61000, n),
@@ -126,7 +126,7 @@ def _hostile_session(sl: Slice, event: Event, instances: list[Instance], flows) 
         verdict=0,
         label=egress,
     )
-    ingress = sl.label(event, attacker.uid, address, View.INGRESS_PEER)
+    ingress = sl.label(event, sl.uid(attacker), address, View.INGRESS_PEER)
     sl.flows(
         times + 3,
         s_port=np.full(n, port),
@@ -152,7 +152,7 @@ def scan(sl: Slice, event: Event, instances: list[Instance], start: int) -> None
     for j in rng.choice(len(instances), k, replace=False):
         target = instances[int(j)]
         n = int(rng.integers(1, 4))
-        label = sl.label(event, target.uid, scanner, View.INGRESS_PEER)
+        label = sl.label(event, sl.uid(target), scanner, View.INGRESS_PEER)
         verdict = (rng.random(n) < 0.85).astype(np.int64)
         sl.flows(
             start + rng.integers(0, 600_000, n),
@@ -181,12 +181,12 @@ def rare_domain(sl: Slice, event: Event, instances: list[Instance], start: int) 
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
     domain = "".join(rng.choice(list(letters), int(rng.integers(8, 14))))
     host = f"{domain}.{rng.choice(['top', 'xyz', 'click', 'info'])}."
-    answer = sl.label(event, victim.uid, address, View.DNS_ANSWER, "ROUTE53")
+    answer = sl.label(event, sl.uid(victim), address, View.DNS_ANSWER, "ROUTE53")
     sl.queries(
         np.array([start]),
         s_vpc=au.take(sl.pools.vpc_uids, np.array([sl.account])),
         s_ip=sl.address(np.array([victim.index])),
-        s_inst=au.const(victim.uid, 1),
+        s_inst=au.const(sl.uid(victim), 1),
         hostnames=au.const(host, 1),
         qtype=np.zeros(1, np.int64),
         counts=np.ones(1, np.int64),
@@ -195,7 +195,7 @@ def rare_domain(sl: Slice, event: Event, instances: list[Instance], start: int) 
         label=answer,
     )
     n = int(rng.integers(2, 5))
-    egress = sl.label(event, victim.uid, address, View.EGRESS_PEER)
+    egress = sl.label(event, sl.uid(victim), address, View.EGRESS_PEER)
     packets = rng.integers(5, 300, n)
     sl.flows(
         start + 500 + np.sort(rng.integers(0, 1_800_000, n)),

@@ -2,6 +2,15 @@
 
 It streams, so memory is bounded by an object, not by the lake. Everything comes from the
 seed through per-day and per-slice random streams, so the same seed writes the same bytes.
+
+With ``GenerateOptions.cloudtrail``, each account's day also has CloudTrail management objects
+(``cloudtrail.py``, written as OCSF by ``cloudtrail_ocsf.py``), with their own anomalies
+(``SIGNIN_KINDS``) from streams of their own: the network objects are the same with or without.
+
+With ``GenerateOptions.churn``, instances are replaced by new ones day by day (``churn.py``):
+``instance_uid(instance, day)`` is an instance's id on a day and ``new_instances(day)`` the
+ids in use that day that replaced an original, with the day each was first used, so an
+evaluation can tell new instances' pairs from old ones'.
 """
 
 from __future__ import annotations
@@ -15,11 +24,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakewatch.lake.layout import Source, object_key
+from lakewatch.lake.synthetic import cloudtrail as ct
 from lakewatch.lake.synthetic.anomalies import inject
+from lakewatch.lake.synthetic.churn import Churn, DayIds
+from lakewatch.lake.synthetic.cloudtrail_ocsf import ct_table
+from lakewatch.lake.synthetic.identities import Identities
 from lakewatch.lake.synthetic.ocsf import OcsfTables
 from lakewatch.lake.synthetic.options import (
     ANOMALY_KINDS,
     DAY_MS,
+    SIGNIN_KINDS,
     Event,
     GeneratedObject,
     GenerateOptions,
@@ -43,12 +57,29 @@ class LakeGenerator:
         )
         self.pools = Pools(self.world, options.seed)
         self.tables = OcsfTables(options.source_version, options.region, self.pools.eni)
+        self.churn = Churn(options, self.world)
         rows_account = options.rows_per_day / options.accounts
         self.slices = min(24, max(2, math.ceil(rows_account / options.max_rows_per_object)))
+        self.identities: Identities | None = None
+        if options.cloudtrail:
+            people = max(3, min(12, options.instances_per_account // 2))
+            self.identities = Identities(self.world, options.seed, people)
 
     def objects(self) -> Iterator[GeneratedObject]:
         for d in range(self.options.days):
             yield from self.day_objects(self.options.first_day + timedelta(days=d))
+
+    def instance_uid(self, instance: int, day: date) -> str:
+        """The id of the world's instance ``instance`` (its index) on ``day``."""
+        return self.churn.ids(day).uid(instance)
+
+    def new_instances(self, day: date) -> dict[str, date]:
+        """The instance ids in use on ``day`` that replaced an instance, each with the day it
+        was first used (``day`` itself for the day's replacements); every other instance has
+        its original id, in use since before the look-back (``churn.LOOK_BACK`` days). Empty
+        without churn."""
+        ids = self.churn.ids(day)
+        return {uid: first for uid, first in zip(ids.uids, ids.since, strict=True) if first}
 
     def day_objects(self, day: date) -> Iterator[GeneratedObject]:
         o = self.options
@@ -56,6 +87,8 @@ class LakeGenerator:
         usage = daily_usage(self.pools, day_rng)
         events = self._plan_events(day, day_rng)
         rows_account = o.rows_per_day / o.accounts
+        ids = self.churn.ids(day) if o.churn else None
+        tables = self._tables(ids)
         for account in range(o.accounts):
             labels: list[Label] = []
             for s in range(self.slices):
@@ -66,6 +99,7 @@ class LakeGenerator:
                     t0=day_ms(day) + s * DAY_MS // self.slices,
                     t1=day_ms(day) + (s + 1) * DAY_MS // self.slices,
                     rng=np.random.default_rng([o.seed, o.stream(day), account, s]),
+                    ids=ids,
                 )
                 self._write(
                     sl,
@@ -76,11 +110,108 @@ class LakeGenerator:
                 )
                 for source, blocks in ((Source.VPC_FLOW, sl.vpc), (Source.ROUTE53, sl.dns)):
                     if blocks:
-                        obj = self._object(source, blocks, day, sl)
+                        obj = self._object(source, blocks, day, sl, tables)
                         labels.extend(obj.labels)
                         yield obj
+            if self.identities is not None:
+                yield from self._cloudtrail_objects(day, account, ids)
             if o.security_hub and o.source_version == "2.0":
-                yield self._security_hub_object(day, account, labels)
+                yield self._security_hub_object(day, account, labels, ids)
+
+    def _cloudtrail_objects(
+        self, day: date, account: int, ids: DayIds | None
+    ) -> Iterator[GeneratedObject]:
+        """The account's CloudTrail objects of the day, one per slice (``cloudtrail.py``)."""
+        o, identities = self.options, self.identities
+        assert identities is not None
+        start = day_ms(day)
+        events = [e for e in self._plan_signin_events(day) if e.account == account]
+        plan = ct.plan_day(
+            identities,
+            account,
+            day,
+            start,
+            np.random.default_rng([o.seed, o.stream(day), ct.KEY, account]),
+        )
+        budget = int(o.rows_per_day * o.cloudtrail_share / o.accounts / self.slices)
+        account_uid = self.world.accounts[account].uid
+        for s in range(self.slices):
+            t0, t1 = start + s * DAY_MS // self.slices, start + (s + 1) * DAY_MS // self.slices
+            sl = ct.CtSlice(
+                identities,
+                account,
+                t0,
+                t1,
+                start + DAY_MS,
+                np.random.default_rng([o.seed, o.stream(day), ct.KEY, account, 1 + s]),
+                ids,
+            )
+            if s == 0 and ids is not None:
+                ct.autoscaling(sl, self._replaced(day, account, ids), start + 60_000)
+            ct.write_slice(
+                sl,
+                [p for p in plan if t0 <= p.start < t1],
+                budget,
+                [e for e in events if e.slice == s],
+                config=max(1, 48 // self.slices),
+            )
+            if not sl.records:
+                continue
+            name = sl.rng.bytes(16).hex() + ".gz.parquet"
+            key = object_key(
+                Source.CLOUD_TRAIL_MGMT, o.source_version, o.region, account_uid, day, name
+            )
+            records = sl.finish()
+            table = ct_table(records, o.source_version, o.region, account_uid)
+            labels = [
+                Label(
+                    **{
+                        **sl.labels[r.label].__dict__,
+                        "key": key,
+                        "row": row,
+                        "time": r.time,
+                        "account_id": account_uid,
+                        "region": o.region,
+                    }
+                )
+                for row, r in enumerate(records)
+                if r.label >= 0
+            ]
+            yield GeneratedObject(Source.CLOUD_TRAIL_MGMT, key, table, day, account_uid, labels)
+
+    def _replaced(self, day: date, account: int, ids: DayIds) -> list:
+        """The account's instances replaced on ``day``: (instance, old id, new id)."""
+        before = self.churn.ids(day - timedelta(days=1))
+        today = self.churn.replaced(day)
+        return [
+            (self.world.instances[j], before.uid(j), ids.uid(j))
+            for j in self.world.accounts[account].instances
+            if today[j]
+        ]
+
+    def _plan_signin_events(self, day: date) -> list[Event]:
+        """The day's sign-in anomalies, each in a random account and slice, from CloudTrail's
+        own stream."""
+        o = self.options
+        per_kind = o.accounts if o.anomalies_per_kind is None else o.anomalies_per_kind
+        rng = np.random.default_rng([o.seed, o.stream(day), ct.KEY])
+        return [
+            Event(
+                f"{day:%Y%m%d}-{kind}-{k}",
+                kind,
+                int(rng.integers(0, o.accounts)),
+                int(rng.integers(0, self.slices)),
+            )
+            for kind in SIGNIN_KINDS
+            for k in range(per_kind)
+        ]
+
+    def _tables(self, ids: DayIds | None) -> OcsfTables:
+        """The tables' builder for a day: the day's ENI and instance ids where they churn."""
+        if ids is None:
+            return self.tables
+        o = self.options
+        return OcsfTables(o.source_version, o.region, ids.eni_columns(self.pools.eni))
 
     def _plan_events(self, day: date, rng: np.random.Generator) -> list[Event]:
         """The day's anomalies, each in a random account and slice."""
@@ -104,20 +235,28 @@ class LakeGenerator:
         for event in events:
             inject(sl, event)
 
-    def _security_hub_object(self, day: date, account: int, labels: list[Label]) -> GeneratedObject:
+    def _security_hub_object(
+        self, day: date, account: int, labels: list[Label], ids: DayIds | None
+    ) -> GeneratedObject:
         """The account's Security Hub findings of the day (``security_hub.py``)."""
         o = self.options
         rng = np.random.default_rng([o.seed, o.stream(day), account, 1_000_003])
-        instances = [self.world.instances[j] for j in self.world.accounts[account].instances]
+        indices = self.world.accounts[account].instances
+        uids = [ids.uid(j) if ids else self.world.instances[j].uid for j in indices]
         account_uid = self.world.accounts[account].uid
-        found = findings_for_day(labels, instances, day_ms(day), rng)
+        found = findings_for_day(labels, uids, day_ms(day), rng)
         table = sh_table(found, account_uid, o.region)
         name = rng.bytes(16).hex() + ".gz.parquet"
         key = object_key(Source.SH_FINDINGS, o.source_version, o.region, account_uid, day, name)
         return GeneratedObject(Source.SH_FINDINGS, key, table, day, account_uid, [])
 
     def _object(
-        self, source: Source, blocks: list[dict[str, pa.Array]], day: date, sl: Slice
+        self,
+        source: Source,
+        blocks: list[dict[str, pa.Array]],
+        day: date,
+        sl: Slice,
+        tables: OcsfTables,
     ) -> GeneratedObject:
         cols = {k: pa.concat_arrays([b[k] for b in blocks]) for k in blocks[0]}
         order = pc.sort_indices(cols["time"])
@@ -127,9 +266,9 @@ class LakeGenerator:
         o = self.options
         key = object_key(source, o.source_version, o.region, account_uid, day, name)
         if source is Source.VPC_FLOW:
-            table = self.tables.vpc_table(cols, account_uid)
+            table = tables.vpc_table(cols, account_uid)
         else:
-            table = self.tables.dns_table(cols, account_uid)
+            table = tables.dns_table(cols, account_uid)
         label = cols["label"].to_numpy(zero_copy_only=False)
         times = cols["time"].to_numpy()
         labels = [

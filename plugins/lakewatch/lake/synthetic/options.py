@@ -11,6 +11,8 @@ from lakewatch.lake.layout import OCSF_VERSION, Source
 
 # The order matters: a day's events are drawn kind by kind in this order.
 ANOMALY_KINDS = ("lateral_movement", "c2_beacon", "exfiltration", "scan", "rare_domain")
+# CloudTrail's injected kinds (``cloudtrail.py``), drawn from CloudTrail's own streams.
+SIGNIN_KINDS = ("signin_new_network", "access_key_new_address", "role_new_range", "signin_failures")
 DAY_MS = 86_400_000
 
 
@@ -33,6 +35,16 @@ class GenerateOptions:
     # written relative to today, the demo's, is then the same whatever today is), else by
     # its date.
     origin: date | None = None
+    # The share of every service's instances replaced each day by new instance ids with the
+    # same behaviour (``churn.py``); 0: the fleet never changes.
+    churn: float = 0.0
+    # CloudTrail management events (``cloudtrail.py``): sign-ins, role assumptions, API calls
+    # and IAM changes, with their own anomalies. Off by default here (what the demo, the
+    # benches and the scorer read is unchanged); ``lakewatch lake generate`` turns it on. Its
+    # rows come on top of ``rows_per_day``, about ``cloudtrail_share`` of it, so the network
+    # sources are the same with or without it.
+    cloudtrail: bool = False
+    cloudtrail_share: float = 0.03
 
     def __post_init__(self):
         if self.days < 1:
@@ -41,6 +53,12 @@ class GenerateOptions:
             raise ValueError("--rows-per-day must be at least 100")
         if self.source_version not in OCSF_VERSION:
             raise ValueError(f"--source-version must be 1.0 or 2.0, not {self.source_version!r}")
+        if not 0.0 <= self.churn <= 1.0:
+            raise ValueError(f"--churn must be between 0 and 1, not {self.churn}")
+        if not 0.0 <= self.cloudtrail_share <= 0.5:
+            raise ValueError(
+                f"--cloudtrail-share must be between 0 and 0.5, not {self.cloudtrail_share}"
+            )
 
     @property
     def first_day(self) -> date:

@@ -10,6 +10,7 @@ One object per account and day, written after the day's flows (findings lag thei
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +19,6 @@ import pyarrow as pa
 
 from lakewatch.lake.schemas import sh_findings_schema
 from lakewatch.lake.synthetic.options import Label
-from lakewatch.lake.synthetic.world import Instance
 
 # kind -> (share of its events GuardDuty reports, finding type, severity id)
 REPORTED: dict[str, tuple[float, str, int]] = {
@@ -52,10 +52,11 @@ class ShFinding:
 
 
 def findings_for_day(
-    labels: list[Label], instances: list[Instance], day_start_ms: int, rng: np.random.Generator
+    labels: list[Label], instance_uids: Sequence[str], day_start_ms: int, rng: np.random.Generator
 ) -> list[ShFinding]:
     """Findings on some of the day's injected events (one per reported event, naming the
-    instance and the remote address of its first labelled pair) and the day's noise."""
+    instance and the remote address of its first labelled pair) and the day's noise on the
+    account's instances (``instance_uids``: their ids that day)."""
     out = []
     events: dict[str, Label] = {}
     for label in sorted(labels, key=lambda lab: lab.time):
@@ -69,7 +70,7 @@ def findings_for_day(
         out.append(_finding(kind_type, severity, first.time + lag, on, first.ip, event_id))
     for k in range(NOISE_PER_DAY):
         kind_type, severity, on_instance, remote = NOISE[int(rng.integers(0, len(NOISE)))]
-        instance = instances[int(rng.integers(0, len(instances)))].uid if on_instance else None
+        instance = instance_uids[int(rng.integers(0, len(instance_uids)))] if on_instance else None
         address = (
             f"{_INTERNET[int(rng.integers(0, len(_INTERNET)))]}."
             + ".".join(str(int(x)) for x in rng.integers(1, 255, 3))

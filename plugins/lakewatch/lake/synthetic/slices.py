@@ -9,9 +9,10 @@ import numpy as np
 import pyarrow as pa
 
 from lakewatch.lake.synthetic.blocks import dns_block, vpc_block
+from lakewatch.lake.synthetic.churn import DayIds
 from lakewatch.lake.synthetic.options import Event, Label
 from lakewatch.lake.synthetic.pools import Pools
-from lakewatch.lake.synthetic.world import World
+from lakewatch.lake.synthetic.world import Instance, World
 
 
 @dataclass
@@ -25,11 +26,22 @@ class Slice:
     vpc: list[dict[str, pa.Array]] = field(default_factory=list)
     dns: list[dict[str, pa.Array]] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
+    # the day's instance ids where instances churn (``churn.py``); None: the world's own
+    ids: DayIds | None = None
 
     @property
     def instances(self) -> np.ndarray:
         """The account's instances (world indices)."""
         return np.array(self.world.accounts[self.account].instances)
+
+    def uid(self, instance: Instance) -> str:
+        """The instance's id on the slice's day."""
+        return self.ids.uid(instance.index) if self.ids else instance.uid
+
+    @property
+    def instance_uids(self) -> pa.Array:
+        """Every instance's id on the slice's day, by world index."""
+        return self.ids.instance_uids if self.ids else self.pools.instance_uids
 
     def address(self, index: np.ndarray) -> pa.Array:
         return self.pools.address(index)

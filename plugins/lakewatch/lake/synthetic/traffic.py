@@ -302,7 +302,7 @@ def instance_queries(sl: Slice, n: int, usage: Usage, activity: np.ndarray) -> N
         rng.integers(sl.t0, sl.t1, n),
         s_vpc=au.take(pools.vpc_uids, np.full(n, sl.account)),
         s_ip=sl.address(clients),
-        s_inst=au.take(pools.instance_uids, clients),
+        s_inst=au.take(sl.instance_uids, clients),
         hostnames=hosts,
         qtype=qtype,
         counts=keep.sum(axis=1),
