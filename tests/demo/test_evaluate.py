@@ -67,3 +67,23 @@ def test_right_findings_are_injected_pairs_and_incidents_holding_one():
         incident("incident-wrong", "i-4/in", "9.9.9.9"),
     ]
     assert true_uids(findings, labels) == {"pair-right", "incident-right"}
+
+
+def test_the_churn_line_compares_new_instances_false_positives_with_old_ones():
+    from lakewatch.demo.evaluate import churn_line
+
+    labels = [{"kind": "scan", "view": "ingress_peer", "entity": "i-new", "ip": "9.9.9.9"}]
+    findings = [
+        _finding("ingress_peer", "i-new/in", "9.9.9.9"),  # the attack: not a false positive
+        _finding("egress_peer", "i-new", "1.2.3.4"),
+        _finding("egress_peer", "i-old1", "1.2.3.5"),
+        _finding("egress_peer", "i-old1", "1.2.3.6"),
+        _finding("egress_peer", "i-new2", "5.5.5.5", kind="unknown_entity"),
+    ]
+    line = churn_line(
+        findings, labels, ["i-new", "i-new2", "i-old1", "i-old2"], {"i-new", "i-new2"}
+    )
+    assert line == (
+        "churn: 2 of 4 instances new today; false-positive pairs per instance: new 0.50, "
+        "old 1.00; unknown-entity findings of new instances: 1"
+    )

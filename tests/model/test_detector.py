@@ -125,3 +125,61 @@ def test_negatives_whose_address_the_entity_or_its_peers_used_are_dropped_from_t
     found = det.fit_set(history, sample)
     assert found.meta["dropped_negatives"] == 40  # the 40 "negatives" the entity used
     assert found.meta["fit_negatives"] == 40  # the strangers stay
+
+
+def test_the_blend_is_chosen_on_held_out_pairs_and_never_below_the_baseline_there():
+    found = _build(lambda h, a: np.zeros(len(h)))
+    info = found.meta["blend"]
+    if "why" in info:  # too few held-out pairs here to choose on: the logit alone
+        assert found.blend == 0.0
+    rng = np.random.default_rng(3)
+    n = 4000
+    # rows of evidence: normal pairs with history, negatives with less of it
+    x = np.zeros((3 * n, len(COLUMNS)))
+    for c in ("entity_24", "entity_16", "entity_8"):
+        x[:n, COLUMNS.index(c)] = rng.gamma(2.0, 1.0, n)
+        x[n:, COLUMNS.index(c)] = rng.gamma(0.5, 0.5, 2 * n) * (rng.random(2 * n) < 0.3)
+    x[:, COLUMNS.index("dot_product")] = rng.normal(size=3 * n)  # a logit that knows nothing
+    kind = np.repeat(np.array([0, 1, 2], np.int8), n)
+    weak = Detector(
+        found.history, np.zeros(len(COLUMNS)), np.ones(len(COLUMNS)), np.eye(len(COLUMNS))[-1], 0.0
+    )
+    blend, _, chosen = det.choose_blend(weak, x, kind, (0.001, 0.01))
+    assert blend > 0.5  # a logit of noise: the baseline must carry the score
+    best = next(r for r in chosen["candidates"] if r["step"] == chosen["chosen"])
+    assert best["worst_margin"] >= 0  # at least the baseline on both kinds, at both rates
+    assert chosen["candidates"][-1]["worst_margin"] >= 0  # lexicographic: never below
+
+
+def test_a_version_1_detector_reads_with_no_blend(tmp_path):
+    import json as _json
+
+    from safetensors.numpy import save as st_save
+
+    found = _build(lambda h, a: np.zeros(len(h)))
+    tensors, meta = found._tensors()
+    meta.update({"format_version": "1"})
+    meta.pop("blend")
+    back = Detector.from_bytes(st_save(tensors, meta))
+    assert back.blend == 0.0
+    assert _json.loads(meta["columns"]) == list(COLUMNS)
+
+
+def test_new_entities_are_scored_as_their_stand_in():
+    ents, ips = _fleet()
+    names: dict[str, int] = {}
+    pairs = pairs_from_lists(ents, ips)
+    hashes = entity_hashes(ents, names)
+    found = det.build(
+        hashes,
+        pairs.addrs,
+        hashes[::10],
+        pairs.addrs.take(np.arange(0, len(ents), 10)),
+        lambda h, a: np.zeros(len(h)),
+        names=names,
+    )
+    rows = found.stand_ins(
+        ["i-new"] * 3 + ["i-0-0"], ["10.3.0.4", "10.3.1.4", "10.3.2.4", "10.0.0.1"]
+    )
+    assert rows[3] == -1  # known: itself
+    assert len({int(r) for r in rows[:3]}) == 1 and found.name(int(rows[0])).startswith("i-3-")

@@ -85,3 +85,46 @@ def test_ipv6_levels():
     )
     f = _features(h, "v", "2600:1f18::9")  # same /64, new address
     assert f["entity_32"] == 0 and f["entity_24"] == pytest.approx(np.log1p(3))
+
+
+def _named_history():
+    ents, ips = [], []
+    for k in range(4):
+        ents += [f"a{k}"] * 3
+        ips += ["10.1.1.5", "10.1.2.5", f"10.1.{3 + k}.5"]
+        ents += [f"b{k}"] * 2
+        ips += ["10.9.1.5", f"10.9.{2 + k}.5"]
+    names: dict[str, int] = {}
+    hashes = entity_hashes(ents, names)
+    return History.build(hashes, parse_addresses(ips), peers=3, names=names)
+
+
+def test_a_new_entity_stands_in_for_the_known_one_whose_networks_it_uses():
+    h = _named_history()
+    ents = ["new-a"] * 2 + ["new-b"] * 2 + ["loner", "a1"]
+    ips = ["10.1.1.9", "10.1.2.9", "10.9.1.9", "10.9.3.9", "45.1.1.1", "10.1.1.5"]
+    proxy, sim = h.stand_ins(entity_hashes(ents), parse_addresses(ips))
+    rows = np.searchsorted(h.entities, proxy)
+    named = [h.names.name(int(r)) if p else None for r, p in zip(rows, proxy, strict=True)]
+    assert named[0] == named[1] and named[0].startswith("a")  # one stand-in per new entity
+    assert named[2] == named[3] and named[2].startswith("b")
+    assert named[4] is None and sim[4] == 0  # nobody's networks: no group to score it by
+    assert named[5] is None  # a known entity is itself
+    assert (sim[:4] >= 0.3).all()
+
+
+def test_the_group_index_and_names_survive_the_round_trip_and_old_files_read_without():
+    h = _named_history()
+    tensors = h.tensors()
+    back = History.from_tensors(
+        load(save({k: np.ascontiguousarray(v) for k, v in tensors.items()}))
+    )
+    assert [back.names.name(i) for i in range(len(back.entities))] == [
+        h.names.name(i) for i in range(len(h.entities))
+    ]
+    assert np.array_equal(back.groups.prefixes, h.groups.prefixes)
+    old = {k: v for k, v in tensors.items() if not k.startswith(("groups.", "names."))}
+    legacy = History.from_tensors(old)
+    assert legacy.groups is None and legacy.names is None
+    proxy, _ = legacy.stand_ins(entity_hashes(["new-a"]), parse_addresses(["10.1.1.9"]))
+    assert proxy[0] == 0  # no index: every new entity stays unknown, as before

@@ -378,3 +378,38 @@ def test_stored_findings_reach_security_hub_and_a_refusing_hub_fails_nothing(sta
     assert refused.import_error.startswith("InvalidAccessException")
     off = Scorer(config.model_copy(update={"security_hub_findings": False}), refusing.clients)
     assert off.process_object(ref).not_imported == 0  # off: Security Hub never asked
+
+
+def test_a_new_instance_is_scored_as_the_sibling_whose_networks_it_uses():
+    """A new instance of a known service (auto scaling, a deploy) has no history; the scorer
+    asks the model about its pairs as the known instance they resemble, over the object."""
+    import numpy as np
+    import pyarrow as pa
+
+    from lakewatch.model import detector as det
+    from lakewatch.model.data import pairs_from_lists
+    from lakewatch.model.encoding import entity_hashes
+    from lakewatch.scoring.process import stand_ins_for
+
+    ents, ips = [], []
+    for s in range(4):
+        for i in range(4):
+            ents += [f"i-{s}{i}"] * 12
+            ips += [f"10.{s}.{r}.{i + 5}" for r in range(6)] * 2
+    names: dict[str, int] = {}
+    pairs = pairs_from_lists(ents, ips)
+    hashes = entity_hashes(ents, names)
+    found = det.build(
+        hashes, pairs.addrs, hashes, pairs.addrs, lambda h, a: np.zeros(len(h)), names=names
+    )
+    kept = pa.table(
+        {
+            "entity": ["i-new"] * 3 + ["i-00", "i-lonely"],
+            "ip": ["10.2.0.9", "10.2.3.9", "10.2.5.9", "10.0.0.5", "203.0.113.9"],
+        }
+    )
+    rows = stand_ins_for(kept, found)
+    assert rows is not None
+    assert {found.name(int(r)) for r in rows[:3]} <= {f"i-2{i}" for i in range(4)}
+    assert rows[3] == -1 and rows[4] == -1  # known itself; nobody's networks: unknown_entity
+    assert stand_ins_for(kept.slice(3, 1), found) is None  # nothing new: the names as they are

@@ -21,6 +21,17 @@ def positive(value: str) -> int:
     return n
 
 
+def fraction(text: str, most: float = 1.0) -> float:
+    """A command-line share: a number from 0 to ``most``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= most:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {most:g}")
+    return value
+
+
 def context() -> tuple[Any, Any]:
     """Settings and AWS clients for the configured backend."""
     from lakewatch.backends import clients_for

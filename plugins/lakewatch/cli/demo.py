@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lakewatch.cli.common import positive
+from lakewatch.cli.common import fraction, positive
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -16,6 +16,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         airflow_port=args.airflow_port,
         feedback=args.feedback,
+        churn=args.churn,
     )
 
 
@@ -26,6 +27,12 @@ def register(sub) -> None:
     demo.add_argument("--rows-per-day", type=positive, default=40_000)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--airflow-port", type=int, default=8280, help="Airflow UI/API port")
+    demo.add_argument(
+        "--churn",
+        type=fraction,
+        default=0.0,
+        help="share of each service's instances replaced by new instance ids each day",
+    )
     demo.add_argument(
         "--no-feedback",
         dest="feedback",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lakewatch.cli.common import iso_date, positive
+from lakewatch.cli.common import fraction, iso_date, positive
 
 
 def cmd_lake_generate(args: argparse.Namespace) -> int:
@@ -89,18 +89,8 @@ def cmd_lake_validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _fraction(text: str, most: float = 1.0) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= most:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {most:g}")
-    return value
-
-
 def _share(text: str) -> float:
-    return _fraction(text, 0.5)
+    return fraction(text, 0.5)
 
 
 def register(sub) -> None:
@@ -125,7 +115,7 @@ def register(sub) -> None:
     )
     gen.add_argument(
         "--churn",
-        type=_fraction,
+        type=fraction,
         default=0.0,
         metavar="FRACTION",
         help="share of each service's instances replaced each day by new instance ids with "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,3 +150,34 @@ def precision_at(ranked_uids: list[str], right: set[str], k: int = 10) -> float:
     """Share of the first ``k`` ranked findings that are right (what on-call reads first)."""
     top = ranked_uids[:k]
     return sum(1 for uid in top if uid in right) / len(top) if top else 0.0
+
+
+def churn_line(
+    findings: list[dict[str, Any]],
+    labels: list[dict[str, Any]],
+    instances: list[str],
+    new: set[str],
+) -> str:
+    """New instances against old (``--churn``): false-positive pairs per instance of each,
+    and the new ones' unknown-entity findings. A new instance has the same behaviour as the
+    one it replaced, so a detector that scores it as its group flags it no more often."""
+    truth = labelled_pairs(labels)
+    every = set().union(*truth.values()) if truth else set()
+    per = Counter(entity.removesuffix("/in") for _, entity, _ in flagged_pairs(findings) - every)
+    old = [i for i in instances if i not in new]
+    mine = [i for i in instances if i in new]
+    unknown = sum(
+        1
+        for f in findings
+        if dict(f["unmapped"])["lakewatch.kind"] == "unknown_entity"
+        and dict(f["evidences"][0]["data"])["entity"].removesuffix("/in") in new
+    )
+
+    def rate(group: list[str]) -> float:
+        return sum(per[i] for i in group) / len(group) if group else 0.0
+
+    return (
+        f"churn: {len(mine)} of {len(instances)} instances new today; false-positive pairs "
+        f"per instance: new {rate(mine):.2f}, old {rate(old):.2f}; unknown-entity findings "
+        f"of new instances: {unknown}"
+    )

@@ -118,6 +118,7 @@ class _Loop:
     rows_per_day: int
     step: Step
     supervisor: Supervisor
+    churn: float = 0.0
 
 
 def _score_live_day(loop: _Loop, sqs: Any, day: date) -> WriteSummary:
@@ -131,6 +132,7 @@ def _score_live_day(loop: _Loop, sqs: Any, day: date) -> WriteSummary:
             rows_per_day=loop.rows_per_day,
             region=loop.settings.region,
             origin=loop.start,
+            churn=loop.churn,
         ),
         loop.lake,
         ground_truth_prefix=loop.settings.ground_truth_prefix,
@@ -142,19 +144,26 @@ def _score_live_day(loop: _Loop, sqs: Any, day: date) -> WriteSummary:
 
 
 def run_demo(
-    days: int, rows_per_day: int, seed: int, airflow_port: int = 8280, feedback: bool = True
+    days: int,
+    rows_per_day: int,
+    seed: int,
+    airflow_port: int = 8280,
+    feedback: bool = True,
+    churn: float = 0.0,
 ) -> int:
     """The demo; a process dying or a wait passing its deadline ends it with exit status 1,
     naming what happened (and leaving the rest running for a look: ``make down`` stops it)."""
     try:
-        return _run(days, rows_per_day, seed, airflow_port, feedback)
+        return _run(days, rows_per_day, seed, airflow_port, feedback, churn)
     except (ProcessDied, DeadlineExceeded, RuntimeError) as err:  # each names what happened
         print(f"\ndemo failed: {err}", flush=True)
         print("Stop what the demo started: make down", flush=True)
         return 1
 
 
-def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: bool) -> int:
+def _run(
+    days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: bool, churn: float
+) -> int:
     """The steps in order (the module's docstring); the exit status is the scorer check's."""
     settings = load_settings()
     settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
@@ -168,7 +177,7 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
         f"{rows_per_day:,} rows a day, no attacks) into s3://{resources.lake_bucket}"
     )
     lake = S3Store(clients("s3"), resources.lake_bucket)
-    summary = _write_quiet_days(settings, lake, start, days, rows_per_day, seed)
+    summary = _write_quiet_days(settings, lake, start, days, rows_per_day, seed, churn)
     print("      " + summary.lines()[0], flush=True)
 
     airflow, supervisor, api = _start_airflow(settings, registry, airflow_port, step)
@@ -184,6 +193,7 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
         rows_per_day=rows_per_day,
         step=step,
         supervisor=supervisor,
+        churn=churn,
     )
     _backfill(loop, days)
     _train_and_deploy(loop)
@@ -206,8 +216,37 @@ def _run(days: int, rows_per_day: int, seed: int, airflow_port: int, feedback: b
         [(start + timedelta(days=d)).isoformat() for d in range(days)],
         today.isoformat(),
     )
+    if churn:
+        lines.append(_churn_line(loop))
     _print_summary(lines, check[-1]["state"], more, airflow, page, kinds)
     return 0 if check[-1]["state"] == "success" else 1
+
+
+def _churn_line(loop: _Loop) -> str:
+    """Today's new instances (first used today: no history) against the others."""
+    from lakewatch.demo.evaluate import churn_line
+    from lakewatch.lake.synthetic.generator import LakeGenerator
+    from lakewatch.lake.write import read_labels
+    from lakewatch.review.rows import read_day
+
+    options = GenerateOptions(
+        days=1,
+        start=loop.today,
+        seed=loop.seed,
+        rows_per_day=loop.rows_per_day,
+        region=loop.settings.region,
+        origin=loop.start,
+        churn=loop.churn,
+    )
+    generator = LakeGenerator(options)
+    new = {uid for uid, first in generator.new_instances(loop.today).items() if first == loop.today}
+    instances = list(generator.churn.ids(loop.today).uids)
+    results = S3Store(loop.clients("s3"), loop.settings.results_bucket_name)
+    findings = read_day(results, loop.settings.findings_prefix, loop.today)
+    labels = read_labels(
+        loop.lake, loop.settings.ground_truth_prefix, day=loop.today.strftime("%Y%m%d")
+    )
+    return churn_line(findings, labels, instances, new)
 
 
 def _reset(settings: Settings, step: Step) -> tuple[ProcessRegistry, ClientFactory, Resources]:
@@ -224,7 +263,13 @@ def _reset(settings: Settings, step: Step) -> tuple[ProcessRegistry, ClientFacto
 
 
 def _write_quiet_days(
-    settings: Settings, lake: S3Store, start: date, days: int, rows_per_day: int, seed: int
+    settings: Settings,
+    lake: S3Store,
+    start: date,
+    days: int,
+    rows_per_day: int,
+    seed: int,
+    churn: float,
 ) -> WriteSummary:
     """Step 2: the days before today, without attacks."""
     return write_lake(
@@ -238,6 +283,7 @@ def _write_quiet_days(
             # the week before is quiet: each night recalibrates its 0.1% false-positive target
             # on its own pairs, and the generator's 15 attacks a day are 0.5% of them
             anomalies_per_kind=0,
+            churn=churn,
         ),
         lake,
         ground_truth_prefix=settings.ground_truth_prefix,

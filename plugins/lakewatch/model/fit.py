@@ -78,6 +78,7 @@ def train_with_detector(
         dots,
         seed=hp.seed,
         model_done=model_done,
+        names=pairs.name_hashes,
     )
     found.meta["model"] = created
     log(

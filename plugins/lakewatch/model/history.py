@@ -25,6 +25,7 @@ V4_LEVELS = (32, 24, 16, 8)
 V6_LEVELS = (128, 64, 48, 32)
 PEER_LEVEL = 1  # the /24 (IPv6 /64) defines and tests peer groups
 PEERS = 10
+MIN_STAND_IN = 0.3  # cosine of /24 sets: below it, a new entity has no group
 PEER_CHUNK = 512  # rows of the entity similarity computed at once: bounded memory
 FEATURES = (
     "entity_32",
@@ -89,10 +90,18 @@ class History:
     activity: np.ndarray  # pairs per entity
     peers: np.ndarray  # (n_entities, k) peer hashes (0 = none)
     peer_weights: np.ndarray  # (n_entities, k) float32 similarities
+    # Who uses each informative /24 (``GroupIndex``): what finds a new entity's group
+    groups: GroupIndex | None = None
+    names: EntityNames | None = None  # the entities' names, when training read them
 
     @classmethod
     def build(
-        cls, entity_hash: np.ndarray, addrs: Addresses, peers: int = PEERS, max_shared: int = 0
+        cls,
+        entity_hash: np.ndarray,
+        addrs: Addresses,
+        peers: int = PEERS,
+        max_shared: int = 0,
+        names: dict[str, int] | None = None,
     ) -> History:
         valid = addrs.valid
         ent, addrs = (
@@ -122,6 +131,9 @@ class History:
         peer_hash, peer_weight = _peer_groups(
             ent[peer_first], peer_prefix[peer_first], entities, peers, max_shared
         )
+        groups = GroupIndex.build(
+            ent[peer_first], peer_prefix[peer_first], entities, _shared_cap(max_shared, entities)
+        )
         return cls(
             ekeys,
             ecounts,
@@ -131,7 +143,32 @@ class History:
             activity.astype(np.uint32),
             peer_hash,
             peer_weight,
+            groups,
+            EntityNames.build(names, entities) if names else None,
         )
+
+    def stand_ins(
+        self, entity_hash: np.ndarray, addrs: Addresses, min_similarity: float = MIN_STAND_IN
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each pair whose entity the history does not know, the known entity whose /24s
+        its pairs here resemble most (``GroupIndex.nearest``), and that similarity; 0 where
+        none reaches ``min_similarity`` (and for known entities). A new instance of a known
+        service uses its siblings' networks from its first hour: scored as its nearest
+        sibling, its normal pairs are known ones, and what its siblings never do stands out."""
+        out = np.zeros(len(entity_hash), np.uint64)
+        sim = np.zeros(len(entity_hash), np.float32)
+        strangers = ~self.known(entity_hash) & addrs.valid
+        if self.groups is None or not strangers.any():
+            return out, sim
+        rows = np.flatnonzero(strangers)
+        who, at = np.unique(entity_hash[rows], return_inverse=True)
+        best, score = self.groups.nearest(
+            at.reshape(-1), prefix_keys(addrs.take(rows), PEER_LEVEL), who.size
+        )
+        ok = score >= min_similarity
+        proxy = np.where(ok, self.entities[np.maximum(best, 0)], np.uint64(0))
+        out[rows], sim[rows] = proxy[at], np.where(ok, score, 0.0)[at]
+        return out, sim
 
     # features ------------------------------------------------------------------------------
 
@@ -196,6 +233,10 @@ class History:
             "peers": self.peers,
             "peer_weights": self.peer_weights,
         }
+        if self.groups is not None:
+            out.update(self.groups.tensors())
+        if self.names is not None:
+            out.update(self.names.tensors())
         for level in range(len(V4_LEVELS)):
             out[f"entity_keys.{level}"] = self.entity_keys[level]
             out[f"entity_counts.{level}"] = self.entity_counts[level]
@@ -215,7 +256,110 @@ class History:
             t["activity"],
             t["peers"],
             t["peer_weights"],
+            GroupIndex.from_tensors(t),
+            EntityNames.from_tensors(t),
         )
+
+
+def _shared_cap(max_shared: int, entities: np.ndarray) -> int:
+    """A /24 more entities than this use says nothing of groups (a shared dependency)."""
+    return max_shared or max(20, int(0.05 * entities.size))
+
+
+@dataclass
+class GroupIndex:
+    """The informative /24s (used by 2..cap entities), each with its users and IDF weight,
+    and each entity's norm over them: the peer similarity, computed for a new entity from
+    its own pairs at scoring time."""
+
+    prefixes: np.ndarray  # sorted /24 keys, one row per (prefix, user)
+    rows: np.ndarray  # int32 entity row of each
+    idf: np.ndarray  # float32 weight of the prefix
+    norms: np.ndarray  # float32 per entity row
+
+    @classmethod
+    def build(
+        cls, ent: np.ndarray, prefix: np.ndarray, entities: np.ndarray, cap: int
+    ) -> GroupIndex:
+        """``ent``, ``prefix``: the distinct (entity, /24) pairs."""
+        _, c, df = np.unique(prefix, return_inverse=True, return_counts=True)
+        c = c.reshape(-1)
+        keep = (df[c] >= 2) & (df[c] <= cap)
+        idf = np.log(max(entities.size, 1) / np.maximum(df[c[keep]], 1)).astype(np.float32)
+        rows = np.searchsorted(entities, ent[keep]).astype(np.int32)
+        order = np.argsort(prefix[keep], kind="stable")
+        norms = np.sqrt(np.bincount(rows, weights=idf**2, minlength=entities.size))
+        return cls(prefix[keep][order], rows[order], idf[order], norms.astype(np.float32))
+
+    def nearest(self, who: np.ndarray, prefix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """For ``n`` new entities with pairs (``who`` their number, ``prefix`` the /24 key),
+        the entity row most similar to each (-1: none) and the cosine."""
+        best, score = np.full(n, -1, np.int64), np.zeros(n, np.float32)
+        pairs = np.unique(np.stack([who.astype(np.uint64), prefix]), axis=1)
+        lo = np.searchsorted(self.prefixes, pairs[1], "left")
+        hi = np.searchsorted(self.prefixes, pairs[1], "right")
+        hits = hi - lo
+        if not hits.sum():
+            return best, score
+        q = np.repeat(pairs[0].astype(np.int64), hits)
+        at = np.arange(hits.sum()) - np.repeat(np.cumsum(hits) - hits - lo, hits)
+        w = self.idf[at]
+        # the new entity's norm over the informative /24s it used (each pair once)
+        used = hits > 0
+        weight = self.idf[lo[used]].astype(np.float64) ** 2
+        qnorm = np.sqrt(np.bincount(pairs[0][used].astype(np.int64), weights=weight, minlength=n))
+        cand, inv = np.unique(
+            np.stack([q, self.rows[at].astype(np.int64)]), axis=1, return_inverse=True
+        )
+        dot = np.bincount(inv.reshape(-1), weights=w**2, minlength=cand.shape[1])
+        cos = dot / np.maximum(qnorm[cand[0]] * self.norms[cand[1]], 1e-9)
+        order = np.lexsort((-cos, cand[0]))
+        top = order[np.r_[True, cand[0][order][1:] != cand[0][order][:-1]]]
+        best[cand[0][top]], score[cand[0][top]] = cand[1][top], cos[top]
+        return best, score
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        return {
+            "groups.prefixes": self.prefixes,
+            "groups.rows": self.rows,
+            "groups.idf": self.idf,
+            "groups.norms": self.norms,
+        }
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, np.ndarray]) -> GroupIndex | None:
+        if "groups.prefixes" not in t:  # a history written before new entities had groups
+            return None
+        return cls(t["groups.prefixes"], t["groups.rows"], t["groups.idf"], t["groups.norms"])
+
+
+@dataclass
+class EntityNames:
+    """The known entities' names, in the history's row order, as one UTF-8 blob: a stand-in
+    is sent to the model by name."""
+
+    blob: np.ndarray  # uint8
+    offsets: np.ndarray  # int64, n + 1
+
+    @classmethod
+    def build(cls, names: dict[str, int], entities: np.ndarray) -> EntityNames:
+        by_hash = {h: name for name, h in names.items()}
+        encoded = [by_hash.get(int(h), "").encode() for h in entities]
+        offsets = np.zeros(len(encoded) + 1, np.int64)
+        offsets[1:] = np.cumsum([len(e) for e in encoded])
+        return cls(np.frombuffer(b"".join(encoded), np.uint8).copy(), offsets)
+
+    def name(self, row: int) -> str:
+        return bytes(self.blob[self.offsets[row] : self.offsets[row + 1]]).decode()
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        return {"names.blob": self.blob, "names.offsets": self.offsets}
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, np.ndarray]) -> EntityNames | None:
+        if "names.offsets" not in t:
+            return None
+        return cls(t["names.blob"], t["names.offsets"])
 
 
 def _peer_groups(
@@ -233,7 +377,7 @@ def _peer_groups(
     pu, c = np.unique(prefix, return_inverse=True)
     c = c.reshape(-1)
     df = np.bincount(c, minlength=pu.size)
-    cap = max_shared or max(20, int(0.05 * n))
+    cap = _shared_cap(max_shared, entities)
     keep = (df[c] >= 2) & (df[c] <= cap)  # a prefix of one entity says nothing of groups
     r, c = r[keep], c[keep]
     idf = np.log(n / df[c]).astype(np.float32)

@@ -176,6 +176,16 @@ def suppressed(table: pa.Table, silenced: list[Suppression]) -> np.ndarray:
     return out
 
 
+def stand_ins_for(kept: pa.Table, detector: Detector | None) -> np.ndarray | None:
+    """Each pair's stand-in row (``Detector.stand_ins``), found over the whole object so a
+    new entity's group comes from all its pairs here (as Arrow columns: no Python strings);
+    None when no pair needs one."""
+    if detector is None or kept.num_rows == 0:
+        return None
+    rows = detector.stand_ins(kept["entity"].combine_chunks(), kept["ip"].combine_chunks())
+    return rows if (rows >= 0).any() else None
+
+
 def all_pairs(table: pa.Table) -> list[ScoredPair]:
     """Every scored pair of ``table`` (``needed_pairs``'s columns) as a ``ScoredPair``: the
     scorer's way before ``needed_pairs``, which the tests hold it to."""
@@ -608,10 +618,16 @@ class Scorer:
         values = np.full(n, np.nan)
         known = np.ones(n, bool)
         detector = self._detector(threshold)
+        stand_ins = stand_ins_for(kept, detector)
         runtime = self.clients("sagemaker-runtime")
         for start in range(0, n, SCORE_CHUNK):
             part = kept.slice(start, SCORE_CHUNK)
             entities, ips = part["entity"].to_pylist(), part["ip"].to_pylist()
+            if stand_ins is not None and detector is not None:  # scored as who it resembles
+                rows = stand_ins[start : start + len(entities)].tolist()
+                entities = [
+                    detector.name(r) if r >= 0 else e for r, e in zip(rows, entities, strict=True)
+                ]
             try:
                 scores = invoke_pairs(runtime, self.config.endpoint_name, entities, ips)
             except EndpointError as err:

@@ -60,7 +60,14 @@ def publish_detector(
             runtime, settings.endpoint_name, ents, format_addresses(addrs)
         ).dot_product
 
-    found = detector.build(train.entity_hash, train.addrs, holdout.entity_hash, holdout.addrs, dots)
+    found = detector.build(
+        train.entity_hash,
+        train.addrs,
+        holdout.entity_hash,
+        holdout.addrs,
+        dots,
+        names={name: h for h, name in names.items()},
+    )
     found.meta["model"] = record.model_id
     store.put(key, found.to_bytes())
     log(f"detector for {record.model_id} built through {settings.endpoint_name}: {found.weights()}")
@@ -80,6 +87,7 @@ def _read(parts: list[str], clients: ClientFactory):
         detector.concat_addresses(*[p.addrs for p in pieces]),
         first.bad,
         [s for p in pieces for s in p.sources],
+        {k: v for p in pieces for k, v in (p.name_hashes or {}).items()},
     )
 
 
