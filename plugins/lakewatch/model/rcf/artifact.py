@@ -107,3 +107,7 @@ def _check(hp: RcfHyperparameters, forest: RandomCutForest, where: object) -> No
     left = forest.left
     if left.max(initial=-1) >= nodes - 1 or np.any(forest.roots >= nodes) or forest.max_depth < 0:
         raise ArtifactError(f"{where}: node references out of range")
+    try:
+        forest.scoring()  # every tree a binary tree within its own nodes, cuts in range
+    except ValueError as err:
+        raise ArtifactError(f"{where}: {err}") from None
