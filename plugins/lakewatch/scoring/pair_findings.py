@@ -210,8 +210,10 @@ def _pair_text(
     instance = instance_of(pair.entity)
     if kind == "unknown_entity":
         desc = (
-            f"{instance} was not in the model's training data, so its score for {pair.ip} "
-            f"({pair.view}) says nothing; review it or retrain."
+            f"{instance} was not in the model's training data, and its pairs here resemble "
+            "no known entity's networks (a new instance of a known service is scored as the "
+            f"sibling whose /24s it uses), so its score for {pair.ip} ({pair.view}) says "
+            "nothing; review it or retrain."
         )
         return 1, f"Entity {pair.entity} unknown to the model", desc
     direction = "from" if pair.view == View.INGRESS_PEER else "to"
