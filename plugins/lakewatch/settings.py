@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # import each finding into Security Hub (ASFF, this account's custom integration) and
     # archive there what analysts label false positive (aws.securityhub); off by default
     security_hub_findings: bool = False
+    # the EventBridge bus the scorer puts an "Unusual sign-in" event on for each anomalous
+    # sign-in (the signin view's findings: a step-up signal); "" puts none. deploy/lakewatch.yaml
+    # makes this bus (StepUpBusName); on ``local``, provisioning makes it with a rule that
+    # delivers its events to the queue ``<bus>-inbox``
+    step_up_event_bus: str = Field("lakewatch-step-up", pattern=r"^([A-Za-z0-9._-]{1,256})?$")
     # SNS topic for failed and late DAG runs ("" = lakewatch-alerts in this account and region)
     alerts_topic_arn: str = ""
     canary_prefix: str = "canary/"

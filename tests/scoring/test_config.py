@@ -31,8 +31,10 @@ def test_the_environment_round_trip_keeps_every_field():
         memory_budget_mb=900,
         security_hub_findings=True,
         account_id="123456789012",
+        step_up_event_bus="lakewatch-step-up",
     )
     env = config.to_env()
+    assert env["LAKEWATCH_STEP_UP_EVENT_BUS"] == "lakewatch-step-up"
     assert env["LAKEWATCH_LAKE_BUCKET"] == config.lake_bucket  # the name Settings reads
     assert env["LAKEWATCH_FINDINGS_TOPIC_ARN"] == config.topic_arn
     assert env["LAKEWATCH_MODELS_PREFIX"] == "detectors/"
@@ -124,3 +126,11 @@ def test_security_hub_is_off_unless_the_environment_turns_it_on():
     assert on.security_hub_findings and on.account_id == ""  # "": the function's own (STS)
     with pytest.raises(ValueError, match="LAKEWATCH_ACCOUNT_ID='12'"):
         ScorerConfig.from_env({**REQUIRED, "LAKEWATCH_ACCOUNT_ID": "12"})
+
+
+def test_step_up_events_are_off_unless_the_environment_names_a_bus():
+    assert ScorerConfig.from_env(REQUIRED).step_up_event_bus == ""
+    on = ScorerConfig.from_env({**REQUIRED, "LAKEWATCH_STEP_UP_EVENT_BUS": "my-bus"})
+    assert on.step_up_event_bus == "my-bus"
+    with pytest.raises(ValueError, match="LAKEWATCH_STEP_UP_EVENT_BUS"):
+        ScorerConfig.from_env({**REQUIRED, "LAKEWATCH_STEP_UP_EVENT_BUS": "no spaces"})

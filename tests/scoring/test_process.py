@@ -83,6 +83,10 @@ def test_per_view_offsets_move_each_views_scores():
     moved = shifted(values, views, {"outbound": 0.5, "inbound": -2.0})
     # outbound's threshold is 0.5 above the pooled one: its pairs sit 0.5 lower against it
     assert moved.tolist() == [-1.5, 1.0, -1.5]
+    # a sign-in is no network peer: only a signin offset (its own threshold) moves it
+    views = ["egress_peer", "signin"]
+    assert shifted(values[:2], views, {"outbound": 0.5}).tolist() == [-1.5, -1.0]
+    assert shifted(values[:2], views, {"signin": -0.25}).tolist() == [-1.0, -0.75]
 
 
 # the scorer reads only what it subscribed to --------------------------------------------------
@@ -168,6 +172,21 @@ def test_keys_outside_the_read_sources_are_poison_and_the_lakes_own_keys_skipped
     )
     assert "not scored in real time" in cloudtrail[0].skipped  # on the queue: no dead letter
     assert s3.gets == []
+
+
+def test_cloudtrail_is_read_when_the_pair_set_has_the_signin_view():
+    import pytest
+
+    from lakewatch.scoring.errors import TransientError
+    from lakewatch.scoring.process import scored_sources
+
+    assert scored_sources("dns_answer+egress_peer+ingress_peer") == {"VPC_FLOW", "ROUTE53"}
+    assert "CLOUD_TRAIL_MGMT" in scored_sources("egress_peer+signin")
+    s3 = _S3()
+    key = VPC_KEY.replace("VPC_FLOW", "CLOUD_TRAIL_MGMT")
+    with pytest.raises(TransientError, match="does not exist"):  # read: it was fetched
+        _offline_scorer(s3, pairs="signin").process_message(_message(LAKE, key))
+    assert s3.gets == [(LAKE, key)]
 
 
 def test_the_canarys_objects_in_the_results_bucket_are_read_and_nothing_else_there():

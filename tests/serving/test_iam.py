@@ -55,3 +55,15 @@ def test_sam_template_passes_cfn_lint():
     cfn_lint = str(Path(sys.executable).parent / "cfn-lint")
     out = subprocess.run([cfn_lint, str(template)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_scorer_may_put_events_only_on_the_step_up_bus():
+    s = Settings(step_up_event_bus="my-step-up")
+    [st] = [st for st in policy_document(s)["Statement"] if "events:PutEvents" in st["Action"]]
+    assert st["Action"] == ["events:PutEvents"]
+    assert st["Resource"] == "arn:aws:events:us-east-1:123456789012:event-bus/my-step-up"
+    text = json.dumps(policy_document(s))
+    assert text.count('"events:') == 1  # no other EventBridge action
+    assert f"arn:aws:s3:::{s.lake_bucket_name}/aws/CLOUD_TRAIL_MGMT/*" in text  # sign-ins read
+    off = policy_document(Settings(step_up_event_bus=""))
+    assert not [st for st in off["Statement"] if st["Sid"] == "PutStepUpEvents"]

@@ -10,7 +10,9 @@ queue's own redrive policy stays as the backstop for invocations that crash or t
 Configuration: LAKEWATCH_ENDPOINT_NAME, LAKEWATCH_THRESHOLD_PARAMETER, LAKEWATCH_RESULTS_BUCKET,
 LAKEWATCH_PAIRS, LAKEWATCH_DLQ_URL, LAKEWATCH_MAX_RECEIVE_COUNT, LAKEWATCH_FINDINGS_TOPIC_ARN
 (optional), LAKEWATCH_SECURITY_HUB_FINDINGS (optional: findings also imported into Security
-Hub, counted as FindingsImported and FindingsNotImported) and the rest of
+Hub, counted as FindingsImported and FindingsNotImported), LAKEWATCH_STEP_UP_EVENT_BUS
+(optional: each unusual sign-in put on that EventBridge bus, counted as StepUpEventsSent and
+StepUpEventsNotSent) and the rest of
 ``lakewatch.scoring.config.ScorerConfig``; under the local runtime,
 LAKEWATCH_AWS_ENDPOINT_URL (the emulator) and LAKEWATCH_RUNTIME_ENDPOINT_URL (the model server).
 """
@@ -122,6 +124,8 @@ def record_handler(record: SQSRecord) -> None:
         )
         if scorer().config.security_hub_findings:
             _security_hub_metrics(r)
+        if r.step_up_sent or r.step_up_not_sent:
+            _step_up_metrics(r)
 
 
 def _security_hub_metrics(r: ObjectResult) -> None:
@@ -136,6 +140,21 @@ def _security_hub_metrics(r: ObjectResult) -> None:
             not_imported=r.not_imported,
             imported=r.imported,
             error=r.import_error,
+        )
+
+
+def _step_up_metrics(r: ObjectResult) -> None:
+    """The object's step-up events: one EventBridge did not take after the retries is counted
+    here and logged with why (its finding is stored; never a retry of the message)."""
+    metrics.add_metric(name="StepUpEventsSent", unit=MetricUnit.Count, value=r.step_up_sent)
+    metrics.add_metric(name="StepUpEventsNotSent", unit=MetricUnit.Count, value=r.step_up_not_sent)
+    if r.step_up_not_sent:
+        logger.warning(
+            "step-up events not put on the bus (their findings are stored)",
+            key=r.key,
+            not_sent=r.step_up_not_sent,
+            sent=r.step_up_sent,
+            error=r.step_up_error,
         )
 
 

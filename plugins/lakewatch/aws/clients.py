@@ -42,7 +42,7 @@ class AwsClients(Protocol):
 
 # The services the local emulator serves; everything else keeps AWS's own endpoint.
 EMULATED_SERVICES = frozenset(
-    {"s3", "sqs", "ssm", "iam", "sts", "sns", "logs", "glue", "securityhub"}
+    {"s3", "sqs", "ssm", "iam", "sts", "sns", "logs", "glue", "securityhub", "events"}
 )
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)

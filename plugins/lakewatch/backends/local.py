@@ -18,6 +18,7 @@ from lakewatch.local.bootstrap import (
     ensure_alerts_inbox,
     ensure_bucket,
     ensure_queue_pair,
+    ensure_step_up_inbox,
 )
 from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
@@ -56,6 +57,7 @@ class LocalBackend:
         ensure_bucket(s3, self.settings.lake_bucket_name, self.settings.region)
         queue_url, dlq_url = ensure_queue_pair(clients("sqs"), self.settings)
         ensure_alerts_inbox(clients("sns"), clients("sqs"), self.settings)
+        ensure_step_up_inbox(clients("events"), clients("sqs"), self.settings)
         return Resources(
             self.settings.lake_bucket_name, self.settings.results_bucket_name, queue_url, dlq_url
         )

@@ -97,3 +97,60 @@ def read_alerts(sqs, wait_s: int = 0) -> list[dict[str, str]]:
             out.append({"subject": body.get("Subject") or "", "message": body.get("Message", "")})
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         wait_s = 0
+
+
+# the step-up events (``scoring.signin_findings.step_up_entry``): on ``local``, the bus and a
+# rule delivering what the scorer puts on it to a queue, standing in for the function a team's
+# rule would invoke to require MFA (the demo reads it)
+STEP_UP_RULE = "lakewatch-step-up-inbox"
+STEP_UP_PATTERN = {"source": ["lakewatch"], "detail-type": ["Unusual sign-in"]}
+
+
+def step_up_inbox(settings: Settings) -> str:
+    """The queue the local step-up rule delivers to: ``<bus>-inbox``."""
+    return f"{settings.step_up_event_bus}-inbox"
+
+
+def ensure_step_up_inbox(events, sqs, settings: Settings) -> str:
+    """On ``local``: the step-up bus (``Settings.step_up_event_bus``), a rule matching the
+    scorer's events on it, and its target, the inbox queue. Returns the queue's URL ("" when
+    the setting names no bus)."""
+    bus = settings.step_up_event_bus
+    if not bus:
+        return ""
+    try:
+        events.create_event_bus(Name=bus)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
+    url = sqs.create_queue(QueueName=step_up_inbox(settings))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name=STEP_UP_RULE,
+        EventBusName=bus,
+        EventPattern=json.dumps(STEP_UP_PATTERN),
+        State="ENABLED",
+        Description="lakewatch's unusual sign-ins, to the local step-up inbox",
+    )
+    events.put_targets(
+        Rule=STEP_UP_RULE, EventBusName=bus, Targets=[{"Id": "step-up-inbox", "Arn": arn}]
+    )
+    return url
+
+
+def read_step_up_events(sqs, settings: Settings, wait_s: int = 0) -> list[dict[str, Any]]:
+    """The step-up events waiting in the local inbox (EventBridge's envelopes: source,
+    detail-type, detail...), removed as they are read."""
+    url = sqs.get_queue_url(QueueName=step_up_inbox(settings))["QueueUrl"]
+    out: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+        messages = got.get("Messages", [])
+        if not messages:
+            return out
+        for m in messages:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        wait_s = 0

@@ -53,6 +53,9 @@ class ScorerConfig(BaseModel):
     # custom integration of ``account_id`` (the function's own account; "" asks STS)
     security_hub_findings: bool = False
     account_id: str = Field("", pattern=r"^(\d{12})?$")
+    # the EventBridge bus each unusual sign-in is put on as a step-up event once the findings
+    # are stored (``scoring.signin_findings.step_up_entry``); "" puts none
+    step_up_event_bus: str = Field("", pattern=r"^[A-Za-z0-9._/-]{0,256}$")
     threshold_ttl_s: float = Field(60.0, ge=0)
     # the queue's redrive maxReceiveCount; 0: leave it to the queue
     max_receive_count: int = Field(0, ge=0)

@@ -8,6 +8,12 @@ the object's distinct pairs, not its rows (a busy account's object must fit the 
 memory), and a ``budget`` is checked after each batch. The object's partition (from its key)
 sets the interval, and for 1.0 objects also the ``region``/``accountId``/``eventDay`` columns
 a Glue table would add, so the templates run unchanged.
+
+A CloudTrail object (the ``signin`` view) is read by the columns ``extract.signin`` names for
+its source version; of them, those a record may lack (``SIGNIN_OPTIONAL``: the target user, the
+status, the MFA flag) are filled with nulls where the object has no such column. Its pairs also
+count, per pair, the sign-ins with and without MFA and those that succeeded and failed
+(``SIGNIN_COUNTS``, for the findings; the network views' pairs have no such columns).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import pyarrow.parquet as pq
 
 from lakewatch.extract.engine import translate
 from lakewatch.extract.export import PairSet
+from lakewatch.extract.signin import signin_schema
 from lakewatch.extract.views import QueryContext, render, sources_used
 from lakewatch.lake.layout import LakeKey, Source
 from lakewatch.scoring.errors import PoisonMessage, TransientError
@@ -33,6 +40,22 @@ COLUMNS = {
     Source.VPC_FLOW: ["time", "time_dt", "src_endpoint", "dst_endpoint", "connection_info"],
     Source.ROUTE53: ["time", "time_dt", "src_endpoint", "answers"],
 }
+# the CloudTrail columns a record may go without: null-filled where an object lacks them
+SIGNIN_OPTIONAL = frozenset({"user", "status", "status_id", "mfa", "is_mfa"})
+# a sign-in pair's counts beside the network views' (each a count of the pair's records)
+SIGNIN_COUNTS = {
+    "mfa_used": "is_mfa",
+    "mfa_not_used": "NOT is_mfa",
+    "succeeded": "outcome = 'Success'",
+    "failed": "outcome = 'Failure'",
+}
+
+
+def columns(source: Source, version: str) -> list[str]:
+    """The object's top-level columns the views read (``signin_schema``'s for CloudTrail)."""
+    if source is Source.CLOUD_TRAIL_MGMT:
+        return signin_schema(version).names
+    return COLUMNS[source]
 
 
 # an object's bytes, or a seekable file of them (read in ranges)
@@ -100,6 +123,8 @@ class Budget(Protocol):
 
 def _open(body: ObjectBody, key: LakeKey) -> tuple[pq.ParquetFile, list[str], Source]:
     source = Source(key.source)
+    if source not in COLUMNS and source is not Source.CLOUD_TRAIL_MGMT:
+        raise PoisonMessage(f"{key.key}: no view reads {key.source} objects")
     try:
         if isinstance(body, bytes | bytearray | memoryview):
             pf = pq.ParquetFile(io.BytesIO(body))
@@ -110,8 +135,11 @@ def _open(body: ObjectBody, key: LakeKey) -> tuple[pq.ParquetFile, list[str], So
         raise
     except Exception as err:  # corrupt or not Parquet: no retry will help
         raise PoisonMessage(f"{key.key}: cannot read as Parquet: {err}") from None
-    wanted = [c for c in COLUMNS[source] if c in names]
-    missing = {c for c in COLUMNS[source] if c not in names} - {"time_dt"}
+    read = columns(source, key.version)
+    wanted = [c for c in read if c in names]
+    missing = {c for c in read if c not in names} - {"time_dt"}
+    if source is Source.CLOUD_TRAIL_MGMT:
+        missing -= SIGNIN_OPTIONAL
     if missing or (key.version == "2.0" and "time_dt" not in names):
         raise PoisonMessage(
             f"{key.key}: schema lacks {sorted(missing or {'time_dt'})}; "
@@ -121,6 +149,12 @@ def _open(body: ObjectBody, key: LakeKey) -> tuple[pq.ParquetFile, list[str], So
 
 
 def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.Table]:
+    absent: list[pa.Field] = []
+    if key.source == Source.CLOUD_TRAIL_MGMT.value:  # a record may lack these: null-filled
+        schema = signin_schema(key.version)
+        absent = [
+            schema.field(c) for c in sorted(SIGNIN_OPTIONAL & set(schema.names)) if c not in wanted
+        ]
     try:
         # a row group at a time: a file read in ranges fetches (pre-buffers) only its columns
         batches = (
@@ -130,6 +164,8 @@ def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa
         )
         for batch in batches:
             table = pa.Table.from_batches([batch])
+            for f in absent:
+                table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
             if key.version == "1.0":  # the partition columns Athena's 1.0 tables have
                 n = table.num_rows
                 for name, value in (
@@ -169,7 +205,7 @@ def object_pairs(
         budget.rows = rows
     views = tuple(v for v in pair_set.views if source in sources_used((v,)))
     if not views:
-        return ObjectPairs(rows, _empty(), source)
+        return ObjectPairs(rows, _empty(source is Source.CLOUD_TRAIL_MGMT), source)
     start = datetime.combine(key.day, datetime.min.time(), UTC)
     ctx = QueryContext(
         region=key.region or region,
@@ -179,13 +215,18 @@ def object_pairs(
         views=views,
         keep=pair_set.keep,
     )
+    signins = source is Source.CLOUD_TRAIL_MGMT
+    counts = "".join(
+        f", CAST(sum(CASE WHEN {when} THEN 1 ELSE 0 END) AS BIGINT) AS {name}"
+        for name, when in (SIGNIN_COUNTS.items() if signins else ())
+    )
     sql = (
         "SELECT entity, ip, view, status, count(*) AS event_time_count, "
-        "min(event_time) AS event_time_min, max(event_time) AS event_time_max "
+        f"min(event_time) AS event_time_min, max(event_time) AS event_time_max{counts} "
         f"FROM ({render('classified.sql', ctx)}) AS candidates "
         "GROUP BY entity, ip, view, status"
     )
-    merged, parts, pending = _empty(), [], 0
+    merged, parts, pending = _empty(signins), [], 0
     owned: set[tuple[str, str]] = set()
     # one connection and one translation for the object; each batch replaces the table
     duck_sql = translate(sql, {f"{ctx.glue_database}.{ctx.table(source)}": "lake_batch"})
@@ -219,34 +260,34 @@ def object_pairs(
 
 
 def merge_counts(parts: list[pa.Table]) -> pa.Table:
-    """Per-batch counts of each classified pair, merged into the object's."""
+    """Per-batch counts of each classified pair, merged into the object's (with the sign-in
+    counts, when the parts have them)."""
+    signins = bool(parts) and all(c in parts[0].column_names for c in SIGNIN_COUNTS)
+    empty = _empty(signins)
     if not parts:
-        return _empty()
+        return empty
+    aggregates = [
+        ("event_time_count", "sum"),
+        ("event_time_min", "min"),
+        ("event_time_max", "max"),
+        *((name, "sum") for name in (SIGNIN_COUNTS if signins else ())),
+    ]
     merged = (
-        pa.concat_tables([p.cast(_empty().schema) for p in parts])
+        pa.concat_tables([p.cast(empty.schema) for p in parts])
         .group_by(GROUP, use_threads=False)  # deterministic: in order of first appearance
-        .aggregate(
-            [
-                ("event_time_count", "sum"),
-                ("event_time_min", "min"),
-                ("event_time_max", "max"),
-            ]
-        )
+        .aggregate(aggregates)
     )
-    return _unsuffixed(merged).select(_empty().schema.names)
+    return _unsuffixed(merged, aggregates).select(empty.schema.names)
 
 
-def _unsuffixed(table: pa.Table) -> pa.Table:
+def _unsuffixed(table: pa.Table, aggregates: list[tuple[str, str]]) -> pa.Table:
     """pyarrow names an aggregate ``<column>_<function>``; keep the column's own name."""
-    names = {
-        "event_time_count_sum": "event_time_count",
-        "event_time_min_min": "event_time_min",
-        "event_time_max_max": "event_time_max",
-    }
+    names = {f"{column}_{function}": column for column, function in aggregates}
     return table.rename_columns([names.get(n, n) for n in table.column_names])
 
 
-def _empty() -> pa.Table:
+def _empty(signins: bool = False) -> pa.Table:
+    """No pairs, in the columns an object's pairs have (``signins``: with ``SIGNIN_COUNTS``)."""
     return pa.table(
         {
             "entity": pa.array([], pa.string()),
@@ -256,5 +297,6 @@ def _empty() -> pa.Table:
             "event_time_count": pa.array([], pa.int64()),
             "event_time_min": pa.array([], pa.int64()),
             "event_time_max": pa.array([], pa.int64()),
+            **{name: pa.array([], pa.int64()) for name in (SIGNIN_COUNTS if signins else ())},
         }
     )

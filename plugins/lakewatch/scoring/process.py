@@ -14,6 +14,15 @@ Hub once they are stored in the results bucket (``aws.securityhub``): an import 
 after its retries is counted in the object's result (``not_imported``) and logged, never
 raised, so it never sends the message back to the queue or to the DLQ; a re-delivery imports
 the same finding ids again.
+
+CloudTrail objects are scored when the scorer's pair set (``ScorerConfig.pairs``, the served
+model's) includes the ``signin`` view, and skipped, as before, when it does not: their pairs
+are principals and addresses, and their findings are ``scoring.signin_findings``'s ("Sign-in
+from an unusual address"), not the network views' pairs and incidents. With
+``ScorerConfig.step_up_event_bus``, each anomalous sign-in is also put on that EventBridge bus
+as a step-up event, after the findings are stored and imported: a put that still fails after
+its retries (``aws.eventbridge``) is counted (``step_up_not_sent``) and logged, never raised,
+like a Security Hub import.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakewatch.aws import securityhub
+from lakewatch.aws import eventbridge, securityhub
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.endpoint import EndpointError, invoke_pairs
 from lakewatch.extract.export import PairSet
@@ -61,21 +70,35 @@ from lakewatch.scoring.incidents import (
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pair_findings import WINDOW_MS, ScoredPair, alert_message, findings_for
 from lakewatch.scoring.pairs import ObjectBody, ObjectPairs, object_pairs
+from lakewatch.scoring.signin_findings import (
+    detector_history,
+    is_unusual_signin,
+    signin_findings,
+    step_up_entry,
+)
 from lakewatch.scoring.storage import findings_key, to_parquet
 from lakewatch.threshold.published import PublishedThreshold
 
 log = logging.getLogger(__name__)
 
 # The sources lakewatch's Security Lake subscriber subscribes to, so the only ones its queue
-# carries: those the scorer scores (the views' sources; CloudTrail joins them with issue 29)
-# and Security Hub's findings, which the review reads as evidence and the scorer skips.
+# carries: those the scorer scores (the network views' sources), CloudTrail, scored when the
+# pair set has the signin view, and Security Hub's findings, which the review reads as
+# evidence and the scorer skips.
 SCORED_SOURCES = frozenset({Source.VPC_FLOW.value, Source.ROUTE53.value})
 EVIDENCE_SOURCES = frozenset({Source.SH_FINDINGS.value})
-# on the subscriber's queue, extracted for training (the signin view) but not scored here yet
+# on the subscriber's queue, and scored only by a scorer whose pair set has the signin view
 UNSCORED_SOURCES = frozenset({Source.CLOUD_TRAIL_MGMT.value})
 READ_SOURCES = SCORED_SOURCES | EVIDENCE_SOURCES | UNSCORED_SOURCES
 # the source folder of any key under aws/, data object or not (Iceberg metadata, manifests)
 _SOURCE_FOLDER = re.compile(r"^aws/(?P<source>[A-Z0-9_]+)/")
+
+
+def scored_sources(pairs: str) -> frozenset[str]:
+    """The sources a scorer of pair set ``pairs`` (``PairSet.key``) scores: the network
+    views' always, CloudTrail when the set has the signin view."""
+    views = PairSet.from_key(pairs).views
+    return SCORED_SOURCES | (UNSCORED_SOURCES if View.SIGNIN in views else frozenset())
 
 
 @dataclass
@@ -96,6 +119,9 @@ class ObjectResult:
     imported: int = 0  # findings imported into Security Hub
     not_imported: int = 0  # findings Security Hub did not take after the retries (stored)
     import_error: str = ""  # why, for the first of them
+    step_up_sent: int = 0  # unusual sign-ins put on the step-up bus
+    step_up_not_sent: int = 0  # ... that EventBridge did not take after the retries
+    step_up_error: str = ""  # why, for the first of them
 
 
 def shifted(values: np.ndarray, views: list[str], offsets: dict[str, float]) -> np.ndarray:
@@ -105,7 +131,10 @@ def shifted(values: np.ndarray, views: list[str], offsets: dict[str, float]) -> 
     if not offsets:
         return values
     inbound = np.array([v == View.INGRESS_PEER for v in views])
-    return values - np.where(inbound, offsets.get("inbound", 0.0), offsets.get("outbound", 0.0))
+    signin = np.array([v == View.SIGNIN for v in views])
+    network = np.where(inbound, offsets.get("inbound", 0.0), offsets.get("outbound", 0.0))
+    # a sign-in is no network peer: only a signin offset of its own moves it
+    return values - np.where(signin, offsets.get("signin", 0.0), network)
 
 
 @dataclass
@@ -445,13 +474,15 @@ def subscribed_key(ref: ObjectRef, config: ScorerConfig, result: ObjectResult) -
         if parsed is None or parsed.prefix:
             result.skipped = "not a Security Lake data object (metadata, manifest or other)"
             return None
-        if parsed.source in UNSCORED_SOURCES:
+        scored = scored_sources(config.pairs)
+        if parsed.source in UNSCORED_SOURCES and parsed.source not in scored:
             result.skipped = (
-                f"source {parsed.source} is not scored in real time by this release "
-                f"({' and '.join(sorted(SCORED_SOURCES))} are)"
+                f"source {parsed.source} is not scored in real time by this scorer: its pair "
+                f"set {config.pairs} has no {View.SIGNIN} view "
+                f"({' and '.join(sorted(scored))} are scored)"
             )
             return None
-        if parsed.source not in SCORED_SOURCES:
+        if parsed.source not in scored:
             result.skipped = (
                 f"source {parsed.source} is evidence, not scored "
                 f"({' and '.join(sorted(SCORED_SOURCES))} are)"
@@ -552,6 +583,8 @@ class Scorer:
             result.findings = self._write(scored.findings, key, scored.threshold)
             if self.config.security_hub_findings and key.prefix != self.config.canary_prefix:
                 self._import(scored.findings, result)
+            if self.config.step_up_event_bus:
+                self._step_up(scored.findings, result)
             result.alerts = self._alert(scored.findings)
         return result
 
@@ -581,6 +614,10 @@ class Scorer:
             covered = suppressed(table, silenced)
             result.suppressed = int(covered.sum())
             table = table.filter(pa.array(~covered))
+        if extracted.source is Source.CLOUD_TRAIL_MGMT:  # sign-ins: their own findings
+            return ScoredObject(
+                self._signin_findings(table, threshold, key, bucket, result), threshold
+            )
         rates = self.entity_rates.get(threshold)
         pairs, tail = needed_pairs(table, extracted.own_addresses, threshold, rates)
         budget.check("choosing the pairs findings can involve")
@@ -588,6 +625,31 @@ class Scorer:
             pairs, extracted.own_addresses, threshold, rates, key, bucket, result, tail=tail
         )
         return ScoredObject(findings, threshold)
+
+    def _signin_findings(
+        self,
+        table: pa.Table,
+        threshold: PublishedThreshold,
+        key: LakeKey,
+        bucket: str,
+        result: ObjectResult,
+    ) -> list[dict[str, Any]]:
+        """A CloudTrail object's sign-in findings (``scoring.signin_findings``), with what the
+        detector's history says of each principal's networks when there is one."""
+        detector = self._detector(threshold)
+        findings = signin_findings(
+            table,
+            threshold=threshold,
+            source=key,
+            bucket=bucket,
+            now_ms=int(time.time() * 1000),
+            history=None if detector is None else detector_history(detector),
+        )
+        result.anomalies = sum(
+            1 for f in findings if f["unmapped"]["lakewatch.kind"] == "anomalous_pair"
+        )
+        result.unknown = len(findings) - result.anomalies
+        return findings
 
     def _kept(self, extracted: ObjectPairs, result: ObjectResult) -> pa.Table:
         """The pairs the model scores; the rest counted by why they were dropped."""
@@ -708,6 +770,38 @@ class Scorer:
                 result.bucket,
                 result.key,
                 result.import_error,
+            )
+
+    def _step_up(self, findings: list[dict[str, Any]], result: ObjectResult) -> None:
+        """Put each unusual sign-in of the object's findings, already stored, on the step-up
+        bus. Whatever goes wrong is counted in ``result`` and logged: the findings are safe in
+        the results bucket, and failing the message would only score the object again (a
+        re-delivery puts the same finding uids again: consumers deduplicate by it)."""
+        bus = self.config.step_up_event_bus
+        entries = [
+            (f["finding_info"]["uid"], step_up_entry(f, bus))
+            for f in findings
+            if is_unusual_signin(f)
+        ]
+        if not entries:
+            return
+        try:
+            done = eventbridge.put_events(self.clients("events"), entries)
+        except Exception as err:  # anything at all: never a scorer failure
+            reason = f"{type(err).__name__}: {str(err)[:300]}"
+            done = eventbridge.Put(failed={uid: reason for uid, _ in entries})
+        result.step_up_sent, result.step_up_not_sent = done.sent, done.not_sent
+        if done.failed:
+            result.step_up_error = shorten_reason(done.first_error())
+            log.warning(
+                "%d of %d step-up event(s) of s3://%s/%s not put on the bus %s (the findings "
+                "are stored): %s",
+                done.not_sent,
+                done.sent + done.not_sent,
+                result.bucket,
+                result.key,
+                bus,
+                result.step_up_error,
             )
 
     def _alert(self, findings: list[dict[str, Any]]) -> int:

@@ -103,6 +103,17 @@ SCHEMA = pa.schema(
                         ("src_endpoint", _ENDPOINT),
                         ("dst_endpoint", _ENDPOINT),
                         ("data", pa.map_(_S, _S)),
+                        # a sign-in's principal and MFA (scoring.signin_findings); last, so a
+                        # file without it reads the same by name
+                        (
+                            "actor",
+                            pa.struct(
+                                [
+                                    ("user", pa.struct([("uid", _S), ("name", _S)])),
+                                    ("session", pa.struct([("is_mfa", pa.bool_())])),
+                                ]
+                            ),
+                        ),
                     ]
                 )
             ),

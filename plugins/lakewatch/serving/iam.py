@@ -56,15 +56,29 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "FindingsDatabase": settings.findings_database,
         "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",
         "LambdaRoleArn": settings.lambda_role_arn or f"{role}/lakewatch-scorer",
+        "StepUpEventBus": settings.step_up_event_bus,
     }
+
+
+# statements that exist only while their setting is set: none granted for a resource not used
+OPTIONAL_STATEMENTS = {"PutStepUpEvents": "step_up_event_bus"}
+
+
+def _without_unused(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """``doc`` less the statements whose setting is off (``OPTIONAL_STATEMENTS``)."""
+    unused = {sid for sid, name in OPTIONAL_STATEMENTS.items() if not getattr(settings, name)}
+    if unused:
+        doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") not in unused]
+    return doc
 
 
 def render(path: Path, settings: Settings) -> dict[str, Any]:
     template = string.Template(Path(path).read_text())
-    return json.loads(template.substitute(placeholders(settings)))
+    return _without_unused(json.loads(template.substitute(placeholders(settings))), settings)
 
 
 def policy_document(settings: Settings, topic_name: str = "lakewatch-findings") -> dict[str, Any]:
     """The scorer Lambda's policy."""
     template = string.Template(POLICIES["scorer-lambda"].read_text())
-    return json.loads(template.substitute(placeholders(settings, topic_name)))
+    doc = json.loads(template.substitute(placeholders(settings, topic_name)))
+    return _without_unused(doc, settings)

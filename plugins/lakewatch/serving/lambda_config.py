@@ -47,6 +47,7 @@ def scorer_config(
         topic_arn=settings.findings_topic_arn,
         security_hub_findings=settings.security_hub_findings,
         account_id=settings.account_id,
+        step_up_event_bus=settings.step_up_event_bus,
         max_receive_count=max_receive_count(sqs, settings.queue_name),
     )
 
