@@ -38,6 +38,12 @@ $(STAMP): requirements.txt pyproject.toml
 	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
 	  { echo "could not install chromium (apt-get); the browser tests need it" >&2; exit 1; }; }
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian's redis-server (the broker of lakewatch demo --executor celery)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q redis-server >/dev/null; } || \
+	  { echo "could not install redis-server (apt-get); the CeleryExecutor needs it" >&2; exit 1; }; }
 	touch $(STAMP)
 
 test: $(STAMP)
