@@ -44,11 +44,11 @@ WORKER_NAME_ENV = "LAKEWATCH_CELERY_WORKER"
 
 
 def worker_hostname() -> str:
-    """Airflow's ``[core] hostname_callable`` in a Celery worker: ``<worker>@<host>`` (Celery's
-    own node name), recorded on each task instance it runs; elsewhere the host's name."""
+    """Airflow's ``[core] hostname_callable`` in a Celery worker: the worker's Celery node name
+    (``<worker>@<host>``, as ``celery inspect`` shows it), recorded on each task instance it
+    runs; elsewhere Airflow's default (the host's fully qualified name)."""
     name = os.environ.get(WORKER_NAME_ENV)
-    host = socket.getfqdn()
-    return f"{name}@{host}" if name else host
+    return f"{name}@{socket.gethostname()}" if name else socket.getfqdn()
 
 
 def _worker_name(component: str) -> str:

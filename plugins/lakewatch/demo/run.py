@@ -332,8 +332,12 @@ def _start_airflow(
 def _backfill(loop: _Loop, days: int) -> None:
     """Step 4: ``lakewatch_extract`` backfilled over the quiet days; every run must succeed."""
     loop.step(f"backfilling lakewatch_extract over {days} days")
-    loop.api.unpause("lakewatch_extract")
+    # the backfill's runs exist before the DAG is unpaused: unpaused first, the scheduler could
+    # create the latest day's run itself (scheduled__...) before the backfill did
+    # (backfill__...); the run id names the extract's attempt, and so the model id, so which
+    # won that race changed the demo's closing lines
     loop.api.backfill("lakewatch_extract", loop.start, loop.today - timedelta(days=1))
+    loop.api.unpause("lakewatch_extract")
     runs = loop.api.wait_for_runs(
         "lakewatch_extract", days, timeout=900, settled=True, supervisor=loop.supervisor
     )
