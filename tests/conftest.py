@@ -85,6 +85,8 @@ ONE_WORKER = {
     # started on a fresh machine (useradd): two at once would race to create it
     "tests/demo/test_demo_e2e.py": "postgres",
     "tests/local/test_postgres.py": "postgres",
+    # a second whole Airflow (CeleryExecutor) beside the demo's: one at a time on 2 cores
+    "tests/demo/test_airflow_local_e2e.py": "postgres",
 }
 
 
