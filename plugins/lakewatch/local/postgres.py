@@ -21,7 +21,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from lakewatch.local.processes import ProcessRegistry, as_user, wait_until_ready
+from lakewatch.local.processes import ProcessRegistry, as_user, listening, wait_until_ready
 
 NAME = "postgres"
 SYSTEM_USER = "lakewatch-pg"
@@ -173,10 +173,7 @@ class LocalPostgres:
         self._ensure_database()
 
     def _accepting(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                pass
-        except OSError:
+        if not listening(self.port):
             return False
         try:
             self._connect("postgres").close()

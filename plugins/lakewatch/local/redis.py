@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 from pathlib import Path
 
-from lakewatch.local.processes import ProcessRegistry, wait_until_ready
+from lakewatch.local.processes import ProcessRegistry, listening, wait_until_ready
 
 NAME = "redis"
 DATABASE = 0  # Celery's broker database
@@ -104,10 +103,7 @@ class LocalRedis:
         )
 
     def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                pass
-        except OSError:
+        if not listening(self.port):
             return False
         import redis
 
