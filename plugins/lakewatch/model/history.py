@@ -401,14 +401,15 @@ def _peer_groups(
     mt = m.T.tocsr()
     for start in range(0, n, PEER_CHUNK):  # a block of rows at a time: bounded memory
         sim = (m[start : start + PEER_CHUNK] @ mt).tocsr()
-        for j in range(sim.shape[0]):
-            lo, hi = sim.indptr[j], sim.indptr[j + 1]
-            cols, vals = sim.indices[lo:hi], sim.data[lo:hi]
-            keep = cols != start + j
-            cols, vals = cols[keep], vals[keep]
-            if cols.size == 0:
-                continue
-            top = np.argsort(-vals, kind="stable")[:k]
-            peers[start + j, : top.size] = entities[cols[top]]
-            weights[start + j, : top.size] = vals[top]
+        row = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+        keep = sim.indices != start + row  # not the entity itself
+        row, cols, vals = row[keep], sim.indices[keep], sim.data[keep]
+        # each row's entries by similarity, ties in stored order (a stable sort per row), in
+        # one sort for the block: a Python loop over the rows was 0.8 s at 55k entities
+        order = np.lexsort((np.arange(row.size), -vals, row))
+        row, cols, vals = row[order], cols[order], vals[order]
+        rank = np.arange(row.size) - np.searchsorted(row, row)
+        top = rank < k
+        peers[start + row[top], rank[top]] = entities[cols[top]]
+        weights[start + row[top], rank[top]] = vals[top]
     return peers, weights
