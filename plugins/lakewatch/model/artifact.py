@@ -11,9 +11,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import tarfile
 import tempfile
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,10 +97,18 @@ class ModelArtifact:
         Streamed through files (safetensors writes straight from the arrays): a copy of the
         tables in memory would be the largest allocation of a whole training run.
         """
+        return self.start_saving(model_dir, tarball).result()
+
+    def start_saving(self, model_dir: str | Path, tarball: bool = True) -> Future[Path]:
+        """``save``, the tarball compressed on a thread: the weights file is written before
+        this returns (the arrays may be released then); the future's ``result`` is the path
+        ``save`` returns, once the tarball is in place. Compressing the weights took 3.5 s of
+        ``lakewatch train``'s fixed cost at 1.5M pairs; the detector's history is built
+        meanwhile."""
         out = Path(model_dir)
         out.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(self.meta, indent=2, sort_keys=True).encode()
-        return save_model_files(out, self.tensors(), meta, tarball)
+        return start_saving_model_files(out, self.tensors(), meta, tarball)
 
     # read ----------------------------------------------------------------------------------
 
@@ -241,12 +252,37 @@ def save_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Pa
     """A model's weights and ``model.json`` into ``out``: as plain files (script mode), or as
     ``model.tar.gz`` built beside and renamed into place; returns what was written. Both
     algorithms' artifacts save this way."""
+    return start_saving_model_files(out, tensors, meta, tarball).result()
+
+
+def start_saving_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Future[Path]:
+    """``save_model_files`` with the tarball built on a thread; the weights (and, as plain
+    files, everything) are written before it returns. The future's result is what was
+    written, its exception what writing raised."""
+    done: Future[Path] = Future()
     if not tarball:
         write_tensors(out / WEIGHTS, tensors)
         write_atomic(out / META, meta)
-        return out
-    with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
-        weights = write_tensors(Path(tmp) / WEIGHTS, tensors)
-        part = write_tarball(Path(tmp) / TARBALL, weights, meta)
-        part.replace(out / TARBALL)
-    return out / TARBALL
+        done.set_result(out)
+        return done
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".save-"))
+    try:
+        weights = write_tensors(tmp / WEIGHTS, tensors)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    def finish() -> None:
+        failed: BaseException | None = None
+        try:
+            write_tarball(tmp / TARBALL, weights, meta).replace(out / TARBALL)
+        except BaseException as err:  # handed to whoever waits on the result
+            failed = err
+        shutil.rmtree(tmp, ignore_errors=True)  # before the result: nothing left once done
+        if failed is None:
+            done.set_result(out / TARBALL)
+        else:
+            done.set_exception(failed)
+
+    threading.Thread(target=finish, name="model-tarball", daemon=True).start()
+    return done
