@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from lakewatch.demo.supervise import Supervisor, wait
+from lakewatch.local.owner_files import secret
 from lakewatch.local.postgres import LocalPostgres
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.local.redis import LocalRedis
@@ -53,15 +54,6 @@ def worker_hostname() -> str:
 
 def _worker_name(component: str) -> str:
     return component.removeprefix("airflow-")
-
-
-def _secret_file(path: Path, factory) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(factory())
-    return path.read_text().strip()
 
 
 class LocalAirflow:
@@ -103,8 +95,8 @@ class LocalAirflow:
 
     def env(self, component: str | None = None) -> dict[str, str]:
         """The environment of Airflow's processes; ``component`` names its database sessions."""
-        jwt = _secret_file(self.home / "jwt_secret", lambda: secrets.token_urlsafe(32))
-        fernet = _secret_file(self.home / "fernet_key", _fernet)
+        jwt = secret(self.home / "jwt_secret", lambda: secrets.token_urlsafe(32))
+        fernet = secret(self.home / "fernet_key", _fernet)
         s = self.settings
         return {
             "AIRFLOW_HOME": str(self.home),
@@ -194,9 +186,7 @@ class LocalAirflow:
             self.broker.start()
         if fresh:
             self.database.reset()
-        _secret_file(
-            self.home / "passwords.json", lambda: json.dumps({USER: secrets.token_urlsafe(12)})
-        )
+        secret(self.home / "passwords.json", lambda: json.dumps({USER: secrets.token_urlsafe(12)}))
         self._cli("db", "migrate")
         self._cli(
             "pools",

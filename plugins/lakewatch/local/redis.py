@@ -12,24 +12,15 @@ processes, so ``make down`` stops it; it is ready once it answers PING with the 
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from pathlib import Path
 
+from lakewatch.local.owner_files import write_owner_only
 from lakewatch.local.processes import ProcessRegistry, listening, wait_until_ready
 
 NAME = "redis"
 DATABASE = 0  # Celery's broker database
-
-
-def _owner_only(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (from the first byte)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    path.chmod(0o600)  # an older file keeps its mode through O_TRUNC
 
 
 def server_binary() -> str:
@@ -52,7 +43,7 @@ class LocalRedis:
     def password(self) -> str:
         path = self.root / "password"
         if not path.exists():
-            _owner_only(path, secrets.token_urlsafe(24))
+            write_owner_only(path, secrets.token_urlsafe(24))
         return path.read_text().strip()
 
     @property
@@ -83,7 +74,7 @@ class LocalRedis:
         """Start (or find running) the server; returns once it answers PING with the password."""
         record = self.registry.running(NAME)
         if record is None:
-            _owner_only(self.config_file, self.config())
+            write_owner_only(self.config_file, self.config())
             record = self.registry.start(
                 NAME, [server_binary(), str(self.config_file)], cwd=self.root
             )
