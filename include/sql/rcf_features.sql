@@ -1,13 +1,14 @@
 {#- Random Cut Forest features: one row per instance and UTC hour of the interval, the raw
     aggregates lakewatch.extract.rcf_features scales (each column's definition is there, in
     FEATURES; the port classes and protocol groups are rendered from it). Rendered by
-    rcf_features.sql(ctx): port_classes, protocols and with_dns come from there.
+    rcf_features.sql(ctx), which gives port_classes, classed_ports, protocols,
+    grouped_protocols, flow_columns and with_dns (false: no Route 53 table read, its columns 0).
 
     A flow is the instance's whose interface logged it: outbound (direction_id 2) the
     instance on src_endpoint, inbound (1) on dst_endpoint; no instance ('-', NAT gateways,
-    Lambda, Fargate) or no direction (NODATA, 99), no row. Every count is a BIGINT (DuckDB's
-    count_if and sum would otherwise be HUGEINT). A Route 53 query is the instance's
-    on src_endpoint.instance_uid. An hour of queries and no flows is a row with no flows.
+    Lambda, Fargate) or no direction (NODATA, 99), no row. A Route 53 query is the instance's
+    on src_endpoint.instance_uid; an hour of queries and no flows is a row with no flows.
+    Every count is a BIGINT (DuckDB's count_if and sum would otherwise be HUGEINT).
     Denied: 2.0 (OCSF 1.1.0) action_id 2 (Denied); 1.0 (OCSF 1.0.0-rc.2) has no action,
     its disposition_id 2 (Blocked) is the same verdict. -#}
 {% from "_macros.sql" import interval with context %}
