@@ -273,7 +273,7 @@ def object_pairs(
                 if budget is not None:
                     budget.check(f"reading record batch {n} ({read:,} of {rows:,} records)")
                 yield from table.to_batches()
-        except BaseException as err:
+        except Exception as err:  # not GeneratorExit: DuckDB closing the reader is no failure
             failed.append(err)
             raise
 

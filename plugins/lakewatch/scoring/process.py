@@ -51,6 +51,7 @@ from lakewatch.extract.views import View
 from lakewatch.lake.layout import SOURCE_VERSIONS, LakeKey, Source, parse_key
 from lakewatch.model.detector import Detector
 from lakewatch.model.detector_cache import DetectorCache
+from lakewatch.model.encoding import ipv4_values
 from lakewatch.names import alert_marker_key, canary_findings_prefix
 from lakewatch.review.feedback import Suppression
 from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCache
@@ -255,27 +256,19 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _dictionary(column)[0]
 
 
-# a dotted quad as the 32-bit number it names only when written the one way (no leading zeros)
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = rf"^{_OCTET}(\.{_OCTET}){{3}}$"
-_OCTET_WEIGHTS = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
-
-
 def _ip_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
-    """One integer per distinct address and how many there can be: an IPv4 address its
-    32-bit value, any other text ``2**32`` plus its index among those others. Parsed a chunk
-    at a time, so a few million distinct addresses need no dictionary of them all."""
+    """One integer per distinct address text and how many there can be: an IPv4 address its
+    32-bit value (``ipv4_values``), any other text ``2**32`` plus its index among those others.
+    Parsed a chunk at a time, so a few million distinct addresses need no dictionary of them
+    all."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     codes = np.zeros(len(column), np.int64)
     others: list[pa.Array] = []
     at = 0
     for chunk in chunks:
-        v4 = pc.fill_null(pc.match_substring_regex(chunk, _IPV4), False)
-        quads = pc.list_flatten(pc.split_pattern(chunk.filter(v4), "."))
-        rows = np.nonzero(v4.to_numpy(zero_copy_only=False))[0] + at
-        codes[rows] = pc.cast(quads, pa.int64()).to_numpy().reshape(-1, 4) @ _OCTET_WEIGHTS
-        others.append(chunk.filter(pc.invert(v4)))
-        codes[np.nonzero(~v4.to_numpy(zero_copy_only=False))[0] + at] = -1
+        is_v4, values = ipv4_values(chunk)
+        codes[at : at + len(chunk)] = np.where(is_v4, values.astype(np.int64), -1)
+        others.append(chunk.filter(pa.array(~is_v4)))
         at += len(chunk)
     rest = np.nonzero(codes < 0)[0]
     if not len(rest):
