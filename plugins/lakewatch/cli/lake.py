@@ -30,6 +30,7 @@ def cmd_lake_generate(args: argparse.Namespace) -> int:
         churn=args.churn,
         cloudtrail=args.cloudtrail,
         cloudtrail_share=args.cloudtrail_share,
+        rcf_anomalies=args.rcf_anomalies,
     )
     store = open_store(args.out, clients)
     notifier = None
@@ -134,6 +135,14 @@ def register(sub) -> None:
         default=0.03,
         metavar="FRACTION",
         help="CloudTrail rows as a share of --rows-per-day, on top of them (default 0.03)",
+    )
+    gen.add_argument(
+        "--rcf-anomalies",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also inject the anomalies shaped for Random Cut Forest (rcf_* kinds: admin "
+        "ports, a new-port beacon, a volume spike, a new protocol), their own truth rows; "
+        "the other kinds' rows and truth are unchanged (default: off)",
     )
     gen.add_argument("--region", default=None)
     gen.add_argument(

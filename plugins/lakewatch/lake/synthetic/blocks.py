@@ -35,14 +35,16 @@ def vpc_block(
     flags=None,
     v6=False,
     label=-1,
+    proto=6,
 ) -> dict[str, pa.Array]:
     """VPC Flow rows. ``verdict``: 0 accepted, 1 rejected, 2 NODATA, 3 SKIPDATA;
-    ``direction``: 1 inbound, 2 outbound, 99 none (NODATA)."""
+    ``direction``: 1 inbound, 2 outbound, 99 none (NODATA); ``proto``: the IANA protocol
+    number (6 TCP unless given; none on NODATA rows)."""
     n = len(times)
     verdict = _int64(verdict, n)
     if flags is None:
         flags = np.where(verdict >= 2, -1, 19)
-    proto = np.where(verdict >= 2, -1, 6)
+    proto = np.where(verdict >= 2, -1, _int64(proto, n))
     return {
         "time": pa.array(_int64(times, n), pa.int64()),
         "s_port": au.ints(_int64(s_port, n), pa.int32()),

@@ -11,6 +11,10 @@ With ``GenerateOptions.churn``, instances are replaced by new ones day by day (`
 ``instance_uid(instance, day)`` is an instance's id on a day and ``new_instances(day)`` the
 ids in use that day that replaced an original, with the day each was first used, so an
 evaluation can tell new instances' pairs from old ones'.
+
+With ``GenerateOptions.rcf_anomalies``, each day also has the kinds shaped for Random Cut
+Forest (``rcf_anomalies.py``, ``RCF_KINDS``), planned and written from streams of their own
+after a slice's other rows: every other row, label and object name is the same without them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from lakewatch.lake.synthetic.ocsf import OcsfTables
 from lakewatch.lake.synthetic.options import (
     ANOMALY_KINDS,
     DAY_MS,
+    RCF_KINDS,
     SIGNIN_KINDS,
     Event,
     GeneratedObject,
@@ -41,6 +46,7 @@ from lakewatch.lake.synthetic.options import (
     day_ms,
 )
 from lakewatch.lake.synthetic.pools import Pools
+from lakewatch.lake.synthetic.rcf_anomalies import RCF_KEY, inject_rcf
 from lakewatch.lake.synthetic.security_hub import findings_for_day, sh_table
 from lakewatch.lake.synthetic.slices import Slice
 from lakewatch.lake.synthetic.traffic import Usage, daily_usage, normal_traffic
@@ -86,6 +92,7 @@ class LakeGenerator:
         day_rng = np.random.default_rng([o.seed, o.stream(day)])
         usage = daily_usage(self.pools, day_rng)
         events = self._plan_events(day, day_rng)
+        rcf_events = self._plan_rcf_events(day) if o.rcf_anomalies else []
         rows_account = o.rows_per_day / o.accounts
         ids = self.churn.ids(day) if o.churn else None
         tables = self._tables(ids)
@@ -108,10 +115,16 @@ class LakeGenerator:
                     usage=usage,
                     events=[e for e in events if e.account == account and e.slice == s],
                 )
+                here = [e for e in rcf_events if e.account == account and e.slice == s]
+                if here:
+                    rcf_rng = np.random.default_rng([o.seed, o.stream(day), RCF_KEY, account, s])
+                    for event in here:
+                        inject_rcf(sl, event, usage, rcf_rng)
                 for source, blocks in ((Source.VPC_FLOW, sl.vpc), (Source.ROUTE53, sl.dns)):
                     if blocks:
                         obj = self._object(source, blocks, day, sl, tables)
-                        labels.extend(obj.labels)
+                        # Security Hub reports on the IP Insights kinds only, as before
+                        labels.extend(x for x in obj.labels if x.kind not in RCF_KINDS)
                         yield obj
             if self.identities is not None:
                 yield from self._cloudtrail_objects(day, account, ids)
@@ -203,6 +216,23 @@ class LakeGenerator:
                 int(rng.integers(0, self.slices)),
             )
             for kind in SIGNIN_KINDS
+            for k in range(per_kind)
+        ]
+
+    def _plan_rcf_events(self, day: date) -> list[Event]:
+        """The day's RCF anomalies (as many per kind as the others), each in a random account
+        and slice, from a stream of their own."""
+        o = self.options
+        per_kind = o.accounts if o.anomalies_per_kind is None else o.anomalies_per_kind
+        rng = np.random.default_rng([o.seed, o.stream(day), RCF_KEY])
+        return [
+            Event(
+                f"{day:%Y%m%d}-{kind}-{k}",
+                kind,
+                int(rng.integers(0, o.accounts)),
+                int(rng.integers(0, self.slices)),
+            )
+            for kind in RCF_KINDS
             for k in range(per_kind)
         ]
 

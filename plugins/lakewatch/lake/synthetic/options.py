@@ -13,6 +13,10 @@ from lakewatch.lake.layout import OCSF_VERSION, Source
 ANOMALY_KINDS = ("lateral_movement", "c2_beacon", "exfiltration", "scan", "rare_domain")
 # CloudTrail's injected kinds (``cloudtrail.py``), drawn from CloudTrail's own streams.
 SIGNIN_KINDS = ("signin_new_network", "access_key_new_address", "role_new_range", "signin_failures")
+# Random Cut Forest's injected kinds (``rcf_anomalies.py``): an instance-hour that departs
+# from the instance's own behaviour, mostly over pairs IP Insights already knows; drawn from
+# streams of their own, so the kinds above are the same with or without them.
+RCF_KINDS = ("rcf_admin_port", "rcf_new_port_beacon", "rcf_volume_spike", "rcf_new_protocol")
 DAY_MS = 86_400_000
 
 
@@ -45,6 +49,12 @@ class GenerateOptions:
     # sources are the same with or without it.
     cloudtrail: bool = False
     cloudtrail_share: float = 0.03
+    # RCF-shaped anomalies (``rcf_anomalies.py``, kinds ``RCF_KINDS``), as many per kind and
+    # day as the others. Off by default here and in ``lakewatch lake generate``: they add
+    # rows (new pairs among them) to the objects the IP Insights figures are measured on. On,
+    # the other kinds' rows and truth are the same as off, and only the objects an RCF event
+    # lands in gain its rows.
+    rcf_anomalies: bool = False
 
     def __post_init__(self):
         if self.days < 1:
