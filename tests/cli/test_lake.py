@@ -1,6 +1,6 @@
-"""``lakewatch lake``: generate a small lake into a folder (CloudTrail by default, churn when
-asked) and validate it; a record that breaks OCSF is named with its object and the exit code
-says so; bad options never start."""
+"""``lakewatch lake``: generate a small lake into a folder (CloudTrail by default, churn and
+RCF's kinds when asked, the other truth rows unchanged by them) and validate it; a record that
+breaks OCSF is named with its object and the exit code says so; bad options never start."""
 
 import json
 from datetime import date
@@ -10,7 +10,7 @@ import pytest
 from lakewatch.cli import main
 from lakewatch.lake.layout import Source, object_key
 from lakewatch.lake.records import vpc_egress_row, vpc_table
-from lakewatch.lake.synthetic import SIGNIN_KINDS
+from lakewatch.lake.synthetic import RCF_KINDS, SIGNIN_KINDS
 from lakewatch.lake.truth import read_truth
 from lakewatch.lake.write import parquet_bytes
 
@@ -62,6 +62,24 @@ def test_no_cloudtrail_and_churn(tmp_path, capsys):
     assert world["churn"] == 0.5 and set(world["instance_ids"]) == {"20261105", "20261106"}
     first, second = (world["instance_ids"][d] for d in ("20261105", "20261106"))
     assert [x["uid"] for x in first] != [x["uid"] for x in second]  # half replaced each day
+
+
+def test_rcf_anomalies_add_their_truth_rows_and_leave_the_others(tmp_path, capsys):
+    argv = ["--days", "1", "--start", "2026-11-05", "--rows-per-day", "2000", "--accounts", "1"]
+    argv += ["--instances", "8", "--no-cloudtrail"]
+    truths = []
+    for name, flag in (("off", []), ("on", ["--rcf-anomalies"])):
+        truth = tmp_path / f"{name}.csv"
+        out = tmp_path / name
+        assert (
+            main(["lake", "generate", "--out", str(out), *argv, *flag, "--truth", str(truth)]) == 0
+        )
+        truths.append([r.to_csv() for r in read_truth(truth)])
+    off, on = truths
+    assert {r[0] for r in off}.isdisjoint(RCF_KINDS)
+    assert [r for r in on if r[0] not in RCF_KINDS] == off
+    assert {r[0] for r in on if r[0] in RCF_KINDS} == set(RCF_KINDS)
+    assert main(["lake", "validate", str(tmp_path / "on"), "--sample", "200"]) == 0
 
 
 def test_a_record_breaking_ocsf_is_named(tmp_path, capsys):
