@@ -170,3 +170,27 @@ def test_rows_without_the_key_columns_are_refused(trained):
     with pytest.raises(ValueError, match="hour_start"):
         rc.score_hours(rows.drop_columns(["hour_start"]), forest, profile, 0.0)
     assert rc.score_hours(rows.slice(0, 0), forest, profile, 0.0) == []
+
+
+def test_a_model_without_attribution_is_explained_by_distance_from_usual(trained):
+    """A SageMaker endpoint answers scores only: the features furthest from the instance's
+    usual values (standardized) explain the hour, never the hour of day."""
+    _, profile, forest = trained
+
+    class ScoresOnly:
+        def score(self, m):
+            return forest.score(m)
+
+    test = with_rdp(_held_out(), 60, flows=40, bytes_out=48_000_000).slice(60, 1)
+    (hour,) = rc.score_hours(test, ScoresOnly(), profile, 0.0, top=4)
+    assert hour.explained_by == rc.DEVIATION
+    names = [c.feature for c in hour.contributions]
+    assert {"port_rdp", "bytes_out"} <= set(names[:3]) and "hour_of_day" not in names
+    assert hour.score == pytest.approx(
+        float(forest.score(profile.standardization.apply(rf.scale(test)))[0])
+    )
+    f = rc.rcf_finding(hour, threshold=_threshold(0.0), source=SOURCE, bucket="lake", now_ms=0)
+    assert f["unmapped"]["lakewatch.explained_by"] == "deviation"
+    assert "by distance from the usual values" in f["finding_info"]["desc"]
+    (with_attribution,) = rc.score_hours(test, forest, profile, 0.0)
+    assert with_attribution.explained_by == rc.ATTRIBUTION

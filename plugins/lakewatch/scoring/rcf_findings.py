@@ -21,9 +21,13 @@ so a row is flagged when its score is above the threshold. Each flagged row is o
 - severity from how far above the threshold the score is, in the threshold's ``scale``
   (the spread of normal scores), with the same steps as ``pair_findings.severity_for``.
 
-The model is anything with ``score(rows)`` and ``attribution(rows)`` as
-``model.rcf.forest.RandomCutForest`` has them (``RcfScorer``), so this module imports no
-compiled code; the threshold is the ``PublishedThreshold`` the scorer reads.
+The model is anything with ``score(rows)`` as ``model.rcf.forest.RandomCutForest`` has it
+(``RcfScorer``), so this module imports no compiled code; the threshold is the
+``PublishedThreshold`` the scorer reads. A SageMaker RCF endpoint answers scores only, no
+attribution: for a model without ``attribution`` the explanation ranks the features by how far
+the hour lies from the instance's usual value in standardized units (``|z - z_usual|``; the
+hour of day is then never named, its median is no usual hour), and the finding says which
+(``unmapped['lakewatch.explained_by']``: ``attribution`` or ``deviation``).
 """
 
 from __future__ import annotations
@@ -70,9 +74,13 @@ class RcfAttribution(Protocol):
 
 
 class RcfScorer(Protocol):
+    """What scores rows; with ``attribution(rows) -> RcfAttribution`` too when it can."""
+
     def score(self, rows: np.ndarray) -> np.ndarray: ...
 
-    def attribution(self, rows: np.ndarray) -> RcfAttribution: ...
+
+ATTRIBUTION = "attribution"
+DEVIATION = "deviation"
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class ScoredHour:
     hour_start_ms: int
     score: float
     contributions: list[Contribution]
+    explained_by: str = ATTRIBUTION  # or DEVIATION: the model gave no attribution
 
     @property
     def explanation(self) -> str:
@@ -202,8 +211,7 @@ def score_hours(
     flagged = np.nonzero(scores > threshold)[0]
     if not len(flagged):
         return []
-    parts = model.attribution(matrix[flagged])
-    total = np.asarray(parts.high) + np.asarray(parts.low)
+    total, basis = _shares(model, matrix[flagged], rows, flagged, profile)
     out = []
     for k, i in enumerate(flagged.tolist()):
         instance = str(rows["instance"][i].as_py())
@@ -214,9 +222,32 @@ def score_hours(
                 int(rows["hour_start"][i].as_py()),
                 float(scores[i]),
                 contributions(total[k], raw, profile.usual_of(instance), top),
+                basis,
             )
         )
     return out
+
+
+def _shares(
+    model: RcfScorer,
+    matrix: np.ndarray,
+    rows: pa.Table,
+    flagged: np.ndarray,
+    profile: FeatureProfile,
+) -> tuple[np.ndarray, str]:
+    """Each flagged row's weight per feature: RCF's attribution (high + low) when the model
+    has one, else the standardized distance from the instance's usual value."""
+    attribution = getattr(model, "attribution", None)
+    if attribution is not None:
+        parts: RcfAttribution = attribution(matrix)
+        return np.asarray(parts.high) + np.asarray(parts.low), ATTRIBUTION
+    usual = np.asarray(
+        [profile.usual_of(str(rows["instance"][i].as_py())) for i in flagged.tolist()]
+    )
+    distance = np.abs(matrix - profile.standardization.apply(usual))
+    hour = [j for j, f in enumerate(FEATURES) if f.scaling in (Scaling.HOUR_SIN, Scaling.HOUR_COS)]
+    distance[:, hour] = 0.0
+    return distance, DEVIATION
 
 
 def finding_uid(hour: ScoredHour) -> str:
@@ -234,11 +265,13 @@ def rcf_finding(
     """One flagged instance-hour's finding."""
     start = hour.hour_start_ms - hour.hour_start_ms % WINDOW_MS
     title = f"{TITLE}: {hour.instance}"
+    most = "Most of the score" + (
+        "" if hour.explained_by == ATTRIBUTION else " (by distance from the usual values)"
+    )
     desc = (
         f"Random Cut Forest scored {hour.instance}'s hour from "
         f"{_iso(start)} at {hour.score:.4f}, above the threshold {threshold.threshold:.4f} "
-        f"(target false-positive rate {threshold.target_fpr or 0:.3%}). Most of the score: "
-        f"{hour.explanation}."
+        f"(target false-positive rate {threshold.target_fpr or 0:.3%}). {most}: {hour.explanation}."
     )
     finding = base_finding(
         uid=finding_uid(hour),
@@ -281,6 +314,7 @@ def rcf_finding(
             "lakewatch.score": repr(hour.score),
             "lakewatch.explanation": hour.explanation,
             "lakewatch.top_features": ",".join(c.feature for c in hour.contributions),
+            "lakewatch.explained_by": hour.explained_by,
         }
     )
     return finding
