@@ -136,6 +136,20 @@ def threshold_work_prefix(thresholds_prefix: str, day: str) -> str:
     return f"{thresholds_prefix}work/day={day}/"
 
 
+# the RCF model's thresholds: the same layout under <thresholds>/rcf/, its own SSM parameter
+
+
+def rcf_thresholds_prefix(thresholds_prefix: str) -> str:
+    """The RCF threshold's evidence and work, laid out as IP Insights' under ``thresholds``:
+    the two models' nights never share a record or an index."""
+    return f"{thresholds_prefix}rcf/"
+
+
+def rcf_threshold_parameter(threshold_parameter: str) -> str:
+    """The SSM parameter of the published RCF threshold, beside IP Insights' own."""
+    return f"{threshold_parameter.rstrip('/')}-rcf"
+
+
 # findings: <findings>/region=R/accountId=A/eventDay=D/H.parquet, <findings>/alerts/UID
 
 
