@@ -22,7 +22,12 @@ HOUR_MS = 3_600_000
 
 def _threshold(value, scale=0.1, model_id="rcf-1"):
     return PublishedThreshold(
-        threshold=value, model_id=model_id, target_fpr=0.01, scale=scale, day="2026-11-01"
+        threshold=value,
+        model_id=model_id,
+        target_fpr=0.01,
+        scale=scale,
+        day="2026-11-01",
+        score="rcf",
     )
 
 
@@ -194,3 +199,18 @@ def test_a_model_without_attribution_is_explained_by_distance_from_usual(trained
     assert "by distance from the usual values" in f["finding_info"]["desc"]
     (with_attribution,) = rc.score_hours(test, forest, profile, 0.0)
     assert with_attribution.explained_by == rc.ATTRIBUTION
+
+
+def test_an_ip_insights_threshold_is_refused(trained):
+    _, profile, forest = trained
+    ipi = PublishedThreshold(threshold=0.0, model_id="ipi-1", score="detector")
+    with pytest.raises(ValueError, match="not an RCF threshold"):
+        rc.rcf_findings(
+            _held_out().slice(0, 2),
+            model=forest,
+            profile=profile,
+            threshold=ipi,
+            source=SOURCE,
+            bucket="lake",
+            now_ms=0,
+        )

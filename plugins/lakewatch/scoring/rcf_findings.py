@@ -331,7 +331,14 @@ def rcf_findings(
     now_ms: int,
     top: int = TOP,
 ) -> list[dict[str, Any]]:
-    """An object's RCF findings: one per instance-hour scored above the threshold."""
+    """An object's RCF findings: one per instance-hour scored above the threshold. A
+    threshold record that flags below (IP Insights') is refused: its number is on another
+    scale and the other way up."""
+    if not threshold.flags_above:
+        raise ValueError(
+            f"threshold {threshold.model_id} flags scores below it ({threshold.score}), "
+            "not an RCF threshold"
+        )
     return [
         rcf_finding(h, threshold=threshold, source=source, bucket=bucket, now_ms=now_ms)
         for h in score_hours(rows, model, profile, threshold.threshold, top)
