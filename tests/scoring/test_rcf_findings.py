@@ -140,10 +140,13 @@ def test_describe_undoes_log1p_and_keeps_units():
         rc.describe(feature["bytes_out"], 48_000_000, 300_000) == "bytes out: 48 MB (usual 0.3 MB)"
     )
     assert rc.describe(feature["bytes_in"], 512, 20) == "bytes in: 512 B (usual 20 B)"
+    # a usual value that would read 0 in the hour's unit is given in its own
+    assert rc.describe(feature["bytes_out"], 1.3e9, 580_000) == "bytes out: 1.3 GB (usual 580 kB)"
+    assert rc.describe(feature["bytes_out"], 0, 326_000) == "bytes out: 0 B (usual 326 kB)"
     assert rc.describe(feature["bytes_in"], 60_600, 220_000) == "bytes in: 60.6 kB (usual 220 kB)"
-    assert rc.describe(feature["flows_in"], 1250, 0.004) == "flows in: 1,250 flows (usual 0)"
+    assert rc.describe(feature["flows_in"], 1250, 0.004) == "flows in: 1,250 (usual 0)"
     assert rc.describe(feature["port_smb"], 5, 0) == "dst port class smb: 5 flows (usual 0)"
-    assert rc.describe(feature["peers"], 120, 4.4) == "peers: 120 peers (usual 4.4)"
+    assert rc.describe(feature["peers"], 120, 4.4) == "peers: 120 (usual 4.4)"
     assert rc.describe(feature["denied_share"], 0.85, 0.02) == "denied share: 85% (usual 2%)"
     # the usual value comes from the profile's scaled median: log1p undone
     usual = rf.raw_value(feature["bytes_out"], float(np.log1p(300_000)))
@@ -166,7 +169,7 @@ def test_the_hour_is_one_item_and_an_unknown_instance_uses_the_overall_median(tr
     text = rc.contributions(
         np.eye(len(rf.FEATURES))[names.index("flows_out")], raw, profile.overall, top=1
     )[0].text
-    assert text == f"flows out: 0 flows (usual {rc._number(flows)})"
+    assert text == f"flows out: 0 (usual {rc._number(flows)})"
     assert flows > 10  # the training instances' outbound flows an hour
 
 

@@ -58,15 +58,6 @@ TITLE = "Unusual activity of an instance"
 TOP = 3  # features named in a finding's explanation
 HOUR = "hour of day"
 
-# What a log1p feature counts, for its display ("5 flows"); bytes are shown in B, kB, MB, GB.
-_UNITS = {
-    "packets": "packets",
-    "dst_ports": "ports",
-    "peers": "peers",
-    "dns_queries": "queries",
-    "dns_domains": "domains",
-}
-
 
 class RcfAttribution(Protocol):
     high: np.ndarray
@@ -136,12 +127,23 @@ def _number(x: float) -> str:
     return text.removesuffix(".0")
 
 
+_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
+
+
+def _byte_unit(x: float) -> tuple[str, float]:
+    return next(((u, n) for u, n in _BYTE_UNITS if x >= n), ("B", 1.0))
+
+
 def _bytes(value: float, usual: float) -> tuple[str, str]:
-    """Both in the unit the hour's value reads best in."""
-    top = max(value, usual)
-    units = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
-    unit, size = next(((u, n) for u, n in units if top >= n), ("B", 1.0))
-    return f"{_number(value / size)} {unit}", f"{_number(usual / size)} {unit}"
+    """Both in the unit the larger reads best in ("48 MB (usual 0.3 MB)"), except one that
+    would read 0 there: in its own ("1.3 GB (usual 580 kB)", "0 B (usual 326 kB)")."""
+    unit, size = _byte_unit(max(value, usual))
+
+    def text(x: float) -> str:
+        u, n = (unit, size) if x / size >= 0.01 else _byte_unit(x)
+        return f"{_number(x / n)} {u}"
+
+    return text(value), text(usual)
 
 
 def describe(feature: Feature, value: float, usual: float) -> str:
@@ -152,8 +154,8 @@ def describe(feature: Feature, value: float, usual: float) -> str:
     if feature.name.startswith("bytes"):
         v, u = _bytes(value, usual)
         return f"{name}: {v} (usual {u})"
-    unit = _UNITS.get(feature.name, "flows")
-    return f"{name}: {_number(value)} {unit} (usual {_number(usual)})"
+    unit = " flows" if feature.name.startswith("port_") else ""  # the rest say what they count
+    return f"{name}: {_number(value)}{unit} (usual {_number(usual)})"
 
 
 def _raw_hour_values(rows: pa.Table, i: int) -> dict[str, float]:
