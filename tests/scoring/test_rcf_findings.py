@@ -1,7 +1,10 @@
 """RCF findings: an instance-hour scored above the threshold is one OCSF 2004 finding of kind
 rcf, explained by the features that carry its score, in raw units beside the usual value."""
 
+import io
+
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from lakewatch.backtest.evaluate import kind_of, pairs_of
@@ -10,7 +13,9 @@ from lakewatch.lake.layout import parse_key
 from lakewatch.lake.validate import validate_record
 from lakewatch.model.rcf.forest import Attribution, fit
 from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
+from lakewatch.review.rows import row_of
 from lakewatch.scoring import rcf_findings as rc
+from lakewatch.scoring.storage import to_parquet
 from lakewatch.threshold.published import PublishedThreshold
 from tests.rcf_hours import START_MS, normal_hours, with_rdp
 
@@ -115,6 +120,21 @@ def test_a_finding_is_valid_ocsf_of_kind_rcf_on_the_instance_and_hour(trained):
     assert "dst port class rdp: 40 flows (usual 0)" in f["finding_info"]["desc"]
     assert u["lakewatch.explanation"] in f["finding_info"]["desc"]
     assert "port_rdp" in u["lakewatch.top_features"].split(",")
+    data = f["evidences"][0]["data"]
+    assert all(isinstance(v, str) for v in data.values())  # storage's map<string, string>
+    assert data["features"] == u["lakewatch.top_features"]
+    # stored and read back as the review reads a day's findings
+    (stored,) = pq.read_table(io.BytesIO(to_parquet(findings))).to_pylist()
+    assert dict(stored["unmapped"])["lakewatch.model"] == "rcf"
+    assert dict(stored["evidences"][0]["data"])["explanation"] == u["lakewatch.explanation"]
+    assert stored["evidences"][0]["src_endpoint"]["instance_uid"] == instance
+    row = row_of(stored, "2026-11-01")
+    assert (row.kind, row.view, row.instances, row.addresses) == (
+        "rcf",
+        "rcf_features",
+        (instance,),
+        (),
+    )
     # the behaviour's uid: the same for another model, another for another hour
     again = rc.rcf_finding(
         rc.score_hours(test.slice(5, 1), forest, profile, 0.0)[0],

@@ -302,10 +302,10 @@ def rcf_finding(
                 "view": VIEW,
                 "entity": hour.instance,
                 "explanation": hour.explanation,
-                "features": [
-                    {"name": c.feature, "attribution": round(c.attribution, 6), "text": c.text}
-                    for c in hour.contributions
-                ],
+                # the stored schema's data is a string map (``storage.SCHEMA``)
+                "features": ",".join(c.feature for c in hour.contributions),
+                "weights": ",".join(f"{c.attribution:.6g}" for c in hour.contributions),
+                "explained_by": hour.explained_by,
             },
         }
     ]
