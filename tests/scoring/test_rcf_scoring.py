@@ -184,3 +184,49 @@ def test_an_endpoint_failure_is_transient():
 
     with pytest.raises(TransientError, match="lakewatch-rcf"):
         EndpointRcf(Failing(), "lakewatch-rcf").score(np.zeros((2, len(rf.FEATURES))))
+
+
+def _process_scorer(profile, forest, threshold, **config):
+    """The real-time scorer with an RCF endpoint, its pair step stubbed out (no pairs)."""
+    from lakewatch.scoring.config import ScorerConfig
+    from lakewatch.scoring.process import ScoredObject, Scorer
+
+    _, runtime, s3 = _scorer(profile, forest, threshold)
+    record = {"threshold": threshold, "model_id": MODEL, "score": "rcf", "scale": 0.2}
+    ssm = FakeSsm({rcf_threshold_parameter(PARAMETER): json.dumps(record)})
+    services = {"s3": s3, "ssm": ssm, "sagemaker-runtime": runtime}
+    conf = ScorerConfig(
+        endpoint_name="ipi",
+        threshold_parameter=PARAMETER,
+        results_bucket="results",
+        **{"lake_bucket": "lake", **config},
+    )
+    scorer = Scorer(conf, lambda service: services.get(service, object()))
+    scorer.score_pairs = lambda *a: ScoredObject([], None)
+    return scorer, runtime
+
+
+def test_the_scorer_adds_rcf_findings_to_a_vpc_flow_objects(lake):
+    from lakewatch.scoring.process import ObjectResult
+
+    profile, forest, threshold, test = lake
+    obj = test[0]
+    key, body = parse_key(obj.key), _parquet(obj.table)
+    off, _ = _process_scorer(profile, forest, threshold)
+    assert off.rcf is None
+    assert off.score_object(body, key, "lake", ObjectResult("lake", key.key)).findings == []
+
+    scorer, runtime = _process_scorer(profile, forest, threshold, rcf_endpoint_name="rcf-ep")
+    result = ObjectResult("lake", key.key)
+    scored = scorer.score_object(body, key, "lake", result)
+    assert scored.findings and {f["unmapped"]["lakewatch.kind"] for f in scored.findings} == {"rcf"}
+    assert result.rcf_findings == len(scored.findings) and result.rcf_scored > 0
+    assert result.rcf_hours >= result.rcf_scored
+    # no IP Insights threshold was needed: the findings are stored under the RCF model's
+    assert scored.threshold is not None and scored.threshold.model_id == MODEL
+    calls = len(runtime.requests)
+    # a canary object is not scored by the RCF
+    canary = parse_key("canary/" + obj.key)
+    assert canary is not None and canary.prefix == "canary/"
+    assert scorer.score_object(body, canary, "results", ObjectResult("r", "k")).findings == []
+    assert len(runtime.requests) == calls
