@@ -111,14 +111,26 @@ def rank(
     rows: list[Row], reputation: Reputation | None = None, evidence: list[Evidence] | None = None
 ) -> list[Row]:
     """Rows, highest priority first (severity, raised by the addresses' reputation and by
-    Security Hub findings on them), then lowest score; the same finding written twice (an
-    object scored again) is listed once."""
+    Security Hub findings on them), then most anomalous score (the lowest IP Insights score,
+    the highest RCF one); the same finding written twice (an object scored again) is listed
+    once."""
     out = list({r.uid: r for r in rows}.values())
     if reputation is not None:
         out = [_with_reputation(r, reputation.worst(r.addresses)) for r in out]
     if evidence:
         out = [corroborated(r, evidence) for r in out]
-    return sorted(out, key=lambda r: (-r.priority, r.score if r.score is not None else 0.0, r.uid))
+    return sorted(out, key=lambda r: (-r.priority, _unusual_first(r), r.uid))
+
+
+# ``scoring.rcf_findings.KIND``: an RCF score is higher for a more anomalous hour (the review
+# sits below scoring, so it names the kind itself)
+RCF_KIND = "rcf"
+
+
+def _unusual_first(row: Row) -> float:
+    """A sort key that puts the more anomalous score first, whichever way up it is."""
+    score = row.score if row.score is not None else 0.0
+    return -score if row.kind == RCF_KIND else score
 
 
 def corroborated(row: Row, evidence: list[Evidence]) -> Row:
