@@ -77,3 +77,18 @@ def test_the_results_bucket_layout():
     assert names.ground_truth_key("gt/", "2.0", "20261105") == (
         "gt/source_version=2.0/eventDay=20261105/labels.jsonl"
     )
+
+
+def test_rcf_names():
+    a = names.rcf_model_id(date(2026, 11, 27), {"rows": 1})
+    assert a.startswith("rcf-20261127-") and a == names.rcf_model_id(
+        date(2026, 11, 27), {"rows": 1}
+    )
+    assert a != names.rcf_model_id(date(2026, 11, 27), {"rows": 2})
+    assert names.rcf_training_key("models/", a) == f"models/training/{a}/rcf/train.csv"
+    assert names.rcf_training_key("models/", a, "features.json") == (
+        f"models/training/{a}/features.json"
+    )
+    assert names.rcf_thresholds_prefix("thresholds/") == "thresholds/rcf/"
+    assert names.rcf_threshold_parameter("/lakewatch/threshold") == "/lakewatch/threshold-rcf"
+    assert names.endpoint_config_name("lakewatch-rcf", a).startswith("lakewatch-rcf-rcf-")

@@ -28,6 +28,18 @@ def model_id(window_end: date, training_inputs: Any) -> str:
     return f"ipi-{window_end:%Y%m%d}-{digest(training_inputs)}"
 
 
+def rcf_model_id(window_end: date, training_inputs: Any) -> str:
+    """``rcf-20261127-<hash of the window, its rows, hyperparameters>``: the RCF model's."""
+    return f"rcf-{window_end:%Y%m%d}-{digest(training_inputs)}"
+
+
+def rcf_training_key(models_prefix: str, model_id: str, name: str = "train.csv") -> str:
+    """An RCF training run's inputs: the window's standardized ``train.csv`` (alone under
+    its folder: SageMaker's channel is the folder) and, beside the folder, ``features.json``."""
+    folder = "rcf/" if name == "train.csv" else ""
+    return f"{training_prefix(models_prefix, model_id)}{folder}{name}"
+
+
 def sagemaker_name(*parts: str) -> str:
     name = _SAFE.sub("-", "-".join(p for p in parts if p)).strip("-")
     if len(name) <= 63:
