@@ -1,17 +1,32 @@
-"""threshold.rcf_recalibrate: the RCF night writes its record and picture under
-thresholds/rcf/, publishes to its own SSM parameter only when accepted, and a refused night
-leaves its evidence and publishes nothing."""
+"""threshold.rcf_recalibrate: the held-out hours are the days after the model's window,
+scored through the endpoint as the model's own rows; the RCF night writes its record and
+picture under thresholds/rcf/, publishes to its own SSM parameter only when accepted, and a
+refused night leaves its evidence and publishes nothing."""
 
 import json
+from datetime import UTC, date, datetime
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
+from lakewatch.extract import rcf_features as rf
+from lakewatch.extract.engine import DuckAthena, LakeLocation
 from lakewatch.lake.sink import S3Store
+from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
+from lakewatch.model.rcf.forest import fit
+from lakewatch.model.rcf.hyperparameters import resolve_rcf
 from lakewatch.names import rcf_threshold_parameter, rcf_thresholds_prefix
 from lakewatch.threshold.publish import read_published
-from lakewatch.threshold.rcf_recalibrate import choose_rcf, publish_rcf
+from lakewatch.threshold.rcf_recalibrate import (
+    choose_rcf,
+    heldout_days,
+    heldout_scores,
+    publish_rcf,
+)
 from lakewatch.threshold.recalibrate import Refused
+from lakewatch.training.rcf_plan import window_rows
+from tests.serving.test_rcf_smoke import ForestRuntime
 
 
 def _skewed(n, seed):
@@ -80,3 +95,41 @@ def test_a_refused_night_leaves_evidence_and_publishes_nothing(aws, clients):
         )
     parameter = rcf_threshold_parameter(f"/lakewatch/{settings.results_bucket_name}")
     assert read_published(clients("ssm"), parameter) is None
+
+
+def test_heldout_days_never_include_the_training_window():
+    assert heldout_days(date(2026, 11, 3), date(2026, 11, 6)) == (date(2026, 11, 6), 2)
+    assert heldout_days(date(2026, 11, 5), date(2026, 11, 6)) == (date(2026, 11, 6), 1)
+    with pytest.raises(ValueError, match="no held-out day"):
+        heldout_days(date(2026, 11, 6), date(2026, 11, 6))
+
+
+def test_heldout_hours_are_scored_through_the_endpoint_as_the_models_rows(tmp_path):
+    gen = LakeGenerator(GenerateOptions(days=3, start=date(2026, 11, 1), rows_per_day=6000, seed=4))
+    for obj in gen.objects():
+        path = tmp_path / obj.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(obj.table, path)
+    engine = DuckAthena(LakeLocation.open(str(tmp_path)))
+    common = {"region": "us-east-1", "source_version": "2.0"}
+    train = window_rows(engine, window_end=date(2026, 11, 3), window_days=2, **common)
+    profile = rf.FeatureProfile.fit(train)
+    matrix = profile.standardization.apply(rf.scale(train))
+    forest = fit(matrix, resolve_rcf({"num_trees": 50}, columns=matrix.shape[1]), seed=0)
+    runtime = ForestRuntime(forest)
+    scores, hours = heldout_scores(
+        engine,
+        runtime,
+        "lakewatch-rcf",
+        profile,
+        window_end=date(2026, 11, 3),
+        night=date(2026, 11, 4),
+        **common,
+    )
+    day3 = int(datetime(2026, 11, 3, tzinfo=UTC).timestamp() * 1000)
+    assert len(scores) == len(hours) > 100 and (hours >= day3).all()
+    assert (hours < day3 + 86_400_000).all()
+    held = window_rows(engine, window_end=date(2026, 11, 4), window_days=1, **common)
+    expected = forest.score(profile.standardization.apply(rf.scale(held)))
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    assert {c["EndpointName"] for c in runtime.calls} == {"lakewatch-rcf"}

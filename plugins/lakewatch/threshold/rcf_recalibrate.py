@@ -1,4 +1,6 @@
-"""The RCF threshold's night: score held-out normal hours, choose, gate, write the evidence
+"""The RCF threshold's night: score held-out normal hours (``heldout_scores``: the feature
+rows of the days after the model's training window, standardized by its profile and scored
+by the deployed endpoint, as the scorer will score them), choose, gate, write the evidence
 (``record.json`` and ``threshold.png`` under ``names.rcf_thresholds_prefix``), publish to the
 RCF parameter (``names.rcf_threshold_parameter``). The IP Insights night's steps
 (``threshold.recalibrate``), on the same records and SSM helpers, for the other model."""
@@ -7,10 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
+from lakewatch.aws.endpoint import invoke_rcf
+from lakewatch.extract.rcf_features import FeatureProfile, scale
 from lakewatch.lake.sink import ObjectStore
 from lakewatch.names import rcf_threshold_parameter, rcf_thresholds_prefix, threshold_night_prefix
 from lakewatch.threshold.plot import rcf_png
@@ -23,6 +28,43 @@ from lakewatch.threshold.publish import (
 )
 from lakewatch.threshold.rcf import evaluate_rcf, rcf_gate, rcf_record, split_by_day
 from lakewatch.threshold.recalibrate import Refused
+from lakewatch.training.rcf_plan import FeatureQuery, window_rows
+
+
+def heldout_days(window_end: date, night: date, days: int = 2) -> tuple[date, int]:
+    """(the day after the held-out days, how many): the ``days`` days before ``night``, but
+    none the model was trained on (its window ends at ``window_end``); ``ValueError`` when
+    the night comes before any held-out day."""
+    first = max(window_end, night - timedelta(days=days))
+    if first >= night:
+        raise ValueError(
+            f"no held-out day: the model's window ends {window_end}, the night is {night}"
+        )
+    return night, (night - first).days
+
+
+def heldout_scores(
+    engine: FeatureQuery,
+    runtime: Any,
+    endpoint: str,
+    profile: FeatureProfile,
+    *,
+    region: str,
+    source_version: str,
+    window_end: date,
+    night: date,
+    days: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out hours' scores by the deployed endpoint and their hour starts (ms)."""
+    end, n = heldout_days(window_end, night, days)
+    rows = window_rows(
+        engine, region=region, source_version=source_version, window_end=end, window_days=n
+    )
+    if rows.num_rows == 0:
+        return np.zeros(0), np.zeros(0, np.int64)
+    matrix = profile.standardization.apply(scale(rows))
+    scores = invoke_rcf(runtime, endpoint, matrix)
+    return scores, np.asarray(rows["hour_start"].to_numpy(), np.int64)
 
 
 def choose_rcf(
