@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # where ``lakewatch scorer package`` output (layer.zip, manifest.json) was uploaded (aws)
     scorer_artifacts_uri: str = ""
     endpoint_name: str = "lakewatch-ipinsights"
+    # the Random Cut Forest endpoint the scorer also scores a VPC Flow object's whole
+    # instance-hours with (scoring.rcf_scoring), against the threshold parameter
+    # <threshold_parameter>-rcf; "" (the default) scores none and grants the scorer neither
+    rcf_endpoint_name: str = Field("", pattern=r"^([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})?$")
 
     @field_validator("region")
     @classmethod
