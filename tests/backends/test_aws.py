@@ -44,6 +44,7 @@ def test_compute_seams_and_refusals(emulator_settings):
     assert isinstance(engine, AthenaRunner) and engine.workgroup == "security"
     assert engine.output == settings.athena_output_location.rstrip("/") + "/"
     assert backend.training_algorithm("builtin") == "builtin"
+    assert backend.training_algorithm("rcf") == "rcf"  # SageMaker's built-in RCF
     assert backend.runtime_url() is None
     config = ScorerConfig(
         endpoint_name="ep", threshold_parameter="/lakewatch/threshold", results_bucket="results"

@@ -286,3 +286,44 @@ def test_the_model_serves_the_jobs_artifact_on_the_rcf_image(aws):
     sm.create_model(**config)
     described = sm.describe_model(ModelName="rcf-20261105-abc")
     assert described["PrimaryContainer"]["ModelDataUrl"].endswith("/output/model.tar.gz")
+
+
+def test_an_rcf_plan_gets_sagemakers_rcf_job_reused_waited_or_started(aws):
+    from lakewatch.training.rcf_plan import RcfPlan
+
+    settings, _ = aws
+    settings = settings.model_copy(update={"backend": "aws", "sagemaker_role_arn": ROLE})
+    clients = Boto3Clients(
+        settings.model_copy(update={"backend": "local"}),
+        endpoint_overrides={"sagemaker": aws[0].resolved_endpoint_url},
+    )
+    plan = RcfPlan(
+        model_id="rcf-20261105-0123abcd",
+        window_start="2026-10-29",
+        window_end="2026-11-05",
+        rows=5000,
+        instances=60,
+        train_key="models/training/rcf-20261105-0123abcd/rcf/train.csv",
+        features_key="models/training/rcf-20261105-0123abcd/features.json",
+        hyperparameters={"num_trees": 100, "num_samples_per_tree": 256},
+    )
+    plan_doc = plan.to_json()
+    assert plan_doc["algorithm"] == "rcf" and RcfPlan.from_json(plan_doc) == plan
+    sm = clients("sagemaker")
+    stub = Stubber(sm)
+    stub.add_response("describe_training_job", _described("Failed"))
+    stub.add_client_error("describe_training_job", "ValidationException", "not found")
+    with stub:
+        job = pipeline.sagemaker_job(settings, clients, plan_doc, "builtin")
+    assert job.action == "start" and job.name == "rcf-20261105-0123abcd-r2"
+    assert job.config["TrainingJobName"] == job.name
+    assert job.config["AlgorithmSpecification"]["TrainingImage"].endswith("/randomcutforest:1")
+    source = job.config["InputDataConfig"][0]["DataSource"]["S3DataSource"]
+    assert source["S3Uri"].endswith("/models/training/rcf-20261105-0123abcd/rcf/")
+    assert job.artifact.endswith("/rcf-20261105-0123abcd-r2/output/model.tar.gz")
+    stub = Stubber(sm)
+    stub.add_response("describe_training_job", _described("Completed"))
+    with stub:
+        assert pipeline.sagemaker_job(settings, clients, plan_doc, "builtin").action == "reuse"
+    with pytest.raises(ValueError, match="not an RCF plan"):
+        RcfPlan.from_json({**plan_doc, "algorithm": "builtin"})

@@ -79,6 +79,8 @@ class LocalBackend:
             return query_parquet(athena_sql, {glue: files})
 
     def training_algorithm(self, requested: str) -> str:
+        if requested == "rcf":  # lakewatch's own RCF (model/rcf), SageMaker's on aws
+            return "rcf"
         return "lakewatch"  # SageMaker's built-in algorithm runs only on SageMaker
 
     def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> TrainingJob:

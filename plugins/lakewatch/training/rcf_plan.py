@@ -57,7 +57,15 @@ class RcfPlan:
         return resolve_rcf(self.hyperparameters, columns=len(FEATURES))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The plan as the DAG passes it (an XCom), with ``algorithm`` ``rcf``: what
+        ``Backend.training_job`` dispatches on."""
+        return {**asdict(self), "algorithm": "rcf"}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RcfPlan:
+        if doc.get("algorithm", "rcf") != "rcf":
+            raise ValueError(f"not an RCF plan: algorithm {doc.get('algorithm')!r}")
+        return cls(**{k: v for k, v in doc.items() if k != "algorithm"})
 
 
 def window_rows(
