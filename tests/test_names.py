@@ -92,3 +92,10 @@ def test_rcf_names():
     assert names.rcf_thresholds_prefix("thresholds/") == "thresholds/rcf/"
     assert names.rcf_threshold_parameter("/lakewatch/threshold") == "/lakewatch/threshold-rcf"
     assert names.endpoint_config_name("lakewatch-rcf", a).startswith("lakewatch-rcf-rcf-")
+
+
+def test_an_rcf_model_is_served_on_the_rcf_endpoint():
+    assert names.is_rcf_model("rcf-20261127-0123abcd") and not names.is_rcf_model("ipi-1")
+    assert names.serving_endpoint("rcf-1", "ipi-ep", "") == names.RCF_ENDPOINT
+    assert names.serving_endpoint("rcf-1", "ipi-ep", "rcf-ep") == "rcf-ep"
+    assert names.serving_endpoint("ipi-1", "ipi-ep", "rcf-ep") == "ipi-ep"

@@ -33,6 +33,20 @@ def rcf_model_id(window_end: date, training_inputs: Any) -> str:
     return f"rcf-{window_end:%Y%m%d}-{digest(training_inputs)}"
 
 
+RCF_ENDPOINT = "lakewatch-rcf"  # the RCF model's endpoint where settings name none
+
+
+def is_rcf_model(model_id: str) -> bool:
+    """Whether a model id is an RCF model's (``rcf_model_id``), not IP Insights'."""
+    return model_id.startswith("rcf-")
+
+
+def serving_endpoint(model_id: str, endpoint_name: str, rcf_endpoint_name: str) -> str:
+    """The endpoint that serves ``model_id``: IP Insights' (``endpoint_name``) or the RCF
+    model's (``rcf_endpoint_name``, else ``RCF_ENDPOINT``)."""
+    return (rcf_endpoint_name or RCF_ENDPOINT) if is_rcf_model(model_id) else endpoint_name
+
+
 def rcf_training_key(models_prefix: str, model_id: str, name: str = "train.csv") -> str:
     """An RCF training run's inputs: the window's standardized ``train.csv`` (alone under
     its folder: SageMaker's channel is the folder) and, beside the folder, ``features.json``."""
