@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from lakewatch.aws.securityhub import to_asff
 from lakewatch.backtest.evaluate import kind_of, pairs_of
 from lakewatch.extract import rcf_features as rf
 from lakewatch.lake.layout import parse_key
@@ -128,6 +129,12 @@ def test_a_finding_is_valid_ocsf_of_kind_rcf_on_the_instance_and_hour(trained):
     assert dict(stored["unmapped"])["lakewatch.model"] == "rcf"
     assert dict(stored["evidences"][0]["data"])["explanation"] == u["lakewatch.explanation"]
     assert stored["evidences"][0]["src_endpoint"]["instance_uid"] == instance
+    # as Security Hub imports it: the instance as an EC2 resource, no network peer
+    asff = to_asff(f, account_id="123456789012", region="us-east-1")
+    assert asff["Resources"][0]["Type"] == "AwsEc2Instance"
+    assert asff["Resources"][0]["Id"].endswith(f":instance/{instance}")
+    assert "Network" not in asff and asff["GeneratorId"] == "lakewatch/rcf"
+    assert asff["ProductFields"]["lakewatch/model"] == "rcf"
     row = row_of(stored, "2026-11-01")
     assert (row.kind, row.view, row.instances, row.addresses) == (
         "rcf",
