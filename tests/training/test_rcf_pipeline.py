@@ -4,7 +4,7 @@ it; after a SageMaker job, the record points at the job's artifact and the profi
 beside it; the smoke check's rows are the training rows."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -79,3 +79,14 @@ def test_a_sagemaker_job_is_registered_with_the_profile_put_beside_its_model(aws
     store = S3Store(clients("s3"), settings.results_bucket_name)
     beside = store.get(names.artifact_key(settings.models_prefix, plan.model_id, rf.FEATURES_FILE))
     assert rf.FeatureProfile.from_dict(json.loads(beside)).hours
+
+
+def test_the_window_leaves_the_latest_day_for_the_threshold():
+    from lakewatch.threshold.rcf_recalibrate import heldout_days
+
+    run_day = date(2026, 11, 6)
+    end = rcf_pipeline.window_end_for(run_day)
+    assert end == date(2026, 11, 5)
+    # the recalibration its deploy triggers (night: the day before the run) has that day
+    night = run_day - timedelta(days=1)
+    assert heldout_days(end, night + timedelta(days=1)) == (run_day, 1)

@@ -7,11 +7,12 @@ fails the night with its reasons (the previous one stays)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from lakewatch.orchestration import recalibrate_tasks
 from lakewatch.orchestration.assets import DEPLOYED_RCF_MODEL, RCF_THRESHOLD
 from lakewatch.orchestration.runtime import log, task_clients, task_settings
 from lakewatch.training.plan import NotEnoughData
@@ -30,7 +31,7 @@ def plan(params: dict[str, Any], logical_date: datetime | None, dag_run: Any) ->
             settings,
             clients,
             backend_for(settings).sql_engine(clients),
-            when.date(),
+            rcf_pipeline.window_end_for(when.date()),
             window_days=params["window_days"],
             min_rows=params["min_train_hours"],
             hyperparameters={
@@ -106,7 +107,7 @@ def choose_threshold(
     from lakewatch.extract.rcf_features import FEATURES_FILE, FeatureProfile
     from lakewatch.names import artifact_key, serving_endpoint
     from lakewatch.serving.deploy import model_registry
-    from lakewatch.threshold.rcf_recalibrate import choose_rcf, heldout_scores
+    from lakewatch.threshold.rcf_recalibrate import choose_rcf, heldout_days, heldout_scores
     from lakewatch.threshold.recalibrate import Refused
 
     settings = task_settings()
@@ -120,7 +121,12 @@ def choose_threshold(
     store = results_store(settings, clients)
     features = store.get(artifact_key(settings.models_prefix, model_id, FEATURES_FILE))
     profile = FeatureProfile.from_dict(json.loads(features))
-    night = (logical_date or dag_run.run_after).date()
+    night = recalibrate_tasks.night(logical_date, dag_run)  # IP Insights' night: the day before
+    window_end = date.fromisoformat(record.data_interval["end"])
+    try:
+        heldout_days(window_end, night + timedelta(days=1))  # held-out days end with the night's
+    except ValueError as err:  # the model trained on every day so far: the next night has one
+        raise AirflowSkipException(f"not recalibrating RCF: {err}") from None
     scores, hours = heldout_scores(
         backend_for(settings).sql_engine(clients),
         clients("sagemaker-runtime"),
@@ -128,8 +134,8 @@ def choose_threshold(
         profile,
         region=settings.region,
         source_version=settings.source_version,
-        window_end=date.fromisoformat(record.data_interval["end"]),
-        night=night,
+        window_end=window_end,
+        night=night + timedelta(days=1),
     )
     try:
         chosen = choose_rcf(

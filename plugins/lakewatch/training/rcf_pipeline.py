@@ -6,7 +6,7 @@ Insights (whose ``TrainingJob`` and ``Backend.training_job`` dispatch both algor
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,15 @@ from lakewatch.training.rcf_plan import (
     publish_features,
     train_rcf_local,
 )
+
+HOLDOUT_DAYS = 1  # the latest complete days left out of the window: the threshold's hours
+
+
+def window_end_for(run_day: date, holdout_days: int = HOLDOUT_DAYS) -> date:
+    """The training window's end (exclusive) for a run on ``run_day``: the latest
+    ``holdout_days`` complete days are left out, so the recalibration that the deploy
+    triggers has held-out hours the model never saw (``rcf_recalibrate.heldout_days``)."""
+    return run_day - timedelta(days=holdout_days)
 
 
 def plan(
