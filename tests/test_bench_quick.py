@@ -41,9 +41,9 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(r"demo lake \(quick\): backtest\s+[\d.]+ s\s+\d+x the read", out)
     assert re.search(r"large lake \(quick\): backtest peak RSS\s+[\d,]+ MB", out)
     assert re.search(r"peak RSS, MB\s+[\d,]+\s+the pyarrow read alone", out)
-    assert re.search(r"lakewatch train, 200,000 login, fixed cost\s+-?[\d.]+ s", out)
-    assert re.search(r"lakewatch train, 200,000 login, positive pairs/s/epoch\s+-?[\d,]+", out)
-    assert re.search(r"lakewatch train, 200,000 login, peak RSS\s+[\d,]+ MB", out)
+    assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
+    assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
+    assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)
     assert re.search(
         r"Athena scan bytes/row, flow_peers \(VPC_FLOW\)\s+[\d.]+\s+[\d.]+x the recorded", out
     )
