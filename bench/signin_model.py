@@ -7,7 +7,8 @@ service's dependencies. SageMaker's built-in IP Insights takes any entity string
 can hold both. This bench trains, the way ``lakewatch train`` does (no ``--hp``):
 
 - ``shared``: one model (and one detector) on the network pairs and the sign-in pairs together;
-- ``split``: the one model, but a detector per population (its own history and weights);
+- ``split``: the one model, but a detector per population (its own history and weights):
+  what ``lakewatch train`` now builds for such a pair set (``model.detector.build_split``);
 - ``separate``: a model on the network pairs alone and another on the sign-in pairs alone;
 
 and scores each population's anomalies against that population's own normal pairs (each view
@@ -35,7 +36,7 @@ import numpy as np
 
 from bench.datasets import Dataset, Pairs, fleet, login
 from bench.quality import label_entity, measure
-from lakewatch.threshold.views import is_principal
+from lakewatch.lake.principals import is_principal
 
 START = date(2026, 11, 1)
 SCORERS = ("model", "detector")
@@ -44,50 +45,34 @@ VARIANTS = ("shared", "split", "separate")
 Evaluation = dict[str, tuple[Pairs, dict[str, Pairs]]]  # population -> (normal, anomalies)
 
 
-def _population(pairs: Pairs, signin: bool) -> Pairs:
-    keep = [i for i, e in enumerate(pairs[0]) if is_principal(e) == signin]
-    return [pairs[0][i] for i in keep], [pairs[1][i] for i in keep]
-
-
 def _join(*parts: Pairs) -> Pairs:
     return [e for p in parts for e in p[0]], [a for p in parts for a in p[1]]
 
 
 def fit_and_measure(
-    train: Pairs, validation: Pairs, populations: Evaluation, split_detector: bool = False
+    train: Pairs, validation: Pairs, populations: Evaluation, one_detector: bool = False
 ) -> dict[str, Any]:
-    """One model and detector trained on ``train``; each population's kinds measured against
-    its own normal pairs. ``split_detector``: the one model, but a detector per population
-    (its own history and weights, fit on its own pairs with the shared model's dots)."""
+    """One model trained on ``train`` as ``lakewatch train`` trains it (a detector per
+    population when it holds principals and instances; ``one_detector``: one detector for
+    every entity, the pairs' names withheld so the fit cannot tell them apart); each
+    population's kinds measured against its own normal pairs."""
     from lakewatch.model.data import pairs_from_lists
     from lakewatch.model.encoding import entity_hashes, parse_addresses
     from lakewatch.model.fit import train_with_detector
     from lakewatch.model.inference import Inference
 
-    trained = train_with_detector(
-        pairs_from_lists(*train), pairs_from_lists(*validation), {}, log=lambda s: None
-    )
+    fit = pairs_from_lists(*train)
+    if one_detector:
+        fit.name_hashes = None
+    trained = train_with_detector(fit, pairs_from_lists(*validation), {}, log=lambda s: None)
     assert trained.artifact is not None
+    assert one_detector == (trained.detector.signin is None) or len(populations) == 1
     inference = Inference(trained.artifact)
-    detectors = {True: trained.detector, False: trained.detector}
-    if split_detector:
-        from lakewatch.model import detector
-
-        def dots_of(hashes, addrs):
-            return inference.score_parsed(hashes, addrs).dot_product
-
-        for signin in (True, False):
-            t = pairs_from_lists(*_population(train, signin))
-            v = pairs_from_lists(*_population(validation, signin))
-            detectors[signin] = detector.build(
-                t.entity_hash, t.addrs, v.entity_hash, v.addrs, dots_of, names=t.name_hashes
-            )
 
     def score(pairs: Pairs) -> dict[str, np.ndarray]:
         hashes, addrs = entity_hashes(pairs[0]), parse_addresses(pairs[1])
         dots = inference.score_parsed(hashes, addrs).dot_product.astype(np.float64)
-        mine = detectors[bool(pairs[0]) and is_principal(pairs[0][0])]
-        return {"model": dots, "detector": mine.combine(hashes, addrs, dots)}
+        return {"model": dots, "detector": trained.detector.combine(hashes, addrs, dots)}
 
     out: dict[str, Any] = {"train_pairs": len(train[0]), "kinds": {}}
     for population, (normal_pairs, anomalies) in populations.items():
@@ -112,8 +97,8 @@ def compare(name: str, signin: Dataset, network: Dataset) -> dict[str, Any]:
     }
     train = _join(network.train, signin.train)
     validation = _join(network.validation, signin.validation)
-    shared = fit_and_measure(train, validation, evaluation)
-    split = fit_and_measure(train, validation, evaluation, split_detector=True)
+    shared = fit_and_measure(train, validation, evaluation, one_detector=True)
+    split = fit_and_measure(train, validation, evaluation)
     alone_signin = fit_and_measure(
         signin.train, signin.validation, {"signin": evaluation["signin"]}
     )
@@ -205,12 +190,29 @@ def lake_sets(days: int = 5, rows: int = 60_000, seed: int = 11) -> tuple[Datase
     return population(True), population(False)
 
 
+def as_people(ds: Dataset) -> Dataset:
+    """The login set's users named as the signin view names Identity Center people
+    (``sso:<user>``), so principals are told from instances as the pipeline tells them."""
+
+    def people(pairs: Pairs) -> Pairs:
+        return [f"sso:{e}" for e in pairs[0]], pairs[1]
+
+    return Dataset(
+        ds.name,
+        people(ds.train),
+        people(ds.validation),
+        people(ds.normal),
+        {k: people(v) for k, v in ds.anomalies.items()},
+        ds.notes,
+    )
+
+
 def run_case(name: str, quick: bool = False) -> dict[str, Any]:
     """One case, measured in its own process (``bench.common.isolated``)."""
     if name == "login+fleet":
         if quick:
-            return compare(name, login(users=500, networks=800), fleet(services=15))
-        return compare(name, login(), fleet())
+            return compare(name, as_people(login(users=500, networks=800)), fleet(services=15))
+        return compare(name, as_people(login()), fleet())
     signin, network = lake_sets(days=3, rows=30_000) if quick else lake_sets()
     return compare(name, signin, network)
 

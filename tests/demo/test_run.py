@@ -38,3 +38,13 @@ def test_the_failure_alert_is_read_from_the_inbox(emulator_settings, clients):
     assert _wait_for_alerts(sqs, timeout=30, supervisor=None) == [
         {"subject": "failed", "message": "run r"}
     ]
+
+
+def test_the_step_up_count_closes_the_kinds_before_all_kinds():
+    from lakewatch.demo.run import DEMO_VIEWS, with_step_ups
+
+    kinds = ["scan: ...", "signin: precision 90%, recall 100% (12 of 12 injected sign-ins)"]
+    got = with_step_ups([*kinds, "all kinds: ...", "incidents: ..."], 11)
+    assert got == [*kinds, "step-up events: 11", "all kinds: ...", "incidents: ..."]
+    assert with_step_ups([], 0) == ["step-up events: 0"]
+    assert DEMO_VIEWS[-1] == "signin" and "egress_peer" in DEMO_VIEWS

@@ -21,17 +21,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from lakewatch.extract.views import View
-from lakewatch.lake.principals import SSO_PREFIX
+from lakewatch.lake.principals import is_principal
 from lakewatch.threshold.choose import MIN_TAIL, threshold_for_fpr
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 VIEWS = (OUTBOUND, INBOUND)
-
-
-def is_principal(entity: str) -> bool:
-    """Whether an entity is a principal of the ``signin`` view (an ARN, or ``sso:<user>``),
-    not an instance: the extract's CSV names no view, and the two never share a form."""
-    return entity.startswith(("arn:", SSO_PREFIX))
 
 
 def view_of(entity: str) -> str:
