@@ -262,7 +262,8 @@ def _show_step_ups(settings: Settings, sqs: Any) -> list[dict[str, Any]]:
     )
     for event in events:
         d = event.get("detail") or {}
-        mfa = {True: "with MFA", False: "without MFA"}.get(d.get("mfa"), "MFA unknown")
+        mfa = {True: "with MFA", False: "without MFA"}.get(bool(d["mfa"]), "MFA unknown")
+        mfa = mfa if d.get("mfa") is not None else "MFA unknown"
         print(
             f"      step-up: {event.get('detail-type')}: {d.get('principal')} from "
             f"{d.get('address')} ({mfa}, {d.get('outcome')}, severity {d.get('severity')})",
