@@ -9,6 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test spreads the suite over pytest-xdist workers, one a core (at most 4; tests/conftest.py
+# starts the longest first and keeps tests that share state on one worker) and prints the ten
+# slowest tests. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup test lint fmt bench demo up down lock clean help
 
@@ -33,10 +38,16 @@ $(STAMP): requirements.txt pyproject.toml
 	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
 	  { echo "could not install chromium (apt-get); the browser tests need it" >&2; exit 1; }; }
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian's redis-server (the broker of lakewatch demo --executor celery)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q redis-server >/dev/null; } || \
+	  { echo "could not install redis-server (apt-get); the CeleryExecutor needs it" >&2; exit 1; }; }
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) --durations=10 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

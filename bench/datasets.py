@@ -16,25 +16,20 @@ the lake's generator (which has its own set in ``bench.quality``):
 - ``drift``: the fleet, trained on days 1..N and tested on day N+2, after new instances joined
   (unknown to the model: reported, not scored), services took on new dependencies, and some
   old dependencies moved to new hosts.
+
+The sets in ``bench.sets`` (LANL authentication, CIDDS-001, a fleet with churn) are written
+apart from these and from each other; only the ``Dataset`` container is shared.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-Pairs = tuple[list[str], list[str]]
+from bench.sets import Dataset, Pairs
 
-
-@dataclass
-class Dataset:
-    name: str
-    train: Pairs
-    validation: Pairs
-    normal: Pairs
-    anomalies: dict[str, Pairs]
-    notes: list[str] = field(default_factory=list)
+__all__ = ["Dataset", "Pairs", "drift", "fleet", "login"]
 
 
 def _ip(values: np.ndarray) -> list[str]:

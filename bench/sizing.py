@@ -45,7 +45,7 @@ def measure(rows_per_day: int, accounts: int) -> dict:
     from lakewatch.lake.layout import Source, parse_key
     from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
     from lakewatch.lake.write import parquet_bytes
-    from lakewatch.scoring.pairs import object_pairs
+    from lakewatch.scoring.pairs import ENCODED, object_pairs
     from lakewatch.serving.sizing import VIEW_COLUMNS
 
     gen = LakeGenerator(
@@ -80,6 +80,9 @@ def measure(rows_per_day: int, accounts: int) -> dict:
                 leaf_bytes[source][_leaf(column.path_in_schema)] += column.total_compressed_size
         pairs = object_pairs(body, parse_key(obj.key), PairSet(), "us-east-1").pairs
         ok = pairs.filter(pc.equal(pairs["status"], "ok"))
+        ok = ok.cast(
+            pa.schema([f.with_type(pa.string()) if f.name in ENCODED else f for f in ok.schema])
+        )
         for view, n in zip(ok["view"].to_pylist(), ok["event_time_count"].to_pylist(), strict=True):
             kept[view] += n
             object_distinct[view] += 1

@@ -1,22 +1,27 @@
-"""Shared fixtures: a moto emulator per test session, settings pointing at it, shared samples."""
+"""Shared fixtures: a moto emulator per test session, settings pointing at it, shared samples;
+and how ``make test`` spreads the suite over pytest-xdist's workers (see "parallel runs")."""
 
 from __future__ import annotations
 
 import atexit
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from filelock import FileLock
 
 from lakewatch.aws.clients import Boto3Clients
 from lakewatch.backends import backend_for
@@ -53,6 +58,93 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(_var, None)
+
+
+# parallel runs -----------------------------------------------------------------------------
+# `make test` runs the suite on pytest-xdist workers (-n, --dist loadfile): each worker is a
+# session of its own (its emulator, Airflow home and model server on ports from the OS, its
+# temporary folder), and a test file runs on one worker, so a module's fixtures are built once.
+
+# The longest files, started first so that the workers finish together (a long file picked up
+# last would run alone at the end). Measured on 2 cores; order only, nothing skipped.
+SLOW_FIRST = (
+    "tests/demo/test_demo_e2e.py",  # the demo end to end: Airflow, PostgreSQL, chromium
+    "tests/test_bench_quick.py",  # python -m bench --quick
+    "tests/training/test_jobs.py",  # training on SageMaker's default schedule
+    "tests/dags/test_scorer_e2e.py",
+    "tests/dags/test_recalibrate_e2e.py",
+    "tests/serving/test_lambda_artifacts.py",
+    "tests/dags/test_train_e2e.py",
+    "tests/backtest/test_run.py",
+    "tests/reliability/test_faults.py",
+)
+
+# Files that share something of the machine's, run on one worker, one after the other.
+ONE_WORKER = {
+    # PostgreSQL as root runs as the system user lakewatch-pg, created by the first server
+    # started on a fresh machine (useradd): two at once would race to create it
+    "tests/demo/test_demo_e2e.py": "postgres",
+    "tests/local/test_postgres.py": "postgres",
+    # a second whole Airflow (CeleryExecutor) beside the demo's: one at a time on 2 cores
+    "tests/demo/test_airflow_local_e2e.py": "postgres",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and config.option.basetemp:
+        # xdist gives a worker <basetemp>/popen-gw0; PostgreSQL keeps its Unix socket under a
+        # test's folder and refuses a socket path over 107 bytes: keep the worker's name short
+        short = Path(config.option.basetemp).with_name(workerinput["workerid"])
+        config.option.basetemp = str(short)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own; xdist may be off
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """--dist loadfile, with ONE_WORKER's files as one unit. (xdist's own groups, loadgroup,
+    name a test by rewriting its node id, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndGroups(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return ONE_WORKER.get(path, path)
+
+    return FilesAndGroups(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker: one process, in collection order as always
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: files stay whole and in their order
+
+
+def once_per_run(tmp_path_factory, name: str, build: Callable[[Path], Any]) -> Any:
+    """``build(folder)`` once for the whole run: under xdist the first worker to ask builds it
+    in a folder all workers share and the others wait for it and read it (a pickle); alone,
+    pytest builds it as a session fixture always did. ``build`` writes only under ``folder``."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    run = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's
+    done = run / f"{name}.pickle"
+    with FileLock(str(run / f"{name}.lock")):
+        if not done.exists():
+            folder = run / name
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half way
+            folder.mkdir()
+            value = build(folder)
+            part = done.with_suffix(".part")
+            part.write_bytes(pickle.dumps(value))
+            part.rename(done)
+    return pickle.loads(done.read_bytes())
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from lakewatch.model.inference import Inference
 from lakewatch.model.train import train
 from lakewatch.serving.lambda_config import local_environment, scorer_config
 from lakewatch.threshold.choose import threshold_for_fpr
+from tests.conftest import once_per_run
 
 START = date(2026, 11, 1)
 DAYS = 3
@@ -29,8 +31,13 @@ SEED = 31
 
 @pytest.fixture(scope="session")
 def trained_on_views(tmp_path_factory):
-    """A model trained on the default views of days 1-2 of a lake, like lakewatch_train's."""
-    root = tmp_path_factory.mktemp("scoring-lake")
+    """A model trained on the default views of days 1-2 of a lake, like lakewatch_train's;
+    built once for the run (the suite's most expensive fixture) and read by every worker."""
+    return once_per_run(tmp_path_factory, "trained-on-views", _train_on_views)
+
+
+def _train_on_views(folder: Path) -> dict:
+    root = folder / "scoring-lake"
     write_lake(
         GenerateOptions(days=DAYS - 1, start=START, rows_per_day=20_000, seed=SEED),
         LocalStore(root),
@@ -51,7 +58,7 @@ def trained_on_views(tmp_path_factory):
         ),
         log=lambda s: None,
     )
-    model_dir = tmp_path_factory.mktemp("scoring-model")
+    model_dir = folder / "scoring-model"
     art = ModelArtifact.from_training(result)
     art.save(model_dir)
     # as the recalibration reads its normal set: distinct pairs (the scorer flags each distinct

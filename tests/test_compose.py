@@ -55,6 +55,9 @@ def test_celery_layout_and_backend_switch():
     assert env["LAKEWATCH_BACKEND"] == "${LAKEWATCH_BACKEND:-local}"
     assert "endpoint_url" in env["AIRFLOW_CONN_AWS_DEFAULT"]
     assert services["emulator"]["profiles"] == ["local"]
+    # the broker asks for the password the workers' URL carries, as local/redis.py's does
+    assert "--requirepass" in services["redis"]["command"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:${LAKEWATCH_REDIS_PASSWORD")
     # servers publish on loopback only
     for svc in services.values():
         for port in svc.get("ports", []):

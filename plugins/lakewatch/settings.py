@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     model_server_host: str = "127.0.0.1"
     model_server_port: int = Field(8080, ge=1, le=65535)
     postgres_port: int = Field(5432 + 10000, ge=1, le=65535)  # local Airflow metadata DB
+    # the local CeleryExecutor's broker (``lakewatch demo --executor celery``)
+    redis_port: int = Field(6379 + 10000, ge=1, le=65535)
     state_dir: Path = Path(".lakewatch")
 
     # Security Lake

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from lakewatch.demo.run import Step, _drain, _wait_for_alerts
+from lakewatch.demo.run import Step, _backfill, _drain, _Loop, _wait_for_alerts
 from lakewatch.demo.supervise import DeadlineExceeded
 from lakewatch.local.bootstrap import ensure_alerts_inbox, read_alerts
 
@@ -48,3 +48,44 @@ def test_the_step_up_count_closes_the_kinds_before_all_kinds():
     assert got == [*kinds, "step-up events: 11", "all kinds: ...", "incidents: ..."]
     assert with_step_ups([], 0) == ["step-up events: 0"]
     assert DEMO_VIEWS[-1] == "signin" and "egress_peer" in DEMO_VIEWS
+
+
+class _RecordingAPI:
+    def __init__(self):
+        self.calls = []
+
+    def unpause(self, dag_id):
+        self.calls.append(("unpause", dag_id))
+
+    def backfill(self, dag_id, start, end):
+        self.calls.append(("backfill", dag_id, start, end))
+
+    def wait_for_runs(self, dag_id, count, **kwargs):
+        return [{"dag_run_id": f"backfill__{n}", "state": "success"} for n in range(count)]
+
+
+def test_the_backfill_is_created_before_the_dag_is_unpaused(capsys):
+    """Unpaused first, the scheduler may create the latest day's run (scheduled__...) before
+    the backfill does; its run id names the extract attempt and so the model id, and the demo's
+    figures would depend on that race."""
+    from datetime import date
+
+    api = _RecordingAPI()
+    loop = _Loop(
+        settings=None,
+        clients=None,
+        api=api,
+        lake=None,
+        queue_url="",
+        start=date(2026, 12, 1),
+        today=date(2026, 12, 7),
+        seed=7,
+        rows_per_day=1,
+        step=Step(1),
+        supervisor=None,
+    )
+    _backfill(loop, 6)
+    assert api.calls == [
+        ("backfill", "lakewatch_extract", date(2026, 12, 1), date(2026, 12, 6)),
+        ("unpause", "lakewatch_extract"),
+    ]

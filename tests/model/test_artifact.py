@@ -45,6 +45,31 @@ def test_plain_files_load_too(trained, tmp_path):
     assert ModelArtifact.load(tmp_path).hp == art.hp
 
 
+def test_the_tarball_built_on_a_thread_is_the_one_save_writes(trained, tmp_path):
+    _, model_dir = trained
+    art = ModelArtifact.load(model_dir)
+    art.save(tmp_path / "now")
+    future = art.start_saving(tmp_path / "later")
+    assert future.result() == tmp_path / "later" / "model.tar.gz"
+    assert (tmp_path / "later" / "model.tar.gz").read_bytes() == (
+        tmp_path / "now" / "model.tar.gz"
+    ).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "later").iterdir()) == ["model.tar.gz"]
+
+
+def test_a_failed_tarball_is_raised_to_whoever_waits(trained, tmp_path, monkeypatch):
+    import lakewatch.model.artifact as artifact
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(artifact, "write_tarball", broken)
+    future = ModelArtifact.load(trained[1]).start_saving(tmp_path)
+    with pytest.raises(OSError, match="disk full"):
+        future.result()
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
 def test_unknown_entities_are_flagged(trained, lake_pairs):
     _, model_dir = trained
     scores = Inference(ModelArtifact.load(model_dir)).score(

@@ -128,3 +128,30 @@ def test_the_group_index_and_names_survive_the_round_trip_and_old_files_read_wit
     assert legacy.groups is None and legacy.names is None
     proxy, _ = legacy.stand_ins(entity_hashes(["new-a"]), parse_addresses(["10.1.1.9"]))
     assert proxy[0] == 0  # no index: every new entity stays unknown, as before
+
+
+def test_peer_evidence_equals_looking_up_every_peer_slot():
+    """``features`` looks a peer's pair up only where someone besides the entity used the
+    prefix; the shares are those of looking up every slot."""
+    from lakewatch.model.history import _lookup, pair_keys, prefix_keys
+
+    rng = np.random.default_rng(3)
+    who = rng.integers(0, 60, 3000)  # six groups of ten, each in its own /16
+    ents = [f"e{k}" for k in who]
+    b, c = rng.integers(0, 99, (2, 3000))
+    ips = [f"10.{k % 6}.{j % 6}.{i % 90}" for k, j, i in zip(who, b, c, strict=True)]
+    h = History.build(entity_hashes(ents), parse_addresses(ips), peers=4)
+    q_ent = entity_hashes([f"e{k}" for k in rng.integers(0, 70, 2000)])
+    q_ips = [f"10.{a % 7}.{b % 8}.{c % 95}" for a, b, c in rng.integers(0, 99, (2000, 3))]
+    addrs = parse_addresses(q_ips)
+    got = h.features(q_ent, addrs)
+    pos, known = h._rows(q_ent)
+    peers = h.peers[pos]
+    weight = np.where(known[:, None], h.peer_weights[pos], 0.0)
+    assert (got[:, 4:7] > 0).any()
+    for col, level in ((4, 0), (5, 1), (6, 2)):
+        query = pair_keys(peers.reshape(-1), np.repeat(prefix_keys(addrs, level), peers.shape[1]))
+        used = _lookup(h.entity_keys[level], h.entity_counts[level], query).reshape(peers.shape)
+        used = (used > 0) & (peers != 0) & known[:, None]
+        want = (weight * used).sum(axis=1) / np.maximum(weight.sum(axis=1), 1e-9)
+        assert np.array_equal(got[:, col], want.astype(np.float32)), col

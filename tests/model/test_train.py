@@ -177,3 +177,24 @@ def test_model_separates_real_pairs_from_random_addresses(trained, lake_pairs):
     fake_ips = [".".join(map(str, rng.integers(1, 255, 4))) for _ in pick]
     fake = inference.score([ents[i] for i in pick], fake_ips).dot_product
     assert auc_of(real, fake) > 0.9
+
+
+@pytest.mark.parametrize(("given", "want"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_torch_threads_sleep_while_they_wait_unless_told_otherwise(given, want):
+    """Set before torch loads (libgomp reads it once): spinning waiters made an epoch 20x
+    slower beside another process on a 2-core machine."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = (
+        "import sys, os; import lakewatch.model.train; "
+        "assert 'torch' in sys.modules; print(os.environ['OMP_WAIT_POLICY'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == want

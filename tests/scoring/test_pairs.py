@@ -113,3 +113,61 @@ def test_corrupt_and_foreign_objects_are_poison(samples):
     other = (SAMPLES / "ocsf__examples/use-cases/spark/data/pwSpray.parquet").read_bytes()
     with pytest.raises(PoisonMessage, match="schema lacks"):
         object_pairs(other, key, PairSet(), "us-east-1")
+
+
+def _busy_object(rows: int = 6000):
+    gen = LakeGenerator(GenerateOptions(days=1, start=date(2026, 11, 1), rows_per_day=rows, seed=3))
+    obj = next(o for o in gen.objects() if o.source is Source.VPC_FLOW)
+    return parquet_bytes(obj.table), parse_key(obj.key)
+
+
+def test_only_the_scored_statuses_are_held_and_the_others_counted():
+    body, key = _busy_object()
+    out = object_pairs(body, key, PairSet(), "us-east-1")
+    assert set(out.pairs["status"].to_pylist()) <= set(PairSet().keep)
+    assert out.dropped and not set(out.dropped) & set(PairSet().keep)
+    with_ipv6 = object_pairs(body, key, PairSet(include_ipv6=True), "us-east-1")
+    # the same records, counted once whichever statuses are scored
+    assert out.candidates == with_ipv6.candidates
+    assert with_ipv6.pairs.num_rows > out.pairs.num_rows
+    assert out.dropped["ipv6"] == sum(
+        n
+        for n, s in zip(
+            with_ipv6.pairs["event_time_count"].to_pylist(),
+            with_ipv6.pairs["status"].to_pylist(),
+            strict=True,
+        )
+        if s == "ipv6"
+    )
+
+
+def test_the_entities_views_and_statuses_are_held_once_each():
+    import pyarrow as pa
+
+    body, key = _busy_object()
+    pairs = object_pairs(body, key, PairSet(), "us-east-1").pairs
+    for name in ("entity", "view", "status"):
+        assert pa.types.is_dictionary(pairs.schema.field(name).type)
+        first = pairs[name].chunks[0].dictionary
+        assert all(c.dictionary.equals(first) for c in pairs[name].chunks)
+        assert len(first) == len(set(first.to_pylist())) < pairs.num_rows
+    assert pa.types.is_string(pairs.schema.field("ip").type)
+
+
+def test_a_smaller_aggregation_memory_gives_the_same_pairs_and_too_small_is_retried(monkeypatch):
+    """DuckDB holds at most ``AGGREGATE_MEMORY`` of the counts and spills the rest; a limit it
+    cannot work in is the function's memory, not the object: retried, never poison."""
+    from lakewatch.scoring import pairs as pairs_module
+    from lakewatch.scoring.errors import TransientError
+
+    body, key = _busy_object(200_000)
+    whole = object_pairs(body, key, PairSet(), "us-east-1").pairs
+
+    def rows(t):
+        return sorted(tuple(r.values()) for r in t.to_pylist())
+
+    monkeypatch.setattr(pairs_module, "AGGREGATE_MEMORY", "8MB")
+    assert rows(object_pairs(body, key, PairSet(), "us-east-1").pairs) == rows(whole)
+    monkeypatch.setattr(pairs_module, "AGGREGATE_MEMORY", "1MB")
+    with pytest.raises(TransientError, match=r"counting its pairs needs more than DuckDB's 1MB"):
+        object_pairs(body, key, PairSet(), "us-east-1")

@@ -432,3 +432,36 @@ def test_a_new_instance_is_scored_as_the_sibling_whose_networks_it_uses():
     assert {found.name(int(r)) for r in rows[:3]} <= {f"i-2{i}" for i in range(4)}
     assert rows[3] == -1 and rows[4] == -1  # known itself; nobody's networks: unknown_entity
     assert stand_ins_for(kept.slice(3, 1), found) is None  # nothing new: the names as they are
+
+
+def test_address_codes_are_equal_exactly_when_the_addresses_are():
+    """IPv4 as its 32-bit value only when written the one way; every other text numbered
+    among the others, above every IPv4 code, across chunks."""
+    import numpy as np
+    import pyarrow as pa
+
+    from lakewatch.scoring.process import _ip_codes
+
+    texts = [
+        ["10.0.0.1", "2001:db8::1", "010.0.0.1", "255.255.255.255", "0.0.0.0"],
+        ["10.0.0.1", "2001:db8::1", "1.2.3", "256.1.1.1", "10.0.0.01", "192.168.1.7"],
+    ]
+    codes, scale = _ip_codes(pa.chunked_array(texts))
+    flat = [t for chunk in texts for t in chunk]
+    for i, a in enumerate(flat):
+        for j, b in enumerate(flat):
+            assert (codes[i] == codes[j]) == (a == b), (a, b)
+    assert codes[0] == 10 << 24 | 1 and codes[3] == 2**32 - 1 and codes[4] == 0
+    assert codes.max() < scale and (codes[[1, 2, 7, 8, 9]] >= 2**32).all()
+    assert np.array_equal(_ip_codes(pa.array(flat))[0], codes)
+
+
+def test_membership_by_binary_search_is_numpys():
+    import numpy as np
+
+    from lakewatch.scoring.process import _within
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 1 << 40, 10_000)
+    for among in (values[rng.random(10_000) < 0.01], rng.integers(0, 1 << 40, 50), values[:0]):
+        assert np.array_equal(_within(values, among), np.isin(values, among))

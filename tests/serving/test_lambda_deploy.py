@@ -15,7 +15,7 @@ from lakewatch.backends import AwsBackend
 from lakewatch.names import lambda_layer_name
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving import lambda_deploy as deploy
-from lakewatch.serving.lambda_deploy import ALIAS, deploy_lambda, publish_layer
+from lakewatch.serving.lambda_deploy import ALIAS, SCRATCH_MB, deploy_lambda, publish_layer
 from lakewatch.serving.lambda_package import build
 from tests.conftest import REPO
 
@@ -132,6 +132,7 @@ def test_the_aws_backend_publishes_the_layer_once_and_attaches_it(emulated):
     assert versions[0]["Description"].endswith(hashlib.sha256(layer).hexdigest())
     assert conf["Runtime"] == "python3.12" and conf["Handler"] == "app.lambda_handler"
     assert (conf["MemorySize"], conf["Timeout"]) == (2048, 300)
+    assert conf["EphemeralStorage"] == {"Size": SCRATCH_MB}
     assert conf["Environment"]["Variables"] == config.to_env()
     assert lam.get_alias(FunctionName=first.function, Name=ALIAS)["FunctionVersion"] == (
         first.version
@@ -205,3 +206,16 @@ def test_the_function_has_the_memory_a_1m_row_object_needs():
     default = deploy.deploy_lambda.__kwdefaults__["memory_mb"]
     assert _template_memory() >= need, "the SAM template's MemorySize is below the need"
     assert default >= need, "lakewatch_scorer_deploy's memory is below the need"
+
+
+def test_every_way_of_deploying_gives_the_function_the_scratch_space_its_spill_needs():
+    """DuckDB spills a large object's pair counts to /tmp: 444 MB for 20M rows, past
+    Lambda's default 512 MB with anything else there."""
+    assert SCRATCH_MB >= 1024
+    assert deploy.deploy_lambda.__kwdefaults__["scratch_mb"] == SCRATCH_MB
+    sam = (REPO / "include" / "lambda" / "ipcheck" / "template.yaml").read_text()
+    assert re.findall(r"^\s+EphemeralStorage:\s*\n\s+Size:\s*(\d+)", sam, re.M) == [str(SCRATCH_MB)]
+    stack = (REPO / "deploy" / "lakewatch.yaml").read_text()
+    assert re.findall(r"^\s+EphemeralStorage:\s*\{Size:\s*(\d+)\}", stack, re.M) == [
+        str(SCRATCH_MB)
+    ]

@@ -71,7 +71,7 @@ def test_a_failed_detector_publishes_neither_file(csvs, tmp_path, monkeypatch):
 
     written = []
     monkeypatch.setattr(History, "build", broken)
-    monkeypatch.setattr(ModelArtifact, "save", _spy(ModelArtifact.save, written))
+    monkeypatch.setattr(ModelArtifact, "start_saving", _spy(ModelArtifact.start_saving, written))
     out = tmp_path / "model"
     train, _ = csvs
     with pytest.raises(MemoryError):

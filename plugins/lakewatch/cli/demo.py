@@ -17,6 +17,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         airflow_port=args.airflow_port,
         feedback=args.feedback,
         churn=args.churn,
+        executor=args.executor,
     )
 
 
@@ -32,6 +33,13 @@ def register(sub) -> None:
         type=fraction,
         default=0.0,
         help="share of each service's instances replaced by new instance ids each day",
+    )
+    demo.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="Airflow's LocalExecutor, or the CeleryExecutor: two Celery workers and a Redis "
+        "broker (Debian's redis-server, which make setup installs)",
     )
     demo.add_argument(
         "--no-feedback",

@@ -4,6 +4,12 @@ its own process (LocalExecutor, parallelism 4) on a PostgreSQL metadata database
 files and registered with lakewatch so ``make down`` stops them. Secrets (the UI password,
 the database password, the JWT and Fernet keys) are generated per demo into files readable
 only by their owner and reach Airflow through the environment, never argv.
+
+``executor="celery"`` runs the CeleryExecutor instead, the layout of docker-compose.yaml on one
+machine: a Redis broker (``local.redis``, loopback only, its password in the broker URL, which
+travels in the environment), Celery's results in the same PostgreSQL, and two Celery workers
+of two task slots each (the same parallelism of 4). Each worker names itself in the hostname
+its task instances record (``celery-worker-1@<host>``), so the UI says which worker ran what.
 """
 
 from __future__ import annotations
@@ -11,14 +17,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
 from lakewatch.demo.supervise import Supervisor, wait
+from lakewatch.local.owner_files import secret
 from lakewatch.local.postgres import LocalPostgres
 from lakewatch.local.processes import ProcessRegistry
+from lakewatch.local.redis import LocalRedis
 from lakewatch.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -28,25 +37,53 @@ COMPONENTS = (
     "airflow-dag-processor",
     "airflow-triggerer",
 )
+WORKERS = ("airflow-celery-worker-1", "airflow-celery-worker-2")
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+WORKER_CONCURRENCY = 2  # two workers of two slots: the LocalExecutor's parallelism of 4
 USER = "admin"
+WORKER_NAME_ENV = "LAKEWATCH_CELERY_WORKER"
 
 
-def _secret_file(path: Path, factory) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(factory())
-    return path.read_text().strip()
+def worker_hostname() -> str:
+    """Airflow's ``[core] hostname_callable`` in a Celery worker: the worker's Celery node name
+    (``<worker>@<host>``, as ``celery inspect`` shows it), recorded on each task instance it
+    runs; elsewhere Airflow's default (the host's fully qualified name)."""
+    name = os.environ.get(WORKER_NAME_ENV)
+    return f"{name}@{socket.gethostname()}" if name else socket.getfqdn()
+
+
+def _worker_name(component: str) -> str:
+    return component.removeprefix("airflow-")
 
 
 class LocalAirflow:
-    def __init__(self, settings: Settings, home: Path, port: int):
+    def __init__(
+        self,
+        settings: Settings,
+        home: Path,
+        port: int,
+        executor: str = "local",
+        worker_concurrency: int = WORKER_CONCURRENCY,
+    ):
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {sorted(EXECUTORS)}, not {executor!r}")
         self.settings = settings
         self.home = home.resolve()
         self.port = port
+        self.executor = executor
+        self.worker_concurrency = worker_concurrency  # task slots per Celery worker
         self.processes = ProcessRegistry(settings.run_dir)
         self.database = LocalPostgres(settings.state_dir, settings.postgres_port, self.processes)
+        self.broker = (
+            LocalRedis(settings.state_dir, settings.redis_port, self.processes)
+            if executor == "celery"
+            else None
+        )
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The processes this Airflow runs (the Celery workers with the CeleryExecutor)."""
+        return COMPONENTS + (WORKERS if self.broker else ())
 
     @property
     def url(self) -> str:
@@ -58,15 +95,15 @@ class LocalAirflow:
 
     def env(self, component: str | None = None) -> dict[str, str]:
         """The environment of Airflow's processes; ``component`` names its database sessions."""
-        jwt = _secret_file(self.home / "jwt_secret", lambda: secrets.token_urlsafe(32))
-        fernet = _secret_file(self.home / "fernet_key", _fernet)
+        jwt = secret(self.home / "jwt_secret", lambda: secrets.token_urlsafe(32))
+        fernet = secret(self.home / "fernet_key", _fernet)
         s = self.settings
         return {
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": EXECUTORS[self.executor],
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
@@ -110,7 +147,25 @@ class LocalAirflow:
             "LAKEWATCH_STEP_UP_EVENT_BUS": s.step_up_event_bus,
             "LAKEWATCH_SQL_DIR": str(REPO / "include" / "sql"),
             "PYTHONPATH": str(REPO / "plugins"),
+            **self._celery_env(component),
         }
+
+    def _celery_env(self, component: str | None) -> dict[str, str]:
+        """The CeleryExecutor's settings: the broker (its URL holds the password), results in
+        the metadata database, and in a worker the name its task instances record."""
+        if self.broker is None:
+            return {}
+        env = {
+            "AIRFLOW__CELERY__BROKER_URL": self.broker.url(),
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database.url(application=component),
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+            # Celery's default, said out loud (a task running longer would be redelivered)
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+        }
+        if component in WORKERS:
+            env[WORKER_NAME_ENV] = _worker_name(component)
+            env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = f"{__name__}.worker_hostname"
+        return env
 
     def _cli(self, *args: str) -> None:
         result = subprocess.run(
@@ -125,15 +180,15 @@ class LocalAirflow:
             raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{tail}")
 
     def init(self, fresh: bool = True) -> None:
-        """The metadata database (PostgreSQL; ``fresh``: emptied first), the endpoint pool,
-        the UI login."""
+        """The metadata database (PostgreSQL; ``fresh``: emptied first), the broker (with the
+        CeleryExecutor), the endpoint pool, the UI login."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.database.start()
+        if self.broker is not None:
+            self.broker.start()
         if fresh:
             self.database.reset()
-        _secret_file(
-            self.home / "passwords.json", lambda: json.dumps({USER: secrets.token_urlsafe(12)})
-        )
+        secret(self.home / "passwords.json", lambda: json.dumps({USER: secrets.token_urlsafe(12)}))
         self._cli("db", "migrate")
         self._cli(
             "pools",
@@ -147,7 +202,7 @@ class LocalAirflow:
     def commands(self) -> dict[str, list[str]]:
         """Each component's command line (secrets travel in the environment, never in argv,
         which every user of the machine can read)."""
-        return {
+        commands = {
             "airflow-api-server": [
                 "api-server",
                 "--host",
@@ -164,11 +219,23 @@ class LocalAirflow:
             # runs deferrable tasks' triggers, and makes the UI's health panel whole
             "airflow-triggerer": ["triggerer", "--skip-serve-logs"],
         }
+        for worker in WORKERS if self.broker else ():
+            commands[worker] = [
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{_worker_name(worker)}@%h",
+                "--concurrency",
+                str(self.worker_concurrency),
+                # task logs stay on this disk; the log server would listen on every interface
+                "--skip-serve-logs",
+            ]
+        return commands
 
     def start(self, timeout: float = 180.0, supervisor: Supervisor | None = None) -> None:
         """Start every component; return once the API server answers (a component dying
         meanwhile is the supervisor's to report)."""
-        for name in COMPONENTS:
+        for name in self.components:
             if not self.processes.running(name):
                 self.start_component(name)
         wait(

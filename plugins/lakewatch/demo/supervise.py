@@ -24,7 +24,14 @@ from lakewatch.local.processes import ProcessRegistry, log_tail
 
 T = TypeVar("T")
 Out = Callable[[str], None]
-RESTARTABLE = ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+RESTARTABLE = (
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    # a Celery worker's tasks are acknowledged late, and a lost one is failed and retried
+    "airflow-celery-worker-1",
+    "airflow-celery-worker-2",
+)
 GRACE_S = 10.0  # a process the pipeline itself replaces (a retried deploy) gets this long
 
 
@@ -78,6 +85,7 @@ class Supervisor:
             if not record.name.startswith("airflow-") and record.name not in (
                 "emulator",
                 "postgres",
+                "redis",
             ):
                 first = self._dead_since.setdefault(record.name, self.clock())
                 if self.clock() - first < GRACE_S:

@@ -21,7 +21,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from lakewatch.local.processes import ProcessRegistry, as_user, wait_until_ready
+from lakewatch.local.owner_files import secret, write_owner_only
+from lakewatch.local.processes import ProcessRegistry, as_user, listening, wait_until_ready
 
 NAME = "postgres"
 SYSTEM_USER = "lakewatch-pg"
@@ -86,13 +87,7 @@ class LocalPostgres:
 
     @property
     def password(self) -> str:
-        path = self.root / "password"
-        if not path.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(24))
-        return path.read_text().strip()
+        return secret(self.root / "password", lambda: secrets.token_urlsafe(24))
 
     def url(self, driver: str = "psycopg", application: str | None = None) -> str:
         """SQLAlchemy URL for Airflow (psycopg 3; ``psycopg_async`` for Airflow's async
@@ -109,9 +104,7 @@ class LocalPostgres:
         self.data.mkdir(parents=True, exist_ok=True)
         self.data.chmod(0o700)
         pwfile = self.root / "initdb.pw"
-        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.password + "\n")
+        write_owner_only(pwfile, self.password + "\n")
         if user:
             import pwd
 
@@ -173,10 +166,7 @@ class LocalPostgres:
         self._ensure_database()
 
     def _accepting(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                pass
-        except OSError:
+        if not listening(self.port):
             return False
         try:
             self._connect("postgres").close()

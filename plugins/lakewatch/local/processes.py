@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -217,6 +218,16 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
             return
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def listening(port: int) -> bool:
+    """Something accepts TCP connections on the loopback ``port``: the cheap first check of
+    a starting server, before its own protocol is tried."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_until_ready(record: ProcessRecord, ready, timeout: float, what: str) -> None:

@@ -8,15 +8,18 @@ locally, ``save`` writes the tarball itself. ``load`` reads either form.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
+import shutil
 import tarfile
 import tempfile
+import threading
 import time
+import zlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -29,6 +32,7 @@ from lakewatch.model.hyperparameters import Hyperparameters
 FORMAT = "lakewatch-ipinsights"
 FORMAT_VERSION = 1
 WEIGHTS, META, TARBALL = "model.safetensors", "model.json", "model.tar.gz"
+COPY_BUFFER = 4 << 20
 
 
 class ArtifactError(ValueError):
@@ -94,10 +98,18 @@ class ModelArtifact:
         Streamed through files (safetensors writes straight from the arrays): a copy of the
         tables in memory would be the largest allocation of a whole training run.
         """
+        return self.start_saving(model_dir, tarball).result()
+
+    def start_saving(self, model_dir: str | Path, tarball: bool = True) -> Future[Path]:
+        """``save``, the tarball compressed on a thread: the weights file is written before
+        this returns (the arrays may be released then); the future's ``result`` is the path
+        ``save`` returns, once the tarball is in place. Compressing the weights took 3.5 s of
+        ``lakewatch train``'s fixed cost at 1.5M pairs; the detector's history is built
+        meanwhile."""
         out = Path(model_dir)
         out.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(self.meta, indent=2, sort_keys=True).encode()
-        return save_model_files(out, self.tensors(), meta, tarball)
+        return start_saving_model_files(out, self.tensors(), meta, tarball)
 
     # read ----------------------------------------------------------------------------------
 
@@ -156,24 +168,48 @@ class ModelArtifact:
         return str(self.meta.get("model_id") or self.meta.get("created", "unknown"))
 
 
+class _Gzip:
+    """A gzip stream of what is written, compressed with deflate's run-length strategy:
+    trained float32 weights hold few repeated strings, so the default strategy's search for
+    them was 16 s of CPU for 593 MB (2.7x the run-length strategy's 5.6 s) and compressed
+    them no smaller (85.2% of their size, against 85.0%). zlib writes the gzip header
+    itself: no name, no timestamp. Any gzip reader reads it (SageMaker, tar, ``gzip``)."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.written = raw, 0
+        self.zip = zlib.compressobj(6, zlib.DEFLATED, 31, 8, zlib.Z_RLE)  # 31: gzip framing
+
+    def write(self, data: bytes) -> int:  # tarfile's writes (the GIL released while deflating)
+        self.raw.write(self.zip.compress(data))
+        self.written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.written
+
+    def finish(self) -> None:
+        self.raw.write(self.zip.flush())
+
+
 def write_tarball(part: Path, weights: Path, meta: bytes) -> Path:
     """``model.tar.gz`` of the weights file and ``model.json`` at ``part``; no timestamps in
     gzip's header or tar's, so the same model gives the same bytes (any algorithm's)."""
-    with (
-        part.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-        tarfile.open(fileobj=gz, mode="w") as tar,
-    ):
-        for name, body in ((WEIGHTS, None), (META, meta)):
-            info = tarfile.TarInfo(name)
-            info.mtime, info.mode = 0, 0o644
-            if body is None:
-                info.size = weights.stat().st_size
-                with weights.open("rb") as f:
-                    tar.addfile(info, f)
-            else:
-                info.size = len(body)
-                tar.addfile(info, io.BytesIO(body))
+    with part.open("wb") as raw:
+        gz = _Gzip(raw)
+        # 4 MB a write, not tarfile's 16 KB: built on a thread beside the detector's fit,
+        # each small write waited for the GIL
+        with tarfile.open(fileobj=gz, mode="w", copybufsize=COPY_BUFFER) as tar:  # type: ignore[call-overload]
+            for name, body in ((WEIGHTS, None), (META, meta)):
+                info = tarfile.TarInfo(name)
+                info.mtime, info.mode = 0, 0o644
+                if body is None:
+                    info.size = weights.stat().st_size
+                    with weights.open("rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    info.size = len(body)
+                    tar.addfile(info, io.BytesIO(body))
+        gz.finish()
     return part
 
 
@@ -241,12 +277,37 @@ def save_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Pa
     """A model's weights and ``model.json`` into ``out``: as plain files (script mode), or as
     ``model.tar.gz`` built beside and renamed into place; returns what was written. Both
     algorithms' artifacts save this way."""
+    return start_saving_model_files(out, tensors, meta, tarball).result()
+
+
+def start_saving_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Future[Path]:
+    """``save_model_files`` with the tarball built on a thread; the weights (and, as plain
+    files, everything) are written before it returns. The future's result is what was
+    written, its exception what writing raised."""
+    done: Future[Path] = Future()
     if not tarball:
         write_tensors(out / WEIGHTS, tensors)
         write_atomic(out / META, meta)
-        return out
-    with tempfile.TemporaryDirectory(dir=out, prefix=".save-") as tmp:
-        weights = write_tensors(Path(tmp) / WEIGHTS, tensors)
-        part = write_tarball(Path(tmp) / TARBALL, weights, meta)
-        part.replace(out / TARBALL)
-    return out / TARBALL
+        done.set_result(out)
+        return done
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".save-"))
+    try:
+        weights = write_tensors(tmp / WEIGHTS, tensors)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    def finish() -> None:
+        failed: BaseException | None = None
+        try:
+            write_tarball(tmp / TARBALL, weights, meta).replace(out / TARBALL)
+        except BaseException as err:  # handed to whoever waits on the result
+            failed = err
+        shutil.rmtree(tmp, ignore_errors=True)  # before the result: nothing left once done
+        if failed is None:
+            done.set_result(out / TARBALL)
+        else:
+            done.set_exception(failed)
+
+    threading.Thread(target=finish, name="model-tarball", daemon=True).start()
+    return done

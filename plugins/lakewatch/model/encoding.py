@@ -52,6 +52,21 @@ class Addresses:
         return self.family != 0
 
 
+def ipv4_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Which texts are dotted quads written the one way (no leading zeros, no spaces), and
+    their 32-bit values (uint64; 0 for any other text)."""
+    is_v4 = pc.fill_null(pc.match_substring_regex(arr, _V4), False).to_numpy(zero_copy_only=False)
+    values = np.zeros(len(arr), np.uint64)
+    if is_v4.any():
+        v4 = arr.filter(pa.array(is_v4))
+        octets = pc.list_flatten(pc.split_pattern(v4, ".")).cast(pa.uint32()).to_numpy()
+        octets = octets.reshape(-1, 4).astype(np.uint64)
+        values[is_v4] = (
+            (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+        )
+    return is_v4, values
+
+
 def parse_addresses(values: pa.Array | list[str], allow_ipv6: bool = True) -> Addresses:
     """Vectorised parse; IPv4 on a fast path, anything else through ``ipaddress``."""
     arr = pa.array(values, pa.string()) if not isinstance(values, pa.Array) else values
@@ -59,14 +74,8 @@ def parse_addresses(values: pa.Array | list[str], allow_ipv6: bool = True) -> Ad
     n = len(arr)
     family = np.zeros(n, np.uint8)
     hi = np.zeros(n, np.uint64)
-    lo = np.zeros(n, np.uint64)
-    is_v4 = pc.fill_null(pc.match_substring_regex(arr, _V4), False).to_numpy(zero_copy_only=False)
-    if is_v4.any():
-        v4 = arr.filter(pa.array(is_v4))
-        octets = pc.list_flatten(pc.split_pattern(v4, ".")).cast(pa.uint32()).to_numpy()
-        octets = octets.reshape(-1, 4).astype(np.uint64)
-        lo[is_v4] = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
-        family[is_v4] = 4
+    is_v4, lo = ipv4_values(arr)
+    family[is_v4] = 4
     if allow_ipv6:
         rest = np.flatnonzero(~is_v4)
         texts = arr.take(pa.array(rest)).to_pylist() if rest.size else []

@@ -185,30 +185,42 @@ class History:
             )
             out[:, level] = np.log1p(hits)
         pos, known = self._rows(entity_hash)
+        # distinct entities with the prefix, for the /32, /24 and /16
+        users = [
+            _lookup(self.everyone_keys[level], self.everyone_counts[level], prefixes[level])
+            for level in range(3)
+        ]
         users_in_group = [(out[:, level] > 0).astype(np.float32) for level in (0, 1)]
         group_size = np.ones(n, np.float32)
         if self.peers.size:
             peer_hash = self.peers[pos]  # (n, k)
+            k = peer_hash.shape[1]
             weight = np.where(known[:, None], self.peer_weights[pos], 0.0)
             total = np.maximum(weight.sum(axis=1), 1e-9)
-            group_size += ((peer_hash != 0) & known[:, None]).sum(axis=1)
+            real = (peer_hash != 0) & known[:, None]
+            group_size += real.sum(axis=1)
+            slot = np.flatnonzero(real)
             for col, level in ((4, 0), (5, 1), (6, 2)):
-                query = pair_keys(
-                    peer_hash.reshape(-1), np.repeat(prefixes[level], peer_hash.shape[1])
+                # a peer can have used the prefix only where someone besides the entity did:
+                # only those slots are looked up (the lookups of every slot were most of the
+                # detector's fit; at the /32 and /24 almost none are needed)
+                others = users[level] > (out[:, level] > 0)
+                ask = slot[others[slot // k]]
+                query = pair_keys(peer_hash.reshape(-1)[ask], prefixes[level][ask // k])
+                used = np.zeros(peer_hash.shape, bool)
+                used.reshape(-1)[ask] = (
+                    _lookup(self.entity_keys[level], self.entity_counts[level], query) > 0
                 )
-                used = _lookup(self.entity_keys[level], self.entity_counts[level], query) > 0
-                used = used.reshape(peer_hash.shape) & (peer_hash != 0) & known[:, None]
                 out[:, col] = (weight * used).sum(axis=1) / total
                 if level < 2:
                     users_in_group[level] += used.sum(axis=1)
         for col, level in ((7, 0), (8, 1)):
-            users = _lookup(self.everyone_keys[level], self.everyone_counts[level], prefixes[level])
-            out[:, col] = np.log1p(users)
+            out[:, col] = np.log1p(users[level])
             # of the prefix's users the entity's group could hold, the share it does, with a
             # uniform prior: low when other groups use the address and this one never did
             # (someone else's: lateral movement, another user's address), high when all who
             # could have are in the group, 1/2 when nobody used it (no evidence either way)
-            room = np.minimum(users, group_size)
+            room = np.minimum(users[level], group_size)
             out[:, col + 3] = (np.minimum(users_in_group[level], room) + 1.0) / (room + 2.0)
         out[:, 9] = np.log1p(np.where(known, self.activity[pos] if self.activity.size else 0, 0))
         out[~addrs.valid] = 0.0
@@ -389,14 +401,15 @@ def _peer_groups(
     mt = m.T.tocsr()
     for start in range(0, n, PEER_CHUNK):  # a block of rows at a time: bounded memory
         sim = (m[start : start + PEER_CHUNK] @ mt).tocsr()
-        for j in range(sim.shape[0]):
-            lo, hi = sim.indptr[j], sim.indptr[j + 1]
-            cols, vals = sim.indices[lo:hi], sim.data[lo:hi]
-            keep = cols != start + j
-            cols, vals = cols[keep], vals[keep]
-            if cols.size == 0:
-                continue
-            top = np.argsort(-vals, kind="stable")[:k]
-            peers[start + j, : top.size] = entities[cols[top]]
-            weights[start + j, : top.size] = vals[top]
+        row = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+        keep = sim.indices != start + row  # not the entity itself
+        row, cols, vals = row[keep], sim.indices[keep], sim.data[keep]
+        # each row's entries by similarity, ties in stored order (a stable sort per row), in
+        # one sort for the block: a Python loop over the rows was 0.8 s at 55k entities
+        order = np.lexsort((np.arange(row.size), -vals, row))
+        row, cols, vals = row[order], cols[order], vals[order]
+        rank = np.arange(row.size) - np.searchsorted(row, row)
+        top = rank < k
+        peers[start + row[top], rank[top]] = entities[cols[top]]
+        weights[start + row[top], rank[top]] = vals[top]
     return peers, weights

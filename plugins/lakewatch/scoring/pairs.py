@@ -1,13 +1,15 @@
 """One Security Lake object's pairs, by the same view SQL the training DAG extracts with.
 
 Only the columns the views touch are read, one record batch at a time (``BATCH_ROWS``), from
-the object's bytes or a seekable file of them (the scorer's ranged reads of a large object):
-each batch's candidates are counted per (entity, ip, view, status) on DuckDB and the counts
-merged as they come (whenever the unmerged counts outgrow the merged ones), so memory follows
-the object's distinct pairs, not its rows (a busy account's object must fit the function's
-memory), and a ``budget`` is checked after each batch. The object's partition (from its key)
-sets the interval, and for 1.0 objects also the ``region``/``accountId``/``eventDay`` columns
-a Glue table would add, so the templates run unchanged.
+the object's bytes or a seekable file of them (the scorer's ranged reads of a large object),
+and streamed into one DuckDB query that counts the candidates per (entity, ip, view, status).
+DuckDB holds at most ``AGGREGATE_MEMORY`` of those counts and spills the rest to a scratch
+folder, so memory follows neither the object's rows nor its distinct pairs: what is held is
+the scored pairs (entities, views and statuses dictionary-encoded), the others only counted
+by status; a ``budget`` is checked after each batch (a busy account's object must fit the
+function's memory). The object's partition (from its key) sets the interval, and for 1.0
+objects also the ``region``/``accountId``/``eventDay`` columns a Glue table would add, so the
+templates run unchanged.
 
 A CloudTrail object (the ``signin`` view) is read by the columns ``extract.signin`` names for
 its source version; of them, those a record may lack (``SIGNIN_OPTIONAL``: the target user, the
@@ -19,7 +21,8 @@ count, per pair, the sign-ins with and without MFA and those that succeeded and 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, Protocol
@@ -61,19 +64,32 @@ def columns(source: Source, version: str) -> list[str]:
 # an object's bytes, or a seekable file of them (read in ranges)
 ObjectBody = bytes | BinaryIO | io.RawIOBase
 BATCH_ROWS = 131_072
-MERGE_ROWS = 1_000_000  # unmerged batch counts held before they are merged
+# what DuckDB's aggregation of an object's pairs may hold before it spills to a scratch folder
+AGGREGATE_MEMORY = "192MB"
 GROUP = ["entity", "ip", "view", "status"]
+# the pairs' columns of few distinct values, dictionary-encoded (the addresses are many)
+ENCODED = ("entity", "view", "status")
+TEXT_CODES = pa.dictionary(pa.int32(), pa.string())
 
 
 @dataclass
 class ObjectPairs:
     rows: int  # records in the object
-    # every candidate pair, classified: entity, ip, view, status, and per pair its records
-    # (event_time_count) and first and last times (event_time_min, event_time_max)
+    # the candidate pairs of the statuses scored (``PairSet.keep``): entity, ip, view, status,
+    # and per pair its records (event_time_count) and first and last times (event_time_min,
+    # event_time_max)
     pairs: pa.Table
     source: Source
     # VPC Flow: each instance's own addresses in the object (the end of a flow its ENI logged)
     own_addresses: dict[str, set[str]] = field(default_factory=dict)
+    # the candidates of the other statuses: their records, by status
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def candidates(self) -> int:
+        """Every candidate record, kept or dropped."""
+        kept = pc.sum(self.pairs["event_time_count"]).as_py() or 0
+        return int(kept) + sum(self.dropped.values())
 
 
 def _names_its_instance(table: pa.Table, side: str) -> bool:
@@ -148,13 +164,38 @@ def _open(body: ObjectBody, key: LakeKey) -> tuple[pq.ParquetFile, list[str], So
     return pf, wanted, source
 
 
+def _absent(key: LakeKey, wanted: list[str]) -> list[pa.Field]:
+    """The CloudTrail columns this object lacks, null-filled (a record may go without them)."""
+    if key.source != Source.CLOUD_TRAIL_MGMT.value:
+        return []
+    schema = signin_schema(key.version)
+    return [schema.field(c) for c in sorted(SIGNIN_OPTIONAL & set(schema.names)) if c not in wanted]
+
+
+def _extended(table: pa.Table, key: LakeKey, absent: list[pa.Field]) -> pa.Table:
+    """A batch with its null-filled columns and, for a 1.0 object, the partition columns
+    Athena's 1.0 tables have."""
+    for f in absent:
+        table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
+    if key.version == "1.0":
+        n = table.num_rows
+        for name, value in (
+            ("region", key.region),
+            ("accountId", key.account_id),
+            ("eventDay", key.event_day),
+        ):
+            table = table.append_column(name, pa.array([value] * n, pa.string()))
+    return table
+
+
+def _batch_schema(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> pa.Schema:
+    """The schema of the batches ``_batches`` yields."""
+    empty = pf.schema_arrow.empty_table().select(wanted)
+    return _extended(empty, key, _absent(key, wanted)).schema
+
+
 def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.Table]:
-    absent: list[pa.Field] = []
-    if key.source == Source.CLOUD_TRAIL_MGMT.value:  # a record may lack these: null-filled
-        schema = signin_schema(key.version)
-        absent = [
-            schema.field(c) for c in sorted(SIGNIN_OPTIONAL & set(schema.names)) if c not in wanted
-        ]
+    absent = _absent(key, wanted)
     try:
         # a row group at a time: a file read in ranges fetches (pre-buffers) only its columns
         batches = (
@@ -163,18 +204,7 @@ def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=wanted)
         )
         for batch in batches:
-            table = pa.Table.from_batches([batch])
-            for f in absent:
-                table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
-            if key.version == "1.0":  # the partition columns Athena's 1.0 tables have
-                n = table.num_rows
-                for name, value in (
-                    ("region", key.region),
-                    ("accountId", key.account_id),
-                    ("eventDay", key.event_day),
-                ):
-                    table = table.append_column(name, pa.array([value] * n, pa.string()))
-            yield table
+            yield _extended(pa.Table.from_batches([batch]), key, absent)
     except (TransientError, PoisonMessage):
         raise
     except Exception as err:  # a corrupt page deep in the file
@@ -226,74 +256,109 @@ def object_pairs(
         f"FROM ({render('classified.sql', ctx)}) AS candidates "
         "GROUP BY entity, ip, view, status"
     )
-    merged, parts, pending = _empty(signins), [], 0
     owned: set[tuple[str, str]] = set()
-    # one connection and one translation for the object; each batch replaces the table
+    failed: list[BaseException] = []
+    read = 0
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        """The object's record batches, noting each instance's own addresses and checking
+        the budget as they pass; a failure is kept for after the query (DuckDB, reading
+        from this generator, would only say that it stopped)."""
+        nonlocal read
+        try:
+            for n, table in enumerate(_batches(pf, wanted, key), 1):
+                if source is Source.VPC_FLOW:
+                    owned.update(own_addresses(table))
+                read += table.num_rows
+                if budget is not None:
+                    budget.check(f"reading record batch {n} ({read:,} of {rows:,} records)")
+                yield from table.to_batches()
+        except Exception as err:  # not GeneratorExit: DuckDB closing the reader is no failure
+            failed.append(err)
+            raise
+
+    # one query over the whole object, its batches streamed in: DuckDB's aggregation holds at
+    # most AGGREGATE_MEMORY and spills the rest to a scratch folder (the function's /tmp), so
+    # memory follows neither the rows nor the object's distinct pairs, only the kept ones (in
+    # DuckDB's order: on one thread, the same for the same object)
+    dropped: dict[str, int] = {}
     duck_sql = translate(sql, {f"{ctx.glue_database}.{ctx.table(source)}": "lake_batch"})
-    con = duckdb.connect()
-    try:
-        con.execute("SET threads = 1")
-        for n, table in enumerate(_batches(pf, wanted, key), 1):
-            con.register("lake_batch", table)
+    schema = _batch_schema(pf, wanted, key)
+    with tempfile.TemporaryDirectory(prefix="lakewatch-pairs-") as scratch:
+        con = duckdb.connect(config={"threads": 1, "memory_limit": AGGREGATE_MEMORY})
+        try:
+            con.execute(f"SET temp_directory = '{scratch}'")
+            con.register("lake_batch", pa.RecordBatchReader.from_batches(schema, batches()))
             try:
-                parts.append(con.sql(duck_sql).to_arrow_table())
-                pending += parts[-1].num_rows
-            except duckdb.Error as err:  # columns of the right names but the wrong types
-                raise PoisonMessage(
+                counted = _kept(
+                    con.sql(duck_sql).fetch_record_batch(), pair_set.keep, dropped, signins
+                )
+            except duckdb.Error as err:
+                if failed:  # the read failed, not the query: its own error
+                    raise failed[0] from None
+                if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
+                    raise TransientError(  # the function's memory or its /tmp, not the object
+                        f"{key.key}: counting its pairs needs more than DuckDB's "
+                        f"{AGGREGATE_MEMORY} and the scratch space in {tempfile.gettempdir()}: "
+                        f"{str(err).splitlines()[0]}"
+                    ) from None
+                raise PoisonMessage(  # columns of the right names but the wrong types
                     f"{key.key}: does not match the OCSF {key.source} {key.version} schema "
                     f"the views read: {str(err).splitlines()[0]}"
                 ) from None
-            con.unregister("lake_batch")
-            if source is Source.VPC_FLOW:
-                owned |= own_addresses(table)
-            del table
-            if pending >= max(MERGE_ROWS, merged.num_rows):  # bounded: at most twice the merged
-                merged, parts, pending = merge_counts([merged, *parts]), [], 0
-            if budget is not None:
-                budget.check(f"reading record batch {n} ({merged.num_rows + pending:,} counts)")
-    finally:
-        con.close()
+        finally:
+            con.close()
+    if failed:
+        raise failed[0]
+    pa.default_memory_pool().release_unused()  # the batches' buffers, back to the system
     mine: dict[str, set[str]] = {}
     for instance, ip in owned:
         mine.setdefault(instance, set()).add(ip)
-    return ObjectPairs(rows, merge_counts([merged, *parts]) if parts else merged, source, mine)
+    return ObjectPairs(rows, counted, source, mine, dropped)
 
 
-def merge_counts(parts: list[pa.Table]) -> pa.Table:
-    """Per-batch counts of each classified pair, merged into the object's (with the sign-in
-    counts, when the parts have them)."""
-    signins = bool(parts) and all(c in parts[0].column_names for c in SIGNIN_COUNTS)
-    empty = _empty(signins)
-    if not parts:
-        return empty
-    aggregates = [
-        ("event_time_count", "sum"),
-        ("event_time_min", "min"),
-        ("event_time_max", "max"),
-        *((name, "sum") for name in (SIGNIN_COUNTS if signins else ())),
-    ]
-    merged = (
-        pa.concat_tables([p.cast(empty.schema) for p in parts])
-        .group_by(GROUP, use_threads=False)  # deterministic: in order of first appearance
-        .aggregate(aggregates)
-    )
-    return _unsuffixed(merged, aggregates).select(empty.schema.names)
+def _kept(
+    reader: pa.RecordBatchReader, keep: Iterable[str], dropped: dict[str, int], signins: bool
+) -> pa.Table:
+    """The counted pairs of the statuses scored, a result batch at a time; the records of the
+    others summed into ``dropped`` by status (a pair's status follows from the pair alone)."""
+    kept = []
+    statuses = pa.array(sorted(keep), pa.string())
+    for batch in reader:
+        table = pa.Table.from_batches([batch])
+        scored = pc.is_in(table["status"], statuses)
+        rest = (
+            table.filter(pc.invert(scored))
+            .group_by("status")
+            .aggregate([("event_time_count", "sum")])
+        )
+        for status, n in zip(
+            rest["status"].to_pylist(), rest["event_time_count_sum"].to_pylist(), strict=True
+        ):
+            dropped[status] = dropped.get(status, 0) + n
+        kept.append(_encoded(table.filter(scored)))
+    if not kept:
+        return _empty(signins)
+    # one dictionary per column across the batches (few distinct values: small)
+    return pa.concat_tables(kept).unify_dictionaries().cast(_empty(signins).schema)
 
 
-def _unsuffixed(table: pa.Table, aggregates: list[tuple[str, str]]) -> pa.Table:
-    """pyarrow names an aggregate ``<column>_<function>``; keep the column's own name."""
-    names = {f"{column}_{function}": column for column, function in aggregates}
-    return table.rename_columns([names.get(n, n) for n in table.column_names])
+def _encoded(table: pa.Table) -> pa.Table:
+    """``ENCODED``'s columns as dictionaries: an entity's name held once, not per pair."""
+    for name in ENCODED:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.dictionary_encode(table[name]))
+    return table
 
 
 def _empty(signins: bool = False) -> pa.Table:
     """No pairs, in the columns an object's pairs have (``signins``: with ``SIGNIN_COUNTS``)."""
     return pa.table(
         {
-            "entity": pa.array([], pa.string()),
+            "entity": pa.array([], TEXT_CODES),
             "ip": pa.array([], pa.string()),
-            "view": pa.array([], pa.string()),
-            "status": pa.array([], pa.string()),
+            "view": pa.array([], TEXT_CODES),
+            "status": pa.array([], TEXT_CODES),
             "event_time_count": pa.array([], pa.int64()),
             "event_time_min": pa.array([], pa.int64()),
             "event_time_max": pa.array([], pa.int64()),

@@ -51,6 +51,7 @@ from lakewatch.extract.views import View
 from lakewatch.lake.layout import SOURCE_VERSIONS, LakeKey, Source, parse_key
 from lakewatch.model.detector import Detector
 from lakewatch.model.detector_cache import DetectorCache
+from lakewatch.model.encoding import ipv4_values
 from lakewatch.names import alert_marker_key, canary_findings_prefix
 from lakewatch.review.feedback import Suppression
 from lakewatch.scoring.caches import EntityRates, SuppressionCache, ThresholdCache
@@ -235,12 +236,57 @@ def all_pairs(table: pa.Table) -> list[ScoredPair]:
     ]
 
 
+def _dictionary(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Each value's index among the column's distinct values, and those values (encoded a
+    chunk at a time, not a copy of the whole column; a dictionary column as it is)."""
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    if not pa.types.is_dictionary(chunked.type):
+        chunked = pc.dictionary_encode(chunked)
+    encoded = chunked.unify_dictionaries()
+    if not encoded.num_chunks:
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    indices = [
+        np.asarray(c.indices.to_numpy(zero_copy_only=False), np.int64) for c in encoded.chunks
+    ]
+    return np.concatenate(indices), encoded.chunk(0).dictionary
+
+
 def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Each value's index among the column's distinct values."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    encoded = pc.dictionary_encode(column)
-    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    return _dictionary(column)[0]
+
+
+def _ip_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    """One integer per distinct address text and how many there can be: an IPv4 address its
+    32-bit value (``ipv4_values``), any other text ``2**32`` plus its index among those others.
+    Parsed a chunk at a time, so a few million distinct addresses need no dictionary of them
+    all."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    codes = np.zeros(len(column), np.int64)
+    others: list[pa.Array] = []
+    at = 0
+    for chunk in chunks:
+        is_v4, values = ipv4_values(chunk)
+        codes[at : at + len(chunk)] = np.where(is_v4, values.astype(np.int64), -1)
+        others.append(chunk.filter(pa.array(~is_v4)))
+        at += len(chunk)
+    rest = np.nonzero(codes < 0)[0]
+    if not len(rest):
+        return codes, 1 << 32
+    encoded = pc.dictionary_encode(pa.concat_arrays(others))
+    codes[rest] = (1 << 32) + np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    return codes, (1 << 32) + len(encoded.dictionary)
+
+
+def _within(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """``np.isin`` by binary search in the few ``among``: it sorts ``values`` and ``among``
+    together, a few times the memory of a few million ``values``."""
+    among = np.unique(among)
+    if not len(among):
+        return np.zeros(len(values), bool)
+    at = np.searchsorted(among, values)
+    np.minimum(at, len(among) - 1, out=at)
+    return among[at] == values
 
 
 def _bool(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -279,28 +325,33 @@ def needed_pairs(
     with np.errstate(invalid="ignore"):
         under_t = valid & (score < t)
         under_wide = valid & (score < wide)
-    ip = _codes(table["ip"])
-    n_ips = int(ip.max(initial=0)) + 1
+    ip, n_ips = _ip_codes(table["ip"])
+    entity, names = _dictionary(table["entity"])
     # one integer per (instance, address): an inbound pair and the outbound call it answers
-    link = _codes(pc.replace_substring_regex(table["entity"], r"/in$", "")) * n_ips + ip
-    counted = known & valid & ~(ingress & np.isin(link, link[egress]))  # what ``group`` counts
-    tail = _table_tail(table, threshold, entity_rates, counted, counted & under_t)
+    # (the instance's name without "/in" taken of the few distinct names, not of every pair)
+    instance = _codes(pc.replace_substring_regex(names, r"/in$", ""))
+    link = instance[entity] * n_ips + ip
+    counted = known & valid & ~(ingress & _within(link, link[egress]))  # what ``group`` counts
+    tail = _table_tail(table, entity, threshold, entity_rates, counted, counted & under_t)
     chosen = ~known | under_wide
     # inbound sweeps: every inbound pair of an address under ``wide`` with 3+ instances
-    per_ip = np.bincount(np.unique(link[counted & under_wide]) % n_ips, minlength=n_ips)
-    sweeps = np.nonzero(per_ip >= SCAN_MIN_INSTANCES)[0]
+    addresses, instances = np.unique(
+        np.unique(link[counted & under_wide]) % n_ips, return_counts=True
+    )
+    sweeps = addresses[instances >= SCAN_MIN_INSTANCES]
     if len(sweeps):
-        chosen |= ingress & np.isin(ip, sweeps)
+        chosen |= ingress & _within(ip, sweeps)
     mine = sorted({a for addresses in own_addresses.values() for a in addresses})
     if mine:
         chosen |= _bool(pc.is_in(table["ip"], pa.array(mine, pa.string())))
-    chosen |= egress & np.isin(link, link[chosen & ingress])
+    chosen |= egress & _within(link, link[chosen & ingress])
     rows = np.nonzero(chosen)[0]
     return all_pairs(table.take(pa.array(rows))), tail
 
 
 def _table_tail(
     table: pa.Table,
+    entity: np.ndarray,
     threshold: PublishedThreshold,
     entity_rates: Mapping[str, float],
     counted: np.ndarray,
@@ -312,10 +363,15 @@ def _table_tail(
     tail: dict[tuple[str, int], float] = defaultdict(float)
     if threshold.target_fpr is None:  # the tail only matters given the rate
         return tail
-    window = np.asarray(table["event_time_min"].to_numpy(), np.int64) // WINDOW_MS
-    hour = _codes(table["entity"]) * (int(window.max(initial=0)) + 1) + window
+    # in place where it can be: a few million pairs' arrays are the scorer's peak here
+    window = np.array(table["event_time_min"].to_numpy(), np.int64)
+    window //= WINDOW_MS
+    hour = entity * (int(window.max(initial=0)) + 1)
+    hour += window
     hours, first = np.unique(hour[wanted], return_index=True)
-    every = np.sort(hour[counted])
+    every = hour[counted]
+    del hour
+    every.sort()
     sizes = np.searchsorted(every, hours, side="right") - np.searchsorted(every, hours)
     at = np.nonzero(wanted)[0][first]
     names = table["entity"].take(pa.array(at)).to_pylist()
@@ -652,23 +708,13 @@ class Scorer:
         return findings
 
     def _kept(self, extracted: ObjectPairs, result: ObjectResult) -> pa.Table:
-        """The pairs the model scores; the rest counted by why they were dropped."""
+        """The pairs the model scores (already one row per (entity, ip, view)); the rest
+        counted by why they were dropped."""
         result.rows = extracted.rows
-        table = extracted.pairs
-        result.candidates = int(pc.sum(table["event_time_count"]).as_py() or 0)
-        by_status = table.group_by("status").aggregate([("event_time_count", "sum")])
-        statuses = dict(
-            zip(
-                by_status["status"].to_pylist(),
-                by_status["event_time_count_sum"].to_pylist(),
-                strict=True,
-            )
-        )
-        result.dropped = {s: n for s, n in statuses.items() if s not in self.pair_set.keep}
-        kept = table.filter(pc.is_in(table["status"], pa.array(list(self.pair_set.keep))))
-        # already one row per (entity, ip, view): a pair's status follows from the pair alone
-        result.pairs = kept.num_rows
-        return kept
+        result.candidates = extracted.candidates
+        result.dropped = dict(extracted.dropped)
+        result.pairs = extracted.pairs.num_rows
+        return extracted.pairs
 
     def _scores(
         self, kept: pa.Table, threshold: PublishedThreshold, budget: MemoryBudget

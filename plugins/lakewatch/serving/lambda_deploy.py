@@ -25,6 +25,10 @@ from lakewatch.serving.lambda_package import Package
 ALIAS = "live"
 RUNTIME = LAMBDA_RUNTIME
 HANDLER = "app.lambda_handler"
+# the function's /tmp (MB): DuckDB spills an object's pair counts there past its memory cap
+# (``scoring.pairs.AGGREGATE_MEMORY``): 444 MB for a 20M-row VPC Flow object, over Lambda's
+# default 512 MB with anything else there
+SCRATCH_MB = 2048
 ARCHITECTURES = {"x86_64": "x86_64", "aarch64": "arm64"}
 
 
@@ -115,6 +119,7 @@ def deploy_lambda(
     batching_window_s: int = 5,
     timeout_s: int = 300,
     memory_mb: int = 2048,
+    scratch_mb: int = SCRATCH_MB,
     layers: list[str] | None = None,
     runtime: str = RUNTIME,
     architecture: str = "x86_64",
@@ -129,6 +134,7 @@ def deploy_lambda(
         "Runtime": runtime,
         "Timeout": timeout_s,
         "MemorySize": memory_mb,
+        "EphemeralStorage": {"Size": scratch_mb},
         "Environment": {"Variables": config.to_env()},
         "Layers": layers or [],
     }
@@ -182,6 +188,8 @@ def _configuration_differs(current: dict[str, Any], settings: dict[str, Any]) ->
         current.get("Environment", {}).get("Variables") != settings["Environment"]["Variables"]
         or current.get("Timeout") != settings["Timeout"]
         or current.get("MemorySize") != settings["MemorySize"]
+        or current.get("EphemeralStorage", {}).get("Size", 512)
+        != settings["EphemeralStorage"]["Size"]
         or current.get("Handler") != settings["Handler"]
         or current.get("Role") != settings["Role"]
         or current.get("Runtime") != settings["Runtime"]

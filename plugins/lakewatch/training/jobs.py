@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +93,23 @@ def run_training(
     # (and no --model-dir at all when training fails)
     with tempfile.TemporaryDirectory(prefix="lakewatch-train-") as tmp:
         staging = Path(tmp)
+        saving: list[Future[Path]] = []
 
         def write_model(artifact: ModelArtifact) -> None:
             artifact.meta["inputs"] = {"train": train, "validation": validation}
-            artifact.save(staging, tarball=not script_mode)
+            # the tarball compressed while the detector's history is built
+            saving.append(artifact.start_saving(staging, tarball=not script_mode))
 
-        trained = train_with_detector(
-            pairs, val, given, device=device, log=log, write_model=write_model
-        )
-        del pairs, val
-        trained.detector.save(staging)
+        try:
+            trained = train_with_detector(
+                pairs, val, given, device=device, log=log, write_model=write_model
+            )
+            del pairs, val
+            trained.detector.save(staging)
+        finally:
+            wait(saving)  # the staging folder outlives the model's writing, whatever happened
+        for written in saving:
+            written.result()  # what writing the model raised, if it did
         where = publish_model(staging, model_dir, clients, extra=(DETECTOR_FILE,))
     stats = trained.stats
     if "validation:discriminator_auc" in stats:
