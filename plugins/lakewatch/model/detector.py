@@ -306,8 +306,11 @@ def fit_set(
     x, kind = x[~own], kind[~own]
     choice = _choice_rows(kind)
     fitted = _fit_logistic(history, x[~choice], kind[~choice] == 0, regularization)
+    # too few pairs to set half aside: the blend's units are read off the fit's own rows
+    # (choose_blend then takes the baseline-first candidate, which needs no comparison)
+    rows = choice if choice.any() else np.ones(kind.size, bool)
     fitted.blend, fitted.blend_unit, fitted.meta["blend"] = choose_blend(
-        fitted, x[choice], kind[choice], fprs
+        fitted, x[rows], kind[rows], fprs
     )
     fitted.meta.update(
         {"fit_pairs": n_pos, "fit_negatives": len(x) - n_pos, "dropped_negatives": int(own.sum())}
@@ -376,13 +379,17 @@ def choose_blend(
     logistic regression alone was below the baseline on three of five independent sets.)
     """
     normal = kind == 0
-    if normal.sum() < MIN_CHOICE:
-        return 0.0, 1.0, {"chosen": 0.0, "why": f"under {MIN_CHOICE} held-out normal pairs"}
     z, b = fitted.logit(x), baseline_score(x)
-    spread = float(b[normal].std())
+    spread = float(b[normal].std()) if normal.any() else 0.0
     if spread < 1e-9:
         return 0.0, 1.0, {"chosen": 0.0, "why": "the baseline is constant on held-out pairs"}
     unit = max(float(z[normal].std()), 1e-9) / spread
+    if normal.sum() < MIN_CHOICE:
+        # too few to compare candidates at 0.1%: the one that is the baseline by construction
+        # (a small population, e.g. an organisation's principals: the logit alone, fit on a
+        # few hundred pairs, was below the baseline there; docs/detector.md)
+        last = BLEND_STEPS[-1]
+        return last, unit, {"chosen": last, "why": f"under {MIN_CHOICE} held-out normal pairs"}
     base = {fpr: _flagged(b, b[normal], fpr) for fpr in fprs}
     kinds = [k for k in np.unique(kind) if k != 0]
     table = []
