@@ -33,13 +33,12 @@ RECALL_FLOORS = {
     "lateral_movement": 0.8,  # measured 100% on seeds 7, 1, 2 (both ends of a connection)
     "scan": 0.9,  # measured 100% on seeds 7, 1, 2 (an inbound sweep takes every target)
 }
-PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 85-90
+PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 80-90
 INCIDENT_RECALL_FLOOR = 90  # percent of injected events; measured 100 on all three
 INCIDENT_PRECISION_FLOOR = 85  # percent of incidents that are injected events; measured 90-100
-# percent of injected sign-ins (seed 7: 9 of 12 with the signin view's own threshold, read
-# from the 32 normal sign-in pairs a night holds). Issue 29 asks for 90: not reached yet
-# (docs/detector.md, "Sign-ins"); this floor catches a regression from what is measured.
-SIGNIN_RECALL_FLOOR = 65
+# percent of injected sign-ins: issue 29 asks for 90 (seed 7: 12 of 12 once the hourly job's
+# sign-ins were trained on and the principals' detector put the baseline first; docs/detector.md)
+SIGNIN_RECALL_FLOOR = 90
 
 
 def _kill_scheduler_when_backfill_runs(state_dir: Path, lines: list[str], done: list[str]):
