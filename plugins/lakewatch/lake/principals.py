@@ -61,6 +61,13 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 _LAST = re.compile(r"[^/]+\Z")
 
 
+def is_principal(entity: str) -> bool:
+    """Whether a pair's entity is a principal of the ``signin`` view (an ARN, or
+    ``sso:<user>``), not an instance: the extract's CSV names no view, and the two never share
+    a form."""
+    return entity.startswith(("arn:", SSO_PREFIX))
+
+
 def field(record: Mapping[str, Any], path: str) -> Any:
     """``record``'s value at a dotted path (None where any step is missing)."""
     value: Any = record
