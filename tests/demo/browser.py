@@ -72,10 +72,12 @@ def check_review_page(ui: str, username: str, password: str) -> ReviewCheck:
             principals = frame.locator("tr.finding td.principal")
             result.signin_rows = principals.count()
             if result.signin_rows:
-                signin_row = frame.locator("tr.finding", has=principals.first)
+                # the first sign-in row's own cells (a `has` locator is queried inside each
+                # row, so it must be relative to the row: CSS :has says so)
+                signin_row = frame.locator("tr.finding:has(td.principal)").first
                 result.signin_text = (
-                    f"{principals.first.inner_text()} | "
-                    f"{signin_row.first.locator('td.signin').inner_text()}"
+                    f"{signin_row.locator('td.principal').inner_text()} | "
+                    f"{signin_row.locator('td.signin').inner_text()}"
                 )
             if result.rows:
                 result.labelled_uid = rows.first.get_attribute("data-uid") or ""
