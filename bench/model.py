@@ -68,6 +68,7 @@ def dense_adam_speed(kind: str, n: int, batches: int = 8) -> dict:
     rng = np.random.default_rng(0)
     b = hp.mini_batch_size
     started = time.perf_counter()
+    batches = max(1, min(batches, len(pairs) // b))  # --quick's pairs fill fewer batches
     for i in range(batches):
         sl = slice(i * b, (i + 1) * b)
         e, t = net.entity(ent[sl]), net.encode_ip(tok[sl])

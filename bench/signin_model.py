@@ -50,7 +50,11 @@ def _join(*parts: Pairs) -> Pairs:
 
 
 def fit_and_measure(
-    train: Pairs, validation: Pairs, populations: Evaluation, one_detector: bool = False
+    train: Pairs,
+    validation: Pairs,
+    populations: Evaluation,
+    one_detector: bool = False,
+    hp: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One model trained on ``train`` as ``lakewatch train`` trains it (a detector per
     population when it holds principals and instances; ``one_detector``: one detector for
@@ -64,7 +68,9 @@ def fit_and_measure(
     fit = pairs_from_lists(*train)
     if one_detector:
         fit.name_hashes = None
-    trained = train_with_detector(fit, pairs_from_lists(*validation), {}, log=lambda s: None)
+    trained = train_with_detector(
+        fit, pairs_from_lists(*validation), dict(hp or {}), log=lambda s: None
+    )
     assert trained.artifact is not None
     assert one_detector == (trained.detector.signin is None) or len(populations) == 1
     inference = Inference(trained.artifact)
@@ -89,21 +95,24 @@ def fit_and_measure(
     return out
 
 
-def compare(name: str, signin: Dataset, network: Dataset) -> dict[str, Any]:
-    """Shared against separate on one case: the sign-in population and the network one."""
+def compare(
+    name: str, signin: Dataset, network: Dataset, hp: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Shared against separate on one case: the sign-in population and the network one
+    (``hp``: hyperparameters over ``lakewatch train``'s defaults; --quick's two epochs)."""
     evaluation = {
         "signin": (signin.normal, signin.anomalies),
         "network": (network.normal, network.anomalies),
     }
     train = _join(network.train, signin.train)
     validation = _join(network.validation, signin.validation)
-    shared = fit_and_measure(train, validation, evaluation, one_detector=True)
-    split = fit_and_measure(train, validation, evaluation)
+    shared = fit_and_measure(train, validation, evaluation, one_detector=True, hp=hp)
+    split = fit_and_measure(train, validation, evaluation, hp=hp)
     alone_signin = fit_and_measure(
-        signin.train, signin.validation, {"signin": evaluation["signin"]}
+        signin.train, signin.validation, {"signin": evaluation["signin"]}, hp=hp
     )
     alone_network = fit_and_measure(
-        network.train, network.validation, {"network": evaluation["network"]}
+        network.train, network.validation, {"network": evaluation["network"]}, hp=hp
     )
     separate = {**alone_signin["kinds"], **alone_network["kinds"]}
     return {
@@ -207,14 +216,20 @@ def as_people(ds: Dataset) -> Dataset:
     )
 
 
+QUICK_HP = {"epochs": 2}
+
+
 def run_case(name: str, quick: bool = False) -> dict[str, Any]:
     """One case, measured in its own process (``bench.common.isolated``)."""
     if name == "login+fleet":
-        if quick:
-            return compare(name, as_people(login(users=500, networks=800)), fleet(services=15))
+        if quick:  # a smoke run of the path: small sets, two epochs
+            return compare(
+                name, as_people(login(users=300, networks=500)), fleet(services=8), QUICK_HP
+            )
         return compare(name, as_people(login()), fleet())
-    signin, network = lake_sets(days=3, rows=30_000) if quick else lake_sets()
-    return compare(name, signin, network)
+    if quick:
+        return compare(name, *lake_sets(days=3, rows=15_000), QUICK_HP)
+    return compare(name, *lake_sets())
 
 
 def table(results: list[dict[str, Any]]) -> list[str]:

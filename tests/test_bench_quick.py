@@ -29,7 +29,17 @@ def test_every_benchmark_runs_in_quick_mode():
     )
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
-    for name in ("quality", "generator", "model", "extract", "scorer", "rcf", "backtest", "sizing"):
+    for name in (
+        "quality",
+        "signin_model",
+        "generator",
+        "model",
+        "extract",
+        "scorer",
+        "rcf",
+        "backtest",
+        "sizing",
+    ):
         assert re.search(rf"^  \({name}: \d+s\)$", out, re.M), f"{name} did not finish:\n{out}"
     assert re.search(r"login\s+random\s+\d+\s+0\.\d+", out)  # quality printed its AUCs
     for row in ("lanl +redteam", "cidds +scan", "cidds +dos", "churn +lateral_new"):
