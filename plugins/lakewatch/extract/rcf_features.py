@@ -1,0 +1,293 @@
+"""Random Cut Forest features from the lake: one row per instance and hour.
+
+``include/sql/rcf_features.sql`` (Athena SQL; DuckDB through ``engine.translate``) sums an
+instance's VPC Flow records (OCSF 4001) and Route 53 queries (4003) of each UTC hour into the
+raw aggregates of ``RAW_COLUMNS``; ``scale`` turns those rows into the numeric matrix RCF
+trains on, the columns of ``FEATURES``, ``Standardization`` puts its columns on one scale by
+the training rows' figures, and ``write_csv`` writes it as the headerless CSV
+``lakewatch train --algorithm rcf`` reads. This module is the one place each feature is
+defined: its name, what it counts, how it is scaled. The port classes and protocol groups are
+rendered into the SQL from here; the README's table is checked against ``FEATURES``
+(``markdown_table``) by tests/extract/test_rcf_features.py.
+
+An instance's record is one its own interface logged: an outbound flow (direction_id 2) is
+the instance on ``src_endpoint``, an inbound one (1) on ``dst_endpoint``; a flow between two
+instances is each one's, once. Records of no instance ('-': NAT gateways, Lambda, Fargate)
+and NODATA records (direction 99) are not read.
+
+Scaling, because RCF cuts a dimension with probability in proportion to its range: counts
+and bytes as ``log1p`` (a byte count's raw range would take nearly every cut), shares in
+[0, 1], the hour of day as a point on the unit circle (23h next to 0h), and never a raw port
+number: ports enter only as counts of flows in a few fixed classes.
+
+Not here yet: ports new to the instance (it needs each instance's history beyond the query's
+interval, e.g. the training window's ports; left for the scorer's item).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakewatch.extract.views import QueryContext, render
+
+TEMPLATE = "rcf_features.sql"
+
+# Destination-port classes, by dst_endpoint.port: (SQL column suffix, ports, what it is). A
+# flow to none of the listed ports is other_low (1-1023) or high (1024 and up); a flow with
+# no port (null or 0: ICMP and other portless protocols) is in no class. A flow is in one
+# class at most.
+PORT_CLASSES: tuple[tuple[str, tuple[int, ...], str], ...] = (
+    ("web", (80, 443), "HTTP or HTTPS (80, 443)"),
+    ("ssh", (22,), "SSH (22)"),
+    ("rdp", (3389,), "RDP (3389)"),
+    ("smb", (139, 445), "SMB / NetBIOS (139, 445)"),
+    ("dns", (53,), "DNS (53)"),
+)
+# Protocol groups, by connection_info.protocol_num; other is every other number.
+PROTOCOLS: tuple[tuple[str, tuple[int, ...], str], ...] = (
+    ("tcp", (6,), "TCP (6)"),
+    ("udp", (17,), "UDP (17)"),
+    ("icmp", (1, 58), "ICMP or ICMPv6 (1, 58)"),
+)
+
+
+class Scaling(StrEnum):
+    LOG1P = "log1p"  # log(1 + count): a count's orders of magnitude, 0 for none
+    SHARE = "share"  # numerator / denominator, in [0, 1]; 0 where the denominator is 0
+    HOUR_SIN = "hour_sin"  # sin(2 pi hour / 24)
+    HOUR_COS = "hour_cos"  # cos(2 pi hour / 24)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One column of the RCF matrix: ``name``, what it measures, and how it comes from the
+    SQL's raw columns (``column``, over ``denominator`` for a share; a denominator of
+    several raw columns is their sum). ``_features`` sets ``group``."""
+
+    name: str
+    definition: str
+    scaling: Scaling
+    column: str
+    denominator: tuple[str, ...] = ()
+    group: str = ""  # the README table's row (features defined alike share one)
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        return (self.column, *self.denominator)
+
+
+FLOWS = ("flows_in", "flows_out")
+
+
+def _features() -> tuple[Feature, ...]:
+    log, share = Scaling.LOG1P, Scaling.SHARE
+    out = [
+        Feature("flows_in", "inbound flow records (direction_id 1)", log, "flows_in"),
+        Feature("flows_out", "outbound flow records (direction_id 2)", log, "flows_out"),
+        Feature("bytes_in", "traffic.bytes of the inbound flows", log, "bytes_in"),
+        Feature("bytes_out", "traffic.bytes of the outbound flows", log, "bytes_out"),
+        Feature("packets", "traffic.packets of all the instance's flows", log, "packets"),
+    ]
+    out += [
+        Feature(f"port_{name}", f"flows to destination port {what}", log, f"port_{name}")
+        for name, _, what in PORT_CLASSES
+    ]
+    out += [
+        Feature(
+            "port_other_low",
+            "flows to another well-known destination port (1-1023)",
+            log,
+            "port_other_low",
+        ),
+        Feature("port_high", "flows to another destination port, 1024 or above", log, "port_high"),
+        Feature("dst_ports", "distinct destination ports", log, "dst_ports"),
+        Feature(
+            "peers",
+            "distinct peer addresses (outbound: dst_endpoint.ip; inbound: src_endpoint.ip)",
+            log,
+            "peers",
+        ),
+        Feature(
+            "denied_share",
+            "share of flows denied (2.0: action_id 2; 1.0: disposition_id 2, Blocked)",
+            share,
+            "denied",
+            FLOWS,
+        ),
+    ]
+    out += [
+        Feature(f"{name}_share", f"share of flows over {what}", share, name, FLOWS)
+        for name, _, what in PROTOCOLS
+    ]
+    out += [
+        Feature(
+            "other_proto_share",
+            "share of flows over any other protocol",
+            share,
+            "other_proto",
+            FLOWS,
+        ),
+        Feature(
+            "dns_queries",
+            "Route 53 queries from the instance (src_endpoint.instance_uid)",
+            log,
+            "dns_queries",
+        ),
+        Feature("dns_domains", "distinct query.hostname queried", log, "dns_domains"),
+        Feature(
+            "hour_sin", "sin(2 pi h / 24), h the UTC hour of day", Scaling.HOUR_SIN, "hour_of_day"
+        ),
+        Feature("hour_cos", "cos(2 pi h / 24)", Scaling.HOUR_COS, "hour_of_day"),
+    ]
+    return tuple(out)
+
+
+_GROUPS = {
+    "traffic": ("flows_in", "flows_out", "bytes_in", "bytes_out", "packets"),
+    "ports": (*tuple(f"port_{name}" for name, _, _ in PORT_CLASSES), "port_other_low", "port_high"),
+    "spread": ("dst_ports", "peers"),
+    "shares": ("denied_share", *(f"{name}_share" for name, _, _ in PROTOCOLS), "other_proto_share"),
+    "dns": ("dns_queries", "dns_domains"),
+    "hour": ("hour_sin", "hour_cos"),
+}
+FEATURES: tuple[Feature, ...] = tuple(
+    dataclasses.replace(f, group=next(g for g, names in _GROUPS.items() if f.name in names))
+    for f in _features()
+)
+# The SQL's row key, beside the raw aggregates: the instance and its hour's start (epoch ms).
+KEY_COLUMNS = ("instance", "hour_start")
+RAW_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c for f in FEATURES for c in f.raw_columns))
+# The raw columns the flow records give (the rest: the hour of day and Route 53's two).
+FLOW_COLUMNS = tuple(
+    c for c in RAW_COLUMNS if c not in ("hour_of_day", "dns_queries", "dns_domains")
+)
+
+
+def feature_names() -> list[str]:
+    return [f.name for f in FEATURES]
+
+
+def sql(ctx: QueryContext, dns: bool = True) -> str:
+    """The Athena SQL of the interval's instance-hours. ``dns=False`` leaves Route 53 out (a
+    lake without its table: Athena fails a query naming a missing table); its two columns are
+    then 0."""
+    variables = {
+        "port_classes": [(name, list(ports)) for name, ports, _ in PORT_CLASSES],
+        "classed_ports": [p for _, ports, _ in PORT_CLASSES for p in ports],
+        "protocols": [(name, list(nums)) for name, nums, _ in PROTOCOLS],
+        "grouped_protocols": [n for _, nums, _ in PROTOCOLS for n in nums],
+        "flow_columns": list(FLOW_COLUMNS),
+        "with_dns": dns,
+    }
+    return render(TEMPLATE, dataclasses.replace(ctx, extra={**ctx.extra, **variables}))
+
+
+def scale(rows: pa.Table) -> np.ndarray:
+    """The raw aggregates (``sql``'s rows, or any table with ``RAW_COLUMNS``) as the RCF
+    matrix: one float64 row per input row, one column per feature in ``FEATURES``' order.
+    A missing column, a null, a negative count or an hour outside 0-23 is a ValueError
+    naming the column."""
+    missing = [c for c in RAW_COLUMNS if c not in rows.column_names]
+    if missing:
+        raise ValueError(f"the feature rows lack column(s) {', '.join(missing)}")
+    raw = {}
+    for name in RAW_COLUMNS:
+        column = rows[name]
+        if column.null_count:
+            raise ValueError(f"column {name} has {column.null_count} null(s)")
+        if not any(
+            is_type(column.type)
+            for is_type in (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal)
+        ):
+            raise ValueError(f"column {name} is {column.type}, not a number")
+        values = pc.cast(column, pa.float64()).to_numpy()
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(f"column {name} has a negative or non-finite value")
+        raw[name] = values
+    hour = raw["hour_of_day"]
+    if ((hour > 23) | (hour != np.floor(hour))).any():
+        raise ValueError("column hour_of_day has a value outside the hours 0-23")
+    out = np.empty((rows.num_rows, len(FEATURES)), dtype=np.float64)
+    for i, feature in enumerate(FEATURES):
+        x = raw[feature.column]
+        if feature.scaling is Scaling.LOG1P:
+            out[:, i] = np.log1p(x)
+        elif feature.scaling is Scaling.SHARE:
+            total = sum(raw[c] for c in feature.denominator)
+            out[:, i] = np.clip(np.divide(x, total, out=np.zeros_like(x), where=total > 0), 0, 1)
+        else:
+            angle = 2 * math.pi * x / 24
+            out[:, i] = np.sin(angle) if feature.scaling is Scaling.HOUR_SIN else np.cos(angle)
+    return out
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Each column's mean and standard deviation over the training rows. RCF cuts a
+    dimension in proportion to its range, so the scaled features must also share a scale
+    (log bytes reach 20, a share 1): ``apply`` z-scores rows by the training window's
+    figures, the same at training and at scoring (the scorer must keep these with the
+    model; ``as_dict``/``from_dict``). A constant column's deviation is taken as 1."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray) -> Standardization:
+        if matrix.ndim != 2 or matrix.shape[0] == 0:
+            raise ValueError("fitting a standardization needs at least one row")
+        std = matrix.std(axis=0)
+        std = np.where(std > 1e-9, std, 1.0)
+        return cls(tuple(map(float, matrix.mean(axis=0))), tuple(map(float, std)))
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        if matrix.shape[1] != len(self.mean):
+            raise ValueError(
+                f"rows of {matrix.shape[1]} features, standardized for {len(self.mean)}"
+            )
+        return (matrix - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def as_dict(self) -> dict:
+        return {"features": feature_names(), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Standardization:
+        if data.get("features") != feature_names():
+            raise ValueError("the standardization was fitted on other features")
+        return cls(tuple(data["mean"]), tuple(data["std"]))
+
+
+def write_csv(matrix: np.ndarray, path: str | Path) -> Path:
+    """The matrix as headerless numeric CSV (``text/csv;label_size=0``), RCF's training data."""
+    path = Path(path)
+    np.savetxt(path, matrix, delimiter=",", fmt="%.6g")
+    return path
+
+
+def markdown_table() -> str:
+    """The README's table of every feature, a row per ``group`` (the test holds the README
+    to it): the group's names, their definitions in the same order, their scalings."""
+    groups: dict[str, list[Feature]] = {}
+    for f in FEATURES:
+        groups.setdefault(f.group, []).append(f)
+    scaling = {
+        Scaling.LOG1P: "log1p",
+        Scaling.SHARE: "share in [0, 1]",
+        Scaling.HOUR_SIN: "unit circle",
+        Scaling.HOUR_COS: "unit circle",
+    }
+    lines = ["| features | definitions, in the same order | scaling |", "|---|---|---|"]
+    for features in groups.values():
+        names = ", ".join(f"`{f.name}`" for f in features)
+        definitions = "; ".join(f.definition for f in features)
+        scalings = ", ".join(dict.fromkeys(scaling[f.scaling] for f in features))
+        lines.append(f"| {names} | {definitions} | {scalings} |")
+    return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""The RCF features: rcf_features.sql on DuckDB over a generated lake (both source versions),
+held to a direct count of the same objects, and their scaling."""
+
+import math
+import shutil
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakewatch.extract import rcf_features as rf
+from lakewatch.extract.engine import DuckAthena, LakeLocation
+from lakewatch.extract.views import QueryContext
+from lakewatch.lake.layout import Source
+from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
+from lakewatch.model.rcf.data import training_rows
+
+REPO = Path(__file__).resolve().parents[2]
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _ctx(version, start=START, end=datetime(2026, 11, 2, tzinfo=UTC)):
+    return QueryContext(region="us-east-1", source_version=version, start=start, end=end)
+
+
+@pytest.fixture(scope="module", params=["1.0", "2.0"])
+def lake(request, tmp_path_factory):
+    """A generated day of each source version, its objects written at their keys."""
+    version = request.param
+    gen = LakeGenerator(
+        GenerateOptions(
+            days=1, start=date(2026, 11, 1), rows_per_day=6000, seed=3, source_version=version
+        )
+    )
+    root = tmp_path_factory.mktemp(f"rcf-lake{version}")
+    objects = []
+    for obj in gen.objects():
+        path = root / obj.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(obj.table, path)
+        objects.append(obj)
+    return version, root, objects
+
+
+def _query(version, root, dns=True):
+    ctx = _ctx(version)
+    return DuckAthena(LakeLocation.open(str(root))).query(rf.sql(ctx, dns=dns), ctx)
+
+
+def _expected(objects, version):
+    """The same aggregates counted in Python, record by record."""
+    out: dict = defaultdict(lambda: defaultdict(int))
+    ports, peers, domains = defaultdict(set), defaultdict(set), defaultdict(set)
+    for obj in objects:
+        if obj.source is Source.VPC_FLOW:
+            for r in obj.table.to_pylist():
+                direction = r["connection_info"]["direction_id"]
+                side = {2: "src_endpoint", 1: "dst_endpoint"}.get(direction)
+                instance = side and r[side]["instance_uid"]
+                if instance in (None, "-", ""):
+                    continue
+                key = (instance, r["time"] - r["time"] % 3_600_000)
+                row = out[key]
+                way = "in" if direction == 1 else "out"
+                row[f"flows_{way}"] += 1
+                row[f"bytes_{way}"] += r["traffic"]["bytes"] or 0
+                port = r["dst_endpoint"]["port"]
+                row["port_rdp"] += port == 3389
+                row["port_web"] += port in (80, 443)
+                row["port_high"] += port is not None and port >= 1024 and port != 3389
+                row["tcp"] += r["connection_info"]["protocol_num"] == 6
+                verdict = r["action_id"] if version == "2.0" else r["disposition_id"]
+                row["denied"] += verdict == 2
+                ports[key].add(port)
+                peer = r["dst_endpoint" if direction == 2 else "src_endpoint"]["ip"]
+                if peer not in (None, "-", ""):
+                    peers[key].add(peer)
+        elif obj.source is Source.ROUTE53:
+            for r in obj.table.to_pylist():
+                instance = r["src_endpoint"]["instance_uid"]
+                if instance in (None, "-", ""):
+                    continue
+                key = (instance, r["time"] - r["time"] % 3_600_000)
+                out[key]["dns_queries"] += 1
+                domains[key].add(r["query"]["hostname"])
+    for key, row in out.items():
+        row["dst_ports"] = len(ports[key] - {None})
+        row["peers"] = len(peers[key])
+        row["dns_domains"] = len(domains[key] - {None})
+    return out
+
+
+def test_one_row_per_instance_hour_matching_a_direct_count(lake):
+    version, root, objects = lake
+    rows = _query(version, root)
+    assert sorted(rows.column_names) == sorted([*rf.KEY_COLUMNS, *rf.RAW_COLUMNS])
+    got = {(r["instance"], r["hour_start"]): r for r in rows.to_pylist()}
+    assert len(got) == rows.num_rows > 100  # one row per (instance, hour)
+    expected = _expected(objects, version)
+    assert got.keys() == expected.keys()
+    columns = [
+        "flows_in",
+        "flows_out",
+        "bytes_in",
+        "bytes_out",
+        "port_rdp",
+        "port_web",
+        "port_high",
+        "tcp",
+        "denied",
+        "dst_ports",
+        "peers",
+        "dns_queries",
+        "dns_domains",
+    ]
+    for key, want in expected.items():
+        row = got[key]
+        assert {c: row[c] for c in columns} == {c: want[c] for c in columns}, key
+        assert row["hour_of_day"] == datetime.fromtimestamp(key[1] / 1000, UTC).hour
+    # the counts are not all trivially zero: the lake has denied flows, DNS, several classes
+    for column in ("denied", "dns_queries", "port_web", "port_high", "tcp"):
+        assert sum(r[column] for r in got.values()) > 0, column
+    for r in got.values():  # the port classes and the portless flows partition the flows
+        classed = sum(r[c] for c in rf.FLOW_COLUMNS if c.startswith("port_"))
+        assert classed <= r["flows_in"] + r["flows_out"]
+        assert r["tcp"] + r["udp"] + r["icmp"] + r["other_proto"] == r["flows_in"] + r["flows_out"]
+
+
+def test_an_rdp_flow_shows_in_the_rdp_column(lake):
+    version, root, objects = lake
+    rows = _query(version, root)
+    expected = _expected(objects, version)
+    rdp = {key for key, want in expected.items() if want["port_rdp"]}
+    assert rdp  # the lake's internet noise probes 3389
+    matrix = rf.scale(rows)
+    column = rf.feature_names().index("port_rdp")
+    for i, r in enumerate(rows.to_pylist()):
+        has = (r["instance"], r["hour_start"]) in rdp
+        assert (r["port_rdp"] > 0) == has
+        assert (matrix[i, column] > 0) == has
+
+
+def test_without_route53(lake):
+    version, root, _ = lake
+    with_dns, without = _query(version, root), _query(version, root, dns=False)
+    assert without.column_names == with_dns.column_names
+    assert set(without["dns_queries"].to_pylist()) == {0}
+    flows = list(rf.FLOW_COLUMNS)
+    busy = with_dns.filter(
+        pa.compute.greater(pa.compute.add(with_dns["flows_in"], with_dns["flows_out"]), 0)
+    )
+    assert busy.select(["instance", "hour_start", *flows]) == without.select(
+        ["instance", "hour_start", *flows]
+    )
+
+
+def test_scaling_is_bounded(lake, tmp_path):
+    version, root, _ = lake
+    matrix = rf.scale(_query(version, root))
+    assert matrix.shape[1] == len(rf.FEATURES) and np.isfinite(matrix).all()
+    names = rf.feature_names()
+    for i, feature in enumerate(rf.FEATURES):
+        column = matrix[:, i]
+        if feature.scaling is rf.Scaling.SHARE:
+            assert ((column >= 0) & (column <= 1)).all(), feature.name
+        elif feature.scaling is rf.Scaling.LOG1P:
+            assert (column >= 0).all() and column.max() < 40, feature.name
+    sin, cos = matrix[:, names.index("hour_sin")], matrix[:, names.index("hour_cos")]
+    assert np.allclose(sin**2 + cos**2, 1)
+    assert len(np.unique(np.round(np.arctan2(sin, cos), 6))) == 24
+    csv = rf.write_csv(matrix, tmp_path / "features.csv")
+    back = training_rows(csv.name, csv.read_bytes())
+    assert back.shape == matrix.shape and np.allclose(back, matrix, rtol=1e-5, atol=1e-6)
+
+
+def test_standardization(lake):
+    version, root, _ = lake
+    matrix = rf.scale(_query(version, root))
+    z = rf.Standardization.fit(matrix)
+    out = z.apply(matrix)
+    assert np.allclose(out.mean(axis=0), 0, atol=1e-9)
+    varying = matrix.std(axis=0) > 1e-9
+    assert not varying.all()  # the lake has no UDP flows: a constant column stays finite
+    assert np.allclose(out.std(axis=0)[varying], 1) and np.isfinite(out).all()
+    assert rf.Standardization.from_dict(z.as_dict()) == z
+    with pytest.raises(ValueError, match="other features"):
+        rf.Standardization.from_dict(z.as_dict() | {"features": ["x"]})
+    with pytest.raises(ValueError, match="standardized for"):
+        z.apply(matrix[:, :3])
+
+
+def _raw(**overrides):
+    row = {c: 0 for c in rf.RAW_COLUMNS} | {"flows_in": 3, "flows_out": 1, "denied": 2}
+    row |= overrides
+    return pa.table({c: [v] for c, v in row.items()})
+
+
+def test_scale_values():
+    [row] = rf.scale(_raw(hour_of_day=6, bytes_out=999, tcp=4))
+    got = dict(zip(rf.feature_names(), row, strict=True))
+    assert got["flows_in"] == pytest.approx(math.log(4))
+    assert got["bytes_out"] == pytest.approx(math.log(1000))
+    assert got["denied_share"] == 0.5 and got["tcp_share"] == 1 and got["udp_share"] == 0
+    assert got["hour_sin"] == pytest.approx(1) and got["hour_cos"] == pytest.approx(0, abs=1e-12)
+    [quiet] = rf.scale(_raw(flows_in=0, flows_out=0, denied=0, dns_queries=5))
+    assert dict(zip(rf.feature_names(), quiet, strict=True))["denied_share"] == 0
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (_raw().drop_columns(["port_rdp", "peers"]), "lack column(s) port_rdp, peers"),
+        (_raw().set_column(0, "flows_in", pa.array([None], pa.int64())), "column flows_in"),
+        (_raw(peers=-1), "column peers"),
+        (_raw(hour_of_day=24), "column hour_of_day"),
+        (_raw(tcp="6"), "column tcp is string"),
+    ],
+)
+def test_scale_refuses_bad_rows(table, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        rf.scale(table)
+
+
+def test_features_are_one_list():
+    names = rf.feature_names()
+    assert len(names) == len(set(names)) == len(rf.FEATURES)
+    assert not any(n == "port" or n.endswith("_port") for n in names)  # no raw port numbers
+    assert set(rf.RAW_COLUMNS) == {c for f in rf.FEATURES for c in f.raw_columns}
+    for f in rf.FEATURES:
+        assert (f.scaling is rf.Scaling.SHARE) == bool(f.denominator), f.name
+
+
+def test_readme_lists_every_feature():
+    readme = (REPO / "README.md").read_text()
+    assert rf.markdown_table() in readme, "README's feature table: paste rf.markdown_table()"
+
+
+def test_aws_samples_yield_rows(samples, tmp_path):
+    from tests.conftest import SL_SAMPLES
+
+    for folder in ("VPC_FLOW", "ROUTE53"):
+        for i, path in enumerate(sorted((SL_SAMPLES / folder).glob("*.parquet"))):
+            day = datetime.fromtimestamp(pq.read_table(path)["time"][0].as_py() / 1000, UTC)
+            dest = (
+                tmp_path / f"aws/{folder}/1.0/region=us-east-1/accountId=123456789012/"
+                f"eventDay={day:%Y%m%d}/{i:032x}.gz.parquet"
+            )
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, dest)
+    ctx = _ctx("1.0", datetime(2021, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+    rows = DuckAthena(LakeLocation.open(str(tmp_path))).query(rf.sql(ctx), ctx)
+    got = {r["instance"]: r for r in rows.to_pylist()}
+    # VPC example0 is a blocked inbound flow to i-000..., examples 1 and 2 outbound from it;
+    # example3 is NODATA ('-'): no row. Route 53's example3 is a query from i-0d15cd0d3example.
+    flows = got["i-000000000000000000"]
+    assert (flows["flows_in"], flows["flows_out"], flows["denied"]) == (1, 2, 1)
+    assert (flows["bytes_in"], flows["bytes_out"], flows["peers"]) == (40, 100, 2)
+    assert got["i-0d15cd0d3example"]["dns_queries"] == 1
+    assert np.isfinite(rf.scale(rows)).all()
