@@ -26,7 +26,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from lakewatch.lake.principals import is_principal
+from lakewatch.lake.principals import principal_mask
 from lakewatch.model.encoding import (
     Addresses,
     distinct,
@@ -120,8 +120,7 @@ class Detector:
         rows = np.searchsorted(self.history.entities, proxy)
         out = np.where(proxy != 0, rows, -1)
         if self.signin is not None:  # a principal is never scored as an instance
-            names = entities if isinstance(entities, list) else entities.to_pylist()
-            out[np.array([is_principal(e) for e in names], bool)] = -1
+            out[principal_mask(entities)] = -1
         return out
 
     def name(self, row: int) -> str:
