@@ -2,8 +2,8 @@
 
 The scorer writes one OCSF Detection Finding file per lake object and model under
 ``<findings_prefix>region=/accountId=/eventDay=YYYYMMDD/``; review flattens each finding to
-the row an analyst scans (severity, kind, instance, address, score, source object) and keeps
-the finding itself for ``show``.
+the row an analyst scans (severity, kind, instance or, for a sign-in, the principal with its MFA
+and outcome, address, score, source object) and keeps the finding itself for ``show``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,24 @@ class Row:
     reputation_source: str = ""
     corroborated_by: tuple[str, ...] = ()  # Security Hub findings on its instance or address
     corroboration: float = 0.0  # 2: one names its address, 1: only its instance
+    # a sign-in's (the signin view): the principal that signed in, instead of an instance,
+    # whether it used MFA ("true", "false", "" unknown) and the outcome (Success, Failure)
+    principal: str = ""
+    mfa: str = ""
+    outcome: str = ""
+
+    @property
+    def entity(self) -> str:
+        """Who the finding is about: the principal of a sign-in, else its instances."""
+        return self.principal or ",".join(self.instances)
+
+    @property
+    def signin(self) -> str:
+        """A sign-in's MFA and outcome as an analyst reads them ("" for a network finding)."""
+        if not self.principal:
+            return ""
+        mfa = {"true": "MFA", "false": "no MFA"}.get(self.mfa, "MFA unknown")
+        return f"{mfa}, {self.outcome or 'Unknown'}"
 
     @property
     def priority(self) -> float:
@@ -91,6 +109,9 @@ def row_of(finding: dict[str, Any], day: str) -> Row:
         source_object=unmapped.get("lakewatch.source_object", ""),
         start_time=int(finding.get("start_time") or 0),
         count=int(finding.get("count") or 0),
+        principal=unmapped.get("lakewatch.principal", ""),
+        mfa=unmapped.get("lakewatch.mfa", ""),
+        outcome=unmapped.get("lakewatch.outcome", ""),
     )
 
 

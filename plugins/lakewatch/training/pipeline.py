@@ -20,6 +20,7 @@ from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, read_parts
+from lakewatch.extract.views import configured_views
 from lakewatch.lake.sink import S3Store
 from lakewatch.model.hyperparameters import SPECS, Hyperparameters, resolve
 from lakewatch.model.registry import ModelRecord, Registry
@@ -66,12 +67,9 @@ class TrainOptions:
             hyperparameters={name: params[name] for name in HP_PARAMS},
         )
 
-    def pair_set(self) -> PairSet:
-        return (
-            PairSet(self.views, self.include_ipv6)
-            if self.views
-            else PairSet(include_ipv6=self.include_ipv6)
-        )
+    def pair_set(self, configured: str = "") -> PairSet:
+        """The params' views, else the deployment's (``Settings.pair_views``)."""
+        return PairSet(self.views or configured_views(configured), self.include_ipv6)
 
 
 class TrainingJob(BaseModel):
@@ -123,7 +121,7 @@ def plan(
         settings.extracts_prefix,
         settings.models_prefix,
         settings.source_version,
-        options.pair_set(),
+        options.pair_set(settings.pair_views),
         window_end,
         options.window_days,
         options.min_train_rows,
