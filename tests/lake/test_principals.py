@@ -122,4 +122,11 @@ def test_principal_mask_agrees_with_is_principal_on_lists_and_arrow():
     assert principal_mask(pa.array(names)).tolist() == want
     assert principal_mask(pa.chunked_array([names[:2], names[2:]])).tolist() == want
     assert principal_mask(pa.array(["i-1", None])).tolist() == [False, False]
+    # the scorer's entity column is dictionary-encoded (scoring.pairs.ENCODED)
+    assert principal_mask(pa.array(names).dictionary_encode()).tolist() == want
+    assert principal_mask(pa.array(["sso:a", None, "i-1"]).dictionary_encode()).tolist() == [
+        True,
+        False,
+        False,
+    ]
     assert principal_mask([]).size == 0

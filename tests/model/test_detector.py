@@ -223,6 +223,11 @@ def test_a_model_of_instances_and_principals_gets_a_detector_for_each():
     assert scores[1] > scores[2]  # the person's usual network over a new one
     assert scores[1] == pytest.approx(found.signin.score_pairs(["sso:p3"], ["81.3.7.2"], [0.0])[0])
     assert back.stand_ins(["sso:new"], ["81.3.7.2"]).tolist() == [-1]
+    # as the scorer asks it: an object's columns, the entities dictionary-encoded
+    import pyarrow as pa
+
+    encoded = pa.chunked_array([pa.array(["sso:new", "i-3"]).dictionary_encode()]).combine_chunks()
+    assert back.stand_ins(encoded, pa.array(["81.3.7.2", "10.0.3.5"])).tolist()[0] == -1
     assert back.principal_history() is back.signin.history
     one = build_split(
         train.entity_hash, train.addrs, hold.entity_hash, hold.addrs, dots,

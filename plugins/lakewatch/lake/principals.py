@@ -71,8 +71,15 @@ def principal_mask(entities) -> np.ndarray:
     import pyarrow.compute as pc
 
     values = entities if isinstance(entities, pa.Array | pa.ChunkedArray) else pa.array(entities)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     if len(values) == 0:
         return np.zeros(0, bool)
+    if pa.types.is_dictionary(values.type):  # the scorer's entity column: ask each name once
+        names = principal_mask(values.dictionary)
+        codes = pc.fill_null(values.indices, 0).to_numpy(zero_copy_only=False)
+        valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), bool)
+        return names[codes] & valid if names.size else np.zeros(len(values), bool)
     hits = pc.or_(pc.starts_with(values, "arn:"), pc.starts_with(values, SSO_PREFIX))
     return np.asarray(pc.fill_null(hits, False).to_numpy(zero_copy_only=False), bool)
 
