@@ -8,7 +8,17 @@ import os
 import platform
 import time
 
-BENCHMARKS = ["quality", "generator", "model", "extract", "scorer", "rcf", "backtest", "sizing"]
+BENCHMARKS = [
+    "quality",
+    "signin_model",
+    "generator",
+    "model",
+    "extract",
+    "scorer",
+    "rcf",
+    "backtest",
+    "sizing",
+]
 
 
 def main() -> int:

@@ -59,7 +59,7 @@ def imports_only() -> dict:
 
 
 def run(quick: bool = False) -> list[str]:
-    rows = 1_000_000 if quick else 10_000_000
+    rows = 200_000 if quick else 10_000_000
     gen = isolated("bench.generator", "generate", rows=rows)
     base = isolated("bench.generator", "write_only", rows=min(rows, 3_000_000))
     idle = isolated("bench.generator", "imports_only")

@@ -68,6 +68,7 @@ def dense_adam_speed(kind: str, n: int, batches: int = 8) -> dict:
     rng = np.random.default_rng(0)
     b = hp.mini_batch_size
     started = time.perf_counter()
+    batches = max(1, min(batches, len(pairs) // b))  # --quick's pairs fill fewer batches
     for i in range(batches):
         sl = slice(i * b, (i + 1) * b)
         e, t = net.entity(ent[sl]), net.encode_ip(tok[sl])
@@ -342,7 +343,7 @@ def len_label(n: int) -> str:
 
 
 def run(quick: bool = False) -> list[str]:
-    n = 200_000 if quick else 1_000_000
+    n = 50_000 if quick else 1_000_000  # quick: a smoke run of each path, not a speed
     lines = [
         "IP Insights (vector_dim 128, one random + one shuffled negative per pair, "
         "mini_batch_size 10,000, 2 CPU threads)"
@@ -361,7 +362,7 @@ def run(quick: bool = False) -> list[str]:
             )
         )
     # issue 32: a run's fixed cost and an epoch's speed, from whole processes (1 and 3 epochs)
-    n = 200_000 if quick else 1_500_000
+    n = 50_000 if quick else 1_500_000
     with tempfile.TemporaryDirectory() as tmp:
         made = isolated("bench.model", "login_csv", folder=tmp, n=n)
         cost = fixed_cost(tmp)
@@ -413,7 +414,7 @@ def run(quick: bool = False) -> list[str]:
             "no GPU machine was lent to this task",
         )
     )
-    m = 200_000 if quick else 1_000_000
+    m = 50_000 if quick else 1_000_000
     score = isolated("bench.model", "score_speed", env=ONE_CORE, n=m)
     read = isolated("bench.model", "read_only_speed", env=ONE_CORE, n=m)
     lines.append(

@@ -20,7 +20,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
-from lakewatch.extract.views import DEFAULT_VIEWS, VIEWS
+from lakewatch.extract.views import VIEWS
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import TRAINING_PAIRS
 from lakewatch.orchestration.extract_operator import ExtractDayOperator
@@ -47,10 +47,11 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
     params={
         "views": Param(
-            list(DEFAULT_VIEWS),
+            [],
             type="array",
             items={"type": "string", "enum": list(VIEWS)},
-            description="pair views to extract (include/sql/views/)",
+            description="pair views to extract (include/sql/views/); empty: the "
+            "deployment's, LAKEWATCH_PAIR_VIEWS (unset: egress_peer, ingress_peer, dns_answer)",
         ),
         "include_ipv6": Param(
             False,

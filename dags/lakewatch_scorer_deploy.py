@@ -1,6 +1,7 @@
 """lakewatch_scorer_deploy: ship the real-time scorer for the model the endpoint serves.
 
-Runs when ``lakewatch_train`` deploys a model (the ``lakewatch_deployed_model`` Asset) and on
+Runs when ``lakewatch_train`` deploys a model (the ``lakewatch_deployed_model`` Asset), when
+``lakewatch_rcf_train`` deploys an RCF model (``lakewatch_deployed_rcf_model``) and on
 demand. Builds the deployment zip from the repository (same sources, same bytes, same hash) and
 keeps a copy under ``scorer/packages/``; then:
 
@@ -24,7 +25,7 @@ from airflow.sdk import dag, task
 
 from lakewatch.orchestration import scorer_deploy_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier
-from lakewatch.orchestration.assets import DEPLOYED_MODEL
+from lakewatch.orchestration.assets import DEPLOYED_MODEL, DEPLOYED_RCF_MODEL
 
 DEFAULT_ARGS = {
     "owner": "security-data-platform",
@@ -36,7 +37,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="lakewatch_scorer_deploy",
-    schedule=DEPLOYED_MODEL,
+    schedule=DEPLOYED_MODEL | DEPLOYED_RCF_MODEL,  # either model's deploy
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

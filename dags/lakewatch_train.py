@@ -32,7 +32,7 @@ from airflow.providers.amazon.aws.sensors.sagemaker import SageMakerTrainingSens
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from lakewatch.extract.views import DEFAULT_VIEWS, VIEWS
+from lakewatch.extract.views import VIEWS
 from lakewatch.orchestration import train_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, TRAINING_PAIRS
@@ -69,10 +69,11 @@ DEFAULT_ARGS = {
             1000, type="integer", minimum=1, description="fewer training pairs end the run cleanly"
         ),
         "views": Param(
-            list(DEFAULT_VIEWS),
+            [],
             type="array",
             items={"type": "string", "enum": list(VIEWS)},
-            description="must match the extracts' views",
+            description="must match the extracts' views; empty: the deployment's, "
+            "LAKEWATCH_PAIR_VIEWS (unset: egress_peer, ingress_peer, dns_answer)",
         ),
         "include_ipv6": Param(False, type="boolean"),
         "algorithm": Param(

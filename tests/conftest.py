@@ -69,6 +69,7 @@ for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
 # last would run alone at the end). Measured on 2 cores; order only, nothing skipped.
 SLOW_FIRST = (
     "tests/demo/test_demo_e2e.py",  # the demo end to end: Airflow, PostgreSQL, chromium
+    "tests/demo/test_airflow_local_e2e.py",  # a second whole Airflow, on the CeleryExecutor
     "tests/test_bench_quick.py",  # python -m bench --quick
     "tests/training/test_jobs.py",  # training on SageMaker's default schedule
     "tests/dags/test_scorer_e2e.py",
@@ -79,15 +80,10 @@ SLOW_FIRST = (
     "tests/reliability/test_faults.py",
 )
 
-# Files that share something of the machine's, run on one worker, one after the other.
-ONE_WORKER = {
-    # PostgreSQL as root runs as the system user lakewatch-pg, created by the first server
-    # started on a fresh machine (useradd): two at once would race to create it
-    "tests/demo/test_demo_e2e.py": "postgres",
-    "tests/local/test_postgres.py": "postgres",
-    # a second whole Airflow (CeleryExecutor) beside the demo's: one at a time on 2 cores
-    "tests/demo/test_airflow_local_e2e.py": "postgres",
-}
+# Files that share something of the machine's, run on one worker, one after the other (none
+# now: the PostgreSQL servers' system user, which the first one started as root creates, is
+# created under a lock, local.postgres._system_user).
+ONE_WORKER: dict[str, str] = {}
 
 
 @pytest.hookimpl(tryfirst=True)

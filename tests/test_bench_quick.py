@@ -29,7 +29,17 @@ def test_every_benchmark_runs_in_quick_mode():
     )
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
-    for name in ("quality", "generator", "model", "extract", "scorer", "rcf", "backtest", "sizing"):
+    for name in (
+        "quality",
+        "signin_model",
+        "generator",
+        "model",
+        "extract",
+        "scorer",
+        "rcf",
+        "backtest",
+        "sizing",
+    ):
         assert re.search(rf"^  \({name}: \d+s\)$", out, re.M), f"{name} did not finish:\n{out}"
     assert re.search(r"login\s+random\s+\d+\s+0\.\d+", out)  # quality printed its AUCs
     for row in ("lanl +redteam", "cidds +scan", "cidds +dos", "churn +lateral_new"):
@@ -41,9 +51,9 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(r"demo lake \(quick\): backtest\s+[\d.]+ s\s+\d+x the read", out)
     assert re.search(r"large lake \(quick\): backtest peak RSS\s+[\d,]+ MB", out)
     assert re.search(r"peak RSS, MB\s+[\d,]+\s+the pyarrow read alone", out)
-    assert re.search(r"lakewatch train, 200,000 login, fixed cost\s+-?[\d.]+ s", out)
-    assert re.search(r"lakewatch train, 200,000 login, positive pairs/s/epoch\s+-?[\d,]+", out)
-    assert re.search(r"lakewatch train, 200,000 login, peak RSS\s+[\d,]+ MB", out)
+    assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
+    assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
+    assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)
     assert re.search(
         r"Athena scan bytes/row, flow_peers \(VPC_FLOW\)\s+[\d.]+\s+[\d.]+x the recorded", out
     )

@@ -77,3 +77,25 @@ def test_the_results_bucket_layout():
     assert names.ground_truth_key("gt/", "2.0", "20261105") == (
         "gt/source_version=2.0/eventDay=20261105/labels.jsonl"
     )
+
+
+def test_rcf_names():
+    a = names.rcf_model_id(date(2026, 11, 27), {"rows": 1})
+    assert a.startswith("rcf-20261127-") and a == names.rcf_model_id(
+        date(2026, 11, 27), {"rows": 1}
+    )
+    assert a != names.rcf_model_id(date(2026, 11, 27), {"rows": 2})
+    assert names.rcf_training_key("models/", a) == f"models/training/{a}/rcf/train.csv"
+    assert names.rcf_training_key("models/", a, "features.json") == (
+        f"models/training/{a}/features.json"
+    )
+    assert names.rcf_thresholds_prefix("thresholds/") == "thresholds/rcf/"
+    assert names.rcf_threshold_parameter("/lakewatch/threshold") == "/lakewatch/threshold-rcf"
+    assert names.endpoint_config_name("lakewatch-rcf", a).startswith("lakewatch-rcf-rcf-")
+
+
+def test_an_rcf_model_is_served_on_the_rcf_endpoint():
+    assert names.is_rcf_model("rcf-20261127-0123abcd") and not names.is_rcf_model("ipi-1")
+    assert names.serving_endpoint("rcf-1", "ipi-ep", "") == names.RCF_ENDPOINT
+    assert names.serving_endpoint("rcf-1", "ipi-ep", "rcf-ep") == "rcf-ep"
+    assert names.serving_endpoint("ipi-1", "ipi-ep", "rcf-ep") == "ipi-ep"

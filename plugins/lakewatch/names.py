@@ -28,6 +28,32 @@ def model_id(window_end: date, training_inputs: Any) -> str:
     return f"ipi-{window_end:%Y%m%d}-{digest(training_inputs)}"
 
 
+def rcf_model_id(window_end: date, training_inputs: Any) -> str:
+    """``rcf-20261127-<hash of the window, its rows, hyperparameters>``: the RCF model's."""
+    return f"rcf-{window_end:%Y%m%d}-{digest(training_inputs)}"
+
+
+RCF_ENDPOINT = "lakewatch-rcf"  # the RCF model's endpoint where settings name none
+
+
+def is_rcf_model(model_id: str) -> bool:
+    """Whether a model id is an RCF model's (``rcf_model_id``), not IP Insights'."""
+    return model_id.startswith("rcf-")
+
+
+def serving_endpoint(model_id: str, endpoint_name: str, rcf_endpoint_name: str) -> str:
+    """The endpoint that serves ``model_id``: IP Insights' (``endpoint_name``) or the RCF
+    model's (``rcf_endpoint_name``, else ``RCF_ENDPOINT``)."""
+    return (rcf_endpoint_name or RCF_ENDPOINT) if is_rcf_model(model_id) else endpoint_name
+
+
+def rcf_training_key(models_prefix: str, model_id: str, name: str = "train.csv") -> str:
+    """An RCF training run's inputs: the window's standardized ``train.csv`` (alone under
+    its folder: SageMaker's channel is the folder) and, beside the folder, ``features.json``."""
+    folder = "rcf/" if name == "train.csv" else ""
+    return f"{training_prefix(models_prefix, model_id)}{folder}{name}"
+
+
 def sagemaker_name(*parts: str) -> str:
     name = _SAFE.sub("-", "-".join(p for p in parts if p)).strip("-")
     if len(name) <= 63:
@@ -134,6 +160,20 @@ def threshold_index_key(thresholds_prefix: str) -> str:
 def threshold_work_prefix(thresholds_prefix: str, day: str) -> str:
     """A recalibration's intermediate sets and scores (rewritten by a rerun)."""
     return f"{thresholds_prefix}work/day={day}/"
+
+
+# the RCF model's thresholds: the same layout under <thresholds>/rcf/, its own SSM parameter
+
+
+def rcf_thresholds_prefix(thresholds_prefix: str) -> str:
+    """The RCF threshold's evidence and work, laid out as IP Insights' under ``thresholds``:
+    the two models' nights never share a record or an index."""
+    return f"{thresholds_prefix}rcf/"
+
+
+def rcf_threshold_parameter(threshold_parameter: str) -> str:
+    """The SSM parameter of the published RCF threshold, beside IP Insights' own."""
+    return f"{threshold_parameter.rstrip('/')}-rcf"
 
 
 # findings: <findings>/region=R/accountId=A/eventDay=D/H.parquet, <findings>/alerts/UID

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     max_receive_count: int = Field(3, ge=1, le=1000)
     visibility_timeout_s: int = Field(60, ge=0, le=43200)
     ground_truth_prefix: str = "lakewatch-ground-truth/"
+    # the pair views this deployment extracts, trains on and scores (comma-separated
+    # ``extract.views`` names), what the DAGs' empty ``views`` param means; "" = the network
+    # views (egress_peer, ingress_peer, dns_answer). Add signin to score sign-ins too (the
+    # lake must then have CloudTrail management events).
+    pair_views: str = Field("", pattern=r"^[a-z_]*(,[a-z_]+)*$")
 
     # lakewatch's own outputs
     results_bucket: str = ""
@@ -87,6 +92,10 @@ class Settings(BaseSettings):
     # where ``lakewatch scorer package`` output (layer.zip, manifest.json) was uploaded (aws)
     scorer_artifacts_uri: str = ""
     endpoint_name: str = "lakewatch-ipinsights"
+    # the Random Cut Forest endpoint the scorer also scores a VPC Flow object's whole
+    # instance-hours with (scoring.rcf_scoring), against the threshold parameter
+    # <threshold_parameter>-rcf; "" (the default) scores none and grants the scorer neither
+    rcf_endpoint_name: str = Field("", pattern=r"^([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})?$")
 
     @field_validator("region")
     @classmethod

@@ -44,6 +44,7 @@ def test_compute_seams_and_refusals(emulator_settings):
     assert isinstance(engine, AthenaRunner) and engine.workgroup == "security"
     assert engine.output == settings.athena_output_location.rstrip("/") + "/"
     assert backend.training_algorithm("builtin") == "builtin"
+    assert backend.training_algorithm("rcf") == "rcf"  # SageMaker's built-in RCF
     assert backend.runtime_url() is None
     config = ScorerConfig(
         endpoint_name="ep", threshold_parameter="/lakewatch/threshold", results_bucket="results"
@@ -160,3 +161,53 @@ def test_findings_are_read_through_athena_in_the_findings_database(aws, clients)
     ]
     context = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
     assert context["QueryExecutionContext"]["Database"] == "security"
+
+
+def _record(model_id, algorithm):
+    from lakewatch.model.registry import ModelRecord
+
+    return ModelRecord(
+        model_id=model_id,
+        artifact_uri=f"s3://b/models/sagemaker/{model_id}/output/model.tar.gz",
+        algorithm=algorithm,
+        hyperparameters={},
+        data_interval={"start": "2026-10-29", "end": "2026-11-05"},
+        days=[],
+    )
+
+
+@pytest.mark.parametrize("rcf_endpoint", ["", "my-rcf"])
+def test_an_rcf_model_is_served_by_sagemakers_rcf_on_its_own_endpoint(aws, rcf_endpoint):
+    """An RCF record (model id rcf-...) deploys SageMaker's built-in RCF image to the RCF
+    endpoint (settings.rcf_endpoint_name, else lakewatch-rcf), never to IP Insights'; an IP
+    Insights record still goes to endpoint_name."""
+    from lakewatch.aws.clients import Boto3Clients
+
+    settings, _ = aws
+    tag = uuid.uuid4().hex[:6]
+    settings = settings.model_copy(
+        update={
+            "backend": "aws",
+            "sagemaker_role_arn": "arn:aws:iam::123456789012:role/lakewatch-sagemaker",
+            "endpoint_name": f"ipi-{tag}",
+            "rcf_endpoint_name": rcf_endpoint and f"{rcf_endpoint}-{tag}",
+        }
+    )
+    clients = Boto3Clients(
+        settings.model_copy(update={"backend": "local"}),
+        endpoint_overrides={"sagemaker": aws[0].resolved_endpoint_url},
+    )
+    backend = AwsBackend(settings)
+    model = f"rcf-20261105-{tag}"
+    started = backend.start_serving(clients, _record(model, "rcf"))
+    expected = f"{rcf_endpoint}-{tag}" if rcf_endpoint else "lakewatch-rcf"
+    assert started.endpoint == expected and started.model_id == model
+    sm = clients("sagemaker")
+    image = sm.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
+    assert image.endswith("/randomcutforest:1")
+    config = sm.describe_endpoint(EndpointName=expected)["EndpointConfigName"]
+    assert config == started.config
+    ipi = backend.start_serving(clients, _record(f"ipi-20261105-{tag}", "builtin"))
+    assert ipi.endpoint == f"ipi-{tag}"
+    ipi_image = sm.describe_model(ModelName=f"ipi-20261105-{tag}")["PrimaryContainer"]["Image"]
+    assert ipi_image.endswith("/ipinsights:1")

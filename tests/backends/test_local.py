@@ -30,7 +30,9 @@ def test_compute_seams(aws, clients, tmp_path):
     settings, _ = aws
     backend = LocalBackend(settings.model_copy(update={"state_dir": tmp_path}))
     assert backend.training_algorithm("builtin") == "lakewatch"
+    assert backend.training_algorithm("rcf") == "rcf"  # lakewatch's own RCF
     assert backend.training_job(clients, {"algorithm": "builtin"}).action == "local"
+    assert backend.training_job(clients, {"algorithm": "rcf"}).action == "local"
     engine = backend.sql_engine(clients)
     assert isinstance(engine, DuckAthena)
     assert engine.location.root == settings.lake_bucket_name

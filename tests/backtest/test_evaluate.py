@@ -31,6 +31,21 @@ def test_a_finding_matches_within_an_hour_either_side_on_one_of_its_pairs():
     assert not matches(f, TruthRow("scan", "", "10.0.0.8", T0, T0))
 
 
+def test_a_sign_in_finding_matches_its_principal():
+    """A sign-in finding has no instance: the truth file's entity is its principal."""
+    principal = "arn:aws:iam::111122223333:user/reporting"
+    f = {
+        "finding_info": {"uid": "s"},
+        "start_time": T0,
+        "end_time": T0,
+        "unmapped": {"lakewatch.kind": "anomalous_pair", "lakewatch.view": "signin"},
+        "evidences": [{"actor": {"user": {"uid": principal}}, "src_endpoint": {"ip": "5.8.1.9"}}],
+    }
+    assert pairs_of(f) == {(principal, "5.8.1.9")}
+    assert matches(f, TruthRow("access_key_new_address", principal, "5.8.1.9", T0, T0))
+    assert not matches(f, TruthRow("access_key_new_address", "sso:ana@x", "5.8.1.9", T0, T0))
+
+
 def test_an_incident_matches_through_a_pair_it_holds_not_a_mix_of_two():
     incident = _finding("x", "incident", [("i-1", "10.0.0.9"), ("i-2", "10.0.0.7")])
     assert matches(incident, TruthRow("lateral", "i-2", "10.0.0.7", T0, T0))

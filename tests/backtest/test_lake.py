@@ -61,6 +61,21 @@ def test_the_index_finds_partitions_and_lists_only_the_days_read(tmp_path):
     )
 
 
+def test_cloudtrail_is_read_when_the_pair_set_has_sign_ins(tmp_path):
+    from lakewatch.scoring.process import scored_sources
+
+    _object(tmp_path, "VPC_FLOW", "2.0", "20261101")
+    _object(tmp_path, "CLOUD_TRAIL_MGMT", "2.0", "20261101")
+    index = index_lake(
+        LakeLocation.open(str(tmp_path)), "lake", scored_sources("egress_peer+signin")
+    )
+    assert sorted(o.key.source for o in index.on(date(2026, 11, 1))) == [
+        "CLOUD_TRAIL_MGMT",
+        "VPC_FLOW",
+    ]
+    assert index.skipped == {}
+
+
 def test_a_folder_without_security_lake_objects_says_what_layout_was_looked_for(tmp_path):
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows/x.parquet").write_bytes(b"PAR1")

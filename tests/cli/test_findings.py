@@ -177,3 +177,24 @@ def test_table_creates_then_updates_and_refuses_a_disagreeing_table(
     assert main(["findings", "table"]) == 1
     err = capsys.readouterr().err
     assert "disagrees with lakewatch's findings" in err and "column time is string" in err
+
+
+def test_list_shows_a_signins_principal_mfa_and_outcome_beside_the_network_findings(
+    reviewed, capsys
+):
+    from tests.review.conftest import PRINCIPAL, add_signin_finding
+
+    settings, store, (worst, _) = reviewed
+    signin = add_signin_finding(settings, store)
+    assert main(["findings", "list", "--day", "2026-11-30"]) == 0
+    lines = {line[:12]: line for line in capsys.readouterr().out.splitlines()}
+    row = lines[signin[:12]]
+    assert PRINCIPAL in row and "185.220.101.9" in row
+    assert "sign-in: no MFA, Failure" in row
+    assert "i-1" in lines[worst[:12]] and "sign-in:" not in lines[worst[:12]]
+    assert "3 finding(s) on 2026-11-30" in lines.values()
+    main(["findings", "list", "--day", "2026-11-30", "--json"])
+    rows = {r["uid"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[signin]["view"] == "signin" and rows[signin]["principal"] == PRINCIPAL
+    assert (rows[signin]["mfa"], rows[signin]["outcome"]) == ("false", "Failure")
+    assert rows[worst]["principal"] == ""

@@ -18,6 +18,8 @@ class ReviewCheck:
     nav_link: bool = False  # "lakewatch review" in the UI's navigation
     analyst: str = ""  # the name the page shows
     rows: int = 0  # findings listed
+    signin_rows: int = 0  # ... of them sign-ins, listed with their principal
+    signin_text: str = ""  # the first sign-in's principal and its MFA and outcome cell
     labelled_uid: str = ""
     verdict_after: str = ""  # the first finding's verdict once labelled in the page
     usual: str = ""  # what the first finding's entity usually does, as its details show it
@@ -67,6 +69,16 @@ def check_review_page(ui: str, username: str, password: str) -> ReviewCheck:
             result.analyst = frame.locator("#analyst").inner_text()
             rows = frame.locator("tr.finding")
             result.rows = rows.count()
+            principals = frame.locator("tr.finding td.principal")
+            result.signin_rows = principals.count()
+            if result.signin_rows:
+                # the first sign-in row's own cells (a `has` locator is queried inside each
+                # row, so it must be relative to the row: CSS :has says so)
+                signin_row = frame.locator("tr.finding:has(td.principal)").first
+                result.signin_text = (
+                    f"{signin_row.locator('td.principal').inner_text()} | "
+                    f"{signin_row.locator('td.signin').inner_text()}"
+                )
             if result.rows:
                 result.labelled_uid = rows.first.get_attribute("data-uid") or ""
                 frame.locator("tr.detail details").first.locator("summary").click()

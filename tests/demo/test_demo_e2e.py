@@ -2,7 +2,8 @@
 
 The demo must notice, say which process died with the end of its log, restart it once (the
 scheduler is designed for that) and finish; its closing lines keep their form and the
-detector's recall per injected kind stays above floors measured on this demo.
+detector's recall per injected kind stays above floors measured on this demo, sign-ins (the
+signin view, issue 29) included, with their step-up events read from the local inbox.
 """
 
 import json
@@ -32,9 +33,12 @@ RECALL_FLOORS = {
     "lateral_movement": 0.8,  # measured 100% on seeds 7, 1, 2 (both ends of a connection)
     "scan": 0.9,  # measured 100% on seeds 7, 1, 2 (an inbound sweep takes every target)
 }
-PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 85-90
+PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 80-90
 INCIDENT_RECALL_FLOOR = 90  # percent of injected events; measured 100 on all three
 INCIDENT_PRECISION_FLOOR = 85  # percent of incidents that are injected events; measured 90-100
+# percent of injected sign-ins: issue 29 asks for 90 (seed 7: 12 of 12 once the hourly job's
+# sign-ins were trained on and the principals' detector put the baseline first; docs/detector.md)
+SIGNIN_RECALL_FLOOR = 90
 
 
 def _kill_scheduler_when_backfill_runs(state_dir: Path, lines: list[str], done: list[str]):
@@ -122,10 +126,23 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     assert review.analyst == "admin" and review.rows > 0
     assert review.verdict_after == "false_positive", review
     assert review.usual.startswith("Usually, for "), review  # the entity's prefixes and peers
+    # sign-ins beside the network findings, each with its principal, MFA and outcome
+    assert review.signin_rows > 0 and review.signin_text.startswith("principal "), review
+    assert "MFA" in review.signin_text, review
     m = re.search(r"^incidents: precision (\d+)% \(\d+ of \d+\), recall (\d+)% ", out, re.M)
     assert m and int(m.group(2)) >= INCIDENT_RECALL_FLOOR, out[-2000:]
     assert int(m.group(1)) >= INCIDENT_PRECISION_FLOOR, out[-2000:]
     assert "scorer check: success" in out
+    # sign-ins: the signin view's findings against the injected ones, and their step-up events
+    m = re.search(
+        r"^signin: precision (\d+)%, recall (\d+)% \((\d+) of (\d+) injected sign-ins\)$",
+        out,
+        re.M,
+    )
+    assert m and int(m.group(4)) > 0, out[-3000:]
+    assert int(m.group(2)) >= SIGNIN_RECALL_FLOOR, out[-2000:]
+    m = re.search(r"^step-up events: (\d+)$", out, re.M)
+    assert m and int(m.group(1)) >= 1, out[-3000:]
     # ranking with the lake's Security Hub findings: some corroborate, the top 10 are right
     m = re.search(
         r"^ranking: precision at the top 10 (\d+)% .* (\d+) Security Hub findings corroborate "

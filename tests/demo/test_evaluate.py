@@ -87,3 +87,26 @@ def test_the_churn_line_compares_new_instances_false_positives_with_old_ones():
         "churn: 2 of 4 instances new today; false-positive pairs per instance: new 0.50, "
         "old 1.00; unknown-entity findings of new instances: 1"
     )
+
+
+def test_signins_are_scored_apart_from_the_network_kinds():
+    from lakewatch.demo.evaluate import network_only, score_signins
+
+    person, user = "sso:ann.lee", "arn:aws:iam::111122223333:user/legacy-admin"
+    labels = [
+        {"kind": "signin_new_network", "view": "signin", "entity": person, "ip": "45.1.1.1"},
+        {"kind": "signin_failures", "view": "signin", "entity": user, "ip": "45.2.2.2"},
+        {"kind": "c2_beacon", "view": "egress_peer", "entity": "i-1", "ip": "8.8.4.4"},
+    ]
+    findings = [
+        _finding("signin", person, "45.1.1.1"),
+        _finding("signin", person, "10.0.0.1"),  # a false sign-in finding
+        _finding("egress_peer", "i-1", "8.8.4.4"),
+    ]
+    card = score_signins(findings, labels)
+    assert (card.labelled, card.flagged, card.true_positives) == (2, 2, 1)
+    assert card.line() == "signin: precision 50%, recall 50% (1 of 2 injected sign-ins)"
+    assert card.by_kind["signin_failures"] == {"labelled": 1, "flagged": 0}
+    net_findings, net_labels = network_only(findings, labels)
+    network = score(net_findings, net_labels)
+    assert list(network.kinds) == ["c2_beacon"] and network.precision == 1.0

@@ -40,6 +40,16 @@ def test_the_failure_alert_is_read_from_the_inbox(emulator_settings, clients):
     ]
 
 
+def test_the_step_up_count_closes_the_kinds_before_all_kinds():
+    from lakewatch.demo.run import DEMO_VIEWS, with_step_ups
+
+    kinds = ["scan: ...", "signin: precision 90%, recall 100% (12 of 12 injected sign-ins)"]
+    got = with_step_ups([*kinds, "all kinds: ...", "incidents: ..."], 11)
+    assert got == [*kinds, "step-up events: 11", "all kinds: ...", "incidents: ..."]
+    assert with_step_ups([], 0) == ["step-up events: 0"]
+    assert DEMO_VIEWS[-1] == "signin" and "egress_peer" in DEMO_VIEWS
+
+
 class _RecordingAPI:
     def __init__(self):
         self.calls = []

@@ -154,6 +154,21 @@ def test_the_stacks_policies_are_the_shipped_ones(policy, resource, path):
     assert stack == shipped
 
 
+def test_the_scorers_rcf_grants_are_the_shipped_ones_when_it_has_an_rcf_endpoint():
+    """With RcfEndpointName the stack grants what the shipped policy grants for
+    ``rcf_endpoint_name``: the RCF threshold parameter and endpoint, nothing more."""
+    settings = Settings(rcf_endpoint_name="lakewatch-rcf")
+    resolver = _defaults_resolver(settings)
+    resolver.values["RcfEndpointName"] = "lakewatch-rcf"
+    node = load()["Resources"]["ScorerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    stack = _statements(resolver(node))
+    shipped = _statements(render(POLICIES["scorer-lambda"], settings))
+    for sid in STACK_ONLY:
+        stack.pop(sid, None)
+    assert {"ReadRcfThreshold", "ScoreWithTheRcfEndpoint"} <= set(stack)
+    assert stack == shipped
+
+
 def test_the_scorers_environment_is_what_the_scorer_reads():
     env = load()["Resources"]["ScorerFunction"]["Properties"]["Environment"]["Variables"]
     known = set(ScorerConfig.variables().values())

@@ -506,6 +506,36 @@ def test_the_synthetic_lakes_injected_sign_ins_are_extracted(version, tmp_path):
     assert all(shapes.fullmatch(e) for e, _ in pairs)
 
 
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_an_hourly_job_is_trained_on_not_only_held_out(version, tmp_path):
+    """The reporting user's access key assumes its role at the same second of every hour (a
+    multiple of 10): split by the second alone, every one of its sign-ins was held out and the
+    model never knew it (its every sign-in then an ``unknown_entity`` finding)."""
+    from datetime import date
+
+    from lakewatch.lake.synthetic import GenerateOptions
+    from lakewatch.lake.write import write_lake
+
+    options = GenerateOptions(
+        days=2,
+        start=date(2026, 11, 1),
+        rows_per_day=8000,
+        seed=3,
+        source_version=version,
+        cloudtrail=True,
+    )
+    write_lake(options, LocalStore(tmp_path))
+    ctx = _ctx(version)
+    rows = DuckAthena(LakeLocation.open(str(tmp_path))).query(render("extract.sql", ctx), ctx)
+    splits = [
+        split
+        for entity, split in zip(rows["entity"].to_pylist(), rows["split"].to_pylist(), strict=True)
+        if entity.endswith(":user/reporting")
+    ]
+    assert len(splits) >= 20  # hourly, in each account
+    assert 0 < splits.count("validation") < len(splits) / 4, splits
+
+
 # --- how the view sits beside the network views ----------------------------------------------
 
 

@@ -210,3 +210,12 @@ def test_a_dns_answers_unnest_runs_on_duckdb_as_a_select_list_unnest():
     kept = translate(trino.format(" AND answer.ip <> '5.6.7.8'"), {"db.dns": "dns"})
     assert "CROSS JOIN" in kept.upper()
     assert sorted(con.sql(kept).fetchall()) == [("i-1", "1.2.3.4"), ("i-3", "::1")]
+
+
+def test_the_deployments_views_come_from_the_setting():
+    from lakewatch.extract.views import DEFAULT_VIEWS, configured_views
+
+    assert configured_views("") == DEFAULT_VIEWS
+    assert configured_views("egress_peer, signin") == ("egress_peer", "signin")
+    with pytest.raises(ValueError, match="unknown pair view"):
+        configured_views("egress_peer,nope")

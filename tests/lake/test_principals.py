@@ -102,3 +102,31 @@ def test_callers_that_name_no_one(version):
     assert principal(root, version) == "arn:aws:iam::111122223333:root"
     with pytest.raises(ValueError, match=r"1\.0 or 2\.0"):
         principal(root, "3.0")
+
+
+def test_principal_mask_agrees_with_is_principal_on_lists_and_arrow():
+    import pyarrow as pa
+
+    from lakewatch.lake.principals import is_principal, principal_mask
+
+    names = [
+        "i-0abc",
+        "arn:aws:iam::111122223333:user/ops",
+        "sso:ana@example.com",
+        "",
+        "ssox",
+        "arn:aws:iam::111122223333:role/ci",
+    ]
+    want = [is_principal(n) for n in names]
+    assert principal_mask(names).tolist() == want == [False, True, True, False, False, True]
+    assert principal_mask(pa.array(names)).tolist() == want
+    assert principal_mask(pa.chunked_array([names[:2], names[2:]])).tolist() == want
+    assert principal_mask(pa.array(["i-1", None])).tolist() == [False, False]
+    # the scorer's entity column is dictionary-encoded (scoring.pairs.ENCODED)
+    assert principal_mask(pa.array(names).dictionary_encode()).tolist() == want
+    assert principal_mask(pa.array(["sso:a", None, "i-1"]).dictionary_encode()).tolist() == [
+        True,
+        False,
+        False,
+    ]
+    assert principal_mask([]).size == 0

@@ -138,3 +138,39 @@ def test_urls_name_the_component_that_uses_them(pg):
         "/airflow?application_name=airflow-scheduler"
     )
     assert "application_name" not in server.url("psycopg_async")
+
+
+def test_two_servers_starting_at_once_create_the_system_user_once(monkeypatch, tmp_path):
+    """As root on a fresh machine, the first server creates lakewatch-pg; two at once (two
+    demos, the suite's parallel workers) must not both run useradd (the second's fails)."""
+    import pwd
+    import threading
+    import time
+
+    from lakewatch.local import postgres
+
+    created: list[str] = []
+
+    def getpwnam(name):
+        if name in created:
+            return object()
+        raise KeyError(name)
+
+    def useradd(argv, **kwargs):
+        time.sleep(0.2)  # long enough for the other thread to get past its first look
+        if argv[-1] in created:
+            raise AssertionError("useradd ran twice")
+        created.append(argv[-1])
+
+    monkeypatch.setattr(postgres, "_as_root", lambda: True)
+    monkeypatch.setattr(pwd, "getpwnam", getpwnam)
+    monkeypatch.setattr(postgres.subprocess, "run", useradd)
+    monkeypatch.setattr(postgres.tempfile, "gettempdir", lambda: str(tmp_path))
+    got: list[str | None] = []
+    threads = [threading.Thread(target=lambda: got.append(postgres._system_user())) for _ in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [postgres.SYSTEM_USER] * 2
+    assert created == [postgres.SYSTEM_USER]

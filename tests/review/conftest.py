@@ -59,3 +59,30 @@ def lake_with_guardduty(clients, settings, instance: str, address: str):
     key = object_key(Source.SH_FINDINGS, "2.0", "us-east-1", "111122223333", DAY, "sh.parquet")
     lake.put(key, buf.getvalue())
     return lake
+
+
+SIGNIN_SOURCE = (
+    "aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=20261130/"
+    "ct-0001.gz.parquet"
+)
+PRINCIPAL = "arn:aws:iam::111122223333:user/legacy-admin"
+
+
+def add_signin_finding(settings, store) -> str:
+    """A sign-in finding beside the day's network ones: the legacy administrator signing in
+    from a new address without MFA, and failing. Returns its uid."""
+    from lakewatch.scoring.signin_findings import SignInPair, signin_finding
+
+    start = int(datetime(2026, 11, 30, 4, tzinfo=UTC).timestamp() * 1000)
+    pair = ScoredPair(PRINCIPAL, "185.220.101.9", "signin", -4.0, True, 5, start, start + 60_000)
+    finding = signin_finding(
+        SignInPair(pair, mfa_used=0, mfa_not_used=5, succeeded=0, failed=5),
+        "anomalous_pair",
+        threshold=THRESHOLD,
+        source=parse_key(SIGNIN_SOURCE),
+        bucket="lake",
+        now_ms=start,
+    )
+    key = findings_key(settings.findings_prefix, parse_key(SIGNIN_SOURCE), "ipi-x")
+    store.put(key, to_parquet([finding]))
+    return finding["finding_info"]["uid"]

@@ -61,6 +61,22 @@ def test_a_days_files_across_accounts_ranked_and_deduplicated(tmp_path):
     assert rows[0].severity_id >= rows[1].severity_id
 
 
+def test_rcf_rows_rank_the_highest_score_first():
+    """An RCF score grows with the anomaly (IP Insights' falls): within a severity the
+    review lists the highest RCF score first."""
+    from dataclasses import replace
+
+    source = _key("111111111111", "20261130")
+    base = row_of(_finding("i-1", "198.51.100.7", -4.0, source), "2026-11-30")
+    low, high = (
+        replace(base, uid=f"rcf-{s}", kind="rcf", score=s, severity_id=3) for s in (1.7, 2.4)
+    )
+    assert [r.uid for r in rank([low, high])] == ["rcf-2.4", "rcf-1.7"]
+    lower = replace(base, uid="ipi-low", score=-6.0, severity_id=3)
+    higher = replace(base, uid="ipi-high", score=-2.0, severity_id=3)
+    assert [r.uid for r in rank([higher, lower])] == ["ipi-low", "ipi-high"]  # as before
+
+
 def test_uid_prefixes_must_name_one_finding():
     source = _key("111111111111", "20261130")
     found = [_finding("i-1", "198.51.100.7", -4.0, source), _finding("i-2", "1.2.3.4", -4, source)]

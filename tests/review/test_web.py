@@ -150,3 +150,19 @@ def test_a_form_posted_from_another_site_is_refused(page):
         follow_redirects=False,
     )
     assert proxied.status_code == 303  # behind a proxy that passes the host on
+
+
+def test_a_signin_is_listed_beside_the_network_findings_with_principal_mfa_and_outcome(page):
+    from tests.review.conftest import PRINCIPAL, add_signin_finding
+
+    client, settings, store, (worst, _) = page
+    signin = add_signin_finding(settings, store)
+    html = client.get("/").text
+    row = html[html.index(f'data-uid="{signin}"') :]
+    row = row[: row.index("</tr>")]
+    assert f'<td class="principal">principal <code>{PRINCIPAL}</code></td>' in row
+    assert "185.220.101.9" in row and "<td>signin</td>" in row
+    assert '<td class="signin">no MFA, Failure</td>' in row
+    network = html[html.index(f'data-uid="{worst}"') :]
+    network = network[: network.index("</tr>")]
+    assert '<td class="instance">i-1</td>' in network and '<td class="signin">-</td>' in network

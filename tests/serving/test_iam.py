@@ -67,3 +67,19 @@ def test_the_scorer_may_put_events_only_on_the_step_up_bus():
     assert f"arn:aws:s3:::{s.lake_bucket_name}/aws/CLOUD_TRAIL_MGMT/*" in text  # sign-ins read
     off = policy_document(Settings(step_up_event_bus=""))
     assert not [st for st in off["Statement"] if st["Sid"] == "PutStepUpEvents"]
+
+
+def test_the_scorer_may_read_the_rcf_threshold_and_endpoint_only_when_it_has_one():
+    off = policy_document(Settings())
+    assert not {"ReadRcfThreshold", "ScoreWithTheRcfEndpoint"} & {
+        st["Sid"] for st in off["Statement"]
+    }
+    on = policy_document(Settings(rcf_endpoint_name="lakewatch-rcf"))
+    by_sid = {st["Sid"]: st for st in on["Statement"]}
+    assert by_sid["ScoreWithTheRcfEndpoint"]["Resource"] == (
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lakewatch-rcf"
+    )
+    assert by_sid["ReadRcfThreshold"]["Resource"] == (
+        "arn:aws:ssm:us-east-1:123456789012:parameter/lakewatch/threshold-rcf"
+    )
+    assert by_sid["ReadRcfThreshold"]["Action"] == ["ssm:GetParameter"]

@@ -76,6 +76,7 @@ def test_every_value_the_settings_hold_reaches_the_config(aws, clients):
         "findings_topic_arn": "arn:aws:sns:eu-west-1:123456789012:found",
         "security_hub_findings": True,
         "account_id": "210987654321",
+        "rcf_endpoint_name": "lakewatch-rcf",
     }
     settings = type(base)(**{**base.model_dump(), **changed})
     config = scorer_config(settings, clients, pairs=PairSet().key)
@@ -85,6 +86,8 @@ def test_every_value_the_settings_hold_reaches_the_config(aws, clients):
     assert config.results_bucket == settings.results_bucket_name
     env = config.to_env()  # the function's environment turns the import on, off by default
     assert env["LAKEWATCH_SECURITY_HUB_FINDINGS"] == "True"
+    assert env["LAKEWATCH_RCF_ENDPOINT_NAME"] == "lakewatch-rcf"
+    assert "LAKEWATCH_RCF_ENDPOINT_NAME" not in scorer_config(base, clients).to_env()
     assert ScorerConfig.from_env(env) == config
     assert "LAKEWATCH_SECURITY_HUB_FINDINGS" not in scorer_config(base, clients).to_env()
     assert not ScorerConfig.from_env(

@@ -59,3 +59,32 @@ def test_a_refused_record_is_never_published_and_an_accepted_one_is(aws, clients
     assert json.loads(store.get(f"{settings.thresholds_prefix}history.json"))
     lines = summary_lines(record)
     assert lines[0].startswith("threshold 0.2500") and "recall by kind: random_public" in lines[1]
+
+
+def test_signins_get_their_own_threshold_published_as_the_signin_offset(aws, clients, tmp_path):
+    import numpy as np
+
+    from lakewatch.threshold.choose import threshold_for_fpr
+    from lakewatch.threshold.recalibrate import Options, choose
+
+    settings = aws[0].model_copy(update={"threshold_parameter": f"/lakewatch/t/{tmp_path.name}"})
+    store = results_store(settings, clients)
+    rng = np.random.default_rng(3)
+    net, signin = rng.normal(3, 1, 4_000), rng.normal(9, 1, 300)  # two populations, two scales
+    entities = [f"i-{k % 40}" for k in range(4_000)] + [f"sso:p{k % 25}" for k in range(300)]
+    bad = rng.normal(-2, 0.5, 500).tolist()
+    doc = {
+        "model_id": "ipi-s",
+        "scores": {"normal": [*net.tolist(), *signin.tolist()], "random_public": bad},
+        "normal_entities": entities,
+        "abnormal_entities": {"random_public": [f"i-{k}" for k in range(250)] + ["sso:p1"] * 250},
+        "notes": [],
+        "score": "detector",
+    }
+    store.put("work/scores.json", json.dumps(doc).encode())
+    record = choose(settings, clients, date(2026, 11, 5), "work/scores.json", Options())
+    assert record.threshold == threshold_for_fpr(net, 0.001)  # the network pairs' alone
+    signin_threshold = threshold_for_fpr(signin, 0.001)
+    assert record.view_offsets["signin"] == pytest.approx(signin_threshold - record.threshold)
+    assert record.views["signin"]["normal_pairs"] == 300
+    assert any(n.startswith("signin threshold: ") for n in record.notes)

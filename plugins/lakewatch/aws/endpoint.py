@@ -1,4 +1,5 @@
-"""Score (entity, address) pairs through an endpoint with boto3's ``sagemaker-runtime`` client.
+"""Score (entity, address) pairs (IP Insights) or feature rows (Random Cut Forest) through an
+endpoint with boto3's ``sagemaker-runtime`` client.
 
 Requests stay under SageMaker's 6 MB payload limit; throttling and "model not ready" answers are
 retried with exponential backoff and jitter; anything else fails with the endpoint's message.
@@ -83,6 +84,39 @@ def invoke_pairs(
     return EndpointScores(dots, known, len(spans))
 
 
+def invoke_rcf(
+    runtime: Any,
+    endpoint: str,
+    rows: np.ndarray,
+    *,
+    max_bytes: int = MAX_REQUEST_BYTES,
+    max_attempts: int = 6,
+    base_delay: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> np.ndarray:
+    """RCF scores of the rows (``text/csv``, one row a line, as SageMaker's RCF takes them;
+    its answer ``{"scores": [{"score": x}, ...]}``), in order, float64; the rows are sent as
+    float32, the models' precision."""
+    # float32, the models' own precision, in 9 digits: the text parses back to the same values
+    values = np.asarray(rows, np.float32)
+    lines = [(",".join(f"{v:.9g}" for v in row.tolist()) + "\n").encode() for row in values]
+    scores = np.full(len(lines), np.nan)
+    for start, end in _batches(lines, max_bytes):
+        body = b"".join(lines[start:end])
+        items = _invoke(
+            runtime, endpoint, body, max_attempts, base_delay, sleep, "scores", "Random Cut Forest"
+        )
+        if len(items) != end - start:
+            raise EndpointError(
+                f"endpoint {endpoint} returned {len(items)} scores for {end - start} rows"
+            )
+        try:
+            scores[start:end] = [float(item["score"]) for item in items]
+        except (KeyError, TypeError, ValueError) as err:
+            raise EndpointError(f"endpoint {endpoint}: a score is missing ({err})") from None
+    return scores
+
+
 def _invoke(
     runtime: Any,
     endpoint: str,
@@ -90,6 +124,8 @@ def _invoke(
     max_attempts: int,
     base_delay: float,
     sleep: Callable[[float], None],
+    field: str = "predictions",
+    model: str = "IP Insights",
 ) -> list[dict[str, Any]]:
     for attempt in range(1, max_attempts + 1):
         try:
@@ -111,12 +147,12 @@ def _invoke(
             message = err.response.get("Error", {}).get("Message", str(err))
             raise EndpointError(f"endpoint {endpoint}: {code or status}: {message}") from None
         try:
-            predictions = json.loads(raw)["predictions"]
+            predictions = json.loads(raw)[field]
             if not isinstance(predictions, list):
-                raise TypeError("predictions is not a list")
+                raise TypeError(f"{field} is not a list")
             return predictions
         except (ValueError, KeyError, TypeError) as err:
             raise EndpointError(
-                f"endpoint {endpoint}: response is not IP Insights JSON ({err}): {raw[:120]!r}"
+                f"endpoint {endpoint}: response is not {model} JSON ({err}): {raw[:120]!r}"
             ) from None
     raise AssertionError("unreachable")

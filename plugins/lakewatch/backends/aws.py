@@ -12,7 +12,13 @@ from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
 from lakewatch.extract.athena import AthenaRunner
 from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
-from lakewatch.names import endpoint_config_name, lambda_function_name, lambda_layer_name
+from lakewatch.names import (
+    endpoint_config_name,
+    is_rcf_model,
+    lambda_function_name,
+    lambda_layer_name,
+    serving_endpoint,
+)
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving.deploy import DeployResult, ServingStarted
 from lakewatch.serving.lambda_deploy import ScorerDeployment, deploy_lambda, publish_layer
@@ -20,7 +26,7 @@ from lakewatch.serving.lambda_package import Package
 from lakewatch.serving.sagemaker import SageMakerEndpoints
 from lakewatch.settings import Settings
 from lakewatch.training.pipeline import TrainingJob, sagemaker_job
-from lakewatch.training.sagemaker import model_config
+from lakewatch.training.sagemaker import model_config, rcf_model_config
 
 
 class AwsBackend:
@@ -78,17 +84,30 @@ class AwsBackend:
 
     def start_serving(self, clients: ClientFactory, record: ModelRecord) -> ServingStarted:
         s = self.settings
-        config = model_config(
-            name=record.model_id,
-            algorithm=record.algorithm,
-            artifact=record.artifact_uri,
-            region=s.region,
-            role_arn=s.sagemaker_role_arn,
-            instance_type=s.endpoint_instance_type,
-            source_uri=record.extra.get("source_uri", ""),
-        )
-        started = self._endpoints(clients).start(s.endpoint_name, record.model_id, config)
+        if is_rcf_model(record.model_id):  # SageMaker's built-in RCF, on the RCF endpoint
+            config = rcf_model_config(
+                name=record.model_id,
+                artifact=record.artifact_uri,
+                region=s.region,
+                role_arn=s.sagemaker_role_arn,
+            )
+        else:
+            config = model_config(
+                name=record.model_id,
+                algorithm=record.algorithm,
+                artifact=record.artifact_uri,
+                region=s.region,
+                role_arn=s.sagemaker_role_arn,
+                instance_type=s.endpoint_instance_type,
+                source_uri=record.extra.get("source_uri", ""),
+            )
+        endpoint = self._endpoint(record.model_id)
+        started = self._endpoints(clients).start(endpoint, record.model_id, config)
         return ServingStarted.model_validate(started)
+
+    def _endpoint(self, model_id: str) -> str:
+        s = self.settings
+        return serving_endpoint(model_id, s.endpoint_name, s.rcf_endpoint_name)
 
     def serving_settled(self, clients: ClientFactory, started: ServingStarted) -> tuple[bool, str]:
         return self._endpoints(clients).settled(started.endpoint)
@@ -97,8 +116,9 @@ class AwsBackend:
         return self._endpoints(clients).finish(started.to_json())
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:
+        endpoint = self._endpoint(model_id)
         SageMakerEndpoints(clients("sagemaker")).rollback(
-            self.settings.endpoint_name, endpoint_config_name(self.settings.endpoint_name, model_id)
+            endpoint, endpoint_config_name(endpoint, model_id)
         )
 
     def scorer_environment(self, clients: ClientFactory, config: ScorerConfig) -> dict[str, str]:

@@ -24,6 +24,7 @@ from lakewatch.local.endpoints import LocalEndpoints
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.model.registry import ModelRecord
+from lakewatch.names import serving_endpoint
 from lakewatch.review.rows import day_keys
 from lakewatch.scoring.process import ScorerConfig
 from lakewatch.serving.deploy import DeployResult, ServingStarted
@@ -79,6 +80,8 @@ class LocalBackend:
             return query_parquet(athena_sql, {glue: files})
 
     def training_algorithm(self, requested: str) -> str:
+        if requested == "rcf":  # lakewatch's own RCF (model/rcf), SageMaker's on aws
+            return "rcf"
         return "lakewatch"  # SageMaker's built-in algorithm runs only on SageMaker
 
     def training_job(self, clients: ClientFactory, plan_doc: dict[str, Any]) -> TrainingJob:
@@ -90,7 +93,7 @@ class LocalBackend:
         model_dir = local.install(
             record.model_id, fetch_artifact(self.settings, clients, record.artifact_uri)
         )
-        done = local.deploy(self.settings.endpoint_name, record.model_id, model_dir)
+        done = local.deploy(self._endpoint(record.model_id), record.model_id, model_dir)
         return ServingStarted(
             endpoint=done.endpoint,
             model_id=done.model_id,
@@ -108,7 +111,13 @@ class LocalBackend:
         )
 
     def serve_again(self, clients: ClientFactory, model_id: str) -> None:
-        LocalEndpoints(self.settings).rollback(self.settings.endpoint_name, model_id)
+        LocalEndpoints(self.settings).rollback(self._endpoint(model_id), model_id)
+
+    def _endpoint(self, model_id: str) -> str:
+        """IP Insights' endpoint, or the RCF model's for an RCF model (the model server
+        serves either: ``model.artifact.algorithm_of``)."""
+        s = self.settings
+        return serving_endpoint(model_id, s.endpoint_name, s.rcf_endpoint_name)
 
     def scorer_environment(self, clients: ClientFactory, config: ScorerConfig) -> dict[str, str]:
         return local_environment(self.settings, config)

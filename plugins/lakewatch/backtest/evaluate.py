@@ -1,10 +1,11 @@
 """Findings against known incidents (``TRUTH.csv``): recall per kind, precision, incidents.
 
 A finding matches a truth row when its time window overlaps the row's, widened by an hour on
-each side, and one of its (instance, address) pairs names the row's entity and address (an
-empty one matches any). A finding's pairs are its evidences: one for a pair finding, one per
-member for an incident, so an incident matches a row only through a pair it holds, never
-through an instance of one member and the address of another.
+each side, and one of its (entity, address) pairs names the row's entity (an instance, or a
+sign-in's principal) and address (an empty one matches any). A finding's pairs are its
+evidences: one for a pair finding, one per member for an incident, so an incident matches a
+row only through a pair it holds, never through an instance of one member and the address of
+another.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ def kind_of(finding: dict[str, Any]) -> str:
 
 
 def pairs_of(finding: dict[str, Any]) -> set[tuple[str, str]]:
-    """(instance, address) pairs a finding names."""
+    """(entity, address) pairs a finding names: the instance, or a sign-in's principal
+    (``actor.user.uid``, the truth file's ``entity`` for sign-ins)."""
     out = set()
     for ev in finding.get("evidences") or []:
         ends = [ev.get("src_endpoint") or {}, ev.get("dst_endpoint") or {}]
-        instance = next((e["instance_uid"] for e in ends if e.get("instance_uid")), "")
+        principal = ((ev.get("actor") or {}).get("user") or {}).get("uid", "")
+        instance = next((e["instance_uid"] for e in ends if e.get("instance_uid")), principal)
         ip = next((e["ip"] for e in ends if e.get("ip")), "")
         out.add((instance, ip))
     if not out:

@@ -50,9 +50,10 @@ class LakeIndex:
     root: str
     days_of: dict[str, dict[date, list[str]]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    scored: tuple[str, ...] = SCORED  # and CLOUD_TRAIL_MGMT when the pair set has sign-ins
 
     def days(self) -> list[date]:
-        return sorted({d for s in SCORED for d in self.days_of.get(s, {})})
+        return sorted({d for s in self.scored for d in self.days_of.get(s, {})})
 
     def regions(self) -> Counter[str]:
         """Partitions per region, over every source read."""
@@ -64,8 +65,8 @@ class LakeIndex:
         )
 
     def on(self, day: date) -> list[LakeObject]:
-        """The day's VPC Flow and Route 53 objects."""
-        return self._objects(SCORED, day)
+        """The day's objects of the scored sources (VPC Flow, Route 53, CloudTrail if read)."""
+        return self._objects(self.scored, day)
 
     def evidence_on(self, day: date) -> list[LakeObject]:
         """The day's Security Hub findings objects."""
@@ -117,14 +118,17 @@ def _folders(location: LakeLocation, folder: str) -> list[fs.FileInfo]:
     )
 
 
-def index_lake(location: LakeLocation, label: str) -> LakeIndex:
-    """Find the lake's day partitions; raises ``LakeError`` when it has none of the sources
-    lakewatch reads."""
+def index_lake(
+    location: LakeLocation, label: str, scored: frozenset[str] = SCORED_SOURCES
+) -> LakeIndex:
+    """Find the lake's day partitions of the ``scored`` sources (``scored_sources``: CloudTrail
+    too when the pair set has sign-ins) and the evidence; raises ``LakeError`` when it has none
+    of the sources lakewatch reads."""
     base = f"{location.root}/aws" if location.root else "aws"
-    index = LakeIndex(location, label)
+    index = LakeIndex(location, label, scored=tuple(sorted(scored)))
     for source in _folders(location, base):
         name = source.base_name
-        if name not in SCORED and name not in EVIDENCE:
+        if name not in scored and name not in EVIDENCE:
             index.skipped[_relative(source.path, location.root) + "/"] = (
                 f"source {name} is not one lakewatch reads"
             )

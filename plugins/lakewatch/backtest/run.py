@@ -32,13 +32,13 @@ from lakewatch.backtest.progress import Stage
 from lakewatch.backtest.workspace import Workspace, lake_settings
 from lakewatch.extract.engine import LakeLocation
 from lakewatch.extract.export import PairSet
-from lakewatch.extract.views import DEFAULT_VIEWS
+from lakewatch.extract.views import configured_views
 from lakewatch.lake.security_hub import Evidence, evidence_in
 from lakewatch.lake.truth import TruthRow, read_truth
 from lakewatch.names import threshold_night_prefix
 from lakewatch.review.rows import Row, rank, row_of
 from lakewatch.scoring.errors import PoisonMessage
-from lakewatch.scoring.process import ObjectResult, Scorer, ScorerConfig
+from lakewatch.scoring.process import ObjectResult, Scorer, ScorerConfig, scored_sources
 from lakewatch.serving import deploy as serving
 from lakewatch.threshold import recalibrate
 from lakewatch.threshold.publish import ThresholdRecord, publish
@@ -117,7 +117,8 @@ def run_backtest(options: BacktestOptions, out: TextIO | None = None) -> Outcome
     truth = read_truth(options.truth) if options.truth else None
     location = open_lake(options.lake)
     stage = Stage(1, STAGES, f"reading {options.lake}", out)
-    index = index_lake(location, options.lake)
+    pair_set = PairSet(configured_views(lake_settings().pair_views))
+    index = index_lake(location, options.lake, scored_sources(pair_set.key))
     check_days(index, options.train_days, options.score_days)
     outcome = Outcome(
         options.lake,
@@ -125,13 +126,14 @@ def run_backtest(options: BacktestOptions, out: TextIO | None = None) -> Outcome
         [d.isoformat() for d in options.score_days],
     )
     stage.say(
-        f"VPC_FLOW and ROUTE53 on {_span(index.days())} in {len(index.regions())} region(s); "
+        f"{' and '.join(index.scored)} on {_span(index.days())} "
+        f"in {len(index.regions())} region(s); "
         f"skipped: {', '.join(sorted(index.skipped_by_reason())) or 'nothing'}"
     )
     outcome.elapsed_s["read"] = stage.elapsed
     with tempfile.TemporaryDirectory(prefix="lakewatch-backtest-") as work:
         with Workspace(Path(work), _region(index)) as ws:
-            loop = _Loop(ws, location, index, options, outcome, out)
+            loop = _Loop(ws, location, index, options, outcome, out, pair_set)
             loop.run()
             findings_path = loop.findings_path
             picture = loop.picture
@@ -161,10 +163,11 @@ class _Loop:
         options: BacktestOptions,
         outcome: Outcome,
         out: TextIO,
+        pair_set: PairSet,
     ):
         self.ws, self.location, self.index = ws, location, index
         self.options, self.outcome, self.out = options, outcome, out
-        self.pair_set = PairSet(DEFAULT_VIEWS)
+        self.pair_set = pair_set  # LAKEWATCH_PAIR_VIEWS's, as the DAGs' (signin reads CloudTrail)
         self.findings_path = ws.work_dir / "findings.jsonl"
         self.picture: bytes | None = None
 
@@ -293,6 +296,8 @@ class _Loop:
             "recall_synthetic": record.evaluation["chosen"]["recall"],
             "auc": record.evaluation["auc"],
             "sets": record.sets,
+            "view_offsets": record.view_offsets,  # the signin view's own threshold among them
+            "notes": record.notes,
             "refused": record.refused,
         }
         self.outcome.elapsed_s["recalibrate"] = stage.elapsed

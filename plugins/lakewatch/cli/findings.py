@@ -97,8 +97,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         score = f"{r.score:8.3f}" if r.score is not None else "       -"
         rep = f"  reputation {r.reputation:.0f} ({r.reputation_cidr})" if r.reputation else ""
         rep += f"  security hub: {'; '.join(r.corroborated_by)}" if r.corroborated_by else ""
+        rep += f"  sign-in: {r.signin}" if r.signin else ""
         print(
-            f"{r.uid[:12]}  {r.severity:<13} {r.kind:<16} {','.join(r.instances):<22} "
+            f"{r.uid[:12]}  {r.severity:<13} {r.kind:<16} {r.entity:<22} "
             f"{','.join(r.addresses)[:40]:<40} {score}  {verdict or '-'}{rep}"
         )
     print(f"{len(reviewed)} finding(s) on {day}")

@@ -143,6 +143,8 @@ class LocalAirflow:
             "LAKEWATCH_STATE_DIR": str(s.state_dir.resolve()),
             "LAKEWATCH_EMULATOR_PORT": str(s.emulator_port),
             "LAKEWATCH_MODEL_SERVER_PORT": str(s.model_server_port),
+            "LAKEWATCH_PAIR_VIEWS": s.pair_views,
+            "LAKEWATCH_STEP_UP_EVENT_BUS": s.step_up_event_bus,
             "LAKEWATCH_SQL_DIR": str(REPO / "include" / "sql"),
             "PYTHONPATH": str(REPO / "plugins"),
             **self._celery_env(component),

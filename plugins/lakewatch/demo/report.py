@@ -20,12 +20,16 @@ from lakewatch.demo.evaluate import (
     HOW_MEASURED,
     IncidentCard,
     Scorecard,
+    SigninCard,
+    network_only,
     precision_at,
     score,
     score_incidents,
+    score_signins,
     true_uids,
 )
 from lakewatch.extract.export import PairSet, day_prefix, read_manifest
+from lakewatch.extract.views import configured_views
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
@@ -108,17 +112,19 @@ def write_report(
     day = date.fromisoformat(live_day)
     day_findings = read_day(results, settings.findings_prefix, day)
     day_labels = read_labels(lake, settings.ground_truth_prefix, day=live_day.replace("-", ""))
-    incidents = score_incidents(day_findings, day_labels)
-    card = score(day_findings, day_labels)
+    net_findings, net_labels = network_only(day_findings, day_labels)
+    incidents = score_incidents(net_findings, net_labels)
+    card = score(net_findings, net_labels)
+    signins = score_signins(day_findings, day_labels)
     _chart(card, out_dir / "findings.png")
-    sections.append(_findings(live_day, card, incidents))
+    sections.append(_findings(live_day, card, incidents, signins))
     for section, line in (
         _ranking(settings, results, lake, day, day_labels),
         _dead_letters(settings, clients),
     ):
         sections.append(section)
         lines.append(line)
-    return _page(out_dir, sections), lines, closing_lines(card, incidents)
+    return _page(out_dir, sections), lines, closing_lines(card, incidents, signins)
 
 
 def _runs(api: Any) -> tuple[str, str]:
@@ -152,7 +158,7 @@ def _extracts(settings: Settings, results: S3Store, days: list[str]) -> tuple[st
             day_prefix(
                 settings.extracts_prefix,
                 settings.source_version,
-                PairSet(),
+                PairSet(configured_views(settings.pair_views)),
                 date.fromisoformat(day),
             ),
         )
@@ -225,9 +231,22 @@ def _threshold(settings: Settings, results: S3Store, out_dir: Path) -> tuple[str
     return section, line
 
 
-def _findings(live_day: str, card: Scorecard, incidents: IncidentCard) -> str:
+def _findings(
+    live_day: str, card: Scorecard, incidents: IncidentCard, signins: SigninCard | None = None
+) -> str:
     """The live day's findings against the injected anomalies: pairs per kind, then
-    incidents (the chart ``_chart`` drew beside the page)."""
+    incidents (the chart ``_chart`` drew beside the page), then sign-ins."""
+    signin_part = (
+        f"<h3>Sign-ins</h3><p>{signins.flagged} sign-in pairs flagged, "
+        f"{signins.true_positives} of them injected; {signins.true_positives} of "
+        f"{signins.labelled} injected sign-ins found.</p>"
+        + _table(
+            [[k, v["labelled"], v["flagged"]] for k, v in signins.by_kind.items()],
+            ["kind", "injected pairs", "found"],
+        )
+        if signins is not None and (signins.labelled or signins.flagged)
+        else ""
+    )
     return (
         f"<h2>Real-time findings for {live_day}</h2><p>{card.flagged} pairs flagged, "
         f"{card.true_positives} of them injected anomalies; {card.unknown_entities} "
@@ -248,6 +267,7 @@ def _findings(live_day: str, card: Scorecard, incidents: IncidentCard) -> str:
             [[k, v["events"], v["found"]] for k, v in sorted(incidents.by_kind.items())],
             ["kind", "injected events", "in an incident"],
         )
+        + signin_part
     )
 
 
@@ -342,15 +362,21 @@ def _ranking(
     return section, line
 
 
-def closing_lines(card: Scorecard, incidents: IncidentCard) -> list[str]:
-    """The demo's last lines, one per kind and one for incidents: an interface checked from
-    outside (``KIND: precision P%, recall R% (...)``, ``incidents: precision P% (a of b),
-    recall R% (c of d)``), so its form never changes."""
+def closing_lines(
+    card: Scorecard, incidents: IncidentCard, signins: SigninCard | None = None
+) -> list[str]:
+    """The demo's last lines, one per network kind, one for sign-ins when the day has any,
+    then all (network) kinds and incidents: an interface checked from outside (``KIND:
+    precision P%, recall R% (...)``, ``signin: precision P%, recall R% (m of n injected
+    sign-ins)``, ``incidents: precision P% (a of b), recall R% (c of d)``), so its form never
+    changes."""
     lines = [
         f"{kind}: precision {v['precision']:.0%}, recall {v['recall']:.0%} "
         f"({v['flagged']} of {v['labelled']} injected pairs)"
         for kind, v in card.kinds.items()
     ]
+    if signins is not None and (signins.labelled or signins.flagged):
+        lines.append(signins.line())
     lines.append(
         f"all kinds: precision {card.precision:.0%} ({card.true_positives} of "
         f"{card.flagged} flagged pairs are injected anomalies)"

@@ -1,14 +1,17 @@
 """``make demo``: the whole loop on the local backend, run by a real Airflow.
 
 1. reset: stop what a previous demo left running, clear its state; start the emulator;
-2. write a synthetic Security Lake of ``days`` days (ending yesterday) into it;
+2. write a synthetic Security Lake of ``days`` days (ending yesterday) into it, CloudTrail
+   management events included: the pair set is the network views and ``signin``;
 3. start Airflow (API server, scheduler, DAG processor, triggerer; PostgreSQL metadata) on the
    project's DAGs, every process supervised and every wait bounded (``demo.supervise``); with
    ``executor="celery"`` on the CeleryExecutor: a Redis broker and two Celery workers;
 4. backfill ``lakewatch_extract`` over those days, as a user would from the UI;
 5. unpause the Asset consumers, then ``lakewatch_train``, whose schedule trains on the window
    and deploys; the deployed-model Asset triggers recalibration and the scorer deploy;
-6. write today with ``--notify``: the deployed scorer turns it into findings in real time;
+6. write today with ``--notify``: the deployed scorer turns it into findings in real time,
+   and puts a step-up event on the EventBridge bus for each unusual sign-in (read back from
+   the local inbox queue its rule delivers to);
 7. run the hourly scorer check once, and write the report.
 """
 
@@ -28,17 +31,26 @@ from lakewatch.demo.analyst import feedback_lines, review_day
 from lakewatch.demo.api import AirflowAPI, epoch
 from lakewatch.demo.report import write_report
 from lakewatch.demo.supervise import DeadlineExceeded, ProcessDied, Supervisor, wait
+from lakewatch.extract.views import DEFAULT_VIEWS, SIGNIN_VIEWS
 from lakewatch.lake import notify
 from lakewatch.lake.sink import S3Store
 from lakewatch.lake.synthetic import GenerateOptions
 from lakewatch.lake.write import WriteSummary, read_labels, write_lake
 from lakewatch.local import emulator
-from lakewatch.local.bootstrap import ALERTS_INBOX, Resources, read_alerts
+from lakewatch.local.bootstrap import (
+    ALERTS_INBOX,
+    Resources,
+    read_alerts,
+    read_step_up_events,
+    step_up_inbox,
+)
 from lakewatch.local.processes import ProcessRegistry
 from lakewatch.review.desk import Desk
 from lakewatch.settings import Settings, load_settings
 
 CONSUMERS = ("lakewatch_recalibrate", "lakewatch_scorer_deploy")
+DEMO_VIEWS = (*DEFAULT_VIEWS, *SIGNIN_VIEWS)  # what the demo extracts, trains on and scores
+STEP_UP_BUS = "lakewatch-step-up"
 
 
 class Step:
@@ -134,6 +146,7 @@ def _score_live_day(loop: _Loop, sqs: Any, day: date) -> WriteSummary:
             region=loop.settings.region,
             origin=loop.start,
             churn=loop.churn,
+            cloudtrail=True,
         ),
         loop.lake,
         ground_truth_prefix=loop.settings.ground_truth_prefix,
@@ -175,7 +188,15 @@ def _run(
 ) -> int:
     """The steps in order (the module's docstring); the exit status is the scorer check's."""
     settings = load_settings()
-    settings = settings.model_copy(update={"state_dir": settings.state_dir.resolve()})
+    settings = settings.model_copy(
+        update={
+            "state_dir": settings.state_dir.resolve(),
+            # the network views and sign-ins: the lake has CloudTrail, the scorer puts a
+            # step-up event on the bus for each unusual sign-in
+            "pair_views": ",".join(DEMO_VIEWS),
+            "step_up_event_bus": settings.step_up_event_bus or STEP_UP_BUS,
+        }
+    )
     step = Step(11 if feedback else 9)
     registry, clients, resources = _reset(settings, step)
 
@@ -211,6 +232,7 @@ def _run(
     sqs = clients("sqs")
     live = _score_live_day(loop, sqs, today)
     print(f"      {live.notified} notifications processed", flush=True)
+    step_ups = _show_step_ups(settings, sqs)
 
     check = _scorer_check(loop)
     _show_an_alert(loop, sqs)
@@ -227,8 +249,36 @@ def _run(
     )
     if churn:
         lines.append(_churn_line(loop))
+    kinds = with_step_ups(kinds, len(step_ups))
     _print_summary(lines, check[-1]["state"], more, airflow, page, kinds)
     return 0 if check[-1]["state"] == "success" else 1
+
+
+def with_step_ups(kinds: list[str], events: int) -> list[str]:
+    """The closing lines with ``step-up events: N`` after the kinds' (before ``all kinds``)."""
+    at = next((i for i, line in enumerate(kinds) if line.startswith("all kinds:")), len(kinds))
+    return [*kinds[:at], f"step-up events: {events}", *kinds[at:]]
+
+
+def _show_step_ups(settings: Settings, sqs: Any) -> list[dict[str, Any]]:
+    """The step-up events the scorer put on the bus for today's unusual sign-ins, read from
+    the local inbox queue the bus's rule delivers to, each printed."""
+    events = read_step_up_events(sqs, settings, wait_s=2)
+    print(
+        f"      {len(events)} step-up event(s) on {settings.step_up_event_bus} "
+        f"(read from {step_up_inbox(settings)})",
+        flush=True,
+    )
+    for event in events:
+        d = event.get("detail") or {}
+        mfa = {True: "with MFA", False: "without MFA"}.get(bool(d["mfa"]), "MFA unknown")
+        mfa = mfa if d.get("mfa") is not None else "MFA unknown"
+        print(
+            f"      step-up: {event.get('detail-type')}: {d.get('principal')} from "
+            f"{d.get('address')} ({mfa}, {d.get('outcome')}, severity {d.get('severity')})",
+            flush=True,
+        )
+    return events
 
 
 def _churn_line(loop: _Loop) -> str:
@@ -246,6 +296,7 @@ def _churn_line(loop: _Loop) -> str:
         region=loop.settings.region,
         origin=loop.start,
         churn=loop.churn,
+        cloudtrail=True,
     )
     generator = LakeGenerator(options)
     new = {uid for uid, first in generator.new_instances(loop.today).items() if first == loop.today}
@@ -293,6 +344,7 @@ def _write_quiet_days(
             # on its own pairs, and the generator's 15 attacks a day are 0.5% of them
             anomalies_per_kind=0,
             churn=churn,
+            cloudtrail=True,
         ),
         lake,
         ground_truth_prefix=settings.ground_truth_prefix,

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.export import (
     ExtractSummary,
@@ -26,6 +28,9 @@ class SqlEngine(Protocol):
     def extract(
         self, ctx: QueryContext, store: Any, prefix: str, attempt: str, summary: ExtractSummary
     ) -> None: ...
+
+    # any other query's rows (the RCF features: ``extract.rcf_features.sql``)
+    def query(self, athena_sql: str, ctx: QueryContext) -> pa.Table: ...
 
 
 def results_store(settings: Settings, clients: ClientFactory) -> S3Store:

@@ -265,6 +265,74 @@ class Standardization:
         return cls(tuple(data["mean"]), tuple(data["std"]))
 
 
+FEATURES_FILE = "features.json"  # a model's FeatureProfile, beside its model.tar.gz
+
+
+@dataclass(frozen=True)
+class FeatureProfile:
+    """What an RCF model's scorer needs besides the trees: the ``Standardization`` its
+    training rows were z-scored with, and each instance's usual value of every feature (its
+    training hours' median, scaled but not standardized), with the median over every
+    training hour for an instance the training never saw. Saved in the model's artifact
+    (``model.json``'s ``features``) and beside it (``FEATURES_FILE``), read back with
+    ``from_dict``: the same figures at training and at scoring."""
+
+    standardization: Standardization
+    usual: dict[str, tuple[float, ...]]
+    overall: tuple[float, ...]
+    hours: dict[str, int]  # each instance's training hours
+
+    @classmethod
+    def fit(cls, rows: pa.Table) -> FeatureProfile:
+        """From the training window's feature rows (``sql``'s: ``KEY_COLUMNS`` and
+        ``RAW_COLUMNS``)."""
+        matrix = scale(rows)
+        if "instance" not in rows.column_names:
+            raise ValueError("the feature rows lack column instance")
+        instances = np.asarray(rows["instance"].to_pylist(), dtype=object)
+        usual, hours = {}, {}
+        for name in sorted(set(instances)):
+            mine = matrix[instances == name]
+            usual[str(name)] = tuple(map(float, np.median(mine, axis=0)))
+            hours[str(name)] = len(mine)
+        overall = tuple(map(float, np.median(matrix, axis=0)))
+        return cls(Standardization.fit(matrix), usual, overall, hours)
+
+    def usual_of(self, instance: str) -> tuple[float, ...]:
+        return self.usual.get(instance, self.overall)
+
+    def as_dict(self) -> dict:
+        return {
+            "standardization": self.standardization.as_dict(),
+            "usual": {k: list(v) for k, v in self.usual.items()},
+            "overall": list(self.overall),
+            "hours": dict(self.hours),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureProfile:
+        width = len(FEATURES)
+        usual = {str(k): tuple(map(float, v)) for k, v in data.get("usual", {}).items()}
+        overall = tuple(map(float, data["overall"]))
+        if len(overall) != width or any(len(v) != width for v in usual.values()):
+            raise ValueError(f"the profile's usual values are not {width} features wide")
+        return cls(
+            Standardization.from_dict(data["standardization"]),
+            usual,
+            overall,
+            {str(k): int(v) for k, v in data.get("hours", {}).items()},
+        )
+
+
+def raw_value(feature: Feature, scaled: float) -> float:
+    """A scaled value back in the feature's own units: a count or bytes (``log1p`` undone),
+    a share, or the hour of day (the angle's sine or cosine: not invertible alone, returned
+    as it is)."""
+    if feature.scaling is Scaling.LOG1P:
+        return float(np.expm1(max(scaled, 0.0)))
+    return float(scaled)
+
+
 def write_csv(matrix: np.ndarray, path: str | Path) -> Path:
     """The matrix as headerless numeric CSV (``text/csv;label_size=0``), RCF's training data."""
     path = Path(path)

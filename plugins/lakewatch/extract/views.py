@@ -53,6 +53,13 @@ STATUSES = (
 )
 
 
+def configured_views(setting: str) -> tuple[str, ...]:
+    """The views of ``Settings.pair_views`` (comma-separated names; "" = ``DEFAULT_VIEWS``):
+    what a DAG run whose ``views`` param is empty extracts and trains on."""
+    names = tuple(v.strip() for v in setting.split(",") if v.strip())
+    return check_views(names) if names else DEFAULT_VIEWS
+
+
 def sql_dir() -> Path:
     """``include/sql``: $LAKEWATCH_SQL_DIR, else the repository's, else beside the package."""
     if os.environ.get("LAKEWATCH_SQL_DIR"):

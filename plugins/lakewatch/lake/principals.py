@@ -35,6 +35,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 SSO_PREFIX = "sso:"
 SSO_ROLE = "AWSReservedSSO_"  # IAM Identity Center's roles: AWSReservedSSO_<set>_<hash>
 HIDDEN_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"  # CloudTrail's name for an unknown user name
@@ -59,6 +61,34 @@ _FEDERATED = re.compile(_P + r":sts::[0-9]{12}:federated-user/[^/:]+")
 _ROLE = re.compile(_P + r":iam::[0-9]{12}:role/")  # a prefix: any path and name follow
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _LAST = re.compile(r"[^/]+\Z")
+
+
+def principal_mask(entities) -> np.ndarray:
+    """``is_principal`` of each entity (a list or an Arrow array of text), computed in Arrow:
+    the scorer asks it of an object's every pair, millions, which as Python strings would cost
+    their memory and seconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = entities if isinstance(entities, pa.Array | pa.ChunkedArray) else pa.array(entities)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if len(values) == 0:
+        return np.zeros(0, bool)
+    if pa.types.is_dictionary(values.type):  # the scorer's entity column: ask each name once
+        names = principal_mask(values.dictionary)
+        codes = pc.fill_null(values.indices, 0).to_numpy(zero_copy_only=False)
+        valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), bool)
+        return names[codes] & valid if names.size else np.zeros(len(values), bool)
+    hits = pc.or_(pc.starts_with(values, "arn:"), pc.starts_with(values, SSO_PREFIX))
+    return np.asarray(pc.fill_null(hits, False).to_numpy(zero_copy_only=False), bool)
+
+
+def is_principal(entity: str) -> bool:
+    """Whether a pair's entity is a principal of the ``signin`` view (an ARN, or
+    ``sso:<user>``), not an instance: the extract's CSV names no view, and the two never share
+    a form."""
+    return entity.startswith(("arn:", SSO_PREFIX))
 
 
 def field(record: Mapping[str, Any], path: str) -> Any:

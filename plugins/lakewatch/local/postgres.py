@@ -19,6 +19,7 @@ import os
 import secrets
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 from lakewatch.local.owner_files import secret, write_owner_only
@@ -48,23 +49,36 @@ def _system_user() -> str | None:
     """The user the server runs as: ours when root, else the caller (None)."""
     if not _as_root():
         return None
+    import fcntl
     import pwd
 
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
+    def exists() -> bool:
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+            return True
+        except KeyError:
+            return False
+
+    if exists():
+        return SYSTEM_USER
+    # two servers starting at once on a fresh machine (two demos, parallel tests) would race
+    # to create the user (useradd: "cannot lock /etc/passwd", or "already exists"): one at a
+    # time, and the second finds the first's
+    with open(Path(tempfile.gettempdir()) / f"{SYSTEM_USER}-useradd.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not exists():
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SYSTEM_USER,
+                ],
+                check=True,
+                capture_output=True,
+            )
     return SYSTEM_USER
 
 

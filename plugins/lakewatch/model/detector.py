@@ -26,6 +26,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from lakewatch.lake.principals import principal_mask
 from lakewatch.model.encoding import (
     Addresses,
     distinct,
@@ -67,10 +68,28 @@ class Detector:
     meta: dict[str, Any] = field(default_factory=dict)
     blend: float = 0.0  # the baseline's share of the score (``choose_blend``)
     blend_unit: float = 1.0  # the logit's spread over the baseline's, on held-out pairs
+    # Principals' own detector (the signin view's entities: their history and weights) when
+    # the model was trained on sign-ins beside instances (``build_split``); this one then
+    # holds the instances'. None: one detector for every entity.
+    signin: Detector | None = None
 
     def combine(self, entity_hash: np.ndarray, addrs: Addresses, dots: np.ndarray) -> np.ndarray:
         """Each pair's score, higher = more normal (nan where the dot product is nan): the
-        log-odds that it is normal and the prefix-count baseline, mixed ``blend``."""
+        log-odds that it is normal and the prefix-count baseline, mixed ``blend``. Pairs of
+        the principals the sign-in detector knows are scored by it."""
+        if self.signin is None:
+            return self._combine(entity_hash, addrs, dots)
+        entity_hash = np.asarray(entity_hash)
+        mine = np.isin(entity_hash, self.signin.history.entities)
+        out = np.empty(len(entity_hash), np.float64)
+        dots = np.asarray(dots)
+        for part, detector in ((~mine, self), (mine, self.signin)):
+            if part.any():
+                rows = np.flatnonzero(part)
+                out[rows] = detector._combine(entity_hash[rows], addrs.take(rows), dots[rows])
+        return out
+
+    def _combine(self, entity_hash: np.ndarray, addrs: Addresses, dots: np.ndarray) -> np.ndarray:
         x = np.concatenate(
             [self.history.features(entity_hash, addrs), np.asarray(dots, np.float32)[:, None]],
             axis=1,
@@ -99,7 +118,10 @@ class Detector:
             return np.full(len(entities), -1, np.int64)
         proxy, _ = self.history.stand_ins(entity_hashes(entities), parse_addresses(addresses))
         rows = np.searchsorted(self.history.entities, proxy)
-        return np.where(proxy != 0, rows, -1)
+        out = np.where(proxy != 0, rows, -1)
+        if self.signin is not None:  # a principal is never scored as an instance
+            out[principal_mask(entities)] = -1
+        return out
 
     def name(self, row: int) -> str:
         """The name of the known entity in history row ``row`` (a stand-in's)."""
@@ -113,7 +135,19 @@ class Detector:
 
     # storage -------------------------------------------------------------------------------
 
+    def principal_history(self) -> History:
+        """The history that knows the principals: the sign-in detector's, when split."""
+        return (self.signin or self).history
+
     def _tensors(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        tensors, meta = self._own_tensors()
+        if self.signin is not None:
+            signin_tensors, signin_meta = self.signin._own_tensors()
+            tensors.update({f"signin.{k}": v for k, v in signin_tensors.items()})
+            meta["signin"] = json.dumps(signin_meta, sort_keys=True)
+        return tensors, meta
+
+    def _own_tensors(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         tensors = {f"history.{k}": v for k, v in self.history.tensors().items()}
         tensors.update({"mean": self.mean, "scale": self.scale, "coef": self.coef})
         meta = {
@@ -154,6 +188,22 @@ class Detector:
             )
         if json.loads(meta["columns"]) != list(COLUMNS):
             raise DetectorError(f"{name}: evidence columns {meta['columns']} differ from {COLUMNS}")
+        found = cls._from_parts(
+            {k: v for k, v in tensors.items() if not k.startswith("signin.")}, meta
+        )
+        if "signin" in meta:
+            found.signin = cls._from_parts(
+                {
+                    k.removeprefix("signin."): v
+                    for k, v in tensors.items()
+                    if k.startswith("signin.")
+                },
+                json.loads(meta["signin"]),
+            )
+        return found
+
+    @classmethod
+    def _from_parts(cls, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> Detector:
         history = History.from_tensors(
             {k.removeprefix("history."): v for k, v in tensors.items() if k.startswith("history.")}
         )
@@ -255,8 +305,11 @@ def fit_set(
     x, kind = x[~own], kind[~own]
     choice = _choice_rows(kind)
     fitted = _fit_logistic(history, x[~choice], kind[~choice] == 0, regularization)
+    # too few pairs to set half aside: the blend's units are read off the fit's own rows
+    # (choose_blend then takes the baseline-first candidate, which needs no comparison)
+    rows = choice if choice.any() else np.ones(kind.size, bool)
     fitted.blend, fitted.blend_unit, fitted.meta["blend"] = choose_blend(
-        fitted, x[choice], kind[choice], fprs
+        fitted, x[rows], kind[rows], fprs
     )
     fitted.meta.update(
         {"fit_pairs": n_pos, "fit_negatives": len(x) - n_pos, "dropped_negatives": int(own.sum())}
@@ -325,13 +378,17 @@ def choose_blend(
     logistic regression alone was below the baseline on three of five independent sets.)
     """
     normal = kind == 0
-    if normal.sum() < MIN_CHOICE:
-        return 0.0, 1.0, {"chosen": 0.0, "why": f"under {MIN_CHOICE} held-out normal pairs"}
     z, b = fitted.logit(x), baseline_score(x)
-    spread = float(b[normal].std())
+    spread = float(b[normal].std()) if normal.any() else 0.0
     if spread < 1e-9:
         return 0.0, 1.0, {"chosen": 0.0, "why": "the baseline is constant on held-out pairs"}
     unit = max(float(z[normal].std()), 1e-9) / spread
+    if normal.sum() < MIN_CHOICE:
+        # too few to compare candidates at 0.1%: the one that is the baseline by construction
+        # (a small population, e.g. an organisation's principals: the logit alone, fit on a
+        # few hundred pairs, was below the baseline there; docs/detector.md)
+        last = BLEND_STEPS[-1]
+        return last, unit, {"chosen": last, "why": f"under {MIN_CHOICE} held-out normal pairs"}
     base = {fpr: _flagged(b, b[normal], fpr) for fpr in fprs}
     kinds = [k for k in np.unique(kind) if k != 0]
     table = []
@@ -414,6 +471,60 @@ def build(
     fitted = fit_set(History.build(train_hash, train_addrs, names=names), sample)
     fitted.meta.update({"history_pairs": len(train_hash), "weights": fitted.weights()})
     return fitted
+
+
+MIN_SIGNIN_PAIRS = 50  # training pairs of principals a detector of their own needs
+
+
+def build_split(
+    train_hash: np.ndarray,
+    train_addrs: Addresses,
+    holdout_hash: np.ndarray,
+    holdout_addrs: Addresses,
+    dots: DotFn,
+    principals: np.ndarray,
+    holdout_principals: np.ndarray,
+    seed: int = 0,
+    model_done: Callable[[], None] | None = None,
+    names: dict[str, int] | None = None,
+) -> Detector:
+    """``build`` for a model trained on instances and principals together: one detector on
+    the instances' pairs, another (``Detector.signin``) on the principals', each with its own
+    history and weights (one fit over both let the larger population's evidence weights rule
+    the other's; ``bench/signin_model.py``). ``principals``/``holdout_principals`` mark the
+    principals' pairs. Too few of either population's pairs: one detector, as ``build``."""
+    enough = (
+        principals.sum() >= MIN_SIGNIN_PAIRS
+        and holdout_principals.any()
+        and (~principals).sum() >= MIN_SIGNIN_PAIRS
+        and (~holdout_principals).any()
+    )
+    if not enough:
+        return build(
+            train_hash, train_addrs, holdout_hash, holdout_addrs, dots, seed, model_done, names
+        )
+    network = build(
+        train_hash[~principals],
+        train_addrs.take(np.flatnonzero(~principals)),
+        holdout_hash[~holdout_principals],
+        holdout_addrs.take(np.flatnonzero(~holdout_principals)),
+        dots,
+        seed,
+        None,
+        names,
+    )
+    network.signin = build(
+        train_hash[principals],
+        train_addrs.take(np.flatnonzero(principals)),
+        holdout_hash[holdout_principals],
+        holdout_addrs.take(np.flatnonzero(holdout_principals)),
+        dots,
+        seed,
+        model_done,
+        names,
+    )
+    network.meta["signin"] = network.signin.meta
+    return network
 
 
 def concat_addresses(*parts: Addresses) -> Addresses:

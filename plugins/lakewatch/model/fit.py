@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lakewatch.lake.principals import is_principal
 from lakewatch.model import detector
 from lakewatch.model.artifact import ModelArtifact
 from lakewatch.model.data import Pairs
@@ -70,12 +71,17 @@ def train_with_detector(
             del inference
             release_freed_memory()
 
-    found = detector.build(
+    principal_hashes = np.array(
+        [h for name, h in (pairs.name_hashes or {}).items() if is_principal(name)], np.uint64
+    )
+    found = detector.build_split(
         pairs.entity_hash,
         pairs.addrs,
         validation.entity_hash,
         validation.addrs,
         dots,
+        np.isin(pairs.entity_hash, principal_hashes),
+        np.isin(validation.entity_hash, principal_hashes),
         seed=hp.seed,
         model_done=model_done,
         names=pairs.name_hashes,

@@ -25,6 +25,7 @@ from lakewatch.extract.athena import STEPS, apply, collect_parts, extract_statem
 from lakewatch.extract.athena import results_table as athena_results
 from lakewatch.extract.daily import DayPlan, plan_day, results_store, run_day
 from lakewatch.extract.export import ExtractSummary, PairSet, publish
+from lakewatch.extract.views import configured_views
 from lakewatch.names import extract_attempt_prefix
 from lakewatch.orchestration.runtime import attempt_id, log, task_clients, task_settings
 
@@ -68,7 +69,10 @@ class ExtractDayOperator(BaseOperator):
             settings,
             context["data_interval_start"],
             context["data_interval_end"],
-            PairSet(tuple(params["views"]), bool(params["include_ipv6"])),
+            PairSet(
+                tuple(params["views"]) or configured_views(settings.pair_views),
+                bool(params["include_ipv6"]),
+            ),
             attempt_id(context["run_id"], context["ti"].try_number),
         )
 

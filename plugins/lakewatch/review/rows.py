@@ -2,8 +2,8 @@
 
 The scorer writes one OCSF Detection Finding file per lake object and model under
 ``<findings_prefix>region=/accountId=/eventDay=YYYYMMDD/``; review flattens each finding to
-the row an analyst scans (severity, kind, instance, address, score, source object) and keeps
-the finding itself for ``show``.
+the row an analyst scans (severity, kind, instance or, for a sign-in, the principal with its MFA
+and outcome, address, score, source object) and keeps the finding itself for ``show``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,24 @@ class Row:
     reputation_source: str = ""
     corroborated_by: tuple[str, ...] = ()  # Security Hub findings on its instance or address
     corroboration: float = 0.0  # 2: one names its address, 1: only its instance
+    # a sign-in's (the signin view): the principal that signed in, instead of an instance,
+    # whether it used MFA ("true", "false", "" unknown) and the outcome (Success, Failure)
+    principal: str = ""
+    mfa: str = ""
+    outcome: str = ""
+
+    @property
+    def entity(self) -> str:
+        """Who the finding is about: the principal of a sign-in, else its instances."""
+        return self.principal or ",".join(self.instances)
+
+    @property
+    def signin(self) -> str:
+        """A sign-in's MFA and outcome as an analyst reads them ("" for a network finding)."""
+        if not self.principal:
+            return ""
+        mfa = {"true": "MFA", "false": "no MFA"}.get(self.mfa, "MFA unknown")
+        return f"{mfa}, {self.outcome or 'Unknown'}"
 
     @property
     def priority(self) -> float:
@@ -91,6 +109,9 @@ def row_of(finding: dict[str, Any], day: str) -> Row:
         source_object=unmapped.get("lakewatch.source_object", ""),
         start_time=int(finding.get("start_time") or 0),
         count=int(finding.get("count") or 0),
+        principal=unmapped.get("lakewatch.principal", ""),
+        mfa=unmapped.get("lakewatch.mfa", ""),
+        outcome=unmapped.get("lakewatch.outcome", ""),
     )
 
 
@@ -111,14 +132,26 @@ def rank(
     rows: list[Row], reputation: Reputation | None = None, evidence: list[Evidence] | None = None
 ) -> list[Row]:
     """Rows, highest priority first (severity, raised by the addresses' reputation and by
-    Security Hub findings on them), then lowest score; the same finding written twice (an
-    object scored again) is listed once."""
+    Security Hub findings on them), then most anomalous score (the lowest IP Insights score,
+    the highest RCF one); the same finding written twice (an object scored again) is listed
+    once."""
     out = list({r.uid: r for r in rows}.values())
     if reputation is not None:
         out = [_with_reputation(r, reputation.worst(r.addresses)) for r in out]
     if evidence:
         out = [corroborated(r, evidence) for r in out]
-    return sorted(out, key=lambda r: (-r.priority, r.score if r.score is not None else 0.0, r.uid))
+    return sorted(out, key=lambda r: (-r.priority, _unusual_first(r), r.uid))
+
+
+# ``scoring.rcf_findings.KIND``: an RCF score is higher for a more anomalous hour (the review
+# sits below scoring, so it names the kind itself)
+RCF_KIND = "rcf"
+
+
+def _unusual_first(row: Row) -> float:
+    """A sort key that puts the more anomalous score first, whichever way up it is."""
+    score = row.score if row.score is not None else 0.0
+    return -score if row.kind == RCF_KIND else score
 
 
 def corroborated(row: Row, evidence: list[Evidence]) -> Row:

@@ -57,6 +57,10 @@ class ScorerConfig(BaseModel):
     # are stored (``scoring.signin_findings.step_up_entry``); "" puts none
     step_up_event_bus: str = Field("", pattern=r"^[A-Za-z0-9._/-]{0,256}$")
     threshold_ttl_s: float = Field(60.0, ge=0)
+    # the Random Cut Forest endpoint a VPC Flow object's whole instance-hours are scored by
+    # (``scoring.rcf_scoring``), against the threshold at ``threshold_parameter`` + "-rcf";
+    # "" scores none
+    rcf_endpoint_name: str = ""
     # the queue's redrive maxReceiveCount; 0: leave it to the queue
     max_receive_count: int = Field(0, ge=0)
     # the peak memory (MB) one object may take; an object that needs more is dead-lettered

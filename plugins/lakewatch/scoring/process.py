@@ -23,6 +23,11 @@ from an unusual address"), not the network views' pairs and incidents. With
 as a step-up event, after the findings are stored and imported: a put that still fails after
 its retries (``aws.eventbridge``) is counted (``step_up_not_sent``) and logged, never raised,
 like a Security Hub import.
+
+With ``ScorerConfig.rcf_endpoint_name``, a VPC Flow object's whole instance-hours are also
+scored by the Random Cut Forest (``scoring.rcf_scoring``) and its findings of kind ``rcf``
+stored, imported and alerted with the object's others (``ObjectResult.rcf_*`` count them);
+canary objects are not.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ from lakewatch.scoring.incidents import (
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pair_findings import WINDOW_MS, ScoredPair, alert_message, findings_for
 from lakewatch.scoring.pairs import ObjectBody, ObjectPairs, object_pairs
+from lakewatch.scoring.rcf_scoring import EndpointRcf, RcfObjectScorer
 from lakewatch.scoring.signin_findings import (
     detector_history,
     is_unusual_signin,
@@ -123,6 +129,9 @@ class ObjectResult:
     step_up_sent: int = 0  # unusual sign-ins put on the step-up bus
     step_up_not_sent: int = 0  # ... that EventBridge did not take after the retries
     step_up_error: str = ""  # why, for the first of them
+    rcf_hours: int = 0  # the object's instance-hours (with an RCF endpoint configured)
+    rcf_scored: int = 0  # ... that it spans whole, so scored
+    rcf_findings: int = 0  # ... above the RCF threshold
 
 
 def shifted(values: np.ndarray, views: list[str], offsets: dict[str, float]) -> np.ndarray:
@@ -564,6 +573,18 @@ class Scorer:
             clients("s3"), config.results_bucket, config.feedback_prefix, config.threshold_ttl_s
         )
         self._security_hub: securityhub.Hub | None = None
+        self.rcf: RcfObjectScorer | None = None
+        if config.rcf_endpoint_name:
+            self.rcf = RcfObjectScorer(
+                ssm=clients("ssm"),
+                s3=clients("s3"),
+                model=EndpointRcf(clients("sagemaker-runtime"), config.rcf_endpoint_name),
+                threshold_parameter=config.threshold_parameter,
+                results_bucket=config.results_bucket,
+                models_prefix=config.models_prefix,
+                region=config.region,
+                ttl_s=config.threshold_ttl_s,
+            )
 
     def process_message(self, body: str | dict[str, Any]) -> list[ObjectResult]:
         try:
@@ -647,7 +668,30 @@ class Scorer:
     def score_object(
         self, body: ObjectBody, key: LakeKey, bucket: str, result: ObjectResult
     ) -> ScoredObject:
-        """An object's findings from its bytes (or a seekable file of them), filling
+        """An object's findings (``score_pairs``'s, then the RCF step's when configured)."""
+        scored = self.score_pairs(body, key, bucket, result)
+        if (
+            self.rcf is None
+            or key.source != Source.VPC_FLOW.value
+            or key.prefix == self.config.canary_prefix
+        ):
+            return scored
+        found, counts = self.rcf.findings(body, key, bucket)
+        result.rcf_hours, result.rcf_scored, result.rcf_findings = (
+            counts.hours,
+            counts.scored,
+            counts.findings,
+        )
+        if not found:
+            return scored
+        # stored under the IP Insights threshold's model when it found some too (one file)
+        threshold = scored.threshold or self.rcf.thresholds.get()
+        return ScoredObject([*scored.findings, *found], threshold)
+
+    def score_pairs(
+        self, body: ObjectBody, key: LakeKey, bucket: str, result: ObjectResult
+    ) -> ScoredObject:
+        """An object's pair findings from its bytes (or a seekable file of them), filling
         ``result``'s counts: what the function does between reading the object and writing its
         findings (the backtest calls it on objects it read itself).
 

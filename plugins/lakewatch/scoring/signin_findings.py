@@ -104,7 +104,9 @@ def detector_history(
     cols = [FEATURES.index(c) for c in ("entity_activity", "entity_24", "entity_16")]
 
     def look(entities: list[str], ips: list[str]) -> list[PrincipalHistory]:
-        x = detector.history.features(entity_hashes(entities), parse_addresses(ips))
+        # the principals' own history when the detector is split by population
+        history = (getattr(detector, "signin", None) or detector).history
+        x = history.features(entity_hashes(entities), parse_addresses(ips))
         counts = np.rint(np.expm1(x[:, cols].astype(np.float64))).astype(np.int64)
         return [PrincipalHistory(int(a), int(b), int(c)) for a, b, c in counts.tolist()]
 

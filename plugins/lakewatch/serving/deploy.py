@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lakewatch.aws.clients import ClientFactory
 from lakewatch.extract.daily import results_store
 from lakewatch.model.registry import ModelRecord, Registry
+from lakewatch.names import serving_endpoint
 from lakewatch.serving.smoke import SmokeResult, smoke_check
 from lakewatch.settings import Settings
 from lakewatch.threshold.publish import history, restore
@@ -87,7 +88,7 @@ def finish_deploy(
     result = hosting.finish_serving(clients, started)
     if result.changed:
         model_registry(settings, clients).record_deploy(
-            settings.endpoint_name, result.model_id, "deploy", result.detail
+            _endpoint(settings, result.model_id), result.model_id, "deploy", result.detail
         )
     return result
 
@@ -106,7 +107,15 @@ def rollback(
     """Serve ``to_model_id`` again and record why."""
     registry = model_registry(settings, clients)
     hosting.serve_again(clients, to_model_id)
-    registry.record_deploy(settings.endpoint_name, to_model_id, "rollback", {"reason": reason})
+    registry.record_deploy(
+        _endpoint(settings, to_model_id), to_model_id, "rollback", {"reason": reason}
+    )
+
+
+def _endpoint(settings: Settings, model_id: str) -> str:
+    """The endpoint whose state records ``model_id``'s deploys: IP Insights' or, for an RCF
+    model, the RCF endpoint (``names.serving_endpoint``, as the backends serve it)."""
+    return serving_endpoint(model_id, settings.endpoint_name, settings.rcf_endpoint_name)
 
 
 def roll_back_refused(

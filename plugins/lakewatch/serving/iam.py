@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lakewatch.lake.layout import glue_database
-from lakewatch.names import lambda_function_name, lambda_layer_name
+from lakewatch.names import lambda_function_name, lambda_layer_name, rcf_threshold_parameter
 from lakewatch.serving.lambda_config import APP_DIR
 from lakewatch.settings import Settings
 
@@ -57,11 +57,17 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",
         "LambdaRoleArn": settings.lambda_role_arn or f"{role}/lakewatch-scorer",
         "StepUpEventBus": settings.step_up_event_bus,
+        "RcfEndpointName": settings.rcf_endpoint_name,
+        "RcfThresholdParameter": rcf_threshold_parameter(settings.threshold_parameter),
     }
 
 
 # statements that exist only while their setting is set: none granted for a resource not used
-OPTIONAL_STATEMENTS = {"PutStepUpEvents": "step_up_event_bus"}
+OPTIONAL_STATEMENTS = {
+    "PutStepUpEvents": "step_up_event_bus",
+    "ReadRcfThreshold": "rcf_endpoint_name",
+    "ScoreWithTheRcfEndpoint": "rcf_endpoint_name",
+}
 
 
 def _without_unused(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:

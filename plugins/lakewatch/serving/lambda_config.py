@@ -48,6 +48,7 @@ def scorer_config(
         security_hub_findings=settings.security_hub_findings,
         account_id=settings.account_id,
         step_up_event_bus=settings.step_up_event_bus,
+        rcf_endpoint_name=settings.rcf_endpoint_name,
         max_receive_count=max_receive_count(sqs, settings.queue_name),
     )
 

@@ -50,6 +50,7 @@ class ThresholdRecord:
     # the scorer applies to each view's scores when they were adopted (empty: pooled)
     views: dict[str, Any] = field(default_factory=dict)
     view_offsets: dict[str, float] = field(default_factory=dict)
+    rule: str = "quantile"  # RCF: the rule that set the threshold (quantile | mean_3sd)
 
     def compact(self) -> dict[str, Any]:
         """What goes to SSM (well under its 4 KB limit), read back as ``PublishedThreshold``:
@@ -70,6 +71,7 @@ class ThresholdRecord:
             "scale": self.scale,
             "loose_threshold": self.loose_threshold,
             **({"view_offsets": self.view_offsets} if self.view_offsets else {}),
+            **({"rule": self.rule} if self.rule != "quantile" else {}),
         }
 
 

@@ -35,16 +35,28 @@ class PublishedThreshold(BaseModel):
     auc: float | None = None
     endpoint: str = ""
     record: str = ""  # the full record on S3 (its entity rates); "" for none
-    score: str = "dot_product"  # what the threshold applies to: dot_product | detector
+    # what the threshold applies to: dot_product | detector (flagged below) | rcf (flagged
+    # above: an RCF score is higher for a more anomalous instance-hour)
+    score: str = "dot_product"
     strict_threshold: float | None = None
     scale: float = 1.0  # severity's unit: the normal scores' interquartile range
     loose_threshold: float | None = None
     view_offsets: dict[str, float] = {}  # empty: one pooled threshold for every view
+    rule: str = "quantile"  # how the threshold was set: quantile | mean_3sd (RCF's choice)
 
     @property
     def of_detector(self) -> bool:
         """Whether the threshold applies to the detector's score (else the dot product)."""
         return self.score == "detector"
+
+    @property
+    def flags_above(self) -> bool:
+        """Whether a score above the threshold is flagged (RCF's), not one below it."""
+        return self.score == "rcf"
+
+    def flags(self, score: float) -> bool:
+        """Whether ``score`` is on the flagged side of the threshold."""
+        return score > self.threshold if self.flags_above else score < self.threshold
 
 
 def parse_published(name: str, value: str, version: int) -> PublishedThreshold:

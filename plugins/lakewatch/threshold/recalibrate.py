@@ -41,7 +41,13 @@ from lakewatch.threshold.publish import (
     write_index,
 )
 from lakewatch.threshold.sets import PairSets, SetsTooSmall, build_sets
-from lakewatch.threshold.views import ViewComparison, compare_views
+from lakewatch.threshold.views import (
+    SigninThreshold,
+    ViewComparison,
+    compare_views,
+    signin_threshold,
+    split_populations,
+)
 
 
 class NoModelDeployed(RuntimeError):
@@ -242,18 +248,27 @@ def choose(
     normal = np.array(doc["scores"]["normal"])
     abnormal = {k: np.array(v) for k, v in doc["scores"].items() if k != "normal"}
     entities = doc.get("normal_entities") or []  # absent from scores written before them
-    ev = evaluate(normal, abnormal, options.target_fpr, options.expected_anomaly_rate)
+    # principals and instances are thresholded apart: the network pairs set the threshold
+    # (and the gate's figures) as they did alone, the sign-ins get their own quantile
+    network, (signin_normal, signin_abnormal) = split_populations(
+        normal, entities, abnormal, doc.get("abnormal_entities") or {}
+    )
+    net_normal, net_entities, net_abnormal, net_abnormal_entities = network
+    ev = evaluate(net_normal, net_abnormal, options.target_fpr, options.expected_anomaly_rate)
     reasons = _gate_reasons(settings, clients, doc, ev, options)
     views = compare_views(
-        normal,
-        entities,
-        abnormal,
-        doc.get("abnormal_entities") or {},
+        net_normal,
+        net_entities,
+        net_abnormal,
+        net_abnormal_entities,
         options.target_fpr,
         ev.chosen.threshold,
     )
+    signin = signin_threshold(
+        signin_normal, signin_abnormal, options.target_fpr, ev.chosen.threshold
+    )
     record = _threshold_record(
-        settings, day, doc, options, run_id, ev, reasons, views, normal, entities
+        settings, day, doc, options, run_id, ev, reasons, (views, signin), net_normal, net_entities
     )
     _write_outcome(store, settings, day, doc, record, normal, abnormal, ev, reasons)
     if reasons:
@@ -294,12 +309,18 @@ def _threshold_record(
     run_id: str,
     ev: Evaluation,
     reasons: list[str],
-    views: ViewComparison,
+    by_view: tuple[ViewComparison, SigninThreshold],
     normal: np.ndarray,
     entities: list[str],
 ) -> ThresholdRecord:
     """The night's record: the chosen threshold with its evaluation, the strict and loose
-    tails and per-view offsets the scorer reads, and the notes an operator reads."""
+    tails and per-view offsets the scorer reads (the signin view's whenever it has its own
+    threshold), and the notes an operator reads. ``normal``, ``entities``: the network
+    pairs'."""
+    views, signin = by_view
+    offsets = dict(views.offsets) if views.adopted else {}
+    if signin.offset is not None:
+        offsets["signin"] = signin.offset
     loose_fpr = min(0.5, 10 * options.target_fpr)  # a scan's members, and the strict tail
     record = ThresholdRecord(
         day=day.isoformat(),
@@ -318,10 +339,12 @@ def _threshold_record(
         scale=max(ev.normal_quantiles["p75"] - ev.normal_quantiles["p25"], 1e-6),
         entity_rates=entity_rates(entities, normal if entities else [], options.target_fpr),
         loose_threshold=threshold_for_fpr(normal, loose_fpr),
-        views=views.to_json(),
-        view_offsets=views.offsets if views.adopted else {},
+        views={**views.to_json(), "signin": signin.to_json()},
+        view_offsets=offsets,
     )
     record.notes.append(f"thresholds per view: {views.reason}")
+    if signin.normal_pairs:
+        record.notes.append(f"signin threshold: {signin.reason}")
     return record
 
 

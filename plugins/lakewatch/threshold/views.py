@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from lakewatch.extract.views import View
+from lakewatch.lake.principals import is_principal
 from lakewatch.threshold.choose import MIN_TAIL, threshold_for_fpr
 
 INBOUND, OUTBOUND = "inbound", "outbound"
@@ -110,3 +111,90 @@ def compare_views(
         + ("adopted" if comparison.adopted else "not measurably better, pooled kept")
     )
     return comparison
+
+
+# A sign-in threshold needs at least this many distinct normal sign-in pairs (under it the
+# principals share the network views' pooled threshold, as before there was one)
+MIN_SIGNIN_NORMAL = 20
+
+
+@dataclass
+class SigninThreshold:
+    """The signin view's own threshold: the target-FPR quantile of the night's normal sign-in
+    pairs, published as ``view_offsets["signin"]`` (its distance from the network threshold,
+    which the network pairs alone now set)."""
+
+    normal_pairs: int = 0
+    threshold: float | None = None
+    offset: float | None = None
+    recall: dict[str, float] = field(default_factory=dict)  # synthetic abnormal sign-ins
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def split_populations(
+    normal: np.ndarray,
+    normal_entities: list[str],
+    abnormal: dict[str, np.ndarray],
+    abnormal_entities: dict[str, list[str]],
+) -> tuple[tuple[np.ndarray, list[str], dict, dict], tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """The night's sets as (network normal, its entities, abnormal, their entities) and
+    (sign-in normal, sign-in abnormal): principals and instances are thresholded apart. Sets
+    whose entities are not recorded (scores written before them) stay whole, as network."""
+    normal = np.asarray(normal, np.float64)
+    if len(normal_entities) != len(normal):
+        return (normal, normal_entities, abnormal, abnormal_entities), (np.zeros(0), {})
+    is_signin = np.array([is_principal(e) for e in normal_entities], bool)
+    net_ab, net_ents, sign_ab = {}, {}, {}
+    for kind, scores in abnormal.items():
+        ents = abnormal_entities.get(kind)
+        if ents is None or len(ents) != len(scores):
+            net_ab[kind] = scores
+            continue
+        mask = np.array([is_principal(e) for e in ents], bool)
+        values = np.asarray(scores, np.float64)
+        if (~mask).any():
+            net_ab[kind] = values[~mask]
+            net_ents[kind] = [e for e, m in zip(ents, mask, strict=True) if not m]
+        if mask.any():
+            sign_ab[kind] = values[mask]
+    network = (
+        normal[~is_signin],
+        [e for e, m in zip(normal_entities, is_signin, strict=True) if not m],
+        net_ab,
+        net_ents,
+    )
+    return network, (normal[is_signin], sign_ab)
+
+
+def signin_threshold(
+    normal: np.ndarray, abnormal: dict[str, np.ndarray], target_fpr: float, pooled: float
+) -> SigninThreshold:
+    """The sign-in pairs' own threshold at ``target_fpr`` (None under ``MIN_SIGNIN_NORMAL``
+    normal pairs: they keep the pooled one)."""
+    normal = np.asarray(normal, np.float64)
+    out = SigninThreshold(normal_pairs=int(normal.size))
+    if normal.size < MIN_SIGNIN_NORMAL:
+        out.reason = (
+            f"{normal.size} normal sign-in pairs (fewer than {MIN_SIGNIN_NORMAL}): sign-ins "
+            "keep the network threshold"
+            if normal.size
+            else "no sign-in pairs"
+        )
+        return out
+    out.threshold = threshold_for_fpr(normal, target_fpr)
+    out.offset = out.threshold - pooled
+    out.recall = {k: float((np.asarray(v) < out.threshold).mean()) for k, v in abnormal.items()}
+    out.reason = (
+        f"{out.threshold:.4f} at {target_fpr:.2%} of {normal.size:,} normal sign-in pairs "
+        f"(offset {out.offset:+.4f} from the network threshold)"
+        + (
+            f"; the quantile is the set's {int(np.floor(target_fpr * normal.size)) + 1}th "
+            "lowest score"
+            if np.floor(target_fpr * normal.size) < MIN_TAIL
+            else ""
+        )
+    )
+    return out

@@ -20,6 +20,7 @@ from lakewatch.aws.clients import ClientFactory
 from lakewatch.aws.s3 import S3Uri
 from lakewatch.extract.daily import results_store
 from lakewatch.extract.export import PairSet, read_parts
+from lakewatch.extract.views import configured_views
 from lakewatch.lake.sink import S3Store
 from lakewatch.model.hyperparameters import SPECS, Hyperparameters, resolve
 from lakewatch.model.registry import ModelRecord, Registry
@@ -28,6 +29,7 @@ from lakewatch.review.feedback import labelled_pairs
 from lakewatch.settings import Settings
 from lakewatch.training.jobs import run_training
 from lakewatch.training.plan import TrainingPlan, plan_training
+from lakewatch.training.rcf_plan import RcfPlan, rcf_job_config
 from lakewatch.training.sagemaker import artifact_uri, source_tarball, training_job_config
 
 HP_PARAMS = (
@@ -65,12 +67,9 @@ class TrainOptions:
             hyperparameters={name: params[name] for name in HP_PARAMS},
         )
 
-    def pair_set(self) -> PairSet:
-        return (
-            PairSet(self.views, self.include_ipv6)
-            if self.views
-            else PairSet(include_ipv6=self.include_ipv6)
-        )
+    def pair_set(self, configured: str = "") -> PairSet:
+        """The params' views, else the deployment's (``Settings.pair_views``)."""
+        return PairSet(self.views or configured_views(configured), self.include_ipv6)
 
 
 class TrainingJob(BaseModel):
@@ -122,7 +121,7 @@ def plan(
         settings.extracts_prefix,
         settings.models_prefix,
         settings.source_version,
-        options.pair_set(),
+        options.pair_set(settings.pair_views),
         window_end,
         options.window_days,
         options.min_train_rows,
@@ -182,20 +181,9 @@ def sagemaker_job(
 
     The name derives from the model id; a failed or stopped try gets the next ``-rN`` name.
     """
-    sm = clients("sagemaker")
-    attempt, state = 1, None
-    while True:
-        name = training_job_name(plan_doc["model_id"], attempt)
-        try:
-            state = sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ValidationException":
-                raise
-            state = None
-        if state in ("Failed", "Stopped"):
-            attempt += 1
-            continue
-        break
+    if plan_doc.get("algorithm") == ALGORITHM_RCF:
+        return rcf_sagemaker_job(settings, clients, plan_doc)
+    name, state = job_attempt(clients("sagemaker"), plan_doc["model_id"])
     source_uri = ""
     if algorithm == "lakewatch":
         body, digest = source_tarball()
@@ -221,16 +209,68 @@ def sagemaker_job(
         source_uri=source_uri,
         tags={"lakewatch:model-id": plan_doc["model_id"]},
     )
-    action = {"Completed": "reuse", "InProgress": "wait", "Stopping": "wait"}.get(
-        state or "", "start"
-    )
     return TrainingJob(
         name=name,
         state=state,
-        action=action,
+        action=_action(state),
         config=config,
         artifact=artifact_uri(config),
         source_uri=source_uri,
+    )
+
+
+def job_attempt(sm: Any, model_id: str) -> tuple[str, str | None]:
+    """The model's training job name to use and its status (None: no such job yet): a
+    failed or stopped try gets the next ``-rN`` name."""
+    attempt = 1
+    while True:
+        name = training_job_name(model_id, attempt)
+        try:
+            state = sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            state = None
+        if state in ("Failed", "Stopped"):
+            attempt += 1
+            continue
+        return name, state
+
+
+def _action(state: str | None) -> Literal["start", "wait", "reuse"]:
+    if state == "Completed":
+        return "reuse"
+    if state in ("InProgress", "Stopping"):
+        return "wait"
+    return "start"
+
+
+ALGORITHM_RCF = "rcf"
+
+
+def rcf_sagemaker_job(
+    settings: Settings, clients: ClientFactory, plan_doc: dict[str, Any]
+) -> TrainingJob:
+    """An RCF plan's (``training.rcf_plan.RcfPlan``) SageMaker job: SageMaker's built-in
+    Random Cut Forest over the plan's training folder; reuse, wait or start, as for IP
+    Insights."""
+    plan = RcfPlan.from_json(plan_doc)
+    name, state = job_attempt(clients("sagemaker"), plan.model_id)
+    config = rcf_job_config(
+        plan,
+        results_store(settings, clients),
+        models_prefix=settings.models_prefix,
+        region=settings.region,
+        role_arn=settings.sagemaker_role_arn,
+        instance_type=settings.training_instance_type,
+    )
+    config["TrainingJobName"] = name
+    return TrainingJob(
+        name=name,
+        state=state,
+        action=_action(state),
+        config=config,
+        artifact=artifact_uri(config),
     )
 
 

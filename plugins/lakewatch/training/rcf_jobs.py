@@ -8,6 +8,7 @@ handle both algorithms alike.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from lakewatch.aws.clients import ClientFactory
+from lakewatch.extract.rcf_features import FEATURES_FILE, FeatureProfile, scale, write_csv
 from lakewatch.model.data import iter_sources
 from lakewatch.model.hyperparameters import parse_assignments
 from lakewatch.model.rcf.artifact import RcfArtifact
@@ -53,9 +56,12 @@ def run_rcf_training(
     *,
     clients: ClientFactory | None = None,
     seed: int = 0,
+    profile: FeatureProfile | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """Sample, build, save; returns the training stats (rows read, rows/s)."""
+    """Sample, build, save; returns the training stats (rows read, rows/s). ``profile``
+    (``prepare_training``'s, for rows from the lake) is saved in the artifact's
+    ``model.json`` and beside it as ``features.json``, which the scorer reads."""
     script_mode = "SM_MODEL_DIR" in os.environ and model_dir is None
     train = train or os.environ.get("SM_CHANNEL_TRAIN")
     model_dir = model_dir or os.environ.get("SM_MODEL_DIR")
@@ -69,15 +75,36 @@ def run_rcf_training(
     stats = {"rows": sampler.seen, "seconds": round(seconds, 3), "seed": seed}
     artifact = RcfArtifact.create(hp, forest, stats)
     artifact.meta["inputs"] = {"train": train}
+    extra: tuple[str, ...] = ()
+    if profile is not None:
+        if len(profile.overall) != hp.feature_dim:
+            raise ValueError(
+                f"the feature profile is {len(profile.overall)} features wide, the training "
+                f"rows {hp.feature_dim}"
+            )
+        artifact.meta["features"] = profile.as_dict()
+        extra = (FEATURES_FILE,)
     with tempfile.TemporaryDirectory(prefix="lakewatch-train-") as tmp:
         artifact.save(tmp, tarball=not script_mode)
-        where = publish_model(Path(tmp), model_dir, clients)  # no detector beside RCF
+        if profile is not None:
+            (Path(tmp) / FEATURES_FILE).write_text(json.dumps(profile.as_dict()))
+        where = publish_model(Path(tmp), model_dir, clients, extra)
     log(
         f"rcf: {sampler.seen:,} rows of {hp.feature_dim} features, {hp.num_trees} trees of "
         f"{min(sampler.seen, hp.num_samples_per_tree)} samples, {seconds:.2f}s"
     )
     log(f"model written to {where}")
     return {**stats, "artifact": where}
+
+
+def prepare_training(rows: pa.Table, folder: str | Path) -> tuple[Path, FeatureProfile]:
+    """The training window's feature rows (``extract.rcf_features.sql``'s) as RCF's
+    training CSV, standardized by their own figures: ``folder/train.csv`` and the profile
+    to train with (``run_rcf_training(profile=...)``)."""
+    profile = FeatureProfile.fit(rows)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_csv(profile.standardization.apply(scale(rows)), out / "train.csv"), profile
 
 
 def score_rcf_file(

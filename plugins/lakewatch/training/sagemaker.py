@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lakewatch.model.hyperparameters import Hyperparameters
+from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
 
 ALGORITHMS = ("builtin", "lakewatch")
 PYTORCH_VERSION = "2.3"
@@ -159,3 +160,90 @@ def model_config(
             },
         }
     return {"ModelName": name, "PrimaryContainer": container, "ExecutionRoleArn": role_arn}
+
+
+# SageMaker's built-in Random Cut Forest (the aws backend's RCF) ----------------------------
+
+RCF_IMAGE = "randomcutforest"
+# headerless numeric CSV, no label column: the rows ``rcf_jobs.prepare_training`` writes
+RCF_CONTENT_TYPE = "text/csv;label_size=0"
+
+
+def rcf_image_uri(region: str) -> str:
+    from sagemaker.core import image_uris
+
+    return image_uris.retrieve(RCF_IMAGE, region)
+
+
+def rcf_hyperparameters(hp: RcfHyperparameters) -> dict[str, str]:
+    """SageMaker RCF's hyperparameters, as the API takes them (strings); ``eval_metrics``
+    only with a labelled test channel, which the training window has not."""
+    return {
+        "feature_dim": str(hp.feature_dim),
+        "num_trees": str(hp.num_trees),
+        "num_samples_per_tree": str(hp.num_samples_per_tree),
+    }
+
+
+def rcf_training_job_config(
+    *,
+    name: str,
+    hp: RcfHyperparameters,
+    region: str,
+    role_arn: str,
+    train_uri: str,
+    output_path: str,
+    instance_type: str,
+    instance_count: int = 1,
+    max_runtime_s: int = 2 * 3600,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """CreateTrainingJob for SageMaker's built-in RCF over the window's CSV parts under
+    ``train_uri`` (an S3 prefix): ``ShardedByS3Key``, as AWS recommends for RCF, so each
+    instance of a multi-instance job samples its own share of the parts. The dict is what
+    the Amazon provider's ``SageMakerTrainingOperator`` takes as ``config``."""
+    if not role_arn:
+        raise ValueError("training on SageMaker needs LAKEWATCH_SAGEMAKER_ROLE_ARN")
+    if not train_uri.startswith("s3://"):
+        raise ValueError(f"SageMaker reads its training data from S3, not {train_uri!r}")
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": rcf_image_uri(region),
+            "TrainingInputMode": "File",
+        },
+        "RoleArn": role_arn,
+        "HyperParameters": rcf_hyperparameters(hp),
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "ContentType": RCF_CONTENT_TYPE,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": train_uri.rstrip("/") + "/",
+                        "S3DataDistributionType": "ShardedByS3Key",
+                    }
+                },
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": output_path.rstrip("/") + "/"},
+        "ResourceConfig": {
+            "InstanceType": instance_type,
+            "InstanceCount": instance_count,
+            "VolumeSizeInGB": 30,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_s},
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
+    }
+
+
+def rcf_model_config(*, name: str, artifact: str, region: str, role_arn: str) -> dict[str, Any]:
+    """CreateModel for an endpoint serving the built-in RCF's ``artifact``: it answers
+    ``{"scores": [{"score": x}, ...]}`` to ``text/csv`` rows, as lakewatch's model server
+    does for the local backend (``model.rcf.protocol``)."""
+    return {
+        "ModelName": name,
+        "PrimaryContainer": {"Image": rcf_image_uri(region), "ModelDataUrl": artifact},
+        "ExecutionRoleArn": role_arn,
+    }

@@ -16,6 +16,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 
 from lakewatch import __version__
+from lakewatch.extract.rcf_features import FeatureProfile
 from lakewatch.model.artifact import (
     META,
     WEIGHTS,
@@ -54,6 +55,13 @@ class RcfArtifact:
     @property
     def model_id(self) -> str:
         return str(self.meta.get("model_id") or self.meta.get("created", "unknown"))
+
+    @property
+    def profile(self) -> FeatureProfile | None:
+        """The features' standardization and usual values it was trained with (None: a
+        model trained on a bare CSV)."""
+        data = self.meta.get("features")
+        return None if data is None else FeatureProfile.from_dict(data)
 
     def save(self, model_dir: str | Path, tarball: bool = True) -> Path:
         """``model.tar.gz`` (or, as SageMaker script mode wants, the plain files), written
