@@ -35,7 +35,7 @@ RECALL_FLOORS = {
 }
 PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 80-90
 INCIDENT_RECALL_FLOOR = 90  # percent of injected events; measured 100 on all three
-INCIDENT_PRECISION_FLOOR = 90  # percent of incidents that are injected events (issue 29); measured 90-100
+INCIDENT_PRECISION_FLOOR = 90  # percent of incidents that are injected (issue 29); measured 87-100
 # percent of injected sign-ins: issue 29 asks for 90 (seed 7: 12 of 12 once the hourly job's
 # sign-ins were trained on and the principals' detector put the baseline first; docs/detector.md)
 SIGNIN_RECALL_FLOOR = 90
