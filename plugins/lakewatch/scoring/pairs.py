@@ -188,13 +188,15 @@ def _extended(table: pa.Table, key: LakeKey, absent: list[pa.Field]) -> pa.Table
     return table
 
 
-def _batch_schema(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> pa.Schema:
-    """The schema of the batches ``_batches`` yields."""
+def batch_schema(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> pa.Schema:
+    """The schema of the batches ``object_batches`` yields."""
     empty = pf.schema_arrow.empty_table().select(wanted)
     return _extended(empty, key, _absent(key, wanted)).schema
 
 
-def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.Table]:
+def object_batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.Table]:
+    """The object's ``wanted`` columns a row group at a time in ``BATCH_ROWS`` pieces, with the
+    columns ``batch_schema`` names (the scorer's pairs and the RCF rows read them alike)."""
     absent = _absent(key, wanted)
     try:
         # a row group at a time: a file read in ranges fetches (pre-buffers) only its columns
@@ -217,7 +219,7 @@ def check_object(body: bytes, key: LakeKey, *, every_page: bool = False) -> int:
     file). The backtest sets such an object aside before a query over many objects fails."""
     pf, wanted, _ = _open(body, key)
     if every_page:
-        for _ in _batches(pf, wanted, key):
+        for _ in object_batches(pf, wanted, key):
             pass
     return pf.metadata.num_rows
 
@@ -266,7 +268,7 @@ def object_pairs(
         from this generator, would only say that it stopped)."""
         nonlocal read
         try:
-            for n, table in enumerate(_batches(pf, wanted, key), 1):
+            for n, table in enumerate(object_batches(pf, wanted, key), 1):
                 if source is Source.VPC_FLOW:
                     owned.update(own_addresses(table))
                 read += table.num_rows
@@ -283,7 +285,7 @@ def object_pairs(
     # DuckDB's order: on one thread, the same for the same object)
     dropped: dict[str, int] = {}
     duck_sql = translate(sql, {f"{ctx.glue_database}.{ctx.table(source)}": "lake_batch"})
-    schema = _batch_schema(pf, wanted, key)
+    schema = batch_schema(pf, wanted, key)
     with tempfile.TemporaryDirectory(prefix="lakewatch-pairs-") as scratch:
         con = duckdb.connect(config={"threads": 1, "memory_limit": AGGREGATE_MEMORY})
         try:

@@ -48,7 +48,7 @@ from lakewatch.extract.rcf_features import (
     scale,
 )
 from lakewatch.lake.layout import LakeKey
-from lakewatch.scoring.pair_findings import WINDOW_MS, base_finding, behaviour_uid
+from lakewatch.scoring.pair_findings import WINDOW_MS, base_finding, behaviour_uid, severity_for
 from lakewatch.threshold.published import PublishedThreshold
 
 KIND = "rcf"
@@ -100,14 +100,7 @@ class ScoredHour:
 def rcf_severity(score: float, threshold: float, scale_: float) -> int:
     """Low just above the threshold, Critical far above it (in spreads of normal scores):
     ``pair_findings.severity_for``'s steps, the other way up."""
-    margin = (score - threshold) / max(scale_, 1e-6)
-    if margin < 0.5:
-        return 2
-    if margin < 1.5:
-        return 3
-    if margin < 3.0:
-        return 4
-    return 5
+    return severity_for(-score, -threshold, scale_)  # above, not below: the same steps
 
 
 def label(feature: Feature) -> str:

@@ -18,6 +18,7 @@ instance's usual values (its profile's medians), so they neither raise nor lower
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -32,7 +33,7 @@ from lakewatch.extract.rcf_features import FEATURES, FeatureProfile, raw_value
 from lakewatch.extract.views import QueryContext
 from lakewatch.lake.layout import LakeKey, Source
 from lakewatch.scoring.errors import PoisonMessage
-from lakewatch.scoring.pairs import BATCH_ROWS, ObjectBody
+from lakewatch.scoring.pairs import ObjectBody, batch_schema, object_batches
 
 HOUR_MS = 3_600_000
 EDGE_MS = 60_000  # records this close to an hour's edge count as reaching it
@@ -77,7 +78,7 @@ def object_feature_rows(body: ObjectBody, key: LakeKey, region: str) -> pa.Table
         rcf_features.sql(ctx, dns=False),
         {f"{ctx.glue_database}.{ctx.table(Source.VPC_FLOW)}": "lake_batch"},
     )
-    schema = _batch_schema(pf, wanted, key)
+    schema = batch_schema(pf, wanted, key)
     con = duckdb.connect(config={"threads": 1})
     try:
         con.register(
@@ -120,27 +121,10 @@ def _time_span(pf: pq.ParquetFile) -> tuple[int, int]:
     return min(lows), max(highs)
 
 
-def _extended(table: pa.Table, key: LakeKey) -> pa.Table:
-    """A 1.0 batch with the partition columns Athena's 1.0 tables have."""
-    if key.version == "1.0":
-        n = table.num_rows
-        for name, value in (
-            ("region", key.region),
-            ("accountId", key.account_id),
-            ("eventDay", key.event_day),
-        ):
-            table = table.append_column(name, pa.array([value] * n, pa.string()))
-    return table
-
-
-def _batch_schema(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> pa.Schema:
-    return _extended(pf.schema_arrow.empty_table().select(wanted), key).schema
-
-
-def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey):
-    for group in range(pf.num_row_groups):
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=wanted):
-            yield from _extended(pa.Table.from_batches([batch]), key).to_batches()
+def _batches(pf: pq.ParquetFile, wanted: list[str], key: LakeKey) -> Iterator[pa.RecordBatch]:
+    """The scorer's own reading of the object (``pairs.object_batches``), as record batches."""
+    for table in object_batches(pf, wanted, key):
+        yield from table.to_batches()
 
 
 def with_usual(
