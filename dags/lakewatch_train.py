@@ -27,16 +27,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
-from airflow.providers.amazon.aws.sensors.sagemaker import SageMakerTrainingSensor
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from lakewatch.extract.views import VIEWS
 from lakewatch.orchestration import train_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, TRAINING_PAIRS
-from lakewatch.orchestration.runtime import AWS_CONN_ID, MACROS
+from lakewatch.orchestration.runtime import MACROS
 
 POOL = "lakewatch_endpoint"
 DEFAULT_ARGS = {
@@ -132,28 +129,10 @@ def lakewatch_train():
     job = training_job(plan_doc)
     branch = choose_training(job)
     local = train_local(plan_doc)
-    sagemaker = SageMakerTrainingOperator(
-        task_id="train_sagemaker",
-        config=job["config"],
-        aws_conn_id=AWS_CONN_ID,
-        wait_for_completion=True,
-        check_if_job_exists=True,
-        action_if_job_exists="fail",
-        deferrable=True,  # the job runs for hours: its wait belongs in the triggerer
-        execution_timeout=timedelta(hours=6),
-    )
-    wait = SageMakerTrainingSensor(
-        task_id="wait_for_training",
-        job_name=job["name"],
-        aws_conn_id=AWS_CONN_ID,
-        mode="reschedule",
-        poke_interval=60,
-        timeout=6 * 3600,
-    )
-    reuse = EmptyOperator(task_id="reuse_training")
-    branch >> [local, sagemaker, wait, reuse]
+    trainings = [local, *steps.sagemaker_paths(job)]
+    branch >> trainings
     record = register(plan_doc, job)
-    [local, sagemaker, wait, reuse] >> record
+    trainings >> record
     started = deploy(record)
     deployed = finish_deploy(started)
     wait_for_endpoint(started) >> deployed

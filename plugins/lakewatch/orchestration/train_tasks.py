@@ -9,7 +9,7 @@ skips the run, a deploy or smoke check that failed and rolled back fails it with
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param, PokeReturnValue
@@ -32,6 +32,38 @@ TRAINING_TASKS = {
     "wait": "wait_for_training",
     "reuse": "reuse_training",
 }
+
+
+def sagemaker_paths(job: Any) -> list[Any]:
+    """The branch's three other trainings, after ``train_local``: start the SageMaker job
+    (deferred: it runs for hours, its wait belongs in the triggerer), wait for one already
+    running, or reuse one that finished; the IP Insights and the RCF DAGs share them. ``job``
+    is the ``training_job`` task's output. Called inside the DAG's definition."""
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
+    from airflow.providers.amazon.aws.sensors.sagemaker import SageMakerTrainingSensor
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    from lakewatch.orchestration.runtime import AWS_CONN_ID
+
+    start = SageMakerTrainingOperator(
+        task_id=TRAINING_TASKS["start"],
+        config=job["config"],
+        aws_conn_id=AWS_CONN_ID,
+        wait_for_completion=True,
+        check_if_job_exists=True,
+        action_if_job_exists="fail",
+        deferrable=True,
+        execution_timeout=timedelta(hours=6),
+    )
+    wait = SageMakerTrainingSensor(
+        task_id=TRAINING_TASKS["wait"],
+        job_name=job["name"],
+        aws_conn_id=AWS_CONN_ID,
+        mode="reschedule",
+        poke_interval=60,
+        timeout=6 * 3600,
+    )
+    return [start, wait, EmptyOperator(task_id=TRAINING_TASKS["reuse"])]
 
 
 def hyperparameter_params() -> dict[str, Param]:
