@@ -6,6 +6,7 @@ import hashlib
 import io
 import zipfile
 
+import psutil
 import pytest
 
 from lakewatch.local.functions import LOCAL_PROCESS, deploy_local, install_local
@@ -59,6 +60,15 @@ def test_the_runtime_restarts_only_when_the_deployment_changes(aws, clients, tmp
         assert ProcessRegistry(tmp_path / "run").running(LOCAL_PROCESS).pid == pid
         resized = deploy_local(build(), env, **{**kwargs, "batch_size": 5})
         assert resized.changed
-        assert ProcessRegistry(tmp_path / "run").running(LOCAL_PROCESS).pid != pid
+        resized_pid = ProcessRegistry(tmp_path / "run").running(LOCAL_PROCESS).pid
+        assert resized_pid != pid
+        # the same package with another configuration (the served model's pair set, known
+        # once the IP Insights model is deployed): restarted with it, as Lambda would
+        signin = {**env, "LAKEWATCH_PAIRS": "dns_answer+egress_peer+ingress_peer+signin"}
+        reconfigured = deploy_local(build(), signin, **{**kwargs, "batch_size": 5})
+        assert reconfigured.changed
+        running = ProcessRegistry(tmp_path / "run").running(LOCAL_PROCESS)
+        assert running.pid != resized_pid
+        assert "signin" in psutil.Process(running.pid).environ()["LAKEWATCH_PAIRS"]
     finally:
         ProcessRegistry(tmp_path / "run").stop_all()

@@ -4,6 +4,8 @@ process from the zip's files, as Lambda would."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import zipfile
 from io import BytesIO
@@ -41,7 +43,9 @@ def deploy_local(
     batch_size: int = 10,
     batching_window_s: float = 1.0,
 ) -> ScorerDeployment:
-    """Run the package under the local runtime; restart only when the package changed.
+    """Run the package under the local runtime; restart only when the package or the
+    function's environment changed (as Lambda publishes a version for either: a scorer
+    deployed before the IP Insights model existed must take its pair set when it comes).
 
     ``env`` is the handler's environment (``serving.lambda_config.local_environment``). The runtime
     (lakewatch's own event source mapping) runs apart from the function, which it invokes in
@@ -65,8 +69,14 @@ def deploy_local(
         "--batching-window",
         str(batching_window_s),
     ]
+    full_env = {
+        **env,
+        "LAKEWATCH_ACCOUNT_ID": account,
+        "LAKEWATCH_SQL_DIR": str(app_dir / "lakewatch" / "extract" / "sql"),
+    }
+    config = hashlib.sha256(json.dumps(full_env, sort_keys=True).encode()).hexdigest()
     running = registry.running(LOCAL_PROCESS)
-    if running and running.argv == argv:
+    if running and running.argv == argv and running.config == config:
         return ScorerDeployment(
             LOCAL_PROCESS, package.sha256[:16], package.code_sha256, LOCAL_PROCESS, "Running", False
         )
@@ -75,11 +85,8 @@ def deploy_local(
         LOCAL_PROCESS,
         argv,
         cwd=run_dir,  # not the app folder: ``-m lakewatch`` must find the runtime's package
-        env={
-            **env,
-            "LAKEWATCH_ACCOUNT_ID": account,
-            "LAKEWATCH_SQL_DIR": str(app_dir / "lakewatch" / "extract" / "sql"),
-        },
+        env=full_env,
+        config=config,
     )
     wait_for(
         lambda: record.alive() and "polling" in Path(record.log).read_text(),

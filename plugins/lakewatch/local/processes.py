@@ -28,6 +28,9 @@ class ProcessRecord:
     create_time: float
     argv: list[str]
     log: str
+    # a digest of what else it was started with (e.g. a function's environment), so a caller
+    # can tell a restart is due when only that changed; "" when none was given
+    config: str = ""
 
     def alive(self) -> bool:
         """True while the recorded process (same pid and start time) is running."""
@@ -77,9 +80,10 @@ class ProcessRegistry:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         user: str | None = None,
+        config: str = "",
     ) -> ProcessRecord:
         """Start ``argv`` in its own process group, logging to ``<run_dir>/<name>.log``
-        (as ``user`` when given: root only)."""
+        (as ``user`` when given: root only); ``config`` is kept in the record."""
         if self.running(name):
             raise RuntimeError(f"{name} is already running (see {self._path(name)})")
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +105,7 @@ class ProcessRegistry:
             create_time=psutil.Process(proc.pid).create_time(),
             argv=list(argv),
             log=str(log),
+            config=config,
         )
         tmp = self._path(name).with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(record)))
