@@ -219,8 +219,11 @@ def test_the_scorer_adds_rcf_findings_to_a_vpc_flow_objects(lake):
     scorer, runtime = _process_scorer(profile, forest, threshold, rcf_endpoint_name="rcf-ep")
     result = ObjectResult("lake", key.key)
     scored = scorer.score_object(body, key, "lake", result)
-    assert scored.findings and {f["unmapped"]["lakewatch.kind"] for f in scored.findings} == {"rcf"}
-    assert result.rcf_findings == len(scored.findings) and result.rcf_scored > 0
+    kinds = [f["unmapped"]["lakewatch.kind"] for f in scored.findings]
+    assert kinds and set(kinds) == {"rcf", "incident"}
+    # each flagged hour opens its instance-hour's incident (no pair findings here to join)
+    assert kinds.count("incident") == kinds.count("rcf") == result.incidents
+    assert result.rcf_findings == kinds.count("rcf") and result.rcf_scored > 0
     assert result.rcf_hours >= result.rcf_scored
     # no IP Insights threshold was needed: the findings are stored under the RCF model's
     assert scored.threshold is not None and scored.threshold.model_id == MODEL

@@ -143,15 +143,17 @@ def rank(
     return sorted(out, key=lambda r: (-r.priority, _unusual_first(r), r.uid))
 
 
-# ``scoring.rcf_findings.KIND``: an RCF score is higher for a more anomalous hour (the review
-# sits below scoring, so it names the kind itself)
+# ``scoring.rcf_findings.KIND`` and ``VIEW``: an RCF score is higher for a more anomalous hour,
+# on an RCF finding and on the incident one opens (the review sits below scoring, so it names
+# them itself)
 RCF_KIND = "rcf"
+RCF_VIEW = "rcf_features"
 
 
 def _unusual_first(row: Row) -> float:
     """A sort key that puts the more anomalous score first, whichever way up it is."""
     score = row.score if row.score is not None else 0.0
-    return -score if row.kind == RCF_KIND else score
+    return -score if row.kind == RCF_KIND or row.view == RCF_VIEW else score
 
 
 def corroborated(row: Row, evidence: list[Evidence]) -> Row:

@@ -26,7 +26,8 @@ like a Security Hub import.
 
 With ``ScorerConfig.rcf_endpoint_name``, a VPC Flow object's whole instance-hours are also
 scored by the Random Cut Forest (``scoring.rcf_scoring``) and its findings of kind ``rcf``
-stored, imported and alerted with the object's others (``ObjectResult.rcf_*`` count them);
+stored, imported and alerted with the object's others (``ObjectResult.rcf_*`` count them),
+each joined into its instance-hour's incident or opening one (``scoring.rcf_incidents``);
 canary objects are not.
 """
 
@@ -76,6 +77,7 @@ from lakewatch.scoring.incidents import (
 from lakewatch.scoring.incidents import group as incidents_of
 from lakewatch.scoring.pair_findings import WINDOW_MS, ScoredPair, alert_message, findings_for
 from lakewatch.scoring.pairs import ObjectBody, ObjectPairs, object_pairs
+from lakewatch.scoring.rcf_incidents import join_rcf
 from lakewatch.scoring.rcf_scoring import EndpointRcf, RcfObjectScorer
 from lakewatch.scoring.signin_findings import (
     detector_history,
@@ -684,9 +686,12 @@ class Scorer:
         )
         if not found:
             return scored
-        # stored under the IP Insights threshold's model when it found some too (one file)
+        # stored under the IP Insights threshold's model when it found some too (one file);
+        # each joins, or opens, its instance-hour's incident (``scoring.rcf_incidents``)
         threshold = scored.threshold or self.rcf.thresholds.get()
-        return ScoredObject([*scored.findings, *found], threshold)
+        joined = join_rcf(scored.findings, found)
+        result.incidents += len(joined) - len(scored.findings) - len(found)
+        return ScoredObject(joined, threshold)
 
     def score_pairs(
         self, body: ObjectBody, key: LakeKey, bucket: str, result: ObjectResult

@@ -70,6 +70,7 @@ HANDLER_MODULES = (
     "scoring.pairs",
     "scoring.process",
     "scoring.rcf_findings",
+    "scoring.rcf_incidents",
     "scoring.rcf_rows",
     "scoring.rcf_scoring",
     "scoring.signin_findings",
