@@ -39,3 +39,20 @@ def test_nothing_flagged_reads_as_zero_not_an_error():
         "all kinds: precision 0% (0 of 0 flagged pairs are injected anomalies)",
         "incidents: precision 0% (0 of 0), recall 0% (0 of 0)",
     ]
+
+
+def test_rcf_lines_come_after_the_kinds_before_all_kinds():
+    from lakewatch.demo.evaluate import RcfCard
+
+    rcf = RcfCard(
+        findings=3,
+        right=2,
+        by_kind={"rcf_volume_spike": {"events": 2, "found": 2, "findings": 2}},
+    )
+    lines = closing_lines(Scorecard(), IncidentCard(), rcf=rcf)
+    assert lines[:2] == [
+        "rcf_volume_spike: precision 67%, recall 100% (2 of 2 injected)",
+        "rcf: precision 67%, recall 100% (2 of 2 injected)",
+    ]
+    assert all(KIND.match(line) for line in lines[:2])
+    assert lines[2].startswith("all kinds:") and INCIDENTS.match(lines[3])

@@ -145,6 +145,7 @@ class LocalAirflow:
             "LAKEWATCH_MODEL_SERVER_PORT": str(s.model_server_port),
             "LAKEWATCH_PAIR_VIEWS": s.pair_views,
             "LAKEWATCH_STEP_UP_EVENT_BUS": s.step_up_event_bus,
+            "LAKEWATCH_RCF_ENDPOINT_NAME": s.rcf_endpoint_name,
             "LAKEWATCH_SQL_DIR": str(REPO / "include" / "sql"),
             "PYTHONPATH": str(REPO / "plugins"),
             **self._celery_env(component),

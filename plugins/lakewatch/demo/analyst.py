@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from lakewatch.demo.evaluate import flagged_pairs, labelled_pairs
+from lakewatch.demo.evaluate import flagged_pairs, labelled_pairs, pair_kinds
 from lakewatch.extract.views import View
 from lakewatch.review.desk import Desk
 
@@ -71,10 +71,14 @@ def feedback_lines(
     """What the next day looked like after the analyst's labels and suppression."""
 
     def false_and_recall(findings, truth) -> tuple[int, float, int]:
+        """False-positive pairs (no injected pair of any kind), and the recall of the kinds
+        IP Insights' pairs are measured on (the Random Cut Forest's left out)."""
         flagged = flagged_pairs(findings)
         injected = set().union(*labelled_pairs(truth).values()) if truth else set()
-        found = len(flagged & injected)
-        return len(flagged - injected), found / len(injected) if injected else 0.0, len(injected)
+        measured = labelled_pairs(pair_kinds(truth))
+        pairs = set().union(*measured.values()) if measured else set()
+        found = len(flagged & pairs)
+        return len(flagged - injected), found / len(pairs) if pairs else 0.0, len(pairs)
 
     fp1, recall1, n1 = false_and_recall(first, first_truth)
     fp2, recall2, n2 = false_and_recall(second, second_truth)

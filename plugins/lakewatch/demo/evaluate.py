@@ -13,14 +13,96 @@ HOW_MEASURED = (
     "real time, against the generator's ground truth, over distinct (view, entity, address) "
     "pairs. Recall of a kind: its labelled pairs that got an anomaly finding. Precision of a "
     "kind: its correctly flagged pairs over those plus every flagged pair that is not an "
-    "anomaly at all (as if it were the only kind of anomaly). The network kinds, all kinds "
-    "and incidents count the network views; sign-ins (the signin view: a principal and the "
-    "address it signed in from) are measured apart, every injected sign-in kind together."
+    "anomaly at all (as if it were the only kind of anomaly). The network kinds and all kinds "
+    "count the network views; sign-ins (the signin view: a principal and the address it "
+    "signed in from) are measured apart, every injected sign-in kind together. The Random Cut "
+    "Forest's kinds (rcf_*) are measured by instance-hour: an injected event is found when an "
+    "RCF finding names an instance and hour it wrote rows in; an RCF finding is right when "
+    "its instance-hour holds an injected row of any kind. Incidents count the network and "
+    "RCF kinds: an incident is right when one of its pairs is injected or its RCF evidence "
+    "names an injected instance-hour."
 )
 
 
 def is_signin_label(label: dict[str, Any]) -> bool:
     return label["view"] == View.SIGNIN
+
+
+def is_rcf_label(label: dict[str, Any]) -> bool:
+    """A row of the Random Cut Forest's kinds (``lake.synthetic.options.RCF_KINDS``)."""
+    return str(label["kind"]).startswith(RCF_PREFIX)
+
+
+RCF_PREFIX = "rcf_"
+RCF_KIND = "rcf"  # ``scoring.rcf_findings.KIND``
+RCF_VIEW = "rcf_features"  # ``scoring.rcf_findings.VIEW``
+HOUR_MS = 3_600_000
+
+
+def label_hour(label: dict[str, Any]) -> tuple[str, int]:
+    """(instance, hour index) a labelled row was written in."""
+    return str(label["entity"]), int(label["time"]) // HOUR_MS
+
+
+def rcf_hours(findings: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """(instance, hour index) of every RCF finding."""
+    return {
+        (str(f["resources"][0]["uid"]), int(f["start_time"]) // HOUR_MS)
+        for f in findings
+        if dict(f["unmapped"])["lakewatch.kind"] == RCF_KIND
+    }
+
+
+@dataclass
+class RcfCard:
+    """RCF findings against the injected RCF events, by instance-hour (``HOW_MEASURED``)."""
+
+    findings: int = 0
+    right: int = 0  # on an instance-hour holding an injected row of any kind
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def _line(self, name: str, found: int, events: int, true_positives: int) -> str:
+        false_positives = self.findings - self.right
+        flagged = true_positives + false_positives
+        precision = true_positives / flagged if flagged else 0.0
+        recall = found / events if events else 0.0
+        return (
+            f"{name}: precision {precision:.0%}, recall {recall:.0%} ({found} of {events} injected)"
+        )
+
+    def lines(self) -> list[str]:
+        """One closing line a kind (``KIND: precision P%, recall R% (m of n injected)``),
+        then ``rcf:`` for them all."""
+        out = [
+            self._line(kind, v["found"], v["events"], v["findings"])
+            for kind, v in sorted(self.by_kind.items())
+        ]
+        if self.by_kind:
+            mine = sum(v["findings"] for v in self.by_kind.values())
+            found = sum(v["found"] for v in self.by_kind.values())
+            events = sum(v["events"] for v in self.by_kind.values())
+            out.append(self._line(RCF_KIND, found, events, mine))
+        return out
+
+
+def score_rcf(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> RcfCard:
+    flagged = rcf_hours(findings)
+    every = {label_hour(label) for label in labels}
+    events: dict[str, tuple[str, set[tuple[str, int]]]] = {}
+    for label in labels:
+        if is_rcf_label(label):
+            _, hours = events.setdefault(label["event_id"], (label["kind"], set()))
+            hours.add(label_hour(label))
+    card = RcfCard(findings=len(flagged), right=len(flagged & every))
+    kinds: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for kind, hours in events.values():
+        row = card.by_kind.setdefault(kind, {"events": 0, "found": 0, "findings": 0})
+        row["events"] += 1
+        row["found"] += bool(hours & flagged)
+        kinds[kind] |= hours
+    for kind, hours in kinds.items():
+        card.by_kind[kind]["findings"] = len(hours & flagged)
+    return card
 
 
 @dataclass
@@ -63,11 +145,17 @@ def score_signins(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) 
 def network_only(
     findings: list[dict[str, Any]], labels: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The findings and labels of the network views (sign-ins left to ``score_signins``)."""
+    """The findings and labels of the network views (sign-ins left to ``score_signins``; the
+    RCF kinds' labels kept: ``pair_kinds`` leaves them to ``score_rcf``)."""
     return (
         [f for f in findings if dict(f["unmapped"]).get("lakewatch.view") != View.SIGNIN],
         [label for label in labels if not is_signin_label(label)],
     )
+
+
+def pair_kinds(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The labels of the kinds IP Insights' pairs are measured on (the RCF kinds left out)."""
+    return [label for label in labels if not is_rcf_label(label)]
 
 
 @dataclass
@@ -130,6 +218,21 @@ class IncidentCard:
         return self.found_events / self.events if self.events else 0.0
 
 
+def incident_rcf_hours(findings: list[dict[str, Any]]) -> dict[str, set[tuple[str, int]]]:
+    """(instance, hour index) of each incident's RCF evidence, merged by incident uid."""
+    out: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for f in findings:
+        if dict(f["unmapped"])["lakewatch.kind"] != "incident":
+            continue
+        for ev in f["evidences"]:
+            data = dict(ev["data"])
+            if data["view"] == RCF_VIEW:
+                out[f["finding_info"]["uid"]].add(
+                    (str(data["entity"]), int(f["start_time"]) // HOUR_MS)
+                )
+    return out
+
+
 def incident_pairs(findings: list[dict[str, Any]]) -> dict[str, set[tuple[str, str, str]]]:
     """(view, entity, address) of each incident's pairs, merged by incident uid."""
     out: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
@@ -146,25 +249,39 @@ def incident_pairs(findings: list[dict[str, Any]]) -> dict[str, set[tuple[str, s
 
 
 def score_incidents(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> IncidentCard:
+    """Incidents against the labels: by their pairs, and by the instance-hours of their RCF
+    evidence (an RCF finding names no address)."""
     incidents = incident_pairs(findings)
+    hours_of = incident_rcf_hours(findings)
     every: set[tuple[str, str, str]] = set()
-    events: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
+    every_hour: set[tuple[str, int]] = set()
+    events: dict[str, tuple[str, set[tuple[str, str, str]], set[tuple[str, int]]]] = {}
     for label in labels:
         entity = label["entity"] + ("/in" if label["view"] == View.INGRESS_PEER else "")
         pair = (label["view"], entity, label["ip"])
         every.add(pair)
-        kind, pairs = events.setdefault(label.get("event_id", str(pair)), (label["kind"], set()))
+        kind, pairs, hours = events.setdefault(
+            label.get("event_id", str(pair)), (label["kind"], set(), set())
+        )
         pairs.add(pair)
+        if "time" in label:
+            every_hour.add(label_hour(label))
+            hours.add(label_hour(label))
     covered = set().union(*incidents.values()) if incidents else set()
+    covered_hours = set().union(*hours_of.values()) if hours_of else set()
     card = IncidentCard(
         incidents=len(incidents),
-        true_incidents=sum(1 for pairs in incidents.values() if pairs & every),
+        true_incidents=sum(
+            1
+            for uid, pairs in incidents.items()
+            if pairs & every or hours_of.get(uid, set()) & every_hour
+        ),
         events=len(events),
     )
-    for kind, pairs in events.values():
+    for kind, pairs, hours in events.values():
         row = card.by_kind.setdefault(kind, {"events": 0, "found": 0})
         row["events"] += 1
-        if pairs & covered:
+        if pairs & covered or hours & covered_hours:
             row["found"] += 1
             card.found_events += 1
     return card
@@ -180,6 +297,8 @@ def score(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> Score
         flagged=len(flagged), true_positives=len(flagged & every), unknown_entities=unknown
     )
     for kind, pairs in sorted(truth.items()):
+        if kind.startswith(RCF_PREFIX):  # by instance-hour: ``score_rcf``; its pairs count
+            continue  # as injected (a flagged beacon's new peer is no false positive)
         tp = len(pairs & flagged)
         card.kinds[kind] = {
             "labelled": len(pairs),
@@ -195,7 +314,12 @@ def true_uids(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> s
     incident holding one."""
     truth = labelled_pairs(labels)
     every = set().union(*truth.values()) if truth else set()
+    hours = {label_hour(label) for label in labels if "time" in label}
     out = {uid for uid, pairs in incident_pairs(findings).items() if pairs & every}
+    out |= {uid for uid, mine in incident_rcf_hours(findings).items() if mine & hours}
+    out |= {
+        f["finding_info"]["uid"] for f in findings if rcf_hours([f]) & hours
+    }  # an RCF finding on an injected instance-hour
     return out | {f["finding_info"]["uid"] for f in findings if pair_of(f) in every}
 
 

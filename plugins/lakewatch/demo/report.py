@@ -19,12 +19,14 @@ from lakewatch.aws.clients import ClientFactory
 from lakewatch.demo.evaluate import (
     HOW_MEASURED,
     IncidentCard,
+    RcfCard,
     Scorecard,
     SigninCard,
     network_only,
     precision_at,
     score,
     score_incidents,
+    score_rcf,
     score_signins,
     true_uids,
 )
@@ -42,6 +44,8 @@ DAGS = (
     "lakewatch_extract",
     "lakewatch_train",
     "lakewatch_recalibrate",
+    "lakewatch_rcf_train",
+    "lakewatch_rcf_recalibrate",
     "lakewatch_scorer_deploy",
     "lakewatch_scorer_check",
 )
@@ -116,15 +120,16 @@ def write_report(
     incidents = score_incidents(net_findings, net_labels)
     card = score(net_findings, net_labels)
     signins = score_signins(day_findings, day_labels)
+    rcf = score_rcf(net_findings, net_labels)
     _chart(card, out_dir / "findings.png")
-    sections.append(_findings(live_day, card, incidents, signins))
+    sections.append(_findings(live_day, card, incidents, signins, rcf))
     for section, line in (
         _ranking(settings, results, lake, day, day_labels),
         _dead_letters(settings, clients),
     ):
         sections.append(section)
         lines.append(line)
-    return _page(out_dir, sections), lines, closing_lines(card, incidents, signins)
+    return _page(out_dir, sections), lines, closing_lines(card, incidents, signins, rcf)
 
 
 def _runs(api: Any) -> tuple[str, str]:
@@ -232,10 +237,25 @@ def _threshold(settings: Settings, results: S3Store, out_dir: Path) -> tuple[str
 
 
 def _findings(
-    live_day: str, card: Scorecard, incidents: IncidentCard, signins: SigninCard | None = None
+    live_day: str,
+    card: Scorecard,
+    incidents: IncidentCard,
+    signins: SigninCard | None = None,
+    rcf: RcfCard | None = None,
 ) -> str:
     """The live day's findings against the injected anomalies: pairs per kind, then
-    incidents (the chart ``_chart`` drew beside the page), then sign-ins."""
+    incidents (the chart ``_chart`` drew beside the page), then sign-ins and the Random Cut
+    Forest's instance-hours."""
+    rcf_part = (
+        f"<h3>Random Cut Forest</h3><p>{rcf.findings} instance-hours flagged, {rcf.right} of "
+        "them holding injected rows.</p>"
+        + _table(
+            [[k, v["events"], v["found"], v["findings"]] for k, v in sorted(rcf.by_kind.items())],
+            ["kind", "injected events", "found", "flagged instance-hours"],
+        )
+        if rcf is not None and (rcf.by_kind or rcf.findings)
+        else ""
+    )
     signin_part = (
         f"<h3>Sign-ins</h3><p>{signins.flagged} sign-in pairs flagged, "
         f"{signins.true_positives} of them injected; {signins.true_positives} of "
@@ -268,6 +288,7 @@ def _findings(
             ["kind", "injected events", "in an incident"],
         )
         + signin_part
+        + rcf_part
     )
 
 
@@ -363,13 +384,17 @@ def _ranking(
 
 
 def closing_lines(
-    card: Scorecard, incidents: IncidentCard, signins: SigninCard | None = None
+    card: Scorecard,
+    incidents: IncidentCard,
+    signins: SigninCard | None = None,
+    rcf: RcfCard | None = None,
 ) -> list[str]:
     """The demo's last lines, one per network kind, one for sign-ins when the day has any,
-    then all (network) kinds and incidents: an interface checked from outside (``KIND:
-    precision P%, recall R% (...)``, ``signin: precision P%, recall R% (m of n injected
-    sign-ins)``, ``incidents: precision P% (a of b), recall R% (c of d)``), so its form never
-    changes."""
+    one per Random Cut Forest kind and ``rcf:`` when it has those, then all (network) kinds
+    and incidents: an interface checked from outside (``KIND: precision P%, recall R%
+    (...)``, ``signin: precision P%, recall R% (m of n injected sign-ins)``, ``rcf: precision
+    P%, recall R% (m of n injected)``, ``incidents: precision P% (a of b), recall R% (c of
+    d)``), so its form never changes."""
     lines = [
         f"{kind}: precision {v['precision']:.0%}, recall {v['recall']:.0%} "
         f"({v['flagged']} of {v['labelled']} injected pairs)"
@@ -377,6 +402,8 @@ def closing_lines(
     ]
     if signins is not None and (signins.labelled or signins.flagged):
         lines.append(signins.line())
+    if rcf is not None:
+        lines.extend(rcf.lines())
     lines.append(
         f"all kinds: precision {card.precision:.0%} ({card.true_positives} of "
         f"{card.flagged} flagged pairs are injected anomalies)"

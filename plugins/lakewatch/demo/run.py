@@ -7,11 +7,13 @@
    project's DAGs, every process supervised and every wait bounded (``demo.supervise``); with
    ``executor="celery"`` on the CeleryExecutor: a Redis broker and two Celery workers;
 4. backfill ``lakewatch_extract`` over those days, as a user would from the UI;
-5. unpause the Asset consumers, then ``lakewatch_train``, whose schedule trains on the window
-   and deploys; the deployed-model Asset triggers recalibration and the scorer deploy;
-6. write today with ``--notify``: the deployed scorer turns it into findings in real time,
-   and puts a step-up event on the EventBridge bus for each unusual sign-in (read back from
-   the local inbox queue its rule delivers to);
+5. unpause the Asset consumers, then ``lakewatch_train`` and ``lakewatch_rcf_train``, whose
+   schedules train IP Insights and Random Cut Forest on the window and deploy each to its
+   endpoint; each deployed-model Asset triggers its recalibration and the scorer deploy;
+6. write today with ``--notify`` (the Random Cut Forest's port, protocol and volume kinds
+   among its attacks): the deployed scorer turns it into findings in real time, and puts a
+   step-up event on the EventBridge bus for each unusual sign-in (read back from the local
+   inbox queue its rule delivers to);
 7. run the hourly scorer check once, and write the report.
 """
 
@@ -45,10 +47,15 @@ from lakewatch.local.bootstrap import (
     step_up_inbox,
 )
 from lakewatch.local.processes import ProcessRegistry
+from lakewatch.names import RCF_ENDPOINT
 from lakewatch.review.desk import Desk
 from lakewatch.settings import Settings, load_settings
 
-CONSUMERS = ("lakewatch_recalibrate", "lakewatch_scorer_deploy")
+TRAINERS = ("lakewatch_train", "lakewatch_rcf_train")
+# the scorer deploy last: both models' Asset events have created its runs once the
+# recalibrations' have run
+CONSUMERS = ("lakewatch_recalibrate", "lakewatch_rcf_recalibrate", "lakewatch_scorer_deploy")
+IPI_CONSUMERS = ("lakewatch_recalibrate", "lakewatch_scorer_deploy")
 DEMO_VIEWS = (*DEFAULT_VIEWS, *SIGNIN_VIEWS)  # what the demo extracts, trains on and scores
 STEP_UP_BUS = "lakewatch-step-up"
 
@@ -108,8 +115,9 @@ def _asset_run(
             if r["run_type"] == "asset_triggered" and epoch(r.get("queued_at")) >= since
         ]
         done = [r for r in runs if r["state"] in ("success", "failed")]
+        settled = bool(done) and len(done) == len(runs)  # none queued or running behind it
         states = ", ".join(f"{r['dag_run_id']} {r['state']}" for r in runs[-3:]) or "no run yet"
-        return bool(done), states, done[-1] if done else {}
+        return settled, states, done[-1] if done else {}
 
     return wait(f"{dag_id} (triggered by the deployed-model Asset)", poll, timeout, supervisor)
 
@@ -147,6 +155,7 @@ def _score_live_day(loop: _Loop, sqs: Any, day: date) -> WriteSummary:
             origin=loop.start,
             churn=loop.churn,
             cloudtrail=True,
+            rcf_anomalies=True,
         ),
         loop.lake,
         ground_truth_prefix=loop.settings.ground_truth_prefix,
@@ -195,6 +204,8 @@ def _run(
             # step-up event on the bus for each unusual sign-in
             "pair_views": ",".join(DEMO_VIEWS),
             "step_up_event_bus": settings.step_up_event_bus or STEP_UP_BUS,
+            # Random Cut Forest beside IP Insights: its own endpoint, the scorer's RCF step on
+            "rcf_endpoint_name": settings.rcf_endpoint_name or RCF_ENDPOINT,
         }
     )
     step = Step(11 if feedback else 9)
@@ -297,6 +308,7 @@ def _churn_line(loop: _Loop) -> str:
         origin=loop.start,
         churn=loop.churn,
         cloudtrail=True,
+        rcf_anomalies=True,
     )
     generator = LakeGenerator(options)
     new = {uid for uid, first in generator.new_instances(loop.today).items() if first == loop.today}
@@ -375,7 +387,7 @@ def _start_airflow(
     airflow.start(supervisor=supervisor)
     api = AirflowAPI(airflow.url, USER, airflow.password)
     api.wait_for_dags(
-        ["lakewatch_extract", "lakewatch_train", *CONSUMERS, "lakewatch_scorer_check"],
+        ["lakewatch_extract", *TRAINERS, *CONSUMERS, "lakewatch_scorer_check"],
         supervisor=supervisor,
     )
     return airflow, supervisor, api
@@ -399,29 +411,35 @@ def _backfill(loop: _Loop, days: int) -> None:
 
 
 def _train_and_deploy(loop: _Loop) -> None:
-    """Step 5: the consumers unpaused first, so the deployed-model Asset the scheduled
-    ``lakewatch_train`` run updates triggers them; each run must succeed."""
+    """Step 5: the consumers unpaused first, so the deployed-model Assets the scheduled
+    ``lakewatch_train`` and ``lakewatch_rcf_train`` runs update trigger them; each run must
+    succeed."""
     loop.step(
-        "unpausing lakewatch_train: its schedule trains on the window and deploys; the "
-        "deployed-model Asset triggers recalibration and the scorer deploy"
+        "unpausing lakewatch_train and lakewatch_rcf_train: their schedules train IP Insights "
+        "and Random Cut Forest on the window and deploy; each deployed-model Asset triggers "
+        "its recalibration and the scorer deploy"
     )
     for dag_id in CONSUMERS:
         loop.api.unpause(dag_id)
     began = time.time()
-    loop.api.unpause("lakewatch_train")
-    train = loop.api.wait_for_runs(
-        "lakewatch_train", 1, timeout=1200, since=began - 86400 * 2, supervisor=loop.supervisor
-    )
-    if train[-1]["state"] != "success":
-        raise RuntimeError(
-            f"lakewatch_train {train[-1]['dag_run_id']} {train[-1]['state']} (see the Airflow UI)"
+    for dag_id in TRAINERS:
+        loop.api.unpause(dag_id)
+    for dag_id in TRAINERS:
+        train = loop.api.wait_for_runs(
+            dag_id, 1, timeout=1200, since=began - 86400 * 2, supervisor=loop.supervisor
         )
+        if train[-1]["state"] != "success":
+            raise RuntimeError(
+                f"{dag_id} {train[-1]['dag_run_id']} {train[-1]['state']} (see the Airflow UI)"
+            )
     _consumers_succeeded(loop)
 
 
-def _consumers_succeeded(loop: _Loop, since: float = 0) -> None:
+def _consumers_succeeded(
+    loop: _Loop, since: float = 0, dag_ids: tuple[str, ...] = CONSUMERS
+) -> None:
     """Each Asset consumer's latest triggered run (after ``since``) must have succeeded."""
-    for dag_id in CONSUMERS:
+    for dag_id in dag_ids:
         run = _asset_run(loop.api, dag_id, timeout=900, supervisor=loop.supervisor, since=since)
         if run["state"] != "success":
             raise RuntimeError(f"{dag_id} {run['dag_run_id']} {run['state']} (see the Airflow UI)")
@@ -511,7 +529,8 @@ def _feedback(loop: _Loop) -> list[str]:
     )
     if ended["state"] != "success":
         raise RuntimeError(f"lakewatch_train {run_id} {ended['state']} (see the Airflow UI)")
-    _consumers_succeeded(loop, since=began)
+    # only IP Insights retrains with the labels: the RCF model and its threshold stay
+    _consumers_succeeded(loop, since=began, dag_ids=IPI_CONSUMERS)
     _score_live_day(loop, clients("sqs"), tomorrow)
     return feedback_lines(
         review,
