@@ -21,7 +21,7 @@ FULL = ((5.0, 150), (40.0, 300))  # (notifications/s, count): under and over cap
 QUICK = ((10.0, 16),)
 
 
-def measure(rate: float, count: int, folder: str, visibility_timeout_s: int = 5) -> dict:
+def measure(rate: float, count: int, folder: str, quick: bool = False) -> dict:
     from lakewatch.loadtest.run import LoadTestOptions, run_load_test
     from lakewatch.loadtest.stack import StackOptions
     from lakewatch.local.emulator import free_port
@@ -36,7 +36,11 @@ def measure(rate: float, count: int, folder: str, visibility_timeout_s: int = 5)
         bad=4,
         drain_s=180,
         baseline=True,
-        stack=StackOptions(visibility_timeout_s=visibility_timeout_s),
+        # the smoke run: a smaller lake and model, and a missing object dead-lettered after
+        # two 2 s visibility timeouts rather than two of 5 s
+        stack=StackOptions(rows_per_day=6_000, epochs=1, visibility_timeout_s=2)
+        if quick
+        else StackOptions(visibility_timeout_s=5),
     )
     outcome = run_load_test(settings, options, log=lambda line: None)
     if not outcome.ok:
@@ -60,9 +64,7 @@ def run(quick: bool = False) -> list[str]:
                 rate=rate,
                 count=count,
                 folder=tmp,
-                # a missing object is dead-lettered after this many seconds (twice): short
-                # in the smoke run
-                visibility_timeout_s=2 if quick else 5,
+                quick=quick,
             )
         base = r["baseline"]
         name = f"  loadtest, {rate:g}/s offered"

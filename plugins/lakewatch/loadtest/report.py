@@ -25,7 +25,7 @@ def backlog_chart(outcome: Outcome) -> bytes:
     with the notifications sent and the objects scored so far on a second axis."""
     s = outcome.samples
     t = [x.t for x in s]
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 4.4))
     ax.stackplot(
         t,
         [x.visible for x in s],
@@ -46,7 +46,14 @@ def backlog_chart(outcome: Outcome) -> bytes:
     twin.set_ylabel("notifications (cumulative)")
     lines, labels = ax.get_legend_handles_labels()
     more, more_labels = twin.get_legend_handles_labels()
-    ax.legend(lines + more, labels + more_labels, fontsize=7, loc="upper left")
+    ax.legend(
+        lines + more,
+        labels + more_labels,
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=3,
+    )
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
