@@ -25,3 +25,14 @@ def test_a_non_loopback_emulator_is_refused(monkeypatch, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert "not a loopback address" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--bad", "11"], ["--bad", "-1"], ["--visibility-timeout", "0"], ["--max-receives", "0"]],
+)
+def test_impossible_plans_are_refused_before_anything_starts(extra, tmp_path, capsys):
+    argv = ["loadtest", "--rate", "5", "--count", "10", "--max-seconds", "5"]
+    assert main([*argv, "--out", str(tmp_path / "out"), *extra]) == 2
+    assert "must be" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

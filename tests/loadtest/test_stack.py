@@ -56,3 +56,9 @@ def test_the_stack_keeps_its_own_state_and_queue_settings(tmp_path):
     assert (stack.settings.visibility_timeout_s, stack.settings.max_receive_count) == (3, 4)
     assert (stack.settings.emulator_port, stack.settings.model_server_port) == (45001, 45002)
     assert settings.state_dir == tmp_path / "mine"  # the caller's settings are not changed
+
+
+def test_the_users_own_state_folder_is_refused(tmp_path):
+    settings = Settings(state_dir=tmp_path / "state")
+    with pytest.raises(ValueError, match="another stack's state"):
+        Stack(settings, tmp_path)

@@ -558,6 +558,15 @@ class LoadTestOptions:
     baseline: bool = False  # also score the same objects in-process (``score_directly``)
     stack: StackOptions = field(default_factory=StackOptions)
 
+    def __post_init__(self) -> None:
+        """Refused before a process starts."""
+        if self.count < 1 or not 0 <= self.bad <= self.count:
+            raise ValueError("--count must be at least 1 and --bad between 0 and --count")
+        if min(self.rate, self.max_seconds, self.drain_s, self.sample_s) <= 0:
+            raise ValueError("--rate, --max-seconds, --drain-seconds and the interval must be > 0")
+        if self.stack.visibility_timeout_s < 1 or self.stack.max_receive_count < 1:
+            raise ValueError("--visibility-timeout and --max-receives must be at least 1")
+
 
 def run_load_test(
     settings: Settings, options: LoadTestOptions, log: Callable[[str], None] = print

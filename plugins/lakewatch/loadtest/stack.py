@@ -120,10 +120,16 @@ class Stack:
         log: Callable[[str], None] = print,
     ):
         require_loopback(settings)
+        state = Path(work_dir).resolve() / "state"
+        if state == settings.state_dir.resolve():
+            raise ValueError(
+                f"{state} is LAKEWATCH_STATE_DIR, another stack's state: the load test keeps "
+                "its own, so choose another --out"
+            )
         self.options = options or StackOptions()
         self.settings = settings.model_copy(
             update={
-                "state_dir": Path(work_dir).resolve() / "state",
+                "state_dir": state,
                 "visibility_timeout_s": self.options.visibility_timeout_s,
                 "max_receive_count": self.options.max_receive_count,
             }
@@ -134,6 +140,7 @@ class Stack:
 
     def __enter__(self) -> Stack:
         try:
+            self.close()  # what a killed run left in this folder's registry
             emulator.start(self.settings)
             self.local_backend = LocalBackend(self.settings)
             self.clients = self.local_backend.clients()
