@@ -17,6 +17,7 @@ BENCHMARKS = [
     "scorer",
     "rcf",
     "backtest",
+    "loadtest",
     "sizing",
 ]
 

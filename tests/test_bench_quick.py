@@ -38,6 +38,7 @@ def test_every_benchmark_runs_in_quick_mode():
         "scorer",
         "rcf",
         "backtest",
+        "loadtest",
         "sizing",
     ):
         assert re.search(rf"^  \({name}: \d+s\)$", out, re.M), f"{name} did not finish:\n{out}"
@@ -54,6 +55,10 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
     assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
     assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)
+    assert re.search(r"loadtest, 10/s offered: objects/s\s+[\d.]+\s+[\d.]+x in-process", out)
+    assert re.search(
+        r"^  notifications: 16 sent, 12 scored, 4 dead-lettered .*, 0 unaccounted$", out, re.M
+    )
     assert re.search(
         r"Athena scan bytes/row, flow_peers \(VPC_FLOW\)\s+[\d.]+\s+[\d.]+x the recorded", out
     )

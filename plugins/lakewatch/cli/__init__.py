@@ -10,7 +10,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lakewatch.cli import aws, backtest, demo, findings, lake, local, model, operate, scorer, sizing
+from lakewatch.cli import (
+    aws,
+    backtest,
+    demo,
+    findings,
+    lake,
+    loadtest,
+    local,
+    model,
+    operate,
+    scorer,
+    sizing,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find anomalous network behaviour in Amazon Security Lake with IP Insights.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (lake, local, model, scorer, operate, demo, findings, backtest, aws, sizing):
+    for group in (
+        lake,
+        local,
+        model,
+        scorer,
+        operate,
+        demo,
+        findings,
+        backtest,
+        loadtest,
+        aws,
+        sizing,
+    ):
         group.register(sub)
     return parser
 
