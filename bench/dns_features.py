@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 KINDS = ("tunnelling", "dga", "exfiltration_slow")
+COUNT_COLUMNS = (0, 1)  # queries and distinct names (not the response bytes a query)
 
 
 def _hosts(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -43,6 +44,13 @@ def _rows(queries, distinct, length, entropy, depth, nx, txt, aaaa, resp):
 
 
 def normal(rng: np.random.Generator, hosts: dict[str, np.ndarray], n: int) -> np.ndarray:
+    return _normal(rng, hosts, n)[0]
+
+
+def _normal(
+    rng: np.random.Generator, hosts: dict[str, np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` normal host-hours and the host each is of."""
     idx = rng.integers(0, len(hosts["rate"]), n)
     hour = rng.integers(0, 24, n)
     busy = np.where((hour >= 7) & (hour < 20), 1.0, 0.2)
@@ -55,11 +63,19 @@ def normal(rng: np.random.Generator, hosts: dict[str, np.ndarray], n: int) -> np
     txt = rng.beta(1, 200, n)
     aaaa = np.clip(hosts["aaaa"][idx] + rng.normal(0, 0.05, n), 0, 1)
     resp = rng.lognormal(4.6, 0.3, n)
-    return _rows(queries, distinct, length, entropy, depth, nx, txt, aaaa, resp)
+    return _rows(queries, distinct, length, entropy, depth, nx, txt, aaaa, resp), idx
 
 
 def anomalies(rng: np.random.Generator, hosts: dict[str, np.ndarray], kind: str, n: int):
-    base = normal(rng, hosts, n).astype(np.float64)
+    return _anomalies(rng, hosts, kind, n)[0]
+
+
+def _anomalies(
+    rng: np.random.Generator, hosts: dict[str, np.ndarray], kind: str, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of one kind, each added to a normal host-hour, and their hosts."""
+    rows, idx = _normal(rng, hosts, n)
+    base = rows.astype(np.float64)
     queries = np.expm1(base[:, 0])
     if kind == "tunnelling":  # a stream of long encoded names, TXT answers
         extra = rng.integers(200, 3000, n)
@@ -83,15 +99,26 @@ def anomalies(rng: np.random.Generator, hosts: dict[str, np.ndarray], kind: str,
         base[:, 2] = (base[:, 2] * (1 - share)) + share * rng.uniform(55, 63, n) / 64
         base[:, 3] = (base[:, 3] * (1 - share)) + share * rng.uniform(4.5, 4.9, n) / 5
         base[:, 6] = np.maximum(base[:, 6], share * 0.5)
-    return base.astype(np.float32)
+    return base.astype(np.float32), idx
 
 
 def dataset(seed: int = 29, hosts: int = 300, train: int = 30000, test: int = 3000, per_kind=80):
     """(train rows, normal test rows, {kind: anomalous rows})."""
+    train_rows, test_rows, attacks, _ = dataset_with_hosts(seed, hosts, train, test, per_kind)
+    return train_rows, test_rows, attacks
+
+
+def dataset_with_hosts(
+    seed: int = 29, hosts: int = 300, train: int = 30000, test: int = 3000, per_kind=80
+):
+    """``dataset``'s rows (the same draws) and each row's host: (train, normal test, {kind:
+    anomalous}, {"train": hosts, "normal": hosts, kind: hosts}). A host keeps its query rate,
+    repeat share, name length and AAAA share across its hours."""
     rng = np.random.default_rng(seed)
     world = _hosts(rng, hosts)
-    return (
-        normal(rng, world, train),
-        normal(rng, world, test),
-        {kind: anomalies(rng, world, kind, per_kind) for kind in KINDS},
-    )
+    train_rows, train_hosts = _normal(rng, world, train)
+    test_rows, test_hosts = _normal(rng, world, test)
+    attacks, owners = {}, {"train": train_hosts, "normal": test_hosts}
+    for kind in KINDS:
+        attacks[kind], owners[kind] = _anomalies(rng, world, kind, per_kind)
+    return train_rows, test_rows, attacks, owners

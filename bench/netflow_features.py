@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 KINDS = ("port_scan", "ping_scan", "ssh_brute_force", "dos", "exfiltration")
+# the count columns (flows, bytes out, ports, peers: not the bytes a flow) and the hour's two
+COUNT_COLUMNS = (0, 1, 3, 4)
+HOUR_COLUMNS = (10, 11)
 
 
 def _hosts(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -58,6 +61,13 @@ def _rows(rng, hosts, idx, hour, flows, bytes_out, ports, peers, tcp, udp, icmp,
 
 
 def normal(rng: np.random.Generator, hosts: dict[str, np.ndarray], n: int) -> np.ndarray:
+    return _normal(rng, hosts, n)[0]
+
+
+def _normal(
+    rng: np.random.Generator, hosts: dict[str, np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` normal host-hours and the host each is of."""
     idx = rng.integers(0, len(hosts["server"]), n)
     hour = rng.integers(0, 24, n)
     flows = rng.poisson(hosts["rate"][idx] * _activity(hosts, idx, hour)) + 1
@@ -69,12 +79,20 @@ def normal(rng: np.random.Generator, hosts: dict[str, np.ndarray], n: int) -> np
     tcp = np.clip(1 - udp - icmp, 0, 1)
     known = rng.beta(30, 2, n)
     syn = rng.beta(1, 60, n)
-    return _rows(rng, hosts, idx, hour, flows, bytes_out, ports, peers, tcp, udp, icmp, known, syn)
+    rows = _rows(rng, hosts, idx, hour, flows, bytes_out, ports, peers, tcp, udp, icmp, known, syn)
+    return rows, idx
 
 
 def anomalies(rng: np.random.Generator, hosts: dict[str, np.ndarray], kind: str, n: int):
     """Rows of one attack, from a normal host-hour the attack is added to."""
-    base = normal(rng, hosts, n).astype(np.float64)
+    return _anomalies(rng, hosts, kind, n)[0]
+
+
+def _anomalies(
+    rng: np.random.Generator, hosts: dict[str, np.ndarray], kind: str, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    rows, idx = _normal(rng, hosts, n)
+    base = rows.astype(np.float64)
     flows = np.expm1(base[:, 0])
     if kind == "port_scan":  # one peer, hundreds of ports, SYN-only, tiny flows
         extra = rng.integers(300, 2000, n)
@@ -102,15 +120,27 @@ def anomalies(rng: np.random.Generator, hosts: dict[str, np.ndarray], kind: str,
     elif kind == "exfiltration":  # ten to fifty times the usual bytes out
         base[:, 1] += np.log(rng.uniform(10, 50, n))
         base[:, 2] += base[:, 1] - np.log1p(np.expm1(base[:, 1]))
-    return base.astype(np.float32)
+    return base.astype(np.float32), idx
 
 
 def dataset(seed: int = 17, hosts: int = 400, train: int = 40000, test: int = 4000, per_kind=80):
     """(train rows, normal test rows, {kind: anomalous rows})."""
+    train_rows, test_rows, attacks, _ = dataset_with_hosts(seed, hosts, train, test, per_kind)
+    return train_rows, test_rows, attacks
+
+
+def dataset_with_hosts(
+    seed: int = 17, hosts: int = 400, train: int = 40000, test: int = 4000, per_kind=80
+):
+    """``dataset``'s rows (the same draws) and the host of every row: (train, normal test,
+    {kind: anomalous}, {"train": hosts, "normal": hosts, kind: hosts}). Every host keeps its
+    own levels (rate, bytes a flow, ports, peers, UDP share) across its hours, so a host's
+    training hours say what it usually does."""
     rng = np.random.default_rng(seed)
     world = _hosts(rng, hosts)
-    return (
-        normal(rng, world, train),
-        normal(rng, world, test),
-        {kind: anomalies(rng, world, kind, per_kind) for kind in KINDS},
-    )
+    train_rows, train_hosts = _normal(rng, world, train)
+    test_rows, test_hosts = _normal(rng, world, test)
+    attacks, owners = {}, {"train": train_hosts, "normal": test_hosts}
+    for kind in KINDS:
+        attacks[kind], owners[kind] = _anomalies(rng, world, kind, per_kind)
+    return train_rows, test_rows, attacks, owners

@@ -5,8 +5,10 @@ has its figures and the command. Writes a lake (seed 7): quiet training days (no
 events), then live days with the RCF kinds injected (``--per-kind`` events of each a day; the
 other kinds' rows dropped), extracts ``include/sql/rcf_features.sql`` on DuckDB for each unit
 (the SQL's hour, or its bucket replaced by 10 minutes or a day), trains lakewatch's RCF (100
-trees x 256 samples, ``Standardization`` by the training rows) on all but the last
-``--held-out`` training days, and reports, per unit:
+trees x 256 samples, the rows made by ``FeatureProfile`` of the training rows, ``--transform``:
+``deviation``, each instance's deviation from its usual unit, the default, or ``fleet``, one
+z-score of the absolute values) on all but the last ``--held-out`` training days, and reports,
+per unit:
 
 - AUC and TPR at 0.1% and 1% FPR of each RCF kind's instance-units against the live days'
   normal instance-units (those with no labelled row), and the AUC against the held-out quiet
@@ -16,7 +18,12 @@ trees x 256 samples, ``Standardization`` by the training rows) on all but the la
   SageMaker suggests) and the FPR each actually gives on the live normal units;
 - across units, a like-for-like figure: the share of each kind's events with a unit above the
   threshold that gives one false alarm a day over the fleet (the normal scores' 1 - 1/(units
-  a day) quantile), as units of different lengths have different numbers of rows a day.
+  a day) quantile), as units of different lengths have different numbers of rows a day;
+- the nightly rule's operating point (``threshold.rcf.quantile_threshold`` of the held-out
+  days' scores at 0.1% and 1%, as ``lakewatch_rcf_recalibrate`` sets it): the live normal
+  units' FPR and false alarms a day, each kind's events found (any unit above it), and the
+  incidents' precision (an incident: an event found, or a run of consecutive flagged normal
+  units of one instance).
 
 A unit is injected for a kind when a labelled row of that kind (either side's) falls in it.
 """
@@ -24,6 +31,7 @@ A unit is injected for a kind when a labelled row of that kind (either side's) f
 from __future__ import annotations
 
 import argparse
+import pickle
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -39,10 +47,12 @@ from lakewatch.lake.synthetic import RCF_KINDS, GenerateOptions, LakeGenerator
 from lakewatch.lake.write import parquet_bytes
 from lakewatch.model.rcf.forest import fit
 from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
+from lakewatch.threshold.rcf import quantile_threshold
 
 START = date(2026, 11, 1)
 UNITS = {"10 minutes": 600_000, "hour": 3_600_000, "day": 86_400_000}
 FPRS = (0.001, 0.01)
+LABELS = "labels.pkl"  # the live days' labels, beside the lake (for --lake)
 
 
 def write_lake(root: Path, train_days: int, live_days: int, per_kind: int, scale: int) -> list:
@@ -73,7 +83,7 @@ def write_lake(root: Path, train_days: int, live_days: int, per_kind: int, scale
 
 
 def features(root: Path, start: date, end: date, unit_ms: int):
-    """(keys, raw rows) of every instance-unit from ``start`` to ``end`` (exclusive)."""
+    """(keys, feature rows) of every instance-unit from ``start`` to ``end`` (exclusive)."""
     ctx = QueryContext(
         region="us-east-1",
         source_version="2.0",
@@ -88,7 +98,7 @@ def features(root: Path, start: date, end: date, unit_ms: int):
         table.column_names.index("hour_of_day"), "hour_of_day", pa.array(hour, pa.int32())
     )
     keys = list(zip(table["instance"].to_pylist(), table["hour_start"].to_pylist(), strict=True))
-    return keys, rf.scale(table)
+    return keys, table
 
 
 def _auc(normal: np.ndarray, anomalous: np.ndarray) -> float:
@@ -103,7 +113,14 @@ def _tpr(normal: np.ndarray, anomalous: np.ndarray, fpr: float) -> float:
     return float((anomalous > np.quantile(normal, 1 - fpr)).mean())
 
 
-def measure(root: Path, train_days: int, live_days: int, held_days: int, labels: list) -> list[str]:
+def measure(
+    root: Path,
+    train_days: int,
+    live_days: int,
+    held_days: int,
+    labels: list,
+    transform: str = rf.DEVIATION,
+) -> list[str]:
     first_live = START + timedelta(days=train_days)
     held_out = first_live - timedelta(days=held_days)
     end = first_live + timedelta(days=live_days)
@@ -113,12 +130,12 @@ def measure(root: Path, train_days: int, live_days: int, held_days: int, labels:
         _, train_raw = features(root, START, held_out, unit_ms)
         _, held_raw = features(root, held_out, first_live, unit_ms)
         live_keys, live_raw = features(root, first_live, end, unit_ms)
-        z = rf.Standardization.fit(train_raw)
-        train = z.apply(train_raw).astype(np.float32)
+        profile = rf.FeatureProfile.fit(train_raw, transform=transform)
+        train = profile.apply(train_raw).astype(np.float32)
         hp = RcfHyperparameters(feature_dim=train.shape[1], num_trees=100, num_samples_per_tree=256)
         forest = fit(train, hp, seed=0)
-        held = forest.score(z.apply(held_raw).astype(np.float32))
-        live = forest.score(z.apply(live_raw).astype(np.float32))
+        held = forest.score(profile.apply(held_raw).astype(np.float32))
+        live = forest.score(profile.apply(live_raw).astype(np.float32))
         kinds: dict[tuple, set[str]] = defaultdict(set)
         events: dict[tuple, set[str]] = defaultdict(set)
         for x in labels:
@@ -131,7 +148,8 @@ def measure(root: Path, train_days: int, live_days: int, held_days: int, labels:
         if normal.size < 100:  # the day unit: nearly every live instance-day holds a label
             normal, note = held, " (too few live normal rows: the held-out ones stand in)"
         lines.append(
-            f"unit {unit}: {len(train):,} training rows ({train_days - held_days} quiet days), "
+            f"unit {unit} ({transform}): {len(train):,} training rows "
+            f"({train_days - held_days} quiet days), "
             f"{held.size:,} held-out normal rows ({held_days} quiet days from {held_out}), "
             f"{normal.size:,} live normal rows ({live_days} days, {live.size:,} in all); "
             f"{time.perf_counter() - started:.0f}s{note}"
@@ -161,7 +179,39 @@ def measure(root: Path, train_days: int, live_days: int, held_days: int, labels:
             for name, t in rules.items()
         )
         lines.append(f"  thresholds from the held-out day, on the live normal rows: {picked}")
+        lines += _nightly(live_keys, live, touched, held, best, live_days, unit_ms)
     return lines
+
+
+def _nightly(keys, live, touched, held, best, live_days: int, unit_ms: int) -> list[str]:
+    """The nightly rule's threshold at each target: FPR, false alarms a day, events found per
+    kind, incident precision."""
+    out = []
+    normal = live[~touched]
+    for target in FPRS:
+        t = quantile_threshold(held, target)
+        flagged = sorted(
+            k for k, s, bad in zip(keys, live, touched, strict=True) if s > t and not bad
+        )
+        false_incidents, previous = 0, None
+        for instance, start in flagged:  # a run of consecutive flagged units is one incident
+            if previous is None or previous != (instance, start - unit_ms):
+                false_incidents += 1
+            previous = (instance, start)
+        per_kind = []
+        for kind in RCF_KINDS:
+            found = [v > t for e, v in best.items() if f"-{kind}-" in e]
+            per_kind.append(f"{kind} {sum(found)}/{len(found)}")
+        found = sum(v > t for v in best.values())
+        precision = found / max(found + false_incidents, 1)
+        out.append(
+            f"  nightly quantile at {target:.1%}: threshold {t:.3f} (held-out), live FPR "
+            f"{(normal > t).mean():.4f}, {len(flagged) / live_days:.1f} false alarms a day of "
+            f"{normal.size / live_days:,.0f} normal units; events found {found}/{len(best)} "
+            f"({', '.join(per_kind)}); incident precision {precision:.2f} "
+            f"({false_incidents} false incidents)"
+        )
+    return out
 
 
 def _line(kind: str, normal: np.ndarray, held: np.ndarray, s: np.ndarray, found) -> str:
@@ -181,16 +231,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=4, help="events of each kind a day")
     parser.add_argument("--scale", type=int, default=1, help="instances and rows x this")
     parser.add_argument("--quick", action="store_true", help="a small lake, a smoke run")
+    parser.add_argument(
+        "--transform",
+        choices=rf.TRANSFORMS,
+        default=rf.DEVIATION,
+        help="how the profile makes the model's rows (docs/rcf.md)",
+    )
+    parser.add_argument(
+        "--lake", help="an existing lake from an earlier run (with its --out's labels.pkl)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.train_days, args.live_days, args.per_kind, args.held_out = 3, 1, 3, 1
-    root = Path(args.out)
-    if root.exists() and any(root.iterdir()):
-        raise SystemExit(f"{root} is not empty")
     started = time.perf_counter()
-    labels = write_lake(root, args.train_days, args.live_days, args.per_kind, args.scale)
+    if args.lake:  # the same lake again (another --transform): the labels kept beside it
+        root = Path(args.lake)
+        labels = pickle.loads((root / LABELS).read_bytes())
+    else:
+        root = Path(args.out)
+        if root.exists() and any(root.iterdir()):
+            raise SystemExit(f"{root} is not empty")
+        labels = write_lake(root, args.train_days, args.live_days, args.per_kind, args.scale)
+        (root / LABELS).write_bytes(pickle.dumps(labels))
     print(f"lake: {root}, written in {time.perf_counter() - started:.0f}s, seed 7")
-    print("\n".join(measure(root, args.train_days, args.live_days, args.held_out, labels)))
+    lines = measure(root, args.train_days, args.live_days, args.held_out, labels, args.transform)
+    print("\n".join(lines))
     return 0
 
 

@@ -56,9 +56,9 @@ def measure(days: int, train_days: int, seed: int, root: Path) -> list[str]:
 
     train, held = rows(0, train_days), rows(train_days, days)
     profile = rf.FeatureProfile.fit(train)
-    matrix = profile.standardization.apply(rf.scale(train))
+    matrix = profile.apply(train)
     forest = fit(matrix, resolve_rcf({}, columns=matrix.shape[1]), seed=0)
-    scores = forest.score(profile.standardization.apply(rf.scale(held)))
+    scores = forest.score(profile.apply(held))
     skew = float(((scores - scores.mean()) ** 3).mean() / scores.std() ** 3)
     out = [
         f"seed {seed}: {train.num_rows:,} training hours ({train_days} days), "

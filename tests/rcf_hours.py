@@ -11,11 +11,14 @@ from lakewatch.extract import rcf_features as rf
 START_MS = 1_793_491_200_000  # 2026-11-01T00:00Z
 
 
-def normal_hours(instances: int = 4, hours: int = 150, seed: int = 0) -> pa.Table:
+def normal_hours(
+    instances: int = 4, hours: int = 150, seed: int = 0, levels: tuple[float, ...] = ()
+) -> pa.Table:
+    """``levels``: each instance's mean outbound flows an hour (default 20, 40, 60, ...)."""
     rng = np.random.default_rng(seed)
     cols: dict[str, list] = {c: [] for c in (*rf.KEY_COLUMNS, *rf.RAW_COLUMNS)}
     for i in range(instances):
-        level = 20 * (i + 1)
+        level = levels[i] if levels else 20 * (i + 1)
         for h in range(hours):
             flows_out = int(rng.poisson(level))
             flows_in = int(rng.poisson(level / 2))

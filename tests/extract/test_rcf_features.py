@@ -1,6 +1,7 @@
 """The RCF features: rcf_features.sql on DuckDB over a generated lake (both source versions),
 held to a direct count of the same objects, and their scaling."""
 
+import json
 import math
 import shutil
 from collections import defaultdict
@@ -18,6 +19,7 @@ from lakewatch.extract.views import QueryContext
 from lakewatch.lake.layout import Source
 from lakewatch.lake.synthetic import GenerateOptions, LakeGenerator
 from lakewatch.model.rcf.data import training_rows
+from tests.rcf_hours import normal_hours
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -261,3 +263,112 @@ def test_aws_samples_yield_rows(samples, tmp_path):
     assert (flows["bytes_in"], flows["bytes_out"], flows["peers"]) == (40, 100, 2)
     assert got["i-0d15cd0d3example"]["dns_queries"] == 1
     assert np.isfinite(rf.scale(rows)).all()
+
+
+def _hour(table: pa.Table, row: int, **values) -> pa.Table:
+    """``table``'s row ``row`` alone, with ``values`` for some raw columns."""
+    data = table.slice(row, 1).to_pydict()
+    for column, value in values.items():
+        data[column] = [value]
+    return pa.table(data, schema=table.schema)
+
+
+def test_a_quiet_instances_empty_hour_no_longer_outscores_a_busy_instances_injected_hour():
+    """The failure docs/rcf.md measured on the synthetic lake, on a small fixed set: one
+    z-score of the fleet's absolute values makes a quiet instance's hour with no outbound
+    flow (bytes out from thousands to 0, beyond any other hour's distance in log bytes)
+    score above a busy instance's hour with 15 times its usual bytes out. The deviation
+    from the instance's own usual hour floors less traffic at the usual, so the injected
+    hour scores higher, and the empty one among the normal hours."""
+    from lakewatch.model.rcf.forest import fit
+    from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
+
+    rows = normal_hours(instances=5, hours=150, seed=0, levels=(6, 20, 40, 60, 80))
+    held = normal_hours(instances=5, hours=48, seed=7, levels=(6, 20, 40, 60, 80))
+    quiet, busy = 10, 4 * 48 + 10  # instance 0's 11th held-out hour, instance 4's
+    data = held.to_pydict()
+    empty = _hour(held, quiet, flows_out=0, bytes_out=0, port_web=0, port_dns=0, tcp=0, udp=0)
+    empty = _hour(empty, 0, packets=5 * data["flows_in"][quiet], flows_in=data["flows_in"][quiet])
+    spike = _hour(held, busy, bytes_out=15 * data["bytes_out"][busy])
+    hp = RcfHyperparameters(feature_dim=len(rf.FEATURES), num_trees=100)
+    scores = {}
+    for transform in (rf.FLEET, rf.DEVIATION):
+        profile = rf.FeatureProfile.fit(rows, transform=transform)
+        forest = fit(profile.apply(rows), hp, seed=3)
+        normal = forest.score(profile.apply(held))
+        scores[transform] = (
+            float(forest.score(profile.apply(empty))[0]),
+            float(forest.score(profile.apply(spike))[0]),
+            float(np.quantile(normal, 0.99)),
+        )
+    empty_old, spike_old, _ = scores[rf.FLEET]
+    assert empty_old > spike_old  # the old behaviour: the empty hour first
+    empty_new, spike_new, p99 = scores[rf.DEVIATION]
+    assert spike_new > empty_new and spike_new > p99  # the injected hour first, and flagged
+    assert empty_new < p99  # the empty hour is a normal one
+
+
+def test_the_deviation_transform():
+    rows = normal_hours(instances=3, hours=48, levels=(5, 20, 80))
+    profile = rf.FeatureProfile.fit(rows)
+    assert profile.transform == rf.DEVIATION
+    names = rf.feature_names()
+    i, h = names.index("bytes_out"), names.index("hour_sin")
+    first = rows["instance"][0].as_py()
+    # the usual hour of every instance is one row of the model, whatever its level
+    usual = profile.usual_rows(sorted(profile.usual))
+    counts = list(rf.COUNT_COLUMNS)
+    assert np.allclose(usual[:, counts], usual[0, counts])
+    # less traffic than usual is the usual; more counts in its instance's spreads
+    quiet = _hour(rows, 0, bytes_out=0)
+    loud = _hour(rows, 0, bytes_out=10**9)
+    at_usual = profile.usual_rows([first])[0]
+    assert profile.apply(quiet)[0, i] == pytest.approx(at_usual[i])
+    assert profile.apply(loud)[0, i] > at_usual[i] + 5
+    # the hour of day is not centred: its z-score over the fleet's hours
+    assert profile.apply(rows)[:, h] == pytest.approx(
+        rf.Standardization.fit(rf.scale(rows)).apply(rf.scale(rows))[:, h]
+    )
+    # an hour with no flow: its flow shares are the instance's usual, not 0
+    empty = _hour(rows, 0, flows_in=0, flows_out=0, tcp=0, udp=0, port_web=0, port_dns=0)
+    t = names.index("tcp_share")
+    assert profile.apply(empty)[0, t] == pytest.approx(at_usual[t])
+    # an instance the window never saw, or with too few hours: the fleet's median and spread
+    few = normal_hours(instances=1, hours=5)
+    mixed = pa.concat_tables([rows, few.set_column(0, "instance", pa.array(["i-few"] * 5))])
+    profile2 = rf.FeatureProfile.fit(mixed)
+    assert "i-few" not in profile2.spread and first in profile2.spread
+    assert profile2.spread_of("i-few") == profile2.fleet_spread
+    assert profile2.spread_of("i-new") == profile2.fleet_spread
+    assert all(
+        s >= rf.SPREAD_FLOOR * f - 1e-12
+        for s, f in zip(profile2.spread[first], profile2.fleet_spread, strict=True)
+    )
+    new = _hour(rows, 0).set_column(0, "instance", pa.array(["i-new"]))
+    assert np.isfinite(profile2.apply(new)).all()
+
+
+def test_a_profile_saved_before_the_transform_still_loads_as_it_was_trained():
+    rows = normal_hours(instances=3, hours=48)
+    profile = rf.FeatureProfile.fit(rows)
+    data = json.loads(json.dumps(profile.as_dict()))
+    assert rf.FeatureProfile.from_dict(data) == profile
+    assert data["transform"] == rf.DEVIATION and len(data["fleet_spread"]) == len(rf.FEATURES)
+    assert len(data["floor"]) == len(rf.FEATURES)
+    # an old features.json: no transform, no spreads; its model was trained on the fleet's
+    # z-scores of the absolute values, so that is what it applies
+    old = {k: v for k, v in rf.FeatureProfile.fit(rows, transform=rf.FLEET).as_dict().items()}
+    for key in ("transform", "spread", "fleet_spread"):
+        old.pop(key, None)
+    loaded = rf.FeatureProfile.from_dict(old)
+    assert loaded.transform == rf.FLEET
+    z = rf.Standardization.fit(rf.scale(rows))
+    assert np.allclose(loaded.apply(rows), z.apply(rf.scale(rows)))
+    with pytest.raises(ValueError, match="transform 'rank' is not one this version applies"):
+        rf.FeatureProfile.from_dict(data | {"transform": "rank"})
+    with pytest.raises(ValueError, match="spreads or floor are not"):
+        rf.FeatureProfile.from_dict(data | {"fleet_spread": [1.0]})
+    with pytest.raises(ValueError, match="unknown transform"):
+        rf.FeatureProfile.fit(rows, transform="rank")
+    with pytest.raises(ValueError, match="lack column instance"):
+        profile.apply(rows.drop_columns(["instance"]))

@@ -69,8 +69,8 @@ def run(tmp_path_factory):
     normal_train = train.filter(pa.array(~bad(train)))
     profile = rf.FeatureProfile.fit(normal_train)
     hp = RcfHyperparameters(feature_dim=len(rf.FEATURES), num_trees=100)
-    forest = fit(profile.standardization.apply(rf.scale(normal_train)), hp, seed=1)
-    normal = forest.score(profile.standardization.apply(rf.scale(held)))[~bad(held)]
+    forest = fit(profile.apply(normal_train), hp, seed=1)
+    normal = forest.score(profile.apply(held))[~bad(held)]
     ev = evaluate_rcf(normal[::2], normal[1::2], 0.01)
     threshold = PublishedThreshold(
         threshold=ev.threshold,

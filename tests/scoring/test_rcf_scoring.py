@@ -82,8 +82,8 @@ def lake():
     ).drop_columns(["complete"])
     profile = rf.FeatureProfile.fit(rows)
     hp = RcfHyperparameters(feature_dim=len(rf.FEATURES), num_trees=50)
-    forest = fit(profile.standardization.apply(rf.scale(rows)), hp, seed=2)
-    normal = forest.score(profile.standardization.apply(rf.scale(rows)))
+    forest = fit(profile.apply(rows), hp, seed=2)
+    normal = forest.score(profile.apply(rows))
     return profile, forest, float(np.quantile(normal, 0.9)), test
 
 
@@ -126,7 +126,7 @@ def test_an_objects_whole_hours_are_scored_through_the_endpoint(lake):
     # what the endpoint was sent: the whole hours, Route 53 columns at the usual values,
     # standardized by the model's profile
     sent = np.concatenate(runtime.requests)
-    expected = profile.standardization.apply(rf.scale(with_usual(whole, profile)))
+    expected = profile.apply(with_usual(whole, profile))
     assert sent.shape == (whole.num_rows, len(rf.FEATURES))
     assert np.allclose(sent, expected, atol=1e-6)
     # the findings: the hours scored above the threshold, no others

@@ -267,61 +267,273 @@ class Standardization:
 
 FEATURES_FILE = "features.json"  # a model's FeatureProfile, beside its model.tar.gz
 
+# How a profile turns scaled rows into the model's rows (``FeatureProfile.transform``):
+FLEET = "fleet"  # z-scored by the fleet's figures (profiles before the deviation: no "transform")
+DEVIATION = "deviation"  # each instance's deviation from its own usual hour, then z-scored
+TRANSFORMS = (FLEET, DEVIATION)
+MIN_SPREAD_HOURS = 24  # fewer training hours: an instance's spread is the fleet's
+SPREAD_FLOOR = 0.5  # an instance's spread is at least this share of the fleet's
+FLOOR_QUANTILE = 0.25  # a count's usual is at least this quantile of the fleet's hours
+
+
+def instance_medians(
+    matrix: np.ndarray, instances: np.ndarray
+) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...]]:
+    """Each instance's median of every column over its rows, and the median over all rows."""
+    usual = {
+        str(name): tuple(map(float, np.median(matrix[instances == name], axis=0)))
+        for name in sorted(set(instances.tolist()))
+    }
+    return usual, tuple(map(float, np.median(matrix, axis=0)))
+
+
+def centred(matrix: np.ndarray, centre: np.ndarray, absolute: tuple[int, ...]) -> np.ndarray:
+    """``matrix - centre``, except the ``absolute`` columns (the hour of day), kept as they are."""
+    out = matrix - centre
+    out[:, list(absolute)] = matrix[:, list(absolute)]
+    return out
+
+
+def instance_spreads(
+    matrix: np.ndarray,
+    instances: np.ndarray,
+    centre: np.ndarray,
+    absolute: tuple[int, ...],
+    *,
+    min_hours: int = MIN_SPREAD_HOURS,
+    floor: float = SPREAD_FLOOR,
+) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...]]:
+    """Each instance's spread of every column (its interquartile range / 1.349, a standard
+    deviation's robust estimate), at least ``floor`` x the fleet's (the standard deviation
+    of every row's distance from its own instance's ``centre``), for instances with at least
+    ``min_hours`` rows; and the fleet's spread, which the others take. An ``absolute``
+    column's spread is 1 (it is not divided)."""
+    fleet = centred(matrix, centre, absolute).std(axis=0)
+    fleet = np.where(fleet > 1e-9, fleet, 1.0)
+    fleet[list(absolute)] = 1.0
+    spreads = {}
+    for name in sorted(set(instances.tolist())):
+        mine = matrix[instances == name]
+        if len(mine) < min_hours:
+            continue
+        q25, q75 = np.quantile(mine, [0.25, 0.75], axis=0)
+        own = np.maximum((q75 - q25) / 1.349, floor * fleet)
+        own[list(absolute)] = 1.0
+        spreads[str(name)] = tuple(map(float, own))
+    return spreads, tuple(map(float, fleet))
+
+
+def deviation(
+    matrix: np.ndarray,
+    centre: np.ndarray,
+    spread: np.ndarray,
+    counts: tuple[int, ...],
+    absolute: tuple[int, ...],
+    floor: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each row's distance from its instance's usual value in its instance's spreads
+    (``centre`` and ``spread`` give each row's instance's), the ``absolute`` columns as they
+    are. A ``counts`` column is floored at the usual value: an hour with less traffic than
+    usual is as usual (no kind of misuse shows as less), while more traffic counts in full;
+    and its usual is at least ``floor`` (an activity floor, the fleet's ``FLOOR_QUANTILE``
+    of that column): a few flows more on a near-idle instance are not, by themselves, a
+    deviation."""
+    if floor is not None:
+        centre = centre.copy()
+        cols = list(counts)
+        centre[:, cols] = np.maximum(centre[:, cols], np.asarray(floor)[cols])
+    out = centred(matrix, centre, absolute) / spread
+    out[:, list(counts)] = np.maximum(out[:, list(counts)], 0.0)
+    return out
+
+
+_INDEX = {f.name: i for i, f in enumerate(FEATURES)}
+COUNT_COLUMNS = tuple(i for i, f in enumerate(FEATURES) if f.scaling is Scaling.LOG1P)
+HOUR_COLUMNS = tuple(
+    i for i, f in enumerate(FEATURES) if f.scaling in (Scaling.HOUR_SIN, Scaling.HOUR_COS)
+)
+SHARE_COLUMNS = tuple(
+    i for i, f in enumerate(FEATURES) if f.scaling is Scaling.SHARE and f.denominator == FLOWS
+)
+
 
 @dataclass(frozen=True)
 class FeatureProfile:
-    """What an RCF model's scorer needs besides the trees: the ``Standardization`` its
-    training rows were z-scored with, and each instance's usual value of every feature (its
-    training hours' median, scaled but not standardized), with the median over every
-    training hour for an instance the training never saw. Saved in the model's artifact
-    (``model.json``'s ``features``) and beside it (``FEATURES_FILE``), read back with
-    ``from_dict``: the same figures at training and at scoring."""
+    """What an RCF model's scorer needs besides the trees: how its rows were made from the
+    scaled features (``transform``), the ``Standardization`` that z-scored them, and each
+    instance's usual value of every feature (its training hours' median, scaled but not
+    standardized), with the median over every training hour for an instance the training
+    never saw. Saved in the model's artifact (``model.json``'s ``features``) and beside it
+    (``FEATURES_FILE``), read back with ``from_dict``: the same figures at training and at
+    scoring.
+
+    ``transform`` ``deviation`` (the default; docs/rcf.md has the measurements): a row is
+    its instance's deviation from its own usual hour, in that instance's spreads (``spread``:
+    each feature's interquartile range / 1.349 over its training hours, at least half the
+    fleet's, for an instance with ``MIN_SPREAD_HOURS`` hours; ``fleet_spread`` for the rest),
+    the counts and bytes floored at the usual (a quieter hour than usual is a usual hour) and
+    measured from at least ``floor`` (the fleet's hours' ``FLOOR_QUANTILE``: an activity
+    floor, so a near-idle instance's few flows more are not a deviation), the
+    flow shares of an hour with no flow at the usual (nothing to share), the hour of day as it
+    is; then z-scored. One global z-score of absolute values made a quiet instance's empty
+    hour the most anomalous thing in the fleet. ``fleet``: the absolute values z-scored (a
+    profile saved before ``transform`` existed reads as this, as its model was trained)."""
 
     standardization: Standardization
     usual: dict[str, tuple[float, ...]]
     overall: tuple[float, ...]
     hours: dict[str, int]  # each instance's training hours
+    transform: str = DEVIATION
+    spread: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    fleet_spread: tuple[float, ...] = ()
+    floor: tuple[float, ...] = ()
 
     @classmethod
-    def fit(cls, rows: pa.Table) -> FeatureProfile:
+    def fit(cls, rows: pa.Table, transform: str = DEVIATION) -> FeatureProfile:
         """From the training window's feature rows (``sql``'s: ``KEY_COLUMNS`` and
         ``RAW_COLUMNS``)."""
-        matrix = scale(rows)
-        if "instance" not in rows.column_names:
-            raise ValueError("the feature rows lack column instance")
-        instances = np.asarray(rows["instance"].to_pylist(), dtype=object)
-        usual, hours = {}, {}
-        for name in sorted(set(instances)):
-            mine = matrix[instances == name]
-            usual[str(name)] = tuple(map(float, np.median(mine, axis=0)))
-            hours[str(name)] = len(mine)
-        overall = tuple(map(float, np.median(matrix, axis=0)))
-        return cls(Standardization.fit(matrix), usual, overall, hours)
+        return cls.fit_matrix(scale(rows), _instances(rows), transform)
+
+    @classmethod
+    def fit_matrix(
+        cls, matrix: np.ndarray, instances: np.ndarray, transform: str = DEVIATION
+    ) -> FeatureProfile:
+        """From scaled rows (``scale``'s) and each row's instance."""
+        if transform not in TRANSFORMS:
+            raise ValueError(f"unknown transform {transform!r}; choose from {TRANSFORMS}")
+        instances = np.asarray(instances, dtype=object)
+        usual, overall = instance_medians(matrix, instances)
+        hours = {name: int((instances == name).sum()) for name in usual}
+        fleet = cls(Standardization.fit(matrix), usual, overall, hours, FLEET)
+        if transform == FLEET:
+            return fleet
+        spread, fleet_spread = instance_spreads(
+            _no_flow_as_usual(matrix, fleet._centre(instances)),
+            instances,
+            fleet._centre(instances),
+            HOUR_COLUMNS,
+        )
+        floor = tuple(map(float, np.quantile(matrix, FLOOR_QUANTILE, axis=0)))
+        partial = dataclasses.replace(
+            fleet, transform=DEVIATION, spread=spread, fleet_spread=fleet_spread, floor=floor
+        )
+        z = Standardization.fit(partial._deviation(matrix, instances))
+        return dataclasses.replace(partial, standardization=z)
 
     def usual_of(self, instance: str) -> tuple[float, ...]:
         return self.usual.get(instance, self.overall)
 
+    def spread_of(self, instance: str) -> tuple[float, ...]:
+        return self.spread.get(instance, self.fleet_spread)
+
+    def _centre(self, instances: np.ndarray) -> np.ndarray:
+        return np.asarray([self.usual_of(str(i)) for i in instances], np.float64).reshape(
+            len(instances), len(FEATURES)
+        )
+
+    def _deviation(self, matrix: np.ndarray, instances: np.ndarray) -> np.ndarray:
+        centre = self._centre(instances)
+        spread = np.asarray([self.spread_of(str(i)) for i in instances], np.float64).reshape(
+            len(instances), len(FEATURES)
+        )
+        return deviation(
+            _no_flow_as_usual(matrix, centre),
+            centre,
+            spread,
+            COUNT_COLUMNS,
+            HOUR_COLUMNS,
+            np.asarray(self.floor),
+        )
+
+    def transform_matrix(self, matrix: np.ndarray, instances) -> np.ndarray:
+        """Scaled rows (``scale``'s) of the given instances, one name a row, as the model's
+        rows: what it was trained on and scores."""
+        if matrix.ndim != 2 or matrix.shape[1] != len(FEATURES):
+            raise ValueError(f"rows of {matrix.shape[-1]} features, profiled for {len(FEATURES)}")
+        names = np.asarray(list(instances), dtype=object)
+        if len(names) != len(matrix):
+            raise ValueError(f"{len(names)} instances for {len(matrix)} rows")
+        if self.transform == FLEET:
+            return self.standardization.apply(matrix)
+        return self.standardization.apply(self._deviation(matrix, names))
+
+    def apply(self, rows: pa.Table) -> np.ndarray:
+        """Feature rows (``KEY_COLUMNS`` and ``RAW_COLUMNS``: the SQL's, an object's) as the
+        model's rows: ``scale``, then ``transform_matrix`` by each row's instance."""
+        return self.transform_matrix(scale(rows), _instances(rows))
+
+    def usual_rows(self, instances) -> np.ndarray:
+        """The given instances' usual hours as the model's rows (every feature at the
+        instance's median)."""
+        names = list(instances)
+        return self.transform_matrix(self._centre(np.asarray(names, dtype=object)), names)
+
     def as_dict(self) -> dict:
-        return {
+        out = {
             "standardization": self.standardization.as_dict(),
             "usual": {k: list(v) for k, v in self.usual.items()},
             "overall": list(self.overall),
             "hours": dict(self.hours),
+            "transform": self.transform,
         }
+        if self.transform == DEVIATION:
+            out["spread"] = {k: list(v) for k, v in self.spread.items()}
+            out["fleet_spread"] = list(self.fleet_spread)
+            out["floor"] = list(self.floor)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureProfile:
+        """A saved profile; one without ``transform`` (saved before it existed) is ``fleet``,
+        as its model was trained."""
         width = len(FEATURES)
         usual = {str(k): tuple(map(float, v)) for k, v in data.get("usual", {}).items()}
         overall = tuple(map(float, data["overall"]))
         if len(overall) != width or any(len(v) != width for v in usual.values()):
             raise ValueError(f"the profile's usual values are not {width} features wide")
+        transform = data.get("transform", FLEET)
+        if transform not in TRANSFORMS:
+            raise ValueError(
+                f"the profile's transform {transform!r} is not one this version applies "
+                f"({', '.join(TRANSFORMS)}): retrain the model or upgrade the scorer"
+            )
+        spread = {str(k): tuple(map(float, v)) for k, v in data.get("spread", {}).items()}
+        fleet_spread = tuple(map(float, data.get("fleet_spread", ())))
+        floor = tuple(map(float, data.get("floor", ())))
+        if transform == DEVIATION and (
+            len(fleet_spread) != width
+            or len(floor) != width
+            or any(len(v) != width for v in spread.values())
+        ):
+            raise ValueError(f"the profile's spreads or floor are not {width} features wide")
         return cls(
             Standardization.from_dict(data["standardization"]),
             usual,
             overall,
             {str(k): int(v) for k, v in data.get("hours", {}).items()},
+            transform,
+            spread,
+            fleet_spread,
+            floor,
         )
+
+
+def _instances(rows: pa.Table) -> np.ndarray:
+    if "instance" not in rows.column_names:
+        raise ValueError("the feature rows lack column instance")
+    return np.asarray(rows["instance"].to_pylist(), dtype=object)
+
+
+def _no_flow_as_usual(matrix: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The flow shares of an hour with no flow (a Route 53-only hour: ``scale`` gives 0) at
+    the instance's usual: there is nothing to share, so no evidence either way."""
+    empty = (matrix[:, _INDEX["flows_in"]] == 0) & (matrix[:, _INDEX["flows_out"]] == 0)
+    if not empty.any():
+        return matrix
+    out = matrix.copy()
+    cols = list(SHARE_COLUMNS)
+    out[np.ix_(empty, cols)] = centre[np.ix_(empty, cols)]
+    return out
 
 
 def raw_value(feature: Feature, scaled: float) -> float:

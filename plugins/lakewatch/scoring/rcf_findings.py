@@ -1,8 +1,9 @@
 """Findings of the Random Cut Forest: "Unusual activity of an instance in an hour" (OCSF 2004).
 
 An object's RCF rows are ``extract.rcf_features``' (``KEY_COLUMNS``: instance, hour_start;
-``RAW_COLUMNS``: the hour's raw aggregates). Each row is scaled (``scale``), z-scored by the
-model's own ``Standardization`` (its ``FeatureProfile``, saved with the model) and scored;
+``RAW_COLUMNS``: the hour's raw aggregates). Each row is made the model's row by the model's
+own ``FeatureProfile`` (saved with it: scaled, its instance's deviation from its usual hour,
+z-scored; ``FeatureProfile.apply``) and scored;
 an RCF score is *higher* for a more anomalous row (the opposite of IP Insights' dot product),
 so a row is flagged when its score is above the threshold. Each flagged row is one finding, on
 ``pair_findings.base_finding`` like the others:
@@ -45,7 +46,6 @@ from lakewatch.extract.rcf_features import (
     FeatureProfile,
     Scaling,
     raw_value,
-    scale,
 )
 from lakewatch.lake.layout import LakeKey
 from lakewatch.scoring.pair_findings import WINDOW_MS, base_finding, behaviour_uid, severity_for
@@ -201,7 +201,7 @@ def score_hours(
     for column in ("instance", "hour_start"):
         if column not in rows.column_names:
             raise ValueError(f"the feature rows lack column {column}")
-    matrix = profile.standardization.apply(scale(rows))
+    matrix = profile.apply(rows)
     scores = np.asarray(model.score(matrix), dtype=np.float64)
     flagged = np.nonzero(scores > threshold)[0]
     if not len(flagged):
@@ -236,10 +236,8 @@ def _shares(
     if attribution is not None:
         parts: RcfAttribution = attribution(matrix)
         return np.asarray(parts.high) + np.asarray(parts.low), ATTRIBUTION
-    usual = np.asarray(
-        [profile.usual_of(str(rows["instance"][i].as_py())) for i in flagged.tolist()]
-    )
-    distance = np.abs(matrix - profile.standardization.apply(usual))
+    usual = profile.usual_rows(str(rows["instance"][i].as_py()) for i in flagged.tolist())
+    distance = np.abs(matrix - usual)
     hour = [j for j, f in enumerate(FEATURES) if f.scaling in (Scaling.HOUR_SIN, Scaling.HOUR_COS)]
     distance[:, hour] = 0.0
     return distance, DEVIATION

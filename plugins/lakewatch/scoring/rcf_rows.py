@@ -3,8 +3,8 @@ records of, by the training extract's own SQL (``extract.rcf_features.sql``, Rou
 out: an object is of one source), run on DuckDB over the object's record batches as
 ``scoring.pairs`` runs the pair views.
 
-Each row has ``extract.rcf_features``' ``KEY_COLUMNS`` and ``RAW_COLUMNS``, so ``scale`` and
-the model's ``Standardization`` apply to it unchanged, plus ``complete``: whether the object's
+Each row has ``extract.rcf_features``' ``KEY_COLUMNS`` and ``RAW_COLUMNS``, so the model's
+``FeatureProfile.apply`` takes it unchanged, plus ``complete``: whether the object's
 records span the whole hour (its first record within ``EDGE_MS`` of the hour's start and its
 last within ``EDGE_MS`` of its end, or the hour lies between them). An object that begins or
 ends inside an hour holds only part of that hour's flows; its counts are lower than the

@@ -11,7 +11,7 @@ On when ``ScorerConfig.rcf_endpoint_name`` names an endpoint; then, for each VPC
 2. gives the Route 53 columns, which a VPC Flow object has not, the instance's usual values
    (``rcf_rows.with_usual``);
 3. reads the RCF threshold from its own SSM parameter (``names.rcf_threshold_parameter``),
-   and the model's ``FeatureProfile`` (standardization and usual values) from
+   and the model's ``FeatureProfile`` (its transform, standardization and usual values) from
    ``features.json`` beside the threshold's model (``names.artifact_key``);
 4. scores the rows through the endpoint (``aws.endpoint.invoke_rcf``) and writes the findings
    ``scoring.rcf_findings`` gives: explained by distance from the usual values, since an RCF

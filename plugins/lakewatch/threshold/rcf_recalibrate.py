@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from lakewatch.aws.endpoint import invoke_rcf
-from lakewatch.extract.rcf_features import FeatureProfile, scale
+from lakewatch.extract.rcf_features import FeatureProfile
 from lakewatch.lake.sink import ObjectStore
 from lakewatch.names import rcf_threshold_parameter, rcf_thresholds_prefix, threshold_night_prefix
 from lakewatch.threshold.plot import rcf_png
@@ -62,7 +62,7 @@ def heldout_scores(
     )
     if rows.num_rows == 0:
         return np.zeros(0), np.zeros(0, np.int64)
-    matrix = profile.standardization.apply(scale(rows))
+    matrix = profile.apply(rows)
     scores = invoke_rcf(runtime, endpoint, matrix)
     return scores, np.asarray(rows["hour_start"].to_numpy(), np.int64)
 

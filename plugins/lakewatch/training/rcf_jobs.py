@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from lakewatch.aws.clients import ClientFactory
-from lakewatch.extract.rcf_features import FEATURES_FILE, FeatureProfile, scale, write_csv
+from lakewatch.extract.rcf_features import FEATURES_FILE, FeatureProfile, write_csv
 from lakewatch.model.data import iter_sources
 from lakewatch.model.hyperparameters import parse_assignments
 from lakewatch.model.rcf.artifact import RcfArtifact
@@ -99,12 +99,13 @@ def run_rcf_training(
 
 def prepare_training(rows: pa.Table, folder: str | Path) -> tuple[Path, FeatureProfile]:
     """The training window's feature rows (``extract.rcf_features.sql``'s) as RCF's
-    training CSV, standardized by their own figures: ``folder/train.csv`` and the profile
+    training CSV, each row its instance's deviation from its usual hour, standardized by the
+    window's figures (``FeatureProfile``'s transform): ``folder/train.csv`` and the profile
     to train with (``run_rcf_training(profile=...)``)."""
     profile = FeatureProfile.fit(rows)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    return write_csv(profile.standardization.apply(scale(rows)), out / "train.csv"), profile
+    return write_csv(profile.apply(rows), out / "train.csv"), profile
 
 
 def score_rcf_file(
