@@ -55,11 +55,11 @@ FPRS = (0.001, 0.01)
 LABELS = "labels.pkl"  # the live days' labels, beside the lake (for --lake)
 
 
-def write_lake(root: Path, train_days: int, live_days: int, per_kind: int, scale: int) -> list:
+def write_lake(
+    root: Path, train_days: int, live_days: int, per_kind: int, scale: int, rows: int = 200_000
+) -> list:
     """The lake's objects on disk; returns the live days' labels."""
-    common = dict(
-        seed=7, accounts=3, instances_per_account=20 * scale, rows_per_day=200_000 * scale
-    )
+    common = dict(seed=7, accounts=3, instances_per_account=20 * scale, rows_per_day=rows * scale)
     quiet = GenerateOptions(days=train_days, start=START, anomalies_per_kind=0, **common)
     live = GenerateOptions(
         days=live_days,
@@ -205,7 +205,7 @@ def _nightly(keys, live, touched, held, best, live_days: int, unit_ms: int) -> l
         found = sum(v > t for v in best.values())
         precision = found / max(found + false_incidents, 1)
         out.append(
-            f"  nightly quantile at {target:.1%}: threshold {t:.3f} (held-out), live FPR "
+            f"  nightly quantile at {target:.2%}: threshold {t:.3f} (held-out), live FPR "
             f"{(normal > t).mean():.4f}, {len(flagged) / live_days:.1f} false alarms a day of "
             f"{normal.size / live_days:,.0f} normal units; events found {found}/{len(best)} "
             f"({', '.join(per_kind)}); incident precision {precision:.2f} "
@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-days", type=int, default=10)
     parser.add_argument("--per-kind", type=int, default=4, help="events of each kind a day")
     parser.add_argument("--scale", type=int, default=1, help="instances and rows x this")
+    parser.add_argument(
+        "--rows-per-day", type=int, default=200_000, help="rows a day (make demo: 40,000)"
+    )
     parser.add_argument("--quick", action="store_true", help="a small lake, a smoke run")
     parser.add_argument(
         "--transform",
@@ -251,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.out)
         if root.exists() and any(root.iterdir()):
             raise SystemExit(f"{root} is not empty")
-        labels = write_lake(root, args.train_days, args.live_days, args.per_kind, args.scale)
+        labels = write_lake(
+            root, args.train_days, args.live_days, args.per_kind, args.scale, args.rows_per_day
+        )
         (root / LABELS).write_bytes(pickle.dumps(labels))
     print(f"lake: {root}, written in {time.perf_counter() - started:.0f}s, seed 7")
     lines = measure(root, args.train_days, args.live_days, args.held_out, labels, args.transform)

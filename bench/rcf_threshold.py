@@ -3,10 +3,11 @@
 
 A lake of ``DAYS`` days with no injected anomalies (60,000 rows a day, 3 accounts of 20
 instances), its RCF features by ``rcf_features.sql``; a forest of SageMaker's defaults
-(100 trees of 256 samples) trained on the first ``TRAIN_DAYS`` days, standardized by their
-profile; the later days' hours scored and split by day (``threshold.rcf.split_by_day``), and
-each rule set on one half and its false-positive rate read on the other, at targets of 1% and
-0.1%. Not one of ``make bench``'s: a measurement docs/rcf.md quotes."""
+(100 trees of 256 samples) trained on the first ``TRAIN_DAYS`` days, the rows made by their
+profile (``FeatureProfile.apply``); the later days' hours scored and split by day
+(``threshold.rcf.split_by_day``), and each rule set on one half and its false-positive rate
+read on the other, at targets of 1% and 0.1%. Not one of ``make bench``'s: a measurement
+docs/rcf.md quotes."""
 
 from __future__ import annotations
 

@@ -281,10 +281,21 @@ def instance_medians(
 ) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...]]:
     """Each instance's median of every column over its rows, and the median over all rows."""
     usual = {
-        str(name): tuple(map(float, np.median(matrix[instances == name], axis=0)))
-        for name in sorted(set(instances.tolist()))
+        name: tuple(map(float, np.median(mine, axis=0)))
+        for name, mine in _groups(matrix, instances)
     }
     return usual, tuple(map(float, np.median(matrix, axis=0)))
+
+
+def _groups(matrix: np.ndarray, instances: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(instance, its rows) for every instance, by name: one sort, not a scan per instance."""
+    names = np.asarray([str(i) for i in instances], dtype=object)
+    order = np.argsort(names, kind="stable")
+    unique, starts = np.unique(names[order], return_index=True)
+    return [
+        (str(name), matrix[rows])
+        for name, rows in zip(unique, np.split(order, starts[1:]), strict=True)
+    ]
 
 
 def centred(matrix: np.ndarray, centre: np.ndarray, absolute: tuple[int, ...]) -> np.ndarray:
@@ -312,8 +323,7 @@ def instance_spreads(
     fleet = np.where(fleet > 1e-9, fleet, 1.0)
     fleet[list(absolute)] = 1.0
     spreads = {}
-    for name in sorted(set(instances.tolist())):
-        mine = matrix[instances == name]
+    for name, mine in _groups(matrix, instances):
         if len(mine) < min_hours:
             continue
         q25, q75 = np.quantile(mine, [0.25, 0.75], axis=0)
@@ -403,7 +413,7 @@ class FeatureProfile:
             raise ValueError(f"unknown transform {transform!r}; choose from {TRANSFORMS}")
         instances = np.asarray(instances, dtype=object)
         usual, overall = instance_medians(matrix, instances)
-        hours = {name: int((instances == name).sum()) for name in usual}
+        hours = {name: len(mine) for name, mine in _groups(matrix, instances)}
         fleet = cls(Standardization.fit(matrix), usual, overall, hours, FLEET)
         if transform == FLEET:
             return fleet
@@ -427,15 +437,11 @@ class FeatureProfile:
         return self.spread.get(instance, self.fleet_spread)
 
     def _centre(self, instances: np.ndarray) -> np.ndarray:
-        return np.asarray([self.usual_of(str(i)) for i in instances], np.float64).reshape(
-            len(instances), len(FEATURES)
-        )
+        return _per_row(instances, self.usual_of)
 
     def _deviation(self, matrix: np.ndarray, instances: np.ndarray) -> np.ndarray:
         centre = self._centre(instances)
-        spread = np.asarray([self.spread_of(str(i)) for i in instances], np.float64).reshape(
-            len(instances), len(FEATURES)
-        )
+        spread = _per_row(instances, self.spread_of)
         return deviation(
             _no_flow_as_usual(matrix, centre),
             centre,
@@ -516,6 +522,16 @@ class FeatureProfile:
             fleet_spread,
             floor,
         )
+
+
+def _per_row(instances: np.ndarray, of) -> np.ndarray:
+    """``of(instance)`` (a row of figures) for each row's instance, looked up once each."""
+    names = np.asarray([str(i) for i in instances], dtype=object)
+    if not len(names):
+        return np.zeros((0, len(FEATURES)))
+    unique, inverse = np.unique(names, return_inverse=True)
+    table = np.asarray([of(str(name)) for name in unique], np.float64)
+    return table[inverse.reshape(-1)]
 
 
 def _instances(rows: pa.Table) -> np.ndarray:
