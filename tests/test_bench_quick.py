@@ -34,6 +34,7 @@ def test_every_benchmark_runs_in_quick_mode():
         "signin_model",
         "generator",
         "model",
+        "history",
         "extract",
         "scorer",
         "rcf",
@@ -54,6 +55,7 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
     assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
     assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)
+    assert re.search(r"history build, 0.2M lake-shaped pairs, peak RSS\s+[\d,]+ MB\s+[\d.]+x", out)
     assert re.search(
         r"Athena scan bytes/row, flow_peers \(VPC_FLOW\)\s+[\d.]+\s+[\d.]+x the recorded", out
     )
