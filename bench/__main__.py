@@ -13,6 +13,7 @@ BENCHMARKS = [
     "signin_model",
     "generator",
     "model",
+    "history",
     "extract",
     "scorer",
     "rcf",

@@ -34,6 +34,7 @@ def test_every_benchmark_runs_in_quick_mode():
         "signin_model",
         "generator",
         "model",
+        "history",
         "extract",
         "scorer",
         "rcf",
@@ -59,6 +60,7 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(
         r"^  notifications: 16 sent, 12 scored, 4 dead-lettered .*, 0 unaccounted$", out, re.M
     )
+    assert re.search(r"history build, 0.2M lake-shaped pairs, peak RSS\s+[\d,]+ MB\s+[\d.]+x", out)
     assert re.search(
         r"Athena scan bytes/row, flow_peers \(VPC_FLOW\)\s+[\d.]+\s+[\d.]+x the recorded", out
     )

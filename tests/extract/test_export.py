@@ -95,3 +95,12 @@ def test_extract_parts_are_read_once_and_cut_at_the_limit(tmp_path):
         ("i-2", "10.0.0.3"),
     ]
     assert reads == ["a.csv", "b.csv"]  # a.csv came from the cache the second time
+
+
+def test_a_pair_repeated_in_the_parts_is_held_once(tmp_path):
+    store = LocalStore(tmp_path)
+    store.put("a.csv", b"i-1,10.0.0.1\ni-1,10.0.0.1\ni-2,10.0.0.1\n")
+    store.put("b.csv", b"i-1,10.0.0.1\n")
+    got = read_parts(store, ["a.csv", "b.csv"])
+    assert got == [("i-1", "10.0.0.1")] * 2 + [("i-2", "10.0.0.1"), ("i-1", "10.0.0.1")]
+    assert got[0] is got[1] is got[3] and got[2] is not got[0]  # one tuple, 8 bytes a repeat

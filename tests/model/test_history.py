@@ -155,3 +155,70 @@ def test_peer_evidence_equals_looking_up_every_peer_slot():
         used = (used > 0) & (peers != 0) & known[:, None]
         want = (weight * used).sum(axis=1) / np.maximum(weight.sum(axis=1), 1e-9)
         assert np.array_equal(got[:, col], want.astype(np.float32)), col
+
+
+def _plain_counts(ent, addrs, level):
+    """The counts of one level as plainly as they can be had: every valid pair's key
+    counted, and the distinct (entity, prefix) pairs counted per prefix."""
+    from lakewatch.model.history import pair_keys, prefix_keys
+
+    valid = addrs.valid
+    ent, addrs = ent[valid], addrs.take(np.flatnonzero(valid))
+    pk = prefix_keys(addrs, level)
+    keys, counts = np.unique(pair_keys(ent, pk), return_counts=True)
+    users, n = np.unique(np.unique(np.stack([ent, pk]), axis=1)[1], return_counts=True)
+    return keys, counts, users, n
+
+
+@pytest.mark.parametrize("block_rows", [16, 64, 700, 1 << 30])
+def test_the_build_in_blocks_counts_as_plainly_counting_every_pair(block_rows):
+    """Sorted a block of pairs at a time (``_PairBlocks``; at these sizes, blocks over
+    their size too, counted in slices and merged), the counts are every pair's: repeated
+    pairs, every level, IPv4 and IPv6, invalid addresses left out; and the whole history is
+    the one built in one block."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    ents = [f"e{k}" for k in rng.integers(0, 40, n)]
+    # a few hundred addresses, so pairs repeat, over shared /24s and /16s; some IPv6, some
+    # invalid
+    a, b, c = rng.integers(0, 3, n), rng.integers(0, 6, n), rng.integers(0, 20, n)
+    ips = [f"10.{x}.{y}.{z}" for x, y, z in zip(a, b, c, strict=True)]
+    for i in rng.choice(n, 900, replace=False):
+        ips[i] = f"2600:1f18:{a[i]:x}:{b[i]:x}::{c[i]:x}"
+    for i in rng.choice(n, 50, replace=False):
+        ips[i] = "not-an-ip"
+    hashes, addrs = entity_hashes(ents), parse_addresses(ips)
+    assert (addrs.family == 6).sum() > 800 and (addrs.family == 0).sum() == 50
+    h = History.build(hashes, addrs, peers=3, block_rows=block_rows)
+    for level in range(4):
+        keys, counts, users, n_users = _plain_counts(hashes, addrs, level)
+        assert counts.max() > 1  # pairs do repeat
+        assert np.array_equal(h.entity_keys[level], keys), level
+        assert np.array_equal(h.entity_counts[level], counts), level
+        assert np.array_equal(h.everyone_keys[level], users), level
+        assert np.array_equal(h.everyone_counts[level], n_users), level
+    valid = addrs.valid
+    entities, activity = np.unique(hashes[valid], return_counts=True)
+    assert np.array_equal(h.entities, entities) and np.array_equal(h.activity, activity)
+    whole = History.build(hashes, addrs, peers=3).tensors()
+    got = h.tensors()
+    assert got.keys() == whole.keys()
+    for name, value in whole.items():
+        assert value.dtype == got[name].dtype and np.array_equal(got[name], value), name
+
+
+def test_ipv4_upper_halves_held_as_one_zero_count_the_same():
+    """``read_pairs`` holds IPv4-only pairs' upper halves as a view of one zero; the blocks
+    take them so, and the history is the one of the same addresses held in full."""
+    from lakewatch.model.encoding import Addresses
+
+    rng = np.random.default_rng(5)
+    ents = [f"e{k}" for k in rng.integers(0, 30, 4000)]
+    ips = [f"10.{a}.{b}.{c}" for a, b, c in rng.integers(0, 8, (4000, 3))]
+    hashes, addrs = entity_hashes(ents), parse_addresses(ips)
+    zero = Addresses(addrs.family, np.broadcast_to(np.zeros(1, np.uint64), (4000,)), addrs.lo)
+    whole = History.build(hashes, addrs, peers=3).tensors()
+    for block_rows in (16, 500):
+        got = History.build(hashes, zero, peers=3, block_rows=block_rows).tensors()
+        for name, value in whole.items():
+            assert np.array_equal(got[name], value), (block_rows, name)

@@ -159,15 +159,22 @@ def read_parts(
     cache: dict[str, list[tuple[str, str]]] | None = None,
 ) -> list[tuple[str, str]]:
     """The (entity, ip) pairs of extract parts (headerless ``entity,ip`` CSV), up to ``limit``;
-    a part already in ``cache`` is not read again."""
+    a part already in ``cache`` is not read again.
+
+    A pair repeated in what one call reads is one tuple (an extract has a line per record,
+    and records repeat their pairs): the lists hold 8 bytes a repeat, not a tuple and two
+    strings of their own (the large lake's recalibration held 1.5 GB of pairs so, 0.2 GB
+    now; docs/benchmarks.md)."""
     out: list[tuple[str, str]] = []
+    held: dict[tuple[str, str], tuple[str, str]] = {}
     for key in keys:
         if cache is None or key not in cache:
             pairs = []
             for line in store.get(key).decode().splitlines():
                 entity, _, ip = line.partition(",")
                 if entity and ip:
-                    pairs.append((entity, ip))
+                    pair = (entity, ip)
+                    pairs.append(held.setdefault(pair, pair))
             if cache is not None:
                 cache[key] = pairs
         else:

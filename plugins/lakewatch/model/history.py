@@ -15,6 +15,7 @@ find each other. Everything is held as sorted uint64 keys and counts: lookups ar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,11 @@ PEER_LEVEL = 1  # the /24 (IPv6 /64) defines and tests peer groups
 PEERS = 10
 MIN_STAND_IN = 0.3  # cosine of /24 sets: below it, a new entity has no group
 PEER_CHUNK = 512  # rows of the entity similarity computed at once: bounded memory
+# pairs whose keys the history's build sorts at once (``_PairBlocks``): its memory
+BLOCK_ROWS = 1 << 21
+MAX_BLOCK_BITS = 7  # at most 128 blocks a level (a byte a pair names its block)
+_NO_BLOCK = 255
+_HASH_ROWS = 1 << 18  # pairs whose keys are hashed at once to find their blocks
 FEATURES = (
     "entity_32",
     "entity_24",
@@ -78,6 +84,132 @@ def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, counts.astype(np.uint32)
 
 
+class _PairBlocks:
+    """The valid pairs, split at each level into blocks by the top bits of their pair key
+    (``pair_keys``), each block's pairs in their order. Counted a block at a time, the
+    blocks' distinct keys end to end are every pair's distinct keys in order, each with the
+    first pair that has it, exactly as one sort of them all; a block is about ``block_rows``
+    pairs, and between blocks only a byte a pair (its block) is held. Fewer pairs than that
+    are one block, counted as they are.
+
+    A block is sorted ``block_rows`` pairs at a time: one over that size is one whose keys
+    have many pairs (an instance and its /16 or /8: a key's pairs cannot be split between
+    blocks), so each slice's distinct keys are few, and they are merged."""
+
+    def __init__(self, entity_hash: np.ndarray, addrs: Addresses, block_rows: int):
+        self.ent, self.addrs, self.chunk = entity_hash, addrs, max(block_rows, 1)
+        self.bits = 0
+        while len(entity_hash) > self.chunk << self.bits and self.bits < MAX_BLOCK_BITS:
+            self.bits += 1
+        self.seen: list[tuple[np.ndarray, np.ndarray]] = []  # each slice's entities, pairs
+
+    def distinct(
+        self, level: int, with_entities: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sorted distinct pair keys at ``level``, their counts (uint32), and the prefix
+        key (and, ``with_entities``, the entity) of each; the first call also counts each
+        entity's pairs (``activity``)."""
+        keys, counts, prefixes, ents = [], [], [], []
+        count_entities = not self.seen
+        for rows in self._blocks(level):
+            k, c, p, e = self._block(level, rows, count_entities)
+            keys.append(k)
+            counts.append(c)
+            prefixes.append(p)
+            if with_entities:
+                ents.append(e)
+            del rows, k, c, p, e
+        return (
+            _joined(keys, np.uint64),
+            _joined(counts, np.uint32),
+            _joined(prefixes, np.uint64),
+            _joined(ents, self.ent.dtype),
+        )
+
+    def activity(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted distinct entities and each one's valid pairs (uint32)."""
+        entities, at = np.unique(
+            _joined([e for e, _ in self.seen], self.ent.dtype), return_inverse=True
+        )
+        activity = np.zeros(entities.size, np.int64)
+        np.add.at(activity, at.reshape(-1), _joined([c for _, c in self.seen], np.int64))
+        return entities, activity.astype(np.uint32)
+
+    def _block(
+        self, level: int, rows: np.ndarray | None, count_entities: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One block's sorted distinct keys, their counts, and the prefix and entity of the
+        first pair of each (``rows``: the block's pairs; None: every pair, all valid)."""
+        n = len(self.ent) if rows is None else len(rows)
+        parts = []
+        for lo in range(0, max(n, 1), self.chunk):
+            if rows is None:
+                at = slice(lo, lo + self.chunk)
+                ent = self.ent[at]
+                addrs = Addresses(self.addrs.family[at], self.addrs.hi[at], self.addrs.lo[at])
+            else:
+                take = rows[lo : lo + self.chunk]
+                ent, addrs = self.ent[take], _take(self.addrs, take)
+                del take
+            pk = prefix_keys(addrs, level)
+            k, first, c = np.unique(pair_keys(ent, pk), return_index=True, return_counts=True)
+            parts.append((k, c, pk[first], ent[first]))
+            if count_entities:
+                self.seen.append(np.unique(ent, return_counts=True))
+            del ent, addrs, pk, first
+        if len(parts) == 1:
+            k, c, p, e = parts[0]
+            return k, c.astype(np.uint32), p, e
+        # the slices in their order: a key's first pair is in the first slice that has it
+        k, c, p, e = (np.concatenate(column) for column in zip(*parts, strict=True))
+        del parts
+        keys, first, slot = np.unique(k, return_index=True, return_inverse=True)
+        counts = np.zeros(keys.size, np.int64)
+        np.add.at(counts, slot.reshape(-1), c)
+        return keys, counts.astype(np.uint32), p[first], e[first]
+
+    def _blocks(self, level: int) -> Iterator[np.ndarray | None]:
+        """Each block's pairs (their rows), in key order."""
+        ent, addrs = self.ent, self.addrs
+        if not self.bits:
+            valid = addrs.valid
+            yield None if valid.all() else np.flatnonzero(valid)
+            return
+        block = np.empty(len(ent), np.uint8)
+        shift = np.uint64(64 - self.bits)
+        for lo in range(0, len(ent), _HASH_ROWS):
+            at = slice(lo, lo + _HASH_ROWS)
+            part = Addresses(addrs.family[at], addrs.hi[at], addrs.lo[at])
+            block[at] = pair_keys(ent[at], prefix_keys(part, level)) >> shift
+            block[at][part.family == 0] = _NO_BLOCK  # an invalid address: in no block
+            del part
+        for b in range(1 << self.bits):
+            yield np.flatnonzero(block == b)
+
+
+def _take(addrs: Addresses, rows: np.ndarray) -> Addresses:
+    """``addrs.take(rows)``, IPv4's upper halves left as the one zero ``read_pairs`` holds
+    them as (a view of no bytes: taken, they were 8 bytes a pair)."""
+    hi = addrs.hi[: len(rows)] if addrs.hi.strides == (0,) else addrs.hi[rows]
+    return Addresses(addrs.family[rows], hi, addrs.lo[rows])
+
+
+def _joined(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
+    """``np.concatenate(parts)``, each part released once copied (never the pieces and the
+    whole together); one part is returned as it is."""
+    if len(parts) == 1:
+        return parts.pop()
+    out = np.empty(sum(len(p) for p in parts), dtype)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + len(part)] = part
+        at += len(part)
+        del part
+    return out
+
+
 @dataclass
 class History:
     """Counts by (entity, prefix), by prefix over distinct entities, and peer lists."""
@@ -102,37 +234,35 @@ class History:
         peers: int = PEERS,
         max_shared: int = 0,
         names: dict[str, int] | None = None,
+        block_rows: int = BLOCK_ROWS,
     ) -> History:
-        valid = addrs.valid
-        ent, addrs = (
-            (entity_hash, addrs)
-            if valid.all()
-            else (entity_hash[valid], addrs.take(np.flatnonzero(valid)))
-        )
+        """The history of these pairs (invalid addresses left out).
+
+        Each level's (entity, prefix) pair keys are sorted a block at a time: the pairs whose
+        key starts with the same few bits, in their order (``_PairBlocks``), so the blocks'
+        distinct keys, put end to end, are the whole sorted distinct keys, and no more than
+        ``block_rows`` pairs' keys, prefixes and sort index are held at once (every pair's
+        were, with an index beside them: the build was the large lake's peak, 3.36 GB at
+        34.7M pairs; docs/benchmarks.md)."""
         ekeys, ecounts, gkeys, gcounts = [], [], [], []
-        peer_prefix, peer_first = prefix_keys(addrs, PEER_LEVEL), np.zeros(0, np.int64)
+        blocks = _PairBlocks(entity_hash, addrs, block_rows)
+        peer_ent, peer_prefix = np.zeros(0, np.uint64), np.zeros(0, np.uint64)
         for level in range(len(V4_LEVELS)):
-            pk = peer_prefix if level == PEER_LEVEL else prefix_keys(addrs, level)
-            # one sort of 64-bit (entity, prefix) keys gives both counts: per pair, and (the
-            # prefix of each distinct pair) per prefix over distinct entities
-            keys, first, counts = np.unique(
-                pair_keys(ent, pk), return_index=True, return_counts=True
-            )
+            keys, counts, prefix, ent = blocks.distinct(level, with_entities=level == PEER_LEVEL)
             ekeys.append(keys)
-            ecounts.append(counts.astype(np.uint32))
-            del counts
-            k, c = _count(pk[first])
+            ecounts.append(counts)
+            # the prefix of each distinct pair, counted: distinct entities per prefix
+            k, c = _count(prefix)
             gkeys.append(k)
             gcounts.append(c)
             if level == PEER_LEVEL:
-                peer_first = first
-            del pk, first
-        entities, activity = np.unique(ent, return_counts=True)
-        peer_hash, peer_weight = _peer_groups(
-            ent[peer_first], peer_prefix[peer_first], entities, peers, max_shared
-        )
+                peer_ent, peer_prefix = ent, prefix
+            del keys, counts, prefix, ent
+        entities, activity = blocks.activity()
+        del blocks
+        peer_hash, peer_weight = _peer_groups(peer_ent, peer_prefix, entities, peers, max_shared)
         groups = GroupIndex.build(
-            ent[peer_first], peer_prefix[peer_first], entities, _shared_cap(max_shared, entities)
+            peer_ent, peer_prefix, entities, _shared_cap(max_shared, entities)
         )
         return cls(
             ekeys,
@@ -140,7 +270,7 @@ class History:
             gkeys,
             gcounts,
             entities,
-            activity.astype(np.uint32),
+            activity,
             peer_hash,
             peer_weight,
             groups,
