@@ -102,3 +102,24 @@ def test_without_rcf_findings_nothing_changes():
         make_finding(_pair("i-a", "203.0.113.5", -1.0), "anomalous_pair", threshold=IPI, **COMMON)
     ]
     assert join_rcf(findings, []) == findings
+
+
+def test_a_lone_rcf_finding_opens_an_incident_only_beyond_the_strict_threshold():
+    """As a pair's hour needs two flags or one beyond the strict threshold: an hour just over
+    the nightly threshold is often the normal tail, and stays a finding."""
+    weak, strong = _rcf("i-d", score=1.8), _rcf("i-e", score=3.0)
+    paired = _rcf("i-f", score=1.8)
+    pair = make_finding(
+        _pair("i-f", "198.51.100.20", -0.5), "anomalous_pair", threshold=IPI, **COMMON
+    )
+    joined = join_rcf([pair], [weak, strong, paired], strict=2.5)
+    opened = {
+        f["resources"][0]["uid"] for f in joined if f["unmapped"]["lakewatch.kind"] == "incident"
+    }
+    assert opened == {"i-e", "i-f"}  # beyond strict; corroborated by the hour's flagged pair
+    assert _kinds(joined).count("rcf") == 3  # every RCF finding is kept
+    assert {
+        f["resources"][0]["uid"]
+        for f in join_rcf([], [weak], strict=None)
+        if f["unmapped"]["lakewatch.kind"] == "incident"
+    } == {"i-d"}

@@ -77,3 +77,15 @@ def test_a_record_without_the_new_keys_reads_as_before():
     read = parse_published("/t", json.dumps(compact), 4)
     assert read.flags_above and read.flags(ev.threshold + 1) and not read.flags(ev.threshold)
     assert read.scale == pytest.approx(ev.scale) and read.auc is None
+
+
+def test_the_strict_threshold_is_the_tenth_targets_quantile_and_is_published():
+    every = np.r_[_skewed(20_000, 1), _skewed(20_000, 2)]
+    ev = rcf.evaluate_rcf(_skewed(20_000, 1), _skewed(20_000, 2), 0.001)
+    assert ev.strict > ev.threshold
+    # about a tenth of the target on the same hours (the tail fit extrapolates past 4 hours)
+    assert (every > ev.strict).mean() < 0.0003
+    assert (every > ev.threshold).mean() > 0.0005
+    record = rcf.rcf_record(ev, day="2026-11-01", model_id="rcf-1", endpoint="e", refused=[])
+    published = parse_published("/t", json.dumps(record.compact()), 1)
+    assert published.strict_threshold == ev.strict and published.flags_above

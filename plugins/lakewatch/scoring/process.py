@@ -688,8 +688,9 @@ class Scorer:
             return scored
         # stored under the IP Insights threshold's model when it found some too (one file);
         # each joins, or opens, its instance-hour's incident (``scoring.rcf_incidents``)
-        threshold = scored.threshold or self.rcf.thresholds.get()
-        joined = join_rcf(scored.findings, found)
+        rcf_threshold = self.rcf.thresholds.get()
+        threshold = scored.threshold or rcf_threshold
+        joined = join_rcf(scored.findings, found, rcf_threshold.strict_threshold)
         result.incidents += len(joined) - len(scored.findings) - len(found)
         return ScoredObject(joined, threshold)
 

@@ -109,6 +109,9 @@ class RcfEvaluation:
     normal_quantiles: dict[str, float]
     auc: float | None = None
     notes: list[str] = field(default_factory=list)
+    # the 1 - target/10 quantile of every held-out hour: an RCF finding above it opens an
+    # incident alone (``scoring.rcf_incidents``), as a pair beyond IP Insights' strict one does
+    strict: float | None = None
 
     @property
     def scale(self) -> float:
@@ -166,6 +169,7 @@ def evaluate_rcf(
         },
         auc=None if bad is None else roc_auc(bad, every),
         notes=notes,
+        strict=max(quantile_threshold(every, target_fpr / 10), chosen),
     )
 
 
@@ -237,4 +241,5 @@ def rcf_record(
         score=SCORE,
         scale=ev.scale,
         rule=ev.rule,
+        strict_threshold=ev.strict,
     )
