@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -55,7 +55,9 @@ from lakewatch.scoring.rcf_findings import RcfScorer, rcf_findings
 from lakewatch.scoring.rcf_incidents import join_rcf
 from lakewatch.scoring.rcf_scoring import EndpointRcf, read_profile
 from lakewatch.threshold.publish import read_published
-from lakewatch.training.rcf_plan import FeatureQuery
+
+if TYPE_CHECKING:  # the protocol only: the training package (and its numba) is not imported
+    from lakewatch.training.rcf_plan import FeatureQuery
 
 log = logging.getLogger(__name__)
 
