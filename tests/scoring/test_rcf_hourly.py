@@ -334,3 +334,40 @@ def test_the_closed_hour_of_a_run():
     with pytest.raises(ValueError, match="not the start of an hour"):
         rcf_hourly.hour_start("2026-11-05T03:30")
     assert date(2026, 11, 5) == rcf_hourly.closed_hour(at).date()
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_each_instance_hour_has_the_account_whose_objects_logged_it(version, tmp_path):
+    gen = LakeGenerator(
+        GenerateOptions(
+            days=1,
+            start=START.date(),
+            rows_per_day=4_000,
+            seed=3,
+            accounts=2,
+            instances_per_account=8,
+            source_version=version,
+        )
+    )
+    account_of = {}
+    for obj in gen.objects():
+        path = tmp_path / obj.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(obj.table, path)
+        if obj.source is Source.VPC_FLOW:
+            t = obj.table
+            outbound = pc.equal(pc.struct_field(t["connection_info"], "direction_id"), 2)
+            for column in ("src_endpoint", "dst_endpoint"):
+                side = pc.struct_field(t[column], "instance_uid")
+                logged = side.filter(outbound if column == "src_endpoint" else pc.invert(outbound))
+                for instance in pc.unique(logged).to_pylist():
+                    if instance not in (None, "-"):
+                        account_of[instance] = parse_key(obj.key).account_id
+    engine = DuckAthena(LakeLocation.open(str(tmp_path)))
+    rows = rcf_hourly.hour_rows(
+        engine, region="us-east-1", source_version=version, hour=START + timedelta(hours=12)
+    )
+    assert rows.num_rows > 0 and rows["account_id"].null_count == 0
+    pairs = zip(rows["instance"].to_pylist(), rows["account_id"].to_pylist(), strict=True)
+    assert all(account_of[i] == a for i, a in pairs)
+    assert len(set(rows["account_id"].to_pylist())) == 2
