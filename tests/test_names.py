@@ -73,6 +73,10 @@ def test_the_results_bucket_layout():
         "ext/", "us-east-1", "111122223333", "20261105", "k", "m2"
     )  # another model's findings of the same object are another file
     assert names.alert_marker_key("ext/", "uid1") == "ext/alerts/uid1"
+    hour = datetime(2026, 11, 5, 3, tzinfo=UTC)
+    assert names.rcf_hour_findings_key("ext/", "us-east-1", "111122223333", hour) == (
+        "ext/region=us-east-1/accountId=111122223333/eventDay=20261105/rcf-hour-20261105T03.parquet"
+    )
     assert names.canary_findings_prefix("canary/") == "canary/findings/"
     assert names.ground_truth_key("gt/", "2.0", "20261105") == (
         "gt/source_version=2.0/eventDay=20261105/labels.jsonl"

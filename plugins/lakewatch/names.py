@@ -193,6 +193,16 @@ def findings_object_key(
     return f"{findings_prefix}{where}{digest}.parquet"
 
 
+def rcf_hour_findings_key(
+    findings_prefix: str, region: str, account_id: str, hour_start: datetime
+) -> str:
+    """The hourly RCF step's file of one account's closed UTC hour (``scoring.rcf_hourly``),
+    in the findings' layout: one per account and hour, whichever model scored it, so
+    rescoring the hour rewrites it."""
+    where = f"region={region}/accountId={account_id}/eventDay={hour_start:%Y%m%d}/"
+    return f"{findings_prefix}{where}rcf-hour-{hour_start:%Y%m%dT%H}.parquet"
+
+
 def canary_findings_prefix(canary_prefix: str) -> str:
     return f"{canary_prefix}findings/"
 

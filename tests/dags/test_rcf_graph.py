@@ -1,6 +1,7 @@
 """lakewatch_rcf_train and lakewatch_rcf_recalibrate: the IP Insights DAGs' shape for the RCF
 model: the extract's Asset feeds its training window, its deploy's Asset triggers its
-recalibration and the scorer's redeploy."""
+recalibration and the scorer's redeploy; lakewatch_rcf_score: each closed hour, scored
+across the lake's objects."""
 
 import pytest
 
@@ -49,3 +50,17 @@ def test_the_rcf_deploy_triggers_its_recalibration_and_the_scorer(dagbag):
         "lakewatch_deployed_model",
         "lakewatch_deployed_rcf_model",
     }
+
+
+def test_the_hourly_score_scores_the_hour_before_each_run(dagbag):
+    from datetime import timedelta
+
+    dag = dagbag.dags["lakewatch_rcf_score"]
+    assert dag.timetable.__class__.__name__ == "CronTriggerTimetable"
+    assert dag.timetable.expression == "20 * * * *"
+    assert dag.catchup is False and dag.max_active_runs <= 2
+    assert [t.task_id for t in dag.tasks] == ["score_hour"]
+    task = dag.get_task("score_hour")
+    assert task.retries >= 1 and task.execution_timeout <= timedelta(hours=1)
+    assert dag.params["lag_minutes"] == 15 and dag.params["hour"] == ""
+    assert {"lakewatch", "rcf"} <= set(dag.tags)

@@ -1,8 +1,10 @@
-"""The steps of ``lakewatch_rcf_train`` and ``lakewatch_rcf_recalibrate``, one function per
-task (the steps both models share, the training job's dispatch and the endpoint's wait and
-outcome, are ``train_tasks``'). Airflow's outcomes are decided here, as for IP Insights: too
-few hours skip the run, a failed smoke check rolls back and fails it, a refused threshold
-fails the night with its reasons (the previous one stays)."""
+"""The steps of ``lakewatch_rcf_train``, ``lakewatch_rcf_recalibrate`` and
+``lakewatch_rcf_score``, one function per task (the steps both models share, the training
+job's dispatch and the endpoint's wait and outcome, are ``train_tasks``'). Airflow's outcomes
+are decided here, as for IP Insights: too few hours skip the run, a failed smoke check rolls
+back and fails it, a refused threshold fails the night with its reasons (the previous one
+stays), an hour with nothing to score it with yet (no model served, no threshold or profile
+published) is skipped."""
 
 from __future__ import annotations
 
@@ -174,3 +176,45 @@ def publish(chosen: dict[str, Any], outlet_events: Any) -> dict[str, Any]:
     outlet_events[RCF_THRESHOLD].extra = {"model_id": record.model_id, "version": record.version}
     log.info("RCF threshold %.4f published as version %d", record.threshold, record.version)
     return {"version": record.version, "threshold": record.threshold}
+
+
+def score_hour(
+    params: dict[str, Any], logical_date: datetime | None, dag_run: Any
+) -> dict[str, Any]:
+    """One closed UTC hour of the whole lake through the RCF (``scoring.rcf_hourly``): the
+    last hour that ended ``lag_minutes`` before the run's logical date (a backfill's too),
+    or ``params["hour"]`` when given; skipped while there is nothing to score it with."""
+    from lakewatch.backends import backend_for
+    from lakewatch.names import serving_endpoint
+    from lakewatch.scoring import rcf_hourly
+    from lakewatch.serving.deploy import model_registry
+    from lakewatch.serving.lambda_config import settings_config
+
+    settings = task_settings()
+    clients = task_clients(settings)
+    hour = (
+        rcf_hourly.hour_start(params["hour"])
+        if params.get("hour")
+        else rcf_hourly.closed_hour(
+            logical_date or dag_run.run_after, timedelta(minutes=params["lag_minutes"])
+        )
+    )
+    endpoint = serving_endpoint("rcf-", settings.endpoint_name, settings.rcf_endpoint_name)
+    if not model_registry(settings, clients).endpoint(endpoint).current:
+        raise AirflowSkipException(
+            f"not scoring {hour:%Y-%m-%dT%H}h: no RCF model serves on {endpoint} yet"
+        )
+    # where the real-time scorer writes, imports and alerts
+    config = settings_config(settings, rcf_endpoint_name=endpoint)
+    try:
+        result = rcf_hourly.score_hour(
+            backend_for(settings).sql_engine(clients),
+            clients,
+            config,
+            hour,
+            source_version=settings.source_version,
+        )
+    except rcf_hourly.NotReady as err:
+        raise AirflowSkipException(f"not scoring {hour:%Y-%m-%dT%H}h: {err}") from None
+    log.info(result.line())
+    return result.to_json()

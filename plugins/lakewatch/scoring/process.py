@@ -825,48 +825,21 @@ class Scorer:
             else self.config.findings_prefix
         )
         out = findings_key(prefix, key, threshold.model_id)
-        try:
-            self.clients("s3").put_object(
-                Bucket=self.config.results_bucket, Key=out, Body=to_parquet(findings)
-            )
-        except (ClientError, BotoCoreError) as err:
-            raise TransientError(
-                f"writing findings s3://{self.config.results_bucket}/{out}: {err}"
-            ) from None
-        return f"s3://{self.config.results_bucket}/{out}"
+        return write_findings(self.clients("s3"), self.config.results_bucket, out, findings)
 
     def _hub(self) -> securityhub.Hub:
         """The account's Security Hub: the configured account, or the function's own (STS)."""
         if self._security_hub is None:
-            account = self.config.account_id
-            if not account:
-                account = self.clients("sts").get_caller_identity()["Account"]
-            self._security_hub = securityhub.Hub(
-                self.clients("securityhub"), account, self.config.region
-            )
+            self._security_hub = security_hub(self.clients, self.config)
         return self._security_hub
 
     def _import(self, findings: list[dict[str, Any]], result: ObjectResult) -> None:
-        """Copy the object's findings, already stored, into Security Hub. Whatever goes wrong
-        is counted in ``result`` and logged: the findings are safe in the results bucket, and
-        failing the message would only score the object again."""
-        try:
-            done = securityhub.import_ocsf(self._hub(), findings)
-        except Exception as err:  # anything at all: never a scorer failure
-            reason = f"{type(err).__name__}: {str(err)[:300]}"
-            done = securityhub.Imported(failed={f["finding_info"]["uid"]: reason for f in findings})
+        """Copy the object's findings, already stored, into Security Hub (``import_findings``:
+        never a scorer failure), counted in ``result``."""
+        done = import_findings(self._hub, findings, f"s3://{result.bucket}/{result.key}")
         result.imported, result.not_imported = done.imported, done.not_imported
         if done.failed:
             result.import_error = shorten_reason(done.first_error())
-            log.warning(
-                "%d of %d finding(s) of s3://%s/%s not imported into Security Hub (stored in "
-                "the results bucket): %s",
-                done.not_imported,
-                done.imported + done.not_imported,
-                result.bucket,
-                result.key,
-                result.import_error,
-            )
 
     def _step_up(self, findings: list[dict[str, Any]], result: ObjectResult) -> None:
         """Put each unusual sign-in of the object's findings, already stored, on the step-up
@@ -901,35 +874,84 @@ class Scorer:
             )
 
     def _alert(self, findings: list[dict[str, Any]]) -> int:
-        """Publish each finding once per window: a conditional put marks it alerted."""
-        if not self.config.topic_arn:
-            return 0
-        s3, sns, sent = self.clients("s3"), self.clients("sns"), 0
-        for f in findings:
-            if f["severity_id"] < 2:
-                continue
-            marker = alert_marker_key(self.config.findings_prefix, f["finding_info"]["uid"])
-            try:
-                s3.put_object(
-                    Bucket=self.config.results_bucket, Key=marker, Body=b"", IfNoneMatch="*"
-                )
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") == "PreconditionFailed":
-                    continue  # already alerted in this window
-                raise TransientError(f"alert marker {marker}: {err}") from None
-            except BotoCoreError as err:
-                raise TransientError(f"alert marker {marker}: {err}") from None
-            try:
-                sns.publish(
-                    TopicArn=self.config.topic_arn,
-                    Message=alert_message(f),
-                    Subject=f["finding_info"]["title"][:100],
-                )
-            except (ClientError, BotoCoreError) as err:  # un-mark, so the retry alerts
-                s3.delete_object(Bucket=self.config.results_bucket, Key=marker)
-                raise TransientError(f"publishing to {self.config.topic_arn}: {err}") from None
-            sent += 1
-        return sent
+        """Publish each finding once per window (``alert_findings``)."""
+        return alert_findings(self.clients, self.config, findings)
+
+
+def write_findings(s3: Any, bucket: str, key: str, findings: list[dict[str, Any]]) -> str:
+    """Store ``findings`` as one Parquet object at ``key`` (``storage.to_parquet``); its URI.
+    One PUT: a reader sees the whole file or the one it replaces, never half of it. A failure
+    is transient (the caller's work is retried)."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=to_parquet(findings))
+    except (ClientError, BotoCoreError) as err:
+        raise TransientError(f"writing findings s3://{bucket}/{key}: {err}") from None
+    return f"s3://{bucket}/{key}"
+
+
+def security_hub(clients: ClientFactory, config: ScorerConfig) -> securityhub.Hub:
+    """The account's Security Hub in the scorer's region: ``config.account_id``, or the
+    caller's own account (STS)."""
+    account = config.account_id or clients("sts").get_caller_identity()["Account"]
+    return securityhub.Hub(clients("securityhub"), account, config.region)
+
+
+def import_findings(
+    hub: Callable[[], securityhub.Hub], findings: list[dict[str, Any]], where: str
+) -> securityhub.Imported:
+    """Copy findings, already stored, into Security Hub (``hub()`` gives it). Whatever goes
+    wrong is in the answer's ``failed`` and logged, never raised: the findings are safe in the
+    results bucket, and failing the caller would only score ``where`` again."""
+    try:
+        done = securityhub.import_ocsf(hub(), findings)
+    except Exception as err:  # anything at all: never a scorer failure
+        reason = f"{type(err).__name__}: {str(err)[:300]}"
+        done = securityhub.Imported(failed={f["finding_info"]["uid"]: reason for f in findings})
+    if done.failed:
+        log.warning(
+            "%d of %d finding(s) of %s not imported into Security Hub (stored in the results "
+            "bucket): %s",
+            done.not_imported,
+            done.imported + done.not_imported,
+            where,
+            shorten_reason(done.first_error()),
+        )
+    return done
+
+
+def alert_findings(
+    clients: ClientFactory, config: ScorerConfig, findings: list[dict[str, Any]]
+) -> int:
+    """Publish each finding (severity 2 and up) to ``config.topic_arn`` once per finding uid:
+    a conditional put of its marker (``names.alert_marker_key``) under the findings prefix
+    marks it alerted, so whoever finds the same behaviour again (a re-delivered object, a
+    later object of the hour, the hourly RCF step) sends nothing. How many were sent."""
+    if not config.topic_arn:
+        return 0
+    s3, sns, sent = clients("s3"), clients("sns"), 0
+    for f in findings:
+        if f["severity_id"] < 2:
+            continue
+        marker = alert_marker_key(config.findings_prefix, f["finding_info"]["uid"])
+        try:
+            s3.put_object(Bucket=config.results_bucket, Key=marker, Body=b"", IfNoneMatch="*")
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                continue  # already alerted in this window
+            raise TransientError(f"alert marker {marker}: {err}") from None
+        except BotoCoreError as err:
+            raise TransientError(f"alert marker {marker}: {err}") from None
+        try:
+            sns.publish(
+                TopicArn=config.topic_arn,
+                Message=alert_message(f),
+                Subject=f["finding_info"]["title"][:100],
+            )
+        except (ClientError, BotoCoreError) as err:  # un-mark, so the retry alerts
+            s3.delete_object(Bucket=config.results_bucket, Key=marker)
+            raise TransientError(f"publishing to {config.topic_arn}: {err}") from None
+        sent += 1
+    return sent
 
 
 def send_to_dlq(sqs: Any, dlq_url: str, body: str, reason: str, message_id: str) -> None:

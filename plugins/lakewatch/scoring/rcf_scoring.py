@@ -56,11 +56,31 @@ class EndpointRcf:
             raise TransientError(str(err)) from None
 
 
+def read_profile(s3: Any, bucket: str, models_prefix: str, model_id: str) -> FeatureProfile | None:
+    """The feature profile of ``model_id`` (``features.json`` beside its artifact); None when
+    there is none (yet); any other failure to read it, or a file that is not one, is
+    ``TransientError``."""
+    key = artifact_key(models_prefix, model_id, FEATURES_FILE)
+    where = f"s3://{bucket}/{key}"
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404"):
+            return None
+        raise TransientError(f"reading {where}: {code}") from None
+    except BotoCoreError as err:
+        raise TransientError(f"reading {where}: {err}") from None
+    try:
+        return FeatureProfile.from_dict(json.loads(body))
+    except (ValueError, KeyError, TypeError) as err:  # retried until it is republished
+        raise TransientError(f"{where} is not a feature profile: {err}") from None
+
+
 class ProfileCache:
-    """The feature profile of the model last asked for (``features.json`` beside its
-    artifact), read from S3 once while that model stays the one asked for; a missing one is
-    asked again on the next call (it is published with the model, so it is late, not
-    absent)."""
+    """The feature profile of the model last asked for (``read_profile``), read from S3 once
+    while that model stays the one asked for; a missing one is asked again on the next call
+    (it is published with the model, so it is late, not absent)."""
 
     def __init__(self, s3: Any, bucket: str, models_prefix: str):
         self.s3, self.bucket, self.prefix = s3, bucket, models_prefix
@@ -69,23 +89,10 @@ class ProfileCache:
     def get(self, model_id: str) -> FeatureProfile:
         if self._loaded is not None and self._loaded[0] == model_id:
             return self._loaded[1]
-        key = artifact_key(self.prefix, model_id, FEATURES_FILE)
-        where = f"s3://{self.bucket}/{key}"
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404"):
-                raise TransientError(
-                    f"RCF model {model_id} has no feature profile at {where} (yet)"
-                ) from None
-            raise TransientError(f"reading {where}: {code}") from None
-        except BotoCoreError as err:
-            raise TransientError(f"reading {where}: {err}") from None
-        try:
-            profile = FeatureProfile.from_dict(json.loads(body))
-        except (ValueError, KeyError, TypeError) as err:  # retried until it is republished
-            raise TransientError(f"{where} is not a feature profile: {err}") from None
+        profile = read_profile(self.s3, self.bucket, self.prefix, model_id)
+        if profile is None:
+            where = f"s3://{self.bucket}/{artifact_key(self.prefix, model_id, FEATURES_FILE)}"
+            raise TransientError(f"RCF model {model_id} has no feature profile at {where} (yet)")
         self._loaded = (model_id, profile)
         return profile
 

@@ -32,25 +32,35 @@ def scorer_config(
     resources' (the DLQ's URL, the queue's redrive limit, the served model's views)."""
     sqs = clients("sqs")
     dlq_url = sqs.get_queue_url(QueueName=settings.dlq_name)["QueueUrl"]
-    return ScorerConfig(
-        endpoint_name=settings.endpoint_name,
-        threshold_parameter=settings.threshold_parameter,
-        results_bucket=settings.results_bucket_name,
-        lake_bucket=settings.lake_bucket_name,
-        region=settings.region,
+    return settings_config(
+        settings,
         pairs=pairs or deployed_pairs(settings, clients),
-        findings_prefix=settings.findings_prefix,
-        feedback_prefix=settings.feedback_prefix,
-        models_prefix=settings.models_prefix,
-        canary_prefix=settings.canary_prefix,
         dlq_url=dlq_url,
-        topic_arn=settings.findings_topic_arn,
-        security_hub_findings=settings.security_hub_findings,
-        account_id=settings.account_id,
-        step_up_event_bus=settings.step_up_event_bus,
-        rcf_endpoint_name=settings.rcf_endpoint_name,
         max_receive_count=max_receive_count(sqs, settings.queue_name),
     )
+
+
+def settings_config(settings: Settings, **deployed: Any) -> ScorerConfig:
+    """The scorer's configuration from lakewatch's settings alone (where findings, alerts and
+    Security Hub imports go), with ``deployed`` (the deployed resources' values) over them:
+    what the hourly RCF step, which writes as the scorer does, runs with."""
+    values: dict[str, Any] = {
+        "endpoint_name": settings.endpoint_name,
+        "threshold_parameter": settings.threshold_parameter,
+        "results_bucket": settings.results_bucket_name,
+        "lake_bucket": settings.lake_bucket_name,
+        "region": settings.region,
+        "findings_prefix": settings.findings_prefix,
+        "feedback_prefix": settings.feedback_prefix,
+        "models_prefix": settings.models_prefix,
+        "canary_prefix": settings.canary_prefix,
+        "topic_arn": settings.findings_topic_arn,
+        "security_hub_findings": settings.security_hub_findings,
+        "account_id": settings.account_id,
+        "step_up_event_bus": settings.step_up_event_bus,
+        "rcf_endpoint_name": settings.rcf_endpoint_name,
+    }
+    return ScorerConfig(**{**values, **deployed})
 
 
 def max_receive_count(sqs: Any, queue_name: str) -> int:
