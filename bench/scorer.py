@@ -12,6 +12,18 @@ Each size runs three fresh interpreters so each peak RSS is its own:
   is on AWS;
 - ``read``: the baseline, ``pyarrow.parquet.read_table`` of the same bytes, all columns.
 
+At ``RCF_SIZES`` a fourth interpreter runs ``score`` with the Random Cut Forest step on
+(``ScorerConfig.rcf_endpoint_name``: ``Scorer.score_object``'s pair path, then
+``RcfObjectScorer.findings`` on the same object), and its peak RSS is printed against the
+third's, the pair path alone, of the same run; the RCF step's rows/s is the object's rows over
+the time in ``findings``. The RCF model goes the way the pair model goes, through the local
+model server (its own process, as the SageMaker endpoint is on AWS, so numba and the forest
+are not in the scorer's memory): ``prepare`` fits a small forest (50 trees,
+``model.rcf.forest.fit``) and its ``FeatureProfile`` on the object's own feature rows
+(``scoring.rcf_rows.object_feature_rows``); ``score`` deploys it on its own endpoint,
+publishes the RCF threshold (the 99th percentile of those rows' scores) in the emulator's SSM
+and the profile in its S3, where the scorer reads them.
+
 The memory the function needs is the 1M-row peak plus 25% headroom, rounded up to 64 MB;
 ``bench/results/scorer.json`` keeps it, and a test fails when the configured memory is below.
 """
@@ -34,9 +46,12 @@ SIZES = (100_000, 1_000_000, 5_000_000)
 # pyarrow read beside it (all columns of 20M rows: about 23 GB)
 LARGE, LARGE_TARGET_MB, NIGHTLY_FPR = 20_000_000, 1024, 0.001
 PART_ROWS = 5_000_000  # the most rows generated at once
+# the sizes also scored with the RCF step on (--quick: its one size)
+RCF_SIZES = (1_000_000, 5_000_000)
+RCF_ENDPOINT, RCF_MODEL = "bench-rcf", "rcf-bench"
 
 
-def prepare(rows: int, folder: str) -> dict:
+def prepare(rows: int, folder: str, rcf: bool = False) -> dict:
     from datetime import date, timedelta
 
     import numpy as np
@@ -112,13 +127,43 @@ def prepare(rows: int, folder: str) -> dict:
         "bytes": (out / "object.parquet").stat().st_size,
         "threshold": float(np.nanquantile(scores, 0.01)),  # a 1% flag rate
         "nightly_threshold": float(np.nanquantile(scores, NIGHTLY_FPR)),
+        **(_prepare_rcf(out, obj.key) if rcf else {}),
     }
 
 
-def score(folder: str, key: str, threshold: float) -> dict:
+def _prepare_rcf(out: Path, key: str) -> dict:
+    """A small forest and its profile, fitted on the object's own whole hours, written to
+    ``rcf/`` (the model server's artifact) and ``features.json``; their 99th percentile score
+    is the threshold."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from lakewatch.extract.rcf_features import FEATURES, FeatureProfile
+    from lakewatch.lake.layout import parse_key
+    from lakewatch.model.rcf.artifact import RcfArtifact
+    from lakewatch.model.rcf.forest import fit
+    from lakewatch.model.rcf.hyperparameters import RcfHyperparameters
+    from lakewatch.scoring.rcf_rows import object_feature_rows, with_usual
+
+    with open(out / "object.parquet", "rb") as f:
+        rows = object_feature_rows(f, parse_key(key), "us-east-1")
+    whole = rows.filter(pc.fill_null(rows["complete"], False)).drop_columns(["complete"])
+    profile = FeatureProfile.fit(whole)
+    hp = RcfHyperparameters(feature_dim=len(FEATURES), num_trees=50)
+    forest = fit(profile.apply(whole), hp, seed=0)
+    RcfArtifact.create(hp, forest, {"rows": whole.num_rows}).save(out / "rcf")
+    (out / "features.json").write_text(json.dumps(profile.as_dict()))
+    scores = forest.score(profile.apply(with_usual(whole, profile)))
+    return {"rcf_threshold": float(np.quantile(scores, 0.99))}
+
+
+def score(folder: str, key: str, threshold: float, rcf_threshold: float | None = None) -> dict:
+    """The handler's path on the object; with ``rcf_threshold``, the RCF step on too."""
     from lakewatch.backends import LocalBackend
+    from lakewatch.extract.rcf_features import FEATURES_FILE
     from lakewatch.local import emulator
     from lakewatch.local.endpoints import LocalEndpoints
+    from lakewatch.names import artifact_key, rcf_threshold_parameter
     from lakewatch.scoring.events import ObjectRef
     from lakewatch.scoring.process import Scorer, ScorerConfig
     from lakewatch.settings import Settings
@@ -148,16 +193,43 @@ def score(folder: str, key: str, threshold: float) -> dict:
             Type="String",
             Value=json.dumps({"threshold": threshold, "model_id": "bench"}),
         )
-        scorer = Scorer(
-            ScorerConfig(
-                endpoint_name=settings.endpoint_name,
-                threshold_parameter=settings.threshold_parameter,
-                results_bucket=settings.results_bucket_name,
-                lake_bucket=settings.lake_bucket_name,
-            ),
-            clients,
+        config = ScorerConfig(
+            endpoint_name=settings.endpoint_name,
+            threshold_parameter=settings.threshold_parameter,
+            results_bucket=settings.results_bucket_name,
+            lake_bucket=settings.lake_bucket_name,
+            rcf_endpoint_name=RCF_ENDPOINT if rcf_threshold is not None else "",
         )
+        if rcf_threshold is not None:  # the RCF model, its threshold and profile, published
+            endpoints.deploy(RCF_ENDPOINT, RCF_MODEL, out / "rcf")
+            clients("ssm").put_parameter(
+                Name=rcf_threshold_parameter(settings.threshold_parameter),
+                Type="String",
+                Value=json.dumps(
+                    {"threshold": rcf_threshold, "model_id": RCF_MODEL, "score": "rcf"}
+                ),
+            )
+            clients("s3").put_object(
+                Bucket=settings.results_bucket_name,
+                Key=artifact_key(config.models_prefix, RCF_MODEL, FEATURES_FILE),
+                Body=(out / "features.json").read_bytes(),
+            )
+        scorer = Scorer(config, clients)
+        rcf_seconds = 0.0
+        if scorer.rcf is not None:  # the RCF step's own time, for its rows/s
+            step = scorer.rcf.findings
+
+            def timed(*args, **kwargs):
+                nonlocal rcf_seconds
+                began = time.perf_counter()
+                try:
+                    return step(*args, **kwargs)
+                finally:
+                    rcf_seconds += time.perf_counter() - began
+
+            scorer.rcf.findings = timed  # type: ignore[method-assign]
         scorer.process_object(ObjectRef(settings.lake_bucket_name, warm_key, None, "s3"))
+        rcf_seconds = 0.0
         started = time.perf_counter()
         result = scorer.process_object(ObjectRef(settings.lake_bucket_name, key, None, "s3"))
         seconds = time.perf_counter() - started
@@ -170,6 +242,10 @@ def score(folder: str, key: str, threshold: float) -> dict:
         "pairs": result.pairs,
         "anomalies": result.anomalies,
         "unknown": result.unknown,
+        "rcf_seconds": rcf_seconds,
+        "rcf_hours": result.rcf_hours,
+        "rcf_scored": result.rcf_scored,
+        "rcf_findings": result.rcf_findings,
     }
 
 
@@ -186,15 +262,49 @@ def memory_setting(peak_mb: float) -> int:
     return int(math.ceil(peak_mb * HEADROOM / 64) * 64)
 
 
-def measure(rows: int, nightly: bool = False, baseline: bool = True) -> dict:
+def measure(rows: int, nightly: bool = False, baseline: bool = True, rcf: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        made = isolated("bench.scorer", "prepare", rows=rows, folder=tmp)
+        made = isolated("bench.scorer", "prepare", rows=rows, folder=tmp, rcf=rcf)
         threshold = made["nightly_threshold" if nightly else "threshold"]
         scored = isolated("bench.scorer", "score", folder=tmp, key=made["key"], threshold=threshold)
         read_ = isolated("bench.scorer", "read", folder=tmp) if baseline else None
+        with_rcf = (
+            isolated(
+                "bench.scorer",
+                "score",
+                folder=tmp,
+                key=made["key"],
+                threshold=threshold,
+                rcf_threshold=made["rcf_threshold"],
+            )
+            if rcf
+            else None
+        )
     if scored["rows"] != made["rows"] or scored["pairs"] == 0:
         raise RuntimeError(f"the scorer read {scored['rows']} of {made['rows']} rows")
-    return {"object": made, "score": scored, "read": read_}
+    if with_rcf is not None and (with_rcf["rows"] != scored["rows"] or not with_rcf["rcf_scored"]):
+        raise RuntimeError(f"the RCF step scored {with_rcf['rcf_scored']} instance-hours")
+    return {"object": made, "score": scored, "read": read_, "rcf": with_rcf}
+
+
+def rcf_lines(rows: int, measured: dict) -> list[str]:
+    """The RCF step's lines: its run's peak RSS against the pair path's alone, its rows/s."""
+    s, r = measured["score"], measured["rcf"]
+    size = f"{rows / 1e6:g}M" if rows >= 1e6 else f"{rows / 1e3:g}k"
+    return [
+        row(
+            f"  scorer + RCF, {size} rows, peak RSS",
+            f"{r['peak_rss_mb']:,.0f} MB",
+            f"{r['peak_rss_mb'] / s['peak_rss_mb']:.2f}x the pair path alone "
+            f"({s['peak_rss_mb']:,.0f} MB)",
+        ),
+        row(
+            f"  scorer + RCF, {size} rows, RCF step rows/s",
+            f"{r['rows'] / r['rcf_seconds']:,.0f}",
+            f"{r['rcf_seconds']:.1f} s; {r['rcf_scored']:,} of {r['rcf_hours']:,} "
+            f"instance-hours whole, scored; {r['rcf_findings']:,} findings",
+        ),
+    ]
 
 
 def run(quick: bool = False) -> list[str]:
@@ -202,7 +312,7 @@ def run(quick: bool = False) -> list[str]:
     lines = ["scorer: one VPC Flow object to findings (the handler's path), beside a pyarrow read"]
     measured = {}
     for rows in sizes:
-        r = measure(rows)
+        r = measure(rows, rcf=quick or rows in RCF_SIZES)
         s, b, o = r["score"], r["read"], r["object"]
         rate, base = s["rows"] / s["seconds"], b["rows"] / b["seconds"]
         measured[rows] = s["peak_rss_mb"]
@@ -221,6 +331,8 @@ def run(quick: bool = False) -> list[str]:
                 f"{memory_setting(s['peak_rss_mb']):,} MB function",
             ),
         ]
+        if r["rcf"] is not None:
+            lines += rcf_lines(rows, r)
     if not quick:
         r = measure(LARGE, nightly=True, baseline=False)
         s, o = r["score"], r["object"]

@@ -53,6 +53,9 @@ def test_every_benchmark_runs_in_quick_mode():
     assert re.search(r"demo lake \(quick\): backtest\s+[\d.]+ s\s+\d+x the read", out)
     assert re.search(r"large lake \(quick\): backtest peak RSS\s+[\d,]+ MB", out)
     assert re.search(r"peak RSS, MB\s+[\d,]+\s+the pyarrow read alone", out)
+    assert re.search(
+        r"scorer \+ RCF, 50k rows, peak RSS\s+[\d,]+ MB\s+\d+\.\d\dx the pair path alone", out
+    )
     assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
     assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
     assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)

@@ -122,3 +122,52 @@ def test_route53_columns_take_the_instances_usual_values():
     overall = np.median(train["dns_queries"].to_numpy())
     assert filled["dns_queries"][1].as_py() == pytest.approx(overall, abs=1)
     assert filled["flows_out"].to_pylist() == [0, 0]  # only Route 53's columns
+
+
+def test_its_duckdb_is_capped_and_spills_as_the_pair_counts_do(lake, monkeypatch):
+    """The feature rows' query runs on the pair counts' connection: at most
+    ``pairs.AGGREGATE_MEMORY`` held, the rest spilled to a scratch folder; a limit it cannot
+    work in is the function's memory, not the object: retried, never poison."""
+    from contextlib import contextmanager
+
+    from lakewatch.scoring import pairs, rcf_rows
+    from lakewatch.scoring.errors import TransientError
+
+    _, objects, _ = lake
+    obj = next(o for o in objects if o.source is Source.VPC_FLOW)
+    body, key = _bytes(obj.table), parse_key(obj.key)
+    settings = []
+
+    @contextmanager
+    def spied(prefix):
+        with pairs.capped_duckdb(prefix) as con:
+            settings.append(
+                con.execute(
+                    "SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+                    "current_setting('threads')"
+                ).fetchall()[0]
+            )
+            yield con
+
+    monkeypatch.setattr(rcf_rows, "capped_duckdb", spied)
+    whole = object_feature_rows(body, key, "us-east-1")
+    limit, scratch, threads = settings[0]
+    assert limit == duckdb_limit(pairs.AGGREGATE_MEMORY) and threads == 1
+    assert "lakewatch-rcf-rows-" in scratch
+    monkeypatch.setattr(pairs, "AGGREGATE_MEMORY", "32MB")
+    assert object_feature_rows(body, key, "us-east-1").equals(whole)
+    assert settings[-1][0] == duckdb_limit("32MB")
+    monkeypatch.setattr(pairs, "AGGREGATE_MEMORY", "1MB")
+    with pytest.raises(TransientError, match=r"RCF feature rows need more than DuckDB's 1MB"):
+        object_feature_rows(body, key, "us-east-1")
+
+
+def duckdb_limit(setting: str) -> str:
+    """DuckDB's own spelling of a memory limit (``192MB`` reads back as ``183.1 MiB``)."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": setting})
+    try:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    finally:
+        con.close()

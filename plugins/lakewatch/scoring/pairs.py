@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, Protocol
@@ -224,6 +225,20 @@ def check_object(body: bytes, key: LakeKey, *, every_page: bool = False) -> int:
     return pf.metadata.num_rows
 
 
+@contextmanager
+def capped_duckdb(prefix: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A one-thread DuckDB connection that holds at most ``AGGREGATE_MEMORY`` and spills the
+    rest to a scratch folder (``prefix``, in the function's /tmp), removed after: the pair
+    counts and the RCF feature rows (``scoring.rcf_rows``) run their queries on it."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        con = duckdb.connect(config={"threads": 1, "memory_limit": AGGREGATE_MEMORY})
+        try:
+            con.execute(f"SET temp_directory = '{scratch}'")
+            yield con
+        finally:
+            con.close()
+
+
 def object_pairs(
     body: ObjectBody,
     key: LakeKey,
@@ -286,30 +301,23 @@ def object_pairs(
     dropped: dict[str, int] = {}
     duck_sql = translate(sql, {f"{ctx.glue_database}.{ctx.table(source)}": "lake_batch"})
     schema = batch_schema(pf, wanted, key)
-    with tempfile.TemporaryDirectory(prefix="lakewatch-pairs-") as scratch:
-        con = duckdb.connect(config={"threads": 1, "memory_limit": AGGREGATE_MEMORY})
+    with capped_duckdb("lakewatch-pairs-") as con:
+        con.register("lake_batch", pa.RecordBatchReader.from_batches(schema, batches()))
         try:
-            con.execute(f"SET temp_directory = '{scratch}'")
-            con.register("lake_batch", pa.RecordBatchReader.from_batches(schema, batches()))
-            try:
-                counted = _kept(
-                    con.sql(duck_sql).fetch_record_batch(), pair_set.keep, dropped, signins
-                )
-            except duckdb.Error as err:
-                if failed:  # the read failed, not the query: its own error
-                    raise failed[0] from None
-                if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
-                    raise TransientError(  # the function's memory or its /tmp, not the object
-                        f"{key.key}: counting its pairs needs more than DuckDB's "
-                        f"{AGGREGATE_MEMORY} and the scratch space in {tempfile.gettempdir()}: "
-                        f"{str(err).splitlines()[0]}"
-                    ) from None
-                raise PoisonMessage(  # columns of the right names but the wrong types
-                    f"{key.key}: does not match the OCSF {key.source} {key.version} schema "
-                    f"the views read: {str(err).splitlines()[0]}"
+            counted = _kept(con.sql(duck_sql).fetch_record_batch(), pair_set.keep, dropped, signins)
+        except duckdb.Error as err:
+            if failed:  # the read failed, not the query: its own error
+                raise failed[0] from None
+            if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
+                raise TransientError(  # the function's memory or its /tmp, not the object
+                    f"{key.key}: counting its pairs needs more than DuckDB's "
+                    f"{AGGREGATE_MEMORY} and the scratch space in {tempfile.gettempdir()}: "
+                    f"{str(err).splitlines()[0]}"
                 ) from None
-        finally:
-            con.close()
+            raise PoisonMessage(  # columns of the right names but the wrong types
+                f"{key.key}: does not match the OCSF {key.source} {key.version} schema "
+                f"the views read: {str(err).splitlines()[0]}"
+            ) from None
     if failed:
         raise failed[0]
     pa.default_memory_pool().release_unused()  # the batches' buffers, back to the system

@@ -1,7 +1,9 @@
 """One Security Lake VPC Flow object's RCF feature rows: one per instance and UTC hour it has
 records of, by the training extract's own SQL (``extract.rcf_features.sql``, Route 53 left
 out: an object is of one source), run on DuckDB over the object's record batches as
-``scoring.pairs`` runs the pair views.
+``scoring.pairs`` runs the pair views: streamed in, a row group at a time, on the pair counts'
+connection (``pairs.capped_duckdb``: at most ``pairs.AGGREGATE_MEMORY`` held, the rest spilled
+to the function's /tmp; past that too, the message is retried, as for the pairs).
 
 Each row has ``extract.rcf_features``' ``KEY_COLUMNS`` and ``RAW_COLUMNS``, so the model's
 ``FeatureProfile.apply`` takes it unchanged, plus ``complete``: whether the object's
@@ -18,6 +20,7 @@ instance's usual values (its profile's medians), so they neither raise nor lower
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -32,8 +35,9 @@ from lakewatch.extract.engine import translate
 from lakewatch.extract.rcf_features import FEATURES, FeatureProfile, raw_value
 from lakewatch.extract.views import QueryContext
 from lakewatch.lake.layout import LakeKey, Source
-from lakewatch.scoring.errors import PoisonMessage
-from lakewatch.scoring.pairs import ObjectBody, batch_schema, object_batches
+from lakewatch.scoring import pairs
+from lakewatch.scoring.errors import PoisonMessage, TransientError
+from lakewatch.scoring.pairs import ObjectBody, batch_schema, capped_duckdb, object_batches
 
 HOUR_MS = 3_600_000
 EDGE_MS = 60_000  # records this close to an hour's edge count as reaching it
@@ -79,20 +83,24 @@ def object_feature_rows(body: ObjectBody, key: LakeKey, region: str) -> pa.Table
         {f"{ctx.glue_database}.{ctx.table(Source.VPC_FLOW)}": "lake_batch"},
     )
     schema = batch_schema(pf, wanted, key)
-    con = duckdb.connect(config={"threads": 1})
-    try:
+    # the pair counts' connection: at most AGGREGATE_MEMORY held, the rest spilled to /tmp
+    with capped_duckdb("lakewatch-rcf-rows-") as con:
         con.register(
             "lake_batch", pa.RecordBatchReader.from_batches(schema, _batches(pf, wanted, key))
         )
         try:
             rows = con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
+            if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
+                raise TransientError(  # the function's memory or its /tmp, not the object
+                    f"{key.key}: its RCF feature rows need more than DuckDB's "
+                    f"{pairs.AGGREGATE_MEMORY} and the scratch space in "
+                    f"{tempfile.gettempdir()}: {str(err).splitlines()[0]}"
+                ) from None
             raise PoisonMessage(
                 f"{key.key}: does not match the OCSF VPC Flow {key.version} schema the RCF "
                 f"features read: {str(err).splitlines()[0]}"
             ) from None
-    finally:
-        con.close()
     return rows.append_column("complete", pa.array(_complete(rows, pf), pa.bool_()))
 
 
