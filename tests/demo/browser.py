@@ -22,7 +22,8 @@ class ReviewCheck:
     signin_text: str = ""  # the first sign-in's principal and its MFA and outcome cell
     labelled_uid: str = ""
     verdict_after: str = ""  # the first finding's verdict once labelled in the page
-    usual: str = ""  # what the first finding's entity usually does, as its details show it
+    usual: str = ""  # what the first pair's entity usually does, as its details show it
+    rcf_rows: int = 0  # rows of Random Cut Forest findings (and the incidents they opened)
     notes: list[str] = field(default_factory=list)
 
 
@@ -79,13 +80,19 @@ def check_review_page(ui: str, username: str, password: str) -> ReviewCheck:
                     f"{signin_row.locator('td.principal').inner_text()} | "
                     f"{signin_row.locator('td.signin').inner_text()}"
                 )
-            if result.rows:
-                result.labelled_uid = rows.first.get_attribute("data-uid") or ""
-                frame.locator("tr.detail details").first.locator("summary").click()
-                usual = frame.locator("tr.detail").first.locator("p.usual")
+            # Random Cut Forest's instance-hours, ranked among the pairs (their view's cell)
+            result.rcf_rows = frame.locator("tr.finding", has_text="rcf_features").count()
+            # the first anomalous pair (the top rows may be RCF hours, which name no address
+            # and so have no usual prefixes): labelled, its details opened
+            pair_row = frame.locator("tr.finding", has_text="anomalous_pair").first
+            if result.rows and pair_row.count():
+                result.labelled_uid = pair_row.get_attribute("data-uid") or ""
+                detail = frame.locator(f'tr.finding[data-uid="{result.labelled_uid}"] + tr.detail')
+                detail.locator("details summary").click()
+                usual = detail.locator("p.usual")
                 if usual.count():
                     result.usual = usual.inner_text()
-                form = frame.locator("tr.detail").first.locator("form", has_text="false positive")
+                form = detail.locator("form", has_text="false positive")
                 form.locator("input[name=note]").fill("seen in the browser test")
                 form.get_by_role("button", name="false positive").click()
                 first = frame.locator(f'tr.finding[data-uid="{result.labelled_uid}"]')

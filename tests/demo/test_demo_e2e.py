@@ -39,9 +39,10 @@ INCIDENT_PRECISION_FLOOR = 90  # percent of incidents that are injected (issue 2
 # percent of injected sign-ins: issue 29 asks for 90 (seed 7: 12 of 12 once the hourly job's
 # sign-ins were trained on and the principals' detector put the baseline first; docs/detector.md)
 SIGNIN_RECALL_FLOOR = 90
-# percent of injected Random Cut Forest events (issue 30; seed 7: 7 of 12 when RCF joined the
-# demo, docs/rcf.md), all four kinds together
-RCF_RECALL_FLOOR = 50
+# percent of each Random Cut Forest kind's injected events (issue 30 asks 90 at incident
+# precision 90; measured 3 of 3 of every kind on seeds 7, 1 and 2 with each instance against its
+# own usual hour, docs/rcf.md#in-the-demo)
+RCF_RECALL_FLOOR = 90
 RCF_KINDS = ("rcf_admin_port", "rcf_new_port_beacon", "rcf_new_protocol", "rcf_volume_spike")
 
 
@@ -130,6 +131,7 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     assert review.analyst == "admin" and review.rows > 0
     assert review.verdict_after == "false_positive", review
     assert review.usual.startswith("Usually, for "), review  # the entity's prefixes and peers
+    assert review.rcf_rows > 0, review  # Random Cut Forest's hours ranked with the others
     # sign-ins beside the network findings, each with its principal, MFA and outcome
     assert review.signin_rows > 0 and review.signin_text.startswith("principal "), review
     assert "MFA" in review.signin_text, review
@@ -148,9 +150,10 @@ def test_demo_recovers_from_a_dead_scheduler_and_finds_the_anomalies(tmp_path):
     # Random Cut Forest beside IP Insights: a line per injected kind, then all of them
     for kind in RCF_KINDS:
         m = re.search(
-            rf"^{kind}: precision \d+%, recall \d+% \(\d+ of [1-9]\d* injected\)$", out, re.M
+            rf"^{kind}: precision \d+%, recall (\d+)% \(\d+ of [1-9]\d* injected\)$", out, re.M
         )
         assert m, f"no closing line for {kind}:\n" + out[-3000:]
+        assert int(m.group(1)) >= RCF_RECALL_FLOOR, (kind, out[-3000:])
     m = re.search(r"^rcf: precision (\d+)%, recall (\d+)% \((\d+) of (\d+) injected\)$", out, re.M)
     assert m and int(m.group(2)) >= RCF_RECALL_FLOOR, out[-3000:]
     m = re.search(r"^step-up events: (\d+)$", out, re.M)
