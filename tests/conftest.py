@@ -70,7 +70,9 @@ for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
 SLOW_FIRST = (
     "tests/demo/test_demo_e2e.py",  # the demo end to end: Airflow, PostgreSQL, chromium
     "tests/demo/test_airflow_local_e2e.py",  # a second whole Airflow, on the CeleryExecutor
-    "tests/test_bench_quick.py",  # python -m bench --quick
+    "tests/test_bench_quick_model.py",  # python -m bench --quick, in three groups
+    "tests/test_bench_quick.py",
+    "tests/test_bench_quick_scoring.py",
     "tests/training/test_jobs.py",  # training on SageMaker's default schedule
     "tests/dags/test_scorer_e2e.py",
     "tests/dags/test_recalibrate_e2e.py",

@@ -1,68 +1,37 @@
 """``python -m bench --quick``: every benchmark's path runs end to end on small sizes.
 
 A smoke check of correctness, never of speed: each benchmark checks its own results (rows read,
-pairs scored, models trained) and raises otherwise; this asserts every section printed its
-figures and the run succeeded.
+pairs scored, models trained) and raises otherwise; these assert every section printed its
+figures and the run succeeded. The benchmarks run in three groups, one file each
+(``tests/bench_quick.GROUPS``), so that pytest-xdist runs them on three workers at once: one
+``python -m bench --quick`` was the suite's longest test.
 """
 
 import ast
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from tests.bench_quick import GROUPS, run_quick
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
 
-def test_every_benchmark_runs_in_quick_mode():
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    out = proc.stdout
-    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
-    for name in (
-        "quality",
-        "signin_model",
-        "generator",
-        "model",
-        "history",
-        "extract",
-        "scorer",
-        "rcf",
-        "backtest",
-        "loadtest",
-        "sizing",
-    ):
-        assert re.search(rf"^  \({name}: \d+s\)$", out, re.M), f"{name} did not finish:\n{out}"
+def test_the_groups_are_every_benchmark_once():
+    from bench.__main__ import BENCHMARKS
+
+    named = [name for group in GROUPS.values() for name in group]
+    assert sorted(named) == sorted(BENCHMARKS) and len(named) == len(set(named))
+
+
+def test_the_quality_and_data_benchmarks_run_in_quick_mode():
+    out = run_quick("quality")
     assert re.search(r"login\s+random\s+\d+\s+0\.\d+", out)  # quality printed its AUCs
     for row in ("lanl +redteam", "cidds +scan", "cidds +dos", "churn +lateral_new"):
         assert re.search(rf"^  {row}\s+\d+\s+\d\.\d{{4}} +\d", out, re.M), row  # every set
     assert re.search(r"churn: false-positive rate .* new [\d,]+ pairs", out)
-    assert re.search(r"score rows/s .*x IsolationForest", out)  # rcf printed its ratios
-    assert len(re.findall(r"^rcf AUC, ", out, re.M)) == 2  # and both feature sets' AUCs
-    assert re.search(r"records/s\s+[\d,]+\s+[\d.]+x a plain pyarrow read", out)
-    assert re.search(r"demo lake \(quick\): backtest\s+[\d.]+ s\s+\d+x the read", out)
-    assert re.search(r"large lake \(quick\): backtest peak RSS\s+[\d,]+ MB", out)
-    assert re.search(r"peak RSS, MB\s+[\d,]+\s+the pyarrow read alone", out)
-    assert re.search(
-        r"scorer \+ RCF, 50k rows, peak RSS\s+[\d,]+ MB\s+\d+\.\d\dx the pair path alone", out
-    )
-    assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
-    assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
-    assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)
-    assert re.search(r"loadtest, 10/s offered: objects/s\s+[\d.]+\s+[\d.]+x in-process", out)
-    assert re.search(
-        r"^  notifications: 16 sent, 12 scored, 4 dead-lettered .*, 0 unaccounted$", out, re.M
-    )
     assert re.search(r"history build, 0.2M lake-shaped pairs, peak RSS\s+[\d,]+ MB\s+[\d.]+x", out)
     assert re.search(
         r"Athena scan bytes/row, flow_peers \(VPC_FLOW\)\s+[\d.]+\s+[\d.]+x the recorded", out

@@ -20,7 +20,9 @@ OTHER_FOLDERS = {
 # single test files of no one module
 OTHER_FILES = {
     "test_layout.py": "this rule: the repository's layout",
-    "test_bench_quick.py": "bench/: the benchmarks' quick mode",
+    "test_bench_quick.py": "bench/: the benchmarks' quick mode (quality and data)",
+    "test_bench_quick_model.py": "bench/: the benchmarks' quick mode (the models)",
+    "test_bench_quick_scoring.py": "bench/: the benchmarks' quick mode (the scoring paths)",
     "test_compose.py": "docker-compose.yaml",
     "test_dependencies.py": "requirements.in, requirements.txt and pyproject.toml agree",
     "backends/test_seam.py": "the backend seam across base.py, local.py and aws.py",
