@@ -185,8 +185,9 @@ def test_the_workers_rcf_grants_are_the_shipped_ones_when_it_has_an_rcf_endpoint
         stack.pop(sid, None)
     assert rcf <= set(stack)
     assert stack == shipped
-    assert "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lakewatch-rcf" in (
-        stack["TrainDeployAndScoreRcf"]["Resource"]
+    assert (
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lakewatch-rcf"
+        in (stack["TrainDeployAndScoreRcf"]["Resource"])
     )
 
 
