@@ -169,6 +169,28 @@ def test_the_scorers_rcf_grants_are_the_shipped_ones_when_it_has_an_rcf_endpoint
     assert stack == shipped
 
 
+def test_the_workers_rcf_grants_are_the_shipped_ones_when_it_has_an_rcf_endpoint():
+    """With RcfEndpointName the Airflow worker may train and deploy RCF models on that
+    endpoint, publish its threshold and alert the hourly step's findings; without it, none."""
+    rcf = {"TrainDeployAndScoreRcf", "PublishTheRcfThreshold", "AlertRcfHourFindings"}
+    node = load()["Resources"]["AirflowWorkerPolicy"]["Properties"]["PolicyDocument"]
+    plain = _statements(_defaults_resolver(Settings())(node))
+    assert not rcf & set(plain)
+    settings = Settings(rcf_endpoint_name="lakewatch-rcf")
+    resolver = _defaults_resolver(settings)
+    resolver.values["RcfEndpointName"] = "lakewatch-rcf"
+    stack = _statements(resolver(node))
+    shipped = _statements(render(POLICIES["airflow-worker"], settings))
+    for sid in STACK_ONLY:
+        stack.pop(sid, None)
+    assert rcf <= set(stack)
+    assert stack == shipped
+    assert (
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lakewatch-rcf"
+        in (stack["TrainDeployAndScoreRcf"]["Resource"])
+    )
+
+
 def test_the_scorers_environment_is_what_the_scorer_reads():
     env = load()["Resources"]["ScorerFunction"]["Properties"]["Environment"]["Variables"]
     known = set(ScorerConfig.variables().values())

@@ -67,6 +67,10 @@ OPTIONAL_STATEMENTS = {
     "PutStepUpEvents": "step_up_event_bus",
     "ReadRcfThreshold": "rcf_endpoint_name",
     "ScoreWithTheRcfEndpoint": "rcf_endpoint_name",
+    # the Airflow worker's: lakewatch_rcf_train, _rcf_recalibrate and _rcf_score
+    "TrainDeployAndScoreRcf": "rcf_endpoint_name",
+    "PublishTheRcfThreshold": "rcf_endpoint_name",
+    "AlertRcfHourFindings": "rcf_endpoint_name",
 }
 
 
