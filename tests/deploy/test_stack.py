@@ -169,26 +169,22 @@ def test_the_scorers_rcf_grants_are_the_shipped_ones_when_it_has_an_rcf_endpoint
     assert stack == shipped
 
 
-def test_the_workers_rcf_grants_are_the_shipped_ones_when_it_has_an_rcf_endpoint():
-    """With RcfEndpointName the Airflow worker may train and deploy RCF models on that
-    endpoint, publish its threshold and alert the hourly step's findings; without it, none."""
-    rcf = {"TrainDeployAndScoreRcf", "PublishTheRcfThreshold", "AlertRcfHourFindings"}
+def test_the_workers_rcf_grants_name_the_rcf_endpoint_or_its_default():
+    """The RCF DAGs train and deploy on RcfEndpointName, else ``lakewatch-rcf`` (as
+    ``names.serving_endpoint`` names it): the stack and the shipped policy grant the same."""
     node = load()["Resources"]["AirflowWorkerPolicy"]["Properties"]["PolicyDocument"]
-    plain = _statements(_defaults_resolver(Settings())(node))
-    assert not rcf & set(plain)
-    settings = Settings(rcf_endpoint_name="lakewatch-rcf")
-    resolver = _defaults_resolver(settings)
-    resolver.values["RcfEndpointName"] = "lakewatch-rcf"
-    stack = _statements(resolver(node))
-    shipped = _statements(render(POLICIES["airflow-worker"], settings))
-    for sid in STACK_ONLY:
-        stack.pop(sid, None)
-    assert rcf <= set(stack)
-    assert stack == shipped
-    assert (
-        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lakewatch-rcf"
-        in (stack["TrainDeployAndScoreRcf"]["Resource"])
-    )
+    for name in ("", "team-rcf"):
+        settings = Settings(rcf_endpoint_name=name)
+        resolver = _defaults_resolver(settings)
+        resolver.values["RcfEndpointName"] = name
+        stack = _statements(resolver(node))
+        shipped = _statements(render(POLICIES["airflow-worker"], settings))
+        for sid in STACK_ONLY:
+            stack.pop(sid, None)
+        assert stack == shipped
+        endpoint = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name or 'lakewatch-rcf'}"
+        assert endpoint in stack["TrainDeployAndScoreRcf"]["Resource"]
+        assert {"PublishTheRcfThreshold", "AlertRcfHourFindings"} <= set(stack)
 
 
 def test_the_scorers_environment_is_what_the_scorer_reads():

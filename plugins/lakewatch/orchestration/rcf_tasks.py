@@ -26,13 +26,6 @@ def plan(params: dict[str, Any], logical_date: datetime | None, dag_run: Any) ->
     from lakewatch.training import rcf_pipeline
 
     settings = task_settings()
-    if settings.backend == "aws" and not settings.rcf_endpoint_name:
-        # the stack grants the worker RCF's jobs, endpoint and threshold only for a named
-        # endpoint (RcfEndpointName): without one every call would be AccessDenied
-        raise AirflowSkipException(
-            "Random Cut Forest is off on aws: set LAKEWATCH_RCF_ENDPOINT_NAME (rcf_endpoint_name "
-            "in the Variable) and the stack's RcfEndpointName to the same endpoint name"
-        )
     clients = task_clients(settings)
     when = logical_date or dag_run.run_after
     try:

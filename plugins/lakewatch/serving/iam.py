@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from lakewatch.lake.layout import glue_database
-from lakewatch.names import lambda_function_name, lambda_layer_name, rcf_threshold_parameter
+from lakewatch.names import (
+    RCF_ENDPOINT,
+    lambda_function_name,
+    lambda_layer_name,
+    rcf_threshold_parameter,
+)
 from lakewatch.serving.lambda_config import APP_DIR
 from lakewatch.settings import Settings
 
@@ -57,7 +62,8 @@ def placeholders(settings: Settings, topic_name: str = "lakewatch-findings") -> 
         "SageMakerRoleArn": settings.sagemaker_role_arn or f"{role}/lakewatch-sagemaker",
         "LambdaRoleArn": settings.lambda_role_arn or f"{role}/lakewatch-scorer",
         "StepUpEventBus": settings.step_up_event_bus,
-        "RcfEndpointName": settings.rcf_endpoint_name,
+        # the RCF DAGs' endpoint (the scorer's RCF statements go with rcf_endpoint_name alone)
+        "RcfEndpointName": settings.rcf_endpoint_name or RCF_ENDPOINT,
         "RcfThresholdParameter": rcf_threshold_parameter(settings.threshold_parameter),
     }
 
@@ -67,10 +73,6 @@ OPTIONAL_STATEMENTS = {
     "PutStepUpEvents": "step_up_event_bus",
     "ReadRcfThreshold": "rcf_endpoint_name",
     "ScoreWithTheRcfEndpoint": "rcf_endpoint_name",
-    # the Airflow worker's: lakewatch_rcf_train, _rcf_recalibrate and _rcf_score
-    "TrainDeployAndScoreRcf": "rcf_endpoint_name",
-    "PublishTheRcfThreshold": "rcf_endpoint_name",
-    "AlertRcfHourFindings": "rcf_endpoint_name",
 }
 
 
