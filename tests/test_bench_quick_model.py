@@ -15,5 +15,6 @@ def test_the_model_benchmarks_run_in_quick_mode():
     assert re.search(r"score rows/s .*x IsolationForest", out)  # rcf printed its ratios
     assert len(re.findall(r"^rcf AUC, ", out, re.M)) == 2  # and both feature sets' AUCs
     assert re.search(r"lakewatch train, [\d,]+ login, fixed cost\s+-?[\d.]+ s", out)
-    assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+-?[\d,]+", out)
+    # n/a: at 50,000 pairs 3 epochs can take no longer than 1 on a loaded machine
+    assert re.search(r"lakewatch train, [\d,]+ login, positive pairs/s/epoch\s+(-?[\d,]+|n/a)", out)
     assert re.search(r"lakewatch train, [\d,]+ login, peak RSS\s+[\d,]+ MB", out)
