@@ -6,8 +6,6 @@ Pictures are PNG files beside the page, so the folder can be copied or attached 
 
 from __future__ import annotations
 
-import html
-import io
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +15,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from lakewatch.pages import html_table, png_bytes
 
 if TYPE_CHECKING:
     from lakewatch.backtest.run import Outcome
@@ -41,18 +41,7 @@ def findings_chart(by_day: dict[str, dict[str, int]]) -> bytes:
         ax.legend(fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return png_bytes(fig)
 
 
 def _truth_section(truth: dict[str, Any] | None) -> str:
@@ -65,7 +54,7 @@ def _truth_section(truth: dict[str, Any] | None) -> str:
     for name in ("findings_precision", "incidents_precision", "incidents_recall"):
         r = truth[name]
         rows.append([name.replace("_", " "), f"{r['share']:.0%}", f"{r['hit']} of {r['of']}"])
-    return _table(["measure", "value", "count"], rows)
+    return html_table(["measure", "value", "count"], rows)
 
 
 def _top_section(top: list[dict[str, Any]]) -> str:
@@ -79,7 +68,7 @@ def _top_section(top: list[dict[str, Any]]) -> str:
         ]
         for r in top
     ]
-    return _table(["severity", "kind", "finding", "Security Hub", "score"], rows)
+    return html_table(["severity", "kind", "finding", "Security Hub", "score"], rows)
 
 
 def page(outcome: Outcome, has_threshold_png: bool) -> str:
@@ -114,14 +103,14 @@ def page(outcome: Outcome, has_threshold_png: bool) -> str:
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;
 text-align:left;vertical-align:top}}img{{max-width:100%}}</style></head><body>
 <h1>lakewatch backtest</h1>
-{_table(["", ""], facts)}
+{html_table(["", ""], facts)}
 <h2>Threshold evidence</h2>{threshold_img}
 <h2>Findings per day and kind</h2><img src="{FINDINGS_PNG}" alt="findings per day and kind">
 <h2>Against the truth file</h2>{_truth_section(outcome.truth)}
 <h2>Highest priority findings</h2>
 <p>Ranked as on the review page: severity, raised by Security Hub findings in the lake that
 name the same address or instance.</p>{_top_section(outcome.top)}
-<h2>Skipped ({len(outcome.skipped)})</h2>{_table(["object", "why"], skipped)}
+<h2>Skipped ({len(outcome.skipped)})</h2>{html_table(["object", "why"], skipped)}
 </body></html>
 """
 

@@ -36,6 +36,7 @@ from lakewatch.lake.sink import S3Store
 from lakewatch.lake.write import read_labels
 from lakewatch.model.registry import Registry
 from lakewatch.names import threshold_index_key, threshold_night_prefix
+from lakewatch.pages import html_table
 from lakewatch.review.desk import Desk
 from lakewatch.review.rows import read_day
 from lakewatch.settings import Settings
@@ -82,11 +83,7 @@ def _chart(card: Scorecard, path: Path) -> None:
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return html_table(header, rows)
 
 
 def write_report(

@@ -4,15 +4,16 @@ beside the page (``backlog.png``), so the folder can be copied or attached as it
 from __future__ import annotations
 
 import html
-import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from lakewatch.pages import html_table, png_bytes
 
 if TYPE_CHECKING:
     from lakewatch.loadtest.run import Outcome
@@ -55,18 +56,7 @@ def backlog_chart(outcome: Outcome) -> bytes:
         ncol=3,
     )
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return png_bytes(fig)
 
 
 def page(outcome: Outcome) -> str:
@@ -99,11 +89,11 @@ pre{{background:#f4f4f4;padding:.5em}}</style></head><body>
 and until it drained.</p>
 <img src="{BACKLOG_PNG}" alt="queue backlog over time">
 <h2>Every notification</h2>
-{_table(["kind", "sent", "scored", "dead-lettered", "skipped", "unaccounted"], by_kind)}
+{html_table(["kind", "sent", "scored", "dead-lettered", "skipped", "unaccounted"], by_kind)}
 <h2>Dead letters and their reasons</h2>
-{_table(["#", "kind", "key", "reason (lakewatch-error)"], dead) if dead else "<p>None.</p>"}
+{html_table(["#", "kind", "key", "reason (lakewatch-error)"], dead) if dead else "<p>None.</p>"}
 <h2>Unaccounted or unexpected</h2>
-{_table(["#", "kind", "key", "outcome", "reason"], odd) if odd else "<p>None.</p>"}
+{html_table(["#", "kind", "key", "outcome", "reason"], odd) if odd else "<p>None.</p>"}
 </body></html>
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import matplotlib
@@ -13,6 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from lakewatch.metrics import roc_curve
+from lakewatch.pages import png_bytes
 from lakewatch.threshold.choose import Evaluation
 from lakewatch.threshold.rcf import RcfEvaluation
 
@@ -29,10 +29,7 @@ def explain_png(
     _plot_roc(roc, normal, abnormal, ev)
     fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def _plot_distributions(
@@ -163,7 +160,4 @@ def rcf_png(
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
