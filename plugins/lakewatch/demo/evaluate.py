@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakewatch.extract.views import View
+from lakewatch.lake.synthetic.options import RCF_KINDS
+from lakewatch.scoring.pair_findings import WINDOW_MS as HOUR_MS
+from lakewatch.scoring.rcf_findings import KIND as RCF_KIND
+from lakewatch.scoring.rcf_findings import VIEW as RCF_VIEW
 
 HOW_MEASURED = (
     "Precision and recall per anomaly kind are measured on the day the scorer processed in "
@@ -29,14 +33,8 @@ def is_signin_label(label: dict[str, Any]) -> bool:
 
 
 def is_rcf_label(label: dict[str, Any]) -> bool:
-    """A row of the Random Cut Forest's kinds (``lake.synthetic.options.RCF_KINDS``)."""
-    return str(label["kind"]).startswith(RCF_PREFIX)
-
-
-RCF_PREFIX = "rcf_"
-RCF_KIND = "rcf"  # ``scoring.rcf_findings.KIND``
-RCF_VIEW = "rcf_features"  # ``scoring.rcf_findings.VIEW``
-HOUR_MS = 3_600_000
+    """A row of the Random Cut Forest's kinds."""
+    return label["kind"] in RCF_KINDS
 
 
 def label_hour(label: dict[str, Any]) -> tuple[str, int]:
@@ -297,7 +295,7 @@ def score(findings: list[dict[str, Any]], labels: list[dict[str, Any]]) -> Score
         flagged=len(flagged), true_positives=len(flagged & every), unknown_entities=unknown
     )
     for kind, pairs in sorted(truth.items()):
-        if kind.startswith(RCF_PREFIX):  # by instance-hour: ``score_rcf``; its pairs count
+        if kind in RCF_KINDS:  # by instance-hour: ``score_rcf``; its pairs count
             continue  # as injected (a flagged beacon's new peer is no false positive)
         tp = len(pairs & flagged)
         card.kinds[kind] = {
