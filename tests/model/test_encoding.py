@@ -115,3 +115,18 @@ def test_a_servers_entity_hash_cache_gives_the_same_hashes_and_stays_bounded():
     again = ["i-4", "i-1"]
     assert cache.hashes(again).tolist() == entity_hashes(again).tolist()
     assert set(cache) == {"i-4", "i-1"}  # full at the limit: emptied before the request
+
+
+def test_concat_freeing_joins_and_empties_the_parts():
+    import numpy as np
+
+    from lakewatch.model.encoding import concat_freeing
+
+    parts = [np.arange(3, dtype=np.int64), np.arange(2, dtype=np.int32)]
+    out = concat_freeing(parts, np.int64)
+    assert out.tolist() == [0, 1, 2, 0, 1] and out.dtype == np.int64 and parts == []
+    one = np.arange(4, dtype=np.uint64)
+    assert concat_freeing([one], np.uint64) is one  # one part of the dtype: not copied
+    cast = concat_freeing([np.arange(2, dtype=np.int32)], np.uint64)
+    assert cast.dtype == np.uint64 and cast.tolist() == [0, 1]
+    assert concat_freeing([], np.uint32).size == 0

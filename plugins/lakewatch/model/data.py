@@ -21,7 +21,7 @@ import pyarrow.csv as pv
 
 from lakewatch.aws.clients import ClientFactory, require
 from lakewatch.aws.s3 import S3Uri, is_s3, list_keys
-from lakewatch.model.encoding import Addresses, entity_hashes, parse_addresses
+from lakewatch.model.encoding import Addresses, concat_freeing, entity_hashes, parse_addresses
 
 MAX_EXAMPLES = 20
 
@@ -308,34 +308,20 @@ def read_pairs(
     del ips
     v6 = any((f == 6).any() for f in families)
     addrs_all = Addresses(
-        _concat_freeing(families, np.uint8),
-        _concat_freeing(highs, np.uint64) if v6 else _zeros(sum(len(h) for h in highs)),
-        _concat_freeing(lows, np.uint64),
+        concat_freeing(families, np.uint8),
+        concat_freeing(highs, np.uint64) if v6 else _zeros(sum(len(h) for h in highs)),
+        concat_freeing(lows, np.uint64),
     )
     ent_all = (
         (pa.concat_arrays(entities) if entities else pa.array([], pa.string())) if names else None
     )
-    return Pairs(ent_all, _concat_freeing(hashes, np.uint64), addrs_all, bad, sources, known)
+    return Pairs(ent_all, concat_freeing(hashes, np.uint64), addrs_all, bad, sources, known)
 
 
 def _zeros(n: int) -> np.ndarray:
     """``n`` zeros that take no memory (a read-only view of one): the upper halves of
     IPv4-only data, 8 bytes a pair that 38M training pairs held as 300 MB."""
     return np.broadcast_to(np.zeros(1, np.uint64), (n,))
-
-
-def _concat_freeing(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    """``np.concatenate(parts)``, each part released once copied: the pieces and the whole
-    are never held together (that doubled training's peak at 38M pairs)."""
-    out: np.ndarray = np.empty(sum(len(p) for p in parts), dtype)
-    at = 0
-    parts.reverse()
-    while parts:
-        part = parts.pop()
-        out[at : at + len(part)] = part
-        at += len(part)
-        del part
-    return out
 
 
 def pairs_from_lists(entities: list[str], ips: list[str]) -> Pairs:

@@ -204,3 +204,20 @@ def distinct(values: np.ndarray) -> np.ndarray:
 
 def entity_rows(hashes: np.ndarray, num_entity_vectors: int) -> np.ndarray:
     return (hashes % np.uint64(num_entity_vectors)).astype(np.int64)
+
+
+def concat_freeing(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
+    """``np.concatenate(parts)`` as ``dtype``, each part released once copied, so the pieces
+    and the whole are never held together (that doubled training's peak at 38M pairs, and the
+    history's build); one part already of ``dtype`` is returned as it is. ``parts`` is emptied."""
+    if len(parts) == 1 and parts[0].dtype == np.dtype(dtype):
+        return parts.pop()
+    out: np.ndarray = np.empty(sum(len(p) for p in parts), dtype)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + len(part)] = part
+        at += len(part)
+        del part
+    return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lakewatch.model.encoding import Addresses, _mix
+from lakewatch.model.encoding import Addresses, _mix, concat_freeing
 
 V4_LEVELS = (32, 24, 16, 8)
 V6_LEVELS = (128, 64, 48, 32)
@@ -120,19 +120,19 @@ class _PairBlocks:
                 ents.append(e)
             del rows, k, c, p, e
         return (
-            _joined(keys, np.uint64),
-            _joined(counts, np.uint32),
-            _joined(prefixes, np.uint64),
-            _joined(ents, self.ent.dtype),
+            concat_freeing(keys, np.uint64),
+            concat_freeing(counts, np.uint32),
+            concat_freeing(prefixes, np.uint64),
+            concat_freeing(ents, self.ent.dtype),
         )
 
     def activity(self) -> tuple[np.ndarray, np.ndarray]:
         """The sorted distinct entities and each one's valid pairs (uint32)."""
         entities, at = np.unique(
-            _joined([e for e, _ in self.seen], self.ent.dtype), return_inverse=True
+            concat_freeing([e for e, _ in self.seen], self.ent.dtype), return_inverse=True
         )
         activity = np.zeros(entities.size, np.int64)
-        np.add.at(activity, at.reshape(-1), _joined([c for _, c in self.seen], np.int64))
+        np.add.at(activity, at.reshape(-1), concat_freeing([c for _, c in self.seen], np.int64))
         return entities, activity.astype(np.uint32)
 
     def _block(
@@ -192,22 +192,6 @@ def _take(addrs: Addresses, rows: np.ndarray) -> Addresses:
     them as (a view of no bytes: taken, they were 8 bytes a pair)."""
     hi = addrs.hi[: len(rows)] if addrs.hi.strides == (0,) else addrs.hi[rows]
     return Addresses(addrs.family[rows], hi, addrs.lo[rows])
-
-
-def _joined(parts: list[np.ndarray], dtype: np.dtype | type) -> np.ndarray:
-    """``np.concatenate(parts)``, each part released once copied (never the pieces and the
-    whole together); one part is returned as it is."""
-    if len(parts) == 1:
-        return parts.pop()
-    out = np.empty(sum(len(p) for p in parts), dtype)
-    at = 0
-    parts.reverse()
-    while parts:
-        part = parts.pop()
-        out[at : at + len(part)] = part
-        at += len(part)
-        del part
-    return out
 
 
 @dataclass
