@@ -203,28 +203,20 @@ class LakeGenerator:
         ]
 
     def _plan_signin_events(self, day: date) -> list[Event]:
-        """The day's sign-in anomalies, each in a random account and slice, from CloudTrail's
-        own stream."""
-        o = self.options
-        per_kind = o.accounts if o.anomalies_per_kind is None else o.anomalies_per_kind
-        rng = np.random.default_rng([o.seed, o.stream(day), ct.KEY])
-        return [
-            Event(
-                f"{day:%Y%m%d}-{kind}-{k}",
-                kind,
-                int(rng.integers(0, o.accounts)),
-                int(rng.integers(0, self.slices)),
-            )
-            for kind in SIGNIN_KINDS
-            for k in range(per_kind)
-        ]
+        """The day's sign-in anomalies, from CloudTrail's own stream."""
+        return self._plan_own_events(day, SIGNIN_KINDS, ct.KEY)
 
     def _plan_rcf_events(self, day: date) -> list[Event]:
-        """The day's RCF anomalies (as many per kind as the others), each in a random account
-        and slice, from a stream of their own."""
+        """The day's RCF anomalies, from a stream of their own."""
+        return self._plan_own_events(day, RCF_KINDS, RCF_KEY)
+
+    def _plan_own_events(self, day: date, kinds: tuple[str, ...], key: int) -> list[Event]:
+        """``kinds``' events of the day (as many per kind as the others), each in a random
+        account and slice, drawn from the stream ``key`` names, so that turning them on or off
+        leaves every other kind's draws as they were."""
         o = self.options
         per_kind = o.accounts if o.anomalies_per_kind is None else o.anomalies_per_kind
-        rng = np.random.default_rng([o.seed, o.stream(day), RCF_KEY])
+        rng = np.random.default_rng([o.seed, o.stream(day), key])
         return [
             Event(
                 f"{day:%Y%m%d}-{kind}-{k}",
@@ -232,7 +224,7 @@ class LakeGenerator:
                 int(rng.integers(0, o.accounts)),
                 int(rng.integers(0, self.slices)),
             )
-            for kind in RCF_KINDS
+            for kind in kinds
             for k in range(per_kind)
         ]
 
