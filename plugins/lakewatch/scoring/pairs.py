@@ -239,6 +239,20 @@ def capped_duckdb(prefix: str) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
+def query_failure(err: duckdb.Error, needs: str, mismatch: str) -> Exception:
+    """A DuckDB query's error over an object's batches, as the scorer treats it: out of
+    memory or of scratch space is the function's (``TransientError``: retried, ``needs`` says
+    what needed it), anything else is the object's (``PoisonMessage``: columns of the right
+    names but the wrong types, ``mismatch`` says which schema)."""
+    first = str(err).splitlines()[0]
+    if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
+        return TransientError(
+            f"{needs} more than DuckDB's {AGGREGATE_MEMORY} and the scratch space in "
+            f"{tempfile.gettempdir()}: {first}"
+        )
+    return PoisonMessage(f"{mismatch}: {first}")
+
+
 def object_pairs(
     body: ObjectBody,
     key: LakeKey,
@@ -308,15 +322,11 @@ def object_pairs(
         except duckdb.Error as err:
             if failed:  # the read failed, not the query: its own error
                 raise failed[0] from None
-            if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
-                raise TransientError(  # the function's memory or its /tmp, not the object
-                    f"{key.key}: counting its pairs needs more than DuckDB's "
-                    f"{AGGREGATE_MEMORY} and the scratch space in {tempfile.gettempdir()}: "
-                    f"{str(err).splitlines()[0]}"
-                ) from None
-            raise PoisonMessage(  # columns of the right names but the wrong types
+            raise query_failure(
+                err,
+                f"{key.key}: counting its pairs needs",
                 f"{key.key}: does not match the OCSF {key.source} {key.version} schema "
-                f"the views read: {str(err).splitlines()[0]}"
+                "the views read",
             ) from None
     if failed:
         raise failed[0]

@@ -20,7 +20,6 @@ instance's usual values (its profile's medians), so they neither raise nor lower
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +35,7 @@ from lakewatch.extract.rcf_features import FEATURES, FeatureProfile, raw_value
 from lakewatch.extract.views import QueryContext
 from lakewatch.lake.layout import LakeKey, Source
 from lakewatch.scoring import pairs
-from lakewatch.scoring.errors import PoisonMessage, TransientError
+from lakewatch.scoring.errors import PoisonMessage
 from lakewatch.scoring.pairs import ObjectBody, batch_schema, capped_duckdb, object_batches
 
 HOUR_MS = 3_600_000
@@ -91,15 +90,11 @@ def object_feature_rows(body: ObjectBody, key: LakeKey, region: str) -> pa.Table
         try:
             rows = con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
-            if isinstance(err, duckdb.OutOfMemoryException | duckdb.IOException):
-                raise TransientError(  # the function's memory or its /tmp, not the object
-                    f"{key.key}: its RCF feature rows need more than DuckDB's "
-                    f"{pairs.AGGREGATE_MEMORY} and the scratch space in "
-                    f"{tempfile.gettempdir()}: {str(err).splitlines()[0]}"
-                ) from None
-            raise PoisonMessage(
+            raise pairs.query_failure(
+                err,
+                f"{key.key}: its RCF feature rows need",
                 f"{key.key}: does not match the OCSF VPC Flow {key.version} schema the RCF "
-                f"features read: {str(err).splitlines()[0]}"
+                "features read",
             ) from None
     return rows.append_column("complete", pa.array(_complete(rows, pf), pa.bool_()))
 
