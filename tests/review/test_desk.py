@@ -4,6 +4,7 @@ is ``<id>/in``, an incident's its members), a finding's label history, suppressi
 verdict reaching Security Hub when it is on."""
 
 import json
+from dataclasses import replace
 from datetime import date
 
 from botocore.exceptions import ClientError
@@ -122,3 +123,22 @@ class _Refusing:
         raise ClientError(
             {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchImportFindings"
         )
+
+
+def test_an_rcf_hour_has_no_usual_prefixes_and_reads_no_window(reviewed):
+    """An RCF finding's model is trained on feature rows, not address pairs: asking for its
+    'usual prefixes' would read a window that has none (and evict the pair model's)."""
+    settings, store, _ = reviewed
+    asked: list[tuple[str, str]] = []
+
+    class Usuals:
+        def usual(self, model_id, entity):
+            asked.append((model_id, entity))
+            return "usual"
+
+    desk = Desk(store, settings.findings_prefix, settings.feedback_prefix, usual_by_model=Usuals())
+    pair = desk.reviewed(DAY)[0][0]
+    assert desk.usual(pair) == "usual" and asked == [(pair.model_id, pair.instances[0])]
+    assert desk.usual(replace(pair, kind="rcf", model_id="rcf-1")) is None
+    assert desk.usual(replace(pair, kind="incident", view="rcf_features")) is None
+    assert len(asked) == 1

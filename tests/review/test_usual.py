@@ -39,29 +39,48 @@ def test_prefix_of():
     assert prefix_of("192.0.2.77") == "192.0.2.0/24" and prefix_of("x") is None
 
 
-def test_read_once_per_model_from_its_registry_record(tmp_path):
-    store = LocalStore(tmp_path)
-    store.put(
-        "models/training/ipi-1/part-0.csv", "".join(f"{e},{ip}\n" for e, ip in PAIRS).encode()
+def _registered(store: LocalStore, model_id: str) -> str:
+    """A model whose registry record names one training part of PAIRS; returns the part."""
+    part = f"models/training/{model_id}/part-0.csv"
+    store.put(part, "".join(f"{e},{ip}\n" for e, ip in PAIRS).encode())
+    Registry(store, "models/").register(
+        ModelRecord(model_id, "x", "lakewatch", {}, {}, [], extra={"train_parts": [part]})
     )
-    registry = Registry(store, "models/")
-    registry.register(
-        ModelRecord(
-            "ipi-1",
-            "x",
-            "lakewatch",
-            {},
-            {},
-            [],
-            extra={"train_parts": ["models/training/ipi-1/part-0.csv"]},
-        )
-    )
+    return part
+
+
+def _counting_reads(store: LocalStore) -> list[str]:
     reads: list[str] = []
     get = store.get
     store.get = lambda key: reads.append(key) or get(key)
+    return reads
+
+
+def test_read_once_per_model_from_its_registry_record(tmp_path):
+    store = LocalStore(tmp_path)
+    part = _registered(store, "ipi-1")
+    reads = _counting_reads(store)
     by_model = UsualByModel(store, "models/")
     assert by_model.usual("ipi-1", "i-1").prefixes[0] == ("10.0.1.0/24", 5)
     assert by_model.usual("ipi-1", "i-2").pairs == 2
-    assert reads.count("models/training/ipi-1/part-0.csv") == 1  # read once
+    assert reads.count(part) == 1  # read once
     assert by_model.usual("ipi-unknown", "i-1") is None  # no record, no window
     assert UsualByModel(store, "models/", limit=3).usual("ipi-1", "i-1").pairs == 3  # bounded
+
+
+def test_two_models_asked_in_turn_are_each_read_once(tmp_path):
+    """A page ranks the network and sign-in models' findings together: alternating between
+    them must not rebuild a window at every row; a third model evicts the least recent."""
+    store = LocalStore(tmp_path)
+    net, signin, third = (_registered(store, m) for m in ("ipi-net", "ipi-signin", "ipi-3"))
+    reads = _counting_reads(store)
+    by_model = UsualByModel(store, "models/", models=2)
+    for _ in range(5):
+        assert by_model.usual("ipi-net", "i-1").pairs == 8
+        assert by_model.usual("ipi-signin", "i-2").pairs == 2
+    assert reads.count(net) == 1 and reads.count(signin) == 1
+    by_model.usual("ipi-3", "i-1")  # evicts ipi-net, the least recently asked
+    by_model.usual("ipi-signin", "i-1")
+    assert reads.count(signin) == 1 and reads.count(third) == 1
+    by_model.usual("ipi-net", "i-1")
+    assert reads.count(net) == 2

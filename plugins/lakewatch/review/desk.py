@@ -95,8 +95,8 @@ class Desk:
     def usual(self, row: Row) -> Usual | None:
         """What the finding's (first) instance usually does, in the view it was flagged in
         (an inbound pair's entity is ``<id>/in``), over its model's training window."""
-        if self.usual_by_model is None or not row.instances or not row.model_id:
-            return None
+        if self.usual_by_model is None or not row.instances or not row.model_id or row.is_rcf:
+            return None  # an RCF hour's model has no address pairs: its features explain it
         entity = row.instances[0] + ("/in" if row.view == View.INGRESS_PEER else "")
         return self.usual_by_model.usual(row.model_id, entity)
 

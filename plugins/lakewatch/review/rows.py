@@ -27,6 +27,13 @@ class FindingNotFound(ValueError):
     """No finding of that uid (or uid prefix) in the days searched."""
 
 
+# ``scoring.rcf_findings.KIND`` and ``VIEW``: an RCF score is higher for a more anomalous hour,
+# on an RCF finding and on the incident one opens (the review sits below scoring, so it names
+# them itself)
+RCF_KIND = "rcf"
+RCF_VIEW = "rcf_features"
+
+
 @dataclass(frozen=True)
 class Row:
     uid: str
@@ -67,6 +74,12 @@ class Row:
             return ""
         mfa = {"true": "MFA", "false": "no MFA"}.get(self.mfa, "MFA unknown")
         return f"{mfa}, {self.outcome or 'Unknown'}"
+
+    @property
+    def is_rcf(self) -> bool:
+        """A Random Cut Forest finding (or the incident one opened): an instance-hour, scored
+        higher when more anomalous, with no address pairs of its own."""
+        return self.kind == RCF_KIND or self.view == RCF_VIEW
 
     @property
     def priority(self) -> float:
@@ -143,17 +156,10 @@ def rank(
     return sorted(out, key=lambda r: (-r.priority, _unusual_first(r), r.uid))
 
 
-# ``scoring.rcf_findings.KIND`` and ``VIEW``: an RCF score is higher for a more anomalous hour,
-# on an RCF finding and on the incident one opens (the review sits below scoring, so it names
-# them itself)
-RCF_KIND = "rcf"
-RCF_VIEW = "rcf_features"
-
-
 def _unusual_first(row: Row) -> float:
     """A sort key that puts the more anomalous score first, whichever way up it is."""
     score = row.score if row.score is not None else 0.0
-    return -score if row.kind == RCF_KIND or row.view == RCF_VIEW else score
+    return -score if row.is_rcf else score
 
 
 def corroborated(row: Row, evidence: list[Evidence]) -> Row:

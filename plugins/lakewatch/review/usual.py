@@ -11,7 +11,7 @@ Built once per model and kept: the page asks for many entities of the same model
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,11 +69,14 @@ class WindowIndex:
 
 
 class UsualByModel:
-    """``usual(model_id, entity)`` over that model's training window, built once per model."""
+    """``usual(model_id, entity)`` over that model's training window, built once per model.
+    The ``models`` most recently asked for are held: one page ranks the network and the
+    sign-in models' findings together, and holding only one rebuilt a window at every switch."""
 
-    def __init__(self, store: Any, models_prefix: str, limit: int = 2_000_000):
+    def __init__(self, store: Any, models_prefix: str, limit: int = 2_000_000, models: int = 2):
         self.store, self.registry, self.limit = store, Registry(store, models_prefix), limit
-        self._index: dict[str, WindowIndex | None] = {}
+        self.models = models
+        self._index: OrderedDict[str, WindowIndex | None] = OrderedDict()
 
     def usual(self, model_id: str, entity: str) -> Usual | None:
         """None when the model (or its training window) is not in the registry."""
@@ -81,6 +84,9 @@ class UsualByModel:
             record = self.registry.get(model_id)
             keys = (record.extra.get("train_parts") or []) if record else []
             window = read_parts(self.store, keys, self.limit) if keys else None
-            self._index = {model_id: WindowIndex(window) if window else None}  # one model held
+            self._index[model_id] = WindowIndex(window) if window else None
+            while len(self._index) > self.models:
+                self._index.popitem(last=False)
+        self._index.move_to_end(model_id)
         index = self._index[model_id]
         return index.usual(entity) if index else None
