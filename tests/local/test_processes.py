@@ -5,7 +5,7 @@ import time
 import psutil
 import pytest
 
-from lakewatch.local.processes import ProcessRegistry, wait_for
+from lakewatch.local.processes import ProcessRegistry, wait_exited, wait_for
 
 SLEEPER = [
     sys.executable,
@@ -76,3 +76,37 @@ def test_a_dead_leaders_workers_survive_a_retire_and_make_down_stops_them(tmp_pa
     assert sorted(reg.stop_all()) == ["airflow-scheduler", f"airflow-scheduler~{rec.pid}"]
     wait_for(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE, 10)
     assert not again.alive()
+
+
+@pytest.mark.timeout(120)
+def test_a_zombie_counts_as_exited_whoever_must_reap_it():
+    """A stopped process that another process started stays a zombie until that parent reaps
+    it; waiting for it to 'exit' took the whole timeout (20 s a ``make down`` in a test). Here
+    the timeout is 600 s, so only a wait that sees the zombie as exited returns in time."""
+    parent = subprocess.Popen(  # starts a child, never reaps it, sleeps
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(300)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        grandchild = psutil.Process(int(parent.stdout.readline()))
+        wait_for(lambda: grandchild.status() == psutil.STATUS_ZOMBIE, 60, what="the zombie")
+        assert wait_exited([grandchild], timeout=600) == []
+        assert grandchild.status() == psutil.STATUS_ZOMBIE  # not ours to reap: left as it was
+        ours = subprocess.Popen([sys.executable, "-c", "pass"])
+        mine = psutil.Process(ours.pid)
+        wait_for(lambda: mine.status() == psutil.STATUS_ZOMBIE, 60, what="our zombie")
+        assert wait_exited([mine], timeout=600) == []
+        assert not psutil.pid_exists(ours.pid)  # ours: reaped
+        sleeper = psutil.Process(parent.pid)
+        assert wait_exited([sleeper], timeout=0.2) == [sleeper]  # a running one is waited for
+    finally:
+        parent.kill()
+        parent.wait()

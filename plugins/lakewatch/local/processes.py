@@ -160,10 +160,10 @@ def _kill_stragglers(record: ProcessRecord, timeout: float) -> bool:
         return False
     for proc in members:
         _signal(proc.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(members, timeout=timeout)
+    alive = wait_exited(members, timeout)
     for proc in alive:
         _signal(proc.pid, signal.SIGKILL)
-    psutil.wait_procs(alive, timeout=5)
+    wait_exited(alive, 5)
     return True
 
 
@@ -187,8 +187,7 @@ def _kill_group(pid: int, timeout: float) -> None:
         procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
         for p in procs:
             _signal(p.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(procs, timeout=timeout)
-        for p in alive:
+        for p in wait_exited(procs, timeout):
             _signal(p.pid, signal.SIGKILL)
         return
     members = [p for p in psutil.process_iter() if _pgid(p.pid) == pgid]
@@ -196,11 +195,37 @@ def _kill_group(pid: int, timeout: float) -> None:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    _, alive = psutil.wait_procs(members, timeout=timeout)
+    alive = wait_exited(members, timeout)
     if alive:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=5)
+        wait_exited(alive, 5)
+
+
+def wait_exited(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """The processes still running after up to ``timeout`` seconds (``psutil.wait_procs``,
+    with a zombie counted as exited: a process that another one started, the test runner or
+    a CLI still running, stays a zombie until that parent reaps it, and waiting for it took
+    the whole timeout: 20 s for every ``make down`` in a test). Our own children are reaped."""
+    deadline = time.monotonic() + timeout
+    alive = list(procs)
+    while alive:
+        alive = [p for p in alive if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return alive
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return True
+        with contextlib.suppress(psutil.TimeoutExpired, ChildProcessError):
+            proc.wait(timeout=0)  # ours: reaped; another's: left to its parent
+    except psutil.NoSuchProcess:
+        pass
+    return False
 
 
 def _pgid(pid: int) -> int | None:
