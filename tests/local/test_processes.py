@@ -110,3 +110,38 @@ def test_a_zombie_counts_as_exited_whoever_must_reap_it():
     finally:
         parent.kill()
         parent.wait()
+
+
+def _slow_to_stop(log) -> list[str]:
+    """A process that on SIGTERM writes when it got it, takes a second, writes when it left."""
+    code = (
+        "import signal, sys, time\n"
+        f"log = {str(log)!r}\n"
+        "def bye(*_):\n"
+        "    open(log, 'a').write(f'term {time.time()}\\n'); time.sleep(1)\n"
+        "    open(log, 'a').write(f'exit {time.time()}\\n'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "open(log, 'a').write('up\\n')\n"
+        "time.sleep(120)\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+def _times(log) -> dict[str, float]:
+    return {k: float(v) for k, v in (ln.split() for ln in log.read_text().split("\n")[1:] if ln)}
+
+
+def test_stop_all_stops_the_services_together_then_the_stores(tmp_path):
+    """The services get SIGTERM together (one's shutdown no longer waits on another's), and
+    the metadata database only once every service has exited; names newest first."""
+    reg = ProcessRegistry(tmp_path / "run")
+    logs = {name: tmp_path / f"{name}.log" for name in ("postgres", "scheduler", "triggerer")}
+    for name, log in logs.items():
+        reg.start(name, _slow_to_stop(log))
+        wait_for(lambda log=log: log.exists() and log.read_text().startswith("up"), 30, what=name)
+    assert reg.stop_all() == ["triggerer", "scheduler", "postgres"]
+    scheduler, triggerer, postgres = (
+        _times(logs[n]) for n in ("scheduler", "triggerer", "postgres")
+    )
+    assert scheduler["term"] < triggerer["exit"] and triggerer["term"] < scheduler["exit"]
+    assert postgres["term"] >= max(scheduler["exit"], triggerer["exit"])

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -137,17 +138,35 @@ class ProcessRegistry:
         return retired
 
     def stop_all(self, timeout: float = 15.0) -> list[str]:
-        """Stop every recorded process, newest first; returns the names stopped."""
-        stopped = []
-        for record in sorted(self.records(), key=lambda r: r.create_time, reverse=True):
-            if self.stop(record.name, timeout):
-                stopped.append(record.name)
-        return stopped
+        """Stop every recorded process; returns the names stopped, newest first. The services
+        stop together (each waits for its own group: the triggerer's graceful exit took 11 s
+        and a dead scheduler's workers 15, one after the other), then the stores they write
+        to (``SERVED_LAST``), newest first."""
+        records = sorted(self.records(), key=lambda r: r.create_time, reverse=True)
+        services = [r.name for r in records if r.name not in SERVED_LAST]
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            done = dict(
+                zip(services, pool.map(lambda n: self.stop(n, timeout), services), strict=True)
+            )
+        for record in records:
+            if record.name in SERVED_LAST:
+                done[record.name] = self.stop(record.name, timeout)
+        return [r.name for r in records if done[r.name]]
+
+
+# Stopped after the services, which write to them as they exit: the metadata database
+# (local.postgres.NAME), the Celery broker (local.redis.NAME) and the emulator
+# (local.emulator.NAME).
+SERVED_LAST = ("postgres", "redis", "emulator")
+STRAGGLER_GRACE = 5.0
 
 
 def _kill_stragglers(record: ProcessRecord, timeout: float) -> bool:
     """Stop what is left of a dead leader's process group (started after the leader, so a
-    reused pid is never mistaken for it)."""
+    reused pid is never mistaken for it). At most ``STRAGGLER_GRACE`` seconds after SIGTERM:
+    a dead scheduler's idle LocalExecutor workers inherited its SIGTERM handler and never
+    exit on it (their tasks' own processes do, at once)."""
+    timeout = min(timeout, STRAGGLER_GRACE)
     members = []
     for proc in psutil.process_iter(["create_time", "status"]):
         if (
