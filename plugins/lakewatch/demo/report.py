@@ -82,10 +82,6 @@ def _chart(card: Scorecard, path: Path) -> None:
     plt.close(fig)
 
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    return html_table(header, rows)
-
-
 def write_report(
     settings: Settings,
     clients: ClientFactory,
@@ -144,8 +140,8 @@ def _runs(api: Any) -> tuple[str, str]:
                     (r.get("end_date") or "")[:19],
                 ]
             )
-    section = "<h2>DAG runs</h2>" + _table(
-        run_rows, ["DAG", "run", "type", "state", "start", "end"]
+    section = "<h2>DAG runs</h2>" + html_table(
+        ["DAG", "run", "type", "state", "start", "end"], run_rows
     )
     failed = [r for r in run_rows if r[3] == "failed"]
     return section, f"DAG runs: {len(run_rows)} ({len(failed)} failed)"
@@ -174,8 +170,8 @@ def _extracts(settings: Settings, results: S3Store, days: list[str]) -> tuple[st
                     "; ".join(f"{n:,} {r}" for r, n in m.dropped.items()),
                 ]
             )
-    section = "<h2>Pairs extracted</h2>" + _table(
-        extract_rows, ["day", "pairs", "entities", "dropped (why)"]
+    section = "<h2>Pairs extracted</h2>" + html_table(
+        ["day", "pairs", "entities", "dropped (why)"], extract_rows
     )
     return section, f"pairs extracted: {total:,} over {len(extract_rows)} days"
 
@@ -246,9 +242,9 @@ def _findings(
     rcf_part = (
         f"<h3>Random Cut Forest</h3><p>{rcf.findings} instance-hours flagged, {rcf.right} of "
         "them holding injected rows.</p>"
-        + _table(
-            [[k, v["events"], v["found"], v["findings"]] for k, v in sorted(rcf.by_kind.items())],
+        + html_table(
             ["kind", "injected events", "found", "flagged instance-hours"],
+            [[k, v["events"], v["found"], v["findings"]] for k, v in sorted(rcf.by_kind.items())],
         )
         if rcf is not None and (rcf.by_kind or rcf.findings)
         else ""
@@ -257,9 +253,9 @@ def _findings(
         f"<h3>Sign-ins</h3><p>{signins.flagged} sign-in pairs flagged, "
         f"{signins.true_positives} of them injected; {signins.true_positives} of "
         f"{signins.labelled} injected sign-ins found.</p>"
-        + _table(
-            [[k, v["labelled"], v["flagged"]] for k, v in signins.by_kind.items()],
+        + html_table(
             ["kind", "injected pairs", "found"],
+            [[k, v["labelled"], v["flagged"]] for k, v in signins.by_kind.items()],
         )
         if signins is not None and (signins.labelled or signins.flagged)
         else ""
@@ -268,21 +264,21 @@ def _findings(
         f"<h2>Real-time findings for {live_day}</h2><p>{card.flagged} pairs flagged, "
         f"{card.true_positives} of them injected anomalies; {card.unknown_entities} "
         "unknown-entity findings.</p><img src='findings.png'>"
-        + _table(
+        + html_table(
+            ["kind", "injected pairs", "found", "recall", "precision"],
             [
                 [k, v["labelled"], v["flagged"], f"{v['recall']:.0%}", f"{v['precision']:.0%}"]
                 for k, v in card.kinds.items()
             ],
-            ["kind", "injected pairs", "found", "recall", "precision"],
         )
         + f"<p>{html.escape(HOW_MEASURED)}</p>"
         + f"<h3>Incidents</h3><p>{incidents.incidents} incidents (pairs grouped by instance "
         f"and hour, or by one address across instances), {incidents.true_incidents} holding "
         f"an injected anomaly; {incidents.found_events} of {incidents.events} injected events "
         "found.</p>"
-        + _table(
-            [[k, v["events"], v["found"]] for k, v in sorted(incidents.by_kind.items())],
+        + html_table(
             ["kind", "injected events", "in an incident"],
+            [[k, v["events"], v["found"]] for k, v in sorted(incidents.by_kind.items())],
         )
         + signin_part
         + rcf_part
@@ -304,7 +300,7 @@ def _dead_letters(settings: Settings, clients: ClientFactory) -> tuple[str, str]
         for m in dead
     ]
     section = "<h2>Dead-letter queue</h2>" + (
-        _table([[r] for r in reasons], ["reason"]) if reasons else "<p>empty</p>"
+        html_table(["reason"], [[r] for r in reasons]) if reasons else "<p>empty</p>"
     )
     return section, f"dead-letter queue: {len(reasons)} message(s)"
 
@@ -373,8 +369,8 @@ def _ranking(
         "instance (one) within six hours, and by the reputation list when one is configured. "
         f"Precision at the top 10: {p_with:.0%}, against {p_alone:.0%} by severity alone; at "
         f"the top {depth} (as many as are right): {r_with:.0%}, against {r_alone:.0%}.</p>"
-        + _table(
-            rows, ["rank", "severity", "kind", "instance", "address", "Security Hub", "injected"]
+        + html_table(
+            ["rank", "severity", "kind", "instance", "address", "Security Hub", "injected"], rows
         )
     )
     return section, line
