@@ -226,14 +226,9 @@ def wait_exited(procs: list[psutil.Process], timeout: float) -> list[psutil.Proc
     with a zombie counted as exited: a process that another one started, the test runner or
     a CLI still running, stays a zombie until that parent reaps it, and waiting for it took
     the whole timeout: 20 s for every ``make down`` in a test). Our own children are reaped."""
-    deadline = time.monotonic() + timeout
-    alive = list(procs)
-    while alive:
-        alive = [p for p in alive if _running(p)]
-        if not alive or time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
-    return alive
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: not any(_running(p) for p in procs), timeout, 0.05, "their exit")
+    return [p for p in procs if _running(p)]
 
 
 def _running(proc: psutil.Process) -> bool:
