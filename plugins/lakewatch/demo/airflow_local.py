@@ -124,7 +124,7 @@ class LocalAirflow:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             # each file re-parsed every 2 minutes, not 30 s: a parse imports the backends
             # (pyarrow, numba), 4.4 CPU-s for the eight files, a sixth of a core at 30 s
-            # (docs/testing.md); a new file is still seen within the refresh interval
+            # (CHANGELOG, fifth session); a new file is still seen within the refresh interval
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             # a worker lost with its scheduler is noticed in a minute, not five: on one
