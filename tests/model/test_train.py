@@ -33,6 +33,42 @@ def test_lazy_adam_is_row_wise_adam_with_l2_on_touched_rows():
     assert torch.equal(table[[1, 3, 4]], start[[1, 3, 4]])
 
 
+def test_dense_adam_steps_as_torch_adam_does_bit_for_bit():
+    torch.manual_seed(0)
+    ours_layer, torch_layer = nn.Linear(16, 16), nn.Linear(16, 16)
+    torch_layer.load_state_dict(ours_layer.state_dict())
+    ours = T._DenseAdam(list(ours_layer.parameters()), lr=1e-2, weight_decay=1e-5)
+    theirs = torch.optim.Adam(torch_layer.parameters(), lr=1e-2, weight_decay=1e-5)
+    for step in range(5):
+        x = torch.randn(8, 16)
+        for layer in (ours_layer, torch_layer):
+            layer(x).square().sum().backward()
+        ours.step()
+        theirs.step()
+        ours.zero_grad()
+        theirs.zero_grad(set_to_none=True)
+        for a, b in zip(ours_layer.parameters(), torch_layer.parameters(), strict=True):
+            assert torch.equal(a, b), step
+            assert a.grad is None
+
+
+def test_training_does_not_import_torch_dynamo():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lakewatch.model.data import pairs_from_lists\n"
+        "from lakewatch.model.hyperparameters import resolve\n"
+        "from lakewatch.model.train import train\n"
+        "pairs = pairs_from_lists(['i-1', 'i-2'] * 50, [f'10.0.0.{k}' for k in range(100)])\n"
+        "train(pairs, resolve({'epochs': 1}, distinct_entities=2), log=lambda s: None)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # 1 s of every training process's start
+
+
 def test_lazy_adam_state_is_half_a_table_not_two():
     table = torch.zeros(1000, 128)
     lazy = T._LazyAdam(table, lr=0.1, weight_decay=0.0)
