@@ -34,8 +34,10 @@ def server(tmp_path):
 def test_refuses_a_client_without_the_password_and_answers_with_it(server):
     broker, _ = server
     for password in ("", "wrong"):
+        refused = broker.client(password=password)
+        assert refused.get_retry().get_retries() == 0  # said once, not after 10 backoffs
         with pytest.raises(redis.AuthenticationError):
-            broker.client(password=password).ping()
+            refused.ping()
     client = broker.client()
     assert client.ping()
     client.set("k", "v")

@@ -81,8 +81,12 @@ class LocalRedis:
         wait_until_ready(record, self.ping, timeout, "Redis")
 
     def client(self, password: str | None = None):
-        """A client (``password`` None: the server's own)."""
+        """A client (``password`` None: the server's own) that does not retry: redis-py's
+        default retries a connection error (a refused password among them) 10 times with
+        backoff, 4 s before a wrong password was said; callers that wait poll ``ping``."""
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         return redis.Redis(
             host="127.0.0.1",
@@ -91,6 +95,7 @@ class LocalRedis:
             db=DATABASE,
             socket_connect_timeout=2,
             socket_timeout=5,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def ping(self) -> bool:
