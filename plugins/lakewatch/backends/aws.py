@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from lakewatch.aws import wrangler
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
+from lakewatch.backends.clients import aws_clients
 from lakewatch.extract.athena import AthenaRunner
 from lakewatch.local.bootstrap import Resources, ensure_bucket
 from lakewatch.model.registry import ModelRecord
@@ -36,7 +37,7 @@ class AwsBackend:
         self.settings = settings
 
     def clients(self) -> Boto3Clients:
-        return Boto3Clients(self.settings)
+        return aws_clients(self.settings)
 
     def runtime_url(self) -> str | None:
         return None

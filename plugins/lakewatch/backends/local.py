@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from lakewatch.aws.clients import AwsClients, Boto3Clients, ClientFactory
+from lakewatch.backends.clients import local_clients
 from lakewatch.extract.engine import DuckAthena, LakeLocation, query_parquet
 from lakewatch.lake.sink import S3Store
 from lakewatch.local.bootstrap import (
@@ -42,12 +43,7 @@ class LocalBackend:
         self.settings = settings
 
     def clients(self) -> Boto3Clients:
-        # S3/SQS/SSM on the emulator (any credentials), SageMaker runtime on our router
-        return Boto3Clients(
-            self.settings,
-            endpoint_overrides={"sagemaker-runtime": self.settings.model_server_url},
-            emulator_credentials=True,
-        )
+        return local_clients(self.settings)
 
     def runtime_url(self) -> str | None:
         return self.settings.model_server_url
