@@ -222,3 +222,21 @@ def test_ipv4_upper_halves_held_as_one_zero_count_the_same():
         got = History.build(hashes, zero, peers=3, block_rows=block_rows).tensors()
         for name, value in whole.items():
             assert np.array_equal(got[name], value), (block_rows, name)
+
+
+def test_a_lookup_gives_each_query_its_own_value_whatever_their_order():
+    """``_lookup`` searches the queries sorted and puts each answer back in its place:
+    repeated, absent and unordered queries each get what a dictionary gives them."""
+    from lakewatch.model.history import _lookup
+
+    rng = np.random.default_rng(3)
+    keys = np.unique(rng.integers(0, 2**63, 5_000, dtype=np.uint64))
+    values = rng.integers(1, 1_000, keys.size).astype(np.uint32)
+    absent = rng.integers(0, 2**63, 3_000, dtype=np.uint64)
+    query = rng.permutation(np.r_[keys[rng.integers(0, keys.size, 7_000)], absent])
+    table = dict(zip(keys.tolist(), values.tolist(), strict=True))
+    expected = np.array([table.get(q, 0) for q in query.tolist()], np.uint32)
+    found = _lookup(keys, values, query)
+    assert found.dtype == values.dtype
+    assert (found == expected).all() and (found == 0).sum() >= 1
+    assert _lookup(keys[:0], values[:0], query).sum() == 0
