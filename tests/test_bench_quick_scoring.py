@@ -18,7 +18,7 @@ def test_the_scoring_benchmarks_run_in_quick_mode():
         r"scorer \+ RCF, 50k rows, peak RSS\s+[\d,]+ MB\s+\d+\.\d\dx the pair path alone", out
     )
     assert re.search(r"demo lake \(quick\): backtest\s+[\d.]+ s\s+\d+x the read", out)
-    assert re.search(r"large lake \(quick\): backtest peak RSS\s+[\d,]+ MB", out)
+    assert re.search(r"demo lake \(quick\): backtest peak RSS\s+[\d,]+ MB", out)
     assert re.search(r"loadtest, 10/s offered: objects/s\s+[\d.]+\s+[\d.]+x in-process", out)
     assert re.search(
         r"^  notifications: 16 sent, 12 scored, 4 dead-lettered .*, 0 unaccounted$", out, re.M
