@@ -21,6 +21,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from lakewatch.extract.views import VIEWS
+from lakewatch.orchestration import schedules
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import TRAINING_PAIRS
 from lakewatch.orchestration.extract_operator import ExtractDayOperator
@@ -36,7 +37,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="lakewatch_extract",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable(schedules.EXTRACT, timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=4,

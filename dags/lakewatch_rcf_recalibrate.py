@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from lakewatch.orchestration import rcf_tasks as steps
+from lakewatch.orchestration import schedules
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_RCF_MODEL, RCF_THRESHOLD
 
@@ -33,7 +34,8 @@ DEFAULT_ARGS = {
 @dag(
     dag_id="lakewatch_rcf_recalibrate",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("30 5 * * *", timezone="UTC"), assets=DEPLOYED_RCF_MODEL
+        timetable=CronTriggerTimetable(schedules.RCF_RECALIBRATE, timezone="UTC"),
+        assets=DEPLOYED_RCF_MODEL,
     ),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

@@ -25,6 +25,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from lakewatch.orchestration import rcf_tasks as steps
+from lakewatch.orchestration import schedules
 from lakewatch.orchestration.alerts import failure_notifier
 
 DEFAULT_ARGS = {
@@ -37,7 +38,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="lakewatch_rcf_score",
-    schedule=CronTriggerTimetable("20 * * * *", timezone="UTC"),
+    schedule=CronTriggerTimetable(schedules.RCF_SCORE, timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=2,

@@ -23,6 +23,7 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from lakewatch.orchestration import recalibrate_tasks as steps
+from lakewatch.orchestration import schedules
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, THRESHOLD
 
@@ -37,7 +38,7 @@ DEFAULT_ARGS = {
 @dag(
     dag_id="lakewatch_recalibrate",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 5 * * *", timezone="UTC"), assets=DEPLOYED_MODEL
+        timetable=CronTriggerTimetable(schedules.RECALIBRATE, timezone="UTC"), assets=DEPLOYED_MODEL
     ),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

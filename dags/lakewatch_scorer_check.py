@@ -15,6 +15,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from lakewatch.orchestration import schedules
 from lakewatch.orchestration import scorer_check_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier
 
@@ -27,7 +28,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="lakewatch_scorer_check",
-    schedule=CronTriggerTimetable("15 * * * *", timezone="UTC"),
+    schedule=CronTriggerTimetable(schedules.SCORER_CHECK, timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from lakewatch.extract.views import VIEWS
+from lakewatch.orchestration import schedules
 from lakewatch.orchestration import train_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, TRAINING_PAIRS
 from lakewatch.orchestration.runtime import MACROS
+from lakewatch.orchestration.schedules import FIRST_RUN
 
 POOL = "lakewatch_endpoint"
 DEFAULT_ARGS = {
@@ -46,10 +47,12 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="lakewatch_train",
+    # no start_date: unpaused the first time, it waits for its next time or new extracts
+    # (schedules.py says why); trigger the first training once the extracts are in
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=TRAINING_PAIRS
+        timetable=CronTriggerTimetable(schedules.TRAIN, timezone="UTC", run_immediately=FIRST_RUN),
+        assets=TRAINING_PAIRS,
     ),
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

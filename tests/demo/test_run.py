@@ -63,6 +63,24 @@ class _RecordingAPI:
     def wait_for_runs(self, dag_id, count, **kwargs):
         return [{"dag_run_id": f"backfill__{n}", "state": "success"} for n in range(count)]
 
+    def trigger(self, dag_id, conf=None, logical_date=None):
+        self.calls.append(("trigger", dag_id, logical_date))
+        return {"dag_run_id": f"manual__{dag_id}"}
+
+    def wait_for_run(self, dag_id, run_id, timeout, supervisor=None):
+        self.calls.append(("wait", dag_id, run_id))
+        return {"dag_run_id": run_id, "state": "success"}
+
+    def runs(self, dag_id):
+        return [
+            {
+                "dag_run_id": "a",
+                "run_type": "asset_triggered",
+                "state": "success",
+                "queued_at": None,
+            }
+        ]
+
 
 def test_the_backfill_is_created_before_the_dag_is_unpaused(capsys):
     """Unpaused first, the scheduler may create the latest day's run (scheduled__...) before
@@ -88,4 +106,36 @@ def test_the_backfill_is_created_before_the_dag_is_unpaused(capsys):
     assert api.calls == [
         ("backfill", "lakewatch_extract", date(2026, 12, 1), date(2026, 12, 6)),
         ("unpause", "lakewatch_extract"),
+    ]
+
+
+def test_the_trainers_are_triggered_not_left_to_their_schedules(capsys, monkeypatch):
+    """Unpaused, a trainer waits for its next time (``orchestration.schedules``); the demo
+    triggers each (no logical date: the run's window ends today, whatever the hour) and
+    waits for that run, after unpausing the consumers its deploy triggers."""
+    from datetime import date
+
+    from lakewatch.demo import run
+
+    monkeypatch.setattr(run, "epoch", lambda _: 0.0)
+    api = _RecordingAPI()
+    loop = _Loop(
+        settings=None,
+        clients=None,
+        api=api,
+        lake=None,
+        queue_url="",
+        start=date(2026, 12, 1),
+        today=date(2026, 12, 7),
+        seed=7,
+        rows_per_day=1,
+        step=Step(1),
+        supervisor=None,
+    )
+    run._train_and_deploy(loop)
+    consumers = [("unpause", d) for d in run.CONSUMERS]
+    assert api.calls[: len(consumers)] == consumers
+    assert api.calls[len(consumers) :] == [
+        *(c for d in run.TRAINERS for c in (("unpause", d), ("trigger", d, None))),
+        *(("wait", d, f"manual__{d}") for d in run.TRAINERS),
     ]

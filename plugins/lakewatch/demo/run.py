@@ -7,9 +7,10 @@
    project's DAGs, every process supervised and every wait bounded (``demo.supervise``); with
    ``executor="celery"`` on the CeleryExecutor: a Redis broker and two Celery workers;
 4. backfill ``lakewatch_extract`` over those days, as a user would from the UI;
-5. unpause the Asset consumers, then ``lakewatch_train`` and ``lakewatch_rcf_train``, whose
-   schedules train IP Insights and Random Cut Forest on the window and deploy each to its
-   endpoint; each deployed-model Asset triggers its recalibration and the scorer deploy;
+5. unpause the Asset consumers, then unpause and trigger ``lakewatch_train`` and
+   ``lakewatch_rcf_train`` (a first training, as a user does from the UI once the extracts
+   are in), which train IP Insights and Random Cut Forest on the window and deploy each to
+   its endpoint; each deployed-model Asset triggers its recalibration and the scorer deploy;
 6. write today with ``--notify`` (the Random Cut Forest's port, protocol and volume kinds
    among its attacks): the deployed scorer turns it into findings in real time, and puts a
    step-up event on the EventBridge bus for each unusual sign-in (read back from the local
@@ -411,27 +412,26 @@ def _backfill(loop: _Loop, days: int) -> None:
 
 
 def _train_and_deploy(loop: _Loop) -> None:
-    """Step 5: the consumers unpaused first, so the deployed-model Assets the scheduled
-    ``lakewatch_train`` and ``lakewatch_rcf_train`` runs update trigger them; each run must
-    succeed."""
+    """Step 5: the consumers unpaused first, so the deployed-model Assets the
+    ``lakewatch_train`` and ``lakewatch_rcf_train`` runs update trigger them; then each
+    trainer unpaused and triggered, and each run must succeed. Triggered, not left to its
+    schedule: unpaused the first time, a trainer waits for its next time
+    (``orchestration.schedules``), and its run's window ends at the run's own day."""
     loop.step(
-        "unpausing lakewatch_train and lakewatch_rcf_train: their schedules train IP Insights "
-        "and Random Cut Forest on the window and deploy; each deployed-model Asset triggers "
-        "its recalibration and the scorer deploy"
+        "unpausing and triggering lakewatch_train and lakewatch_rcf_train: they train IP "
+        "Insights and Random Cut Forest on the window and deploy; each deployed-model Asset "
+        "triggers its recalibration and the scorer deploy"
     )
     for dag_id in CONSUMERS:
         loop.api.unpause(dag_id)
-    began = time.time()
+    runs = {}
     for dag_id in TRAINERS:
         loop.api.unpause(dag_id)
-    for dag_id in TRAINERS:
-        train = loop.api.wait_for_runs(
-            dag_id, 1, timeout=1200, since=began - 86400 * 2, supervisor=loop.supervisor
-        )
-        if train[-1]["state"] != "success":
-            raise RuntimeError(
-                f"{dag_id} {train[-1]['dag_run_id']} {train[-1]['state']} (see the Airflow UI)"
-            )
+        runs[dag_id] = loop.api.trigger(dag_id)["dag_run_id"]
+    for dag_id, run_id in runs.items():
+        ended = loop.api.wait_for_run(dag_id, run_id, timeout=1200, supervisor=loop.supervisor)
+        if ended["state"] != "success":
+            raise RuntimeError(f"{dag_id} {run_id} {ended['state']} (see the Airflow UI)")
     _consumers_succeeded(loop)
 
 
