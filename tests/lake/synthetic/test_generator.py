@@ -4,7 +4,7 @@ labels that point at their rows, and the rows per day it was asked for."""
 
 import ipaddress
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow.compute as pc
 import pytest
@@ -58,6 +58,29 @@ def test_a_lake_keyed_by_origin_is_the_same_lake_whatever_the_dates():
     later = date(2027, 3, 9)
     assert endpoints(START) == endpoints(later, later)
     assert endpoints(None) != endpoints(START)
+
+
+def test_sign_ins_keyed_by_origin_keep_their_week_whatever_weekday_it_is():
+    """People sign in on working days: with an origin the week is counted from it, so the
+    demo's CloudTrail (and the model trained on it) is the same on a Tuesday as on a
+    Saturday; without one it follows the calendar."""
+
+    def signins(origin: date | None, day: date) -> list[list]:
+        options = GenerateOptions(
+            days=1, start=day, seed=5, rows_per_day=20_000, origin=origin, cloudtrail=True
+        )
+        return [
+            o.table.select(["src_endpoint"]).to_pylist()
+            for o in LakeGenerator(options).objects()
+            if o.source is Source.CLOUD_TRAIL_MGMT
+        ]
+
+    tuesday, saturday = date(2026, 12, 8), date(2026, 12, 12)
+    assert signins(tuesday, tuesday) == signins(saturday, saturday)
+    assert signins(None, tuesday) != signins(None, saturday)
+    # the origin counts as a Tuesday (the demo's live day, six days on, a Monday)
+    week = [GenerateOptions(origin=saturday).is_weekday(saturday + timedelta(d)) for d in range(7)]
+    assert week == [True, True, True, True, False, False, True]
 
 
 def test_keys_and_schemas(lake):

@@ -40,7 +40,6 @@ import ipaddress
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 
@@ -269,10 +268,10 @@ class Session:
     ip: str | None
 
 
-def plan_day(ids: Identities, account: int, day: date, day_start: int, rng) -> list[Session]:
-    """The account's sessions of the day, from a stream of the day's own."""
+def plan_day(ids: Identities, account: int, weekday: bool, day_start: int, rng) -> list[Session]:
+    """The account's sessions of the day (a working day: ``weekday``, as
+    ``GenerateOptions.is_weekday`` says), from a stream of the day's own."""
     acct = ids.accounts[account]
-    weekday = day.weekday() < 5
     out: list[Session] = []
 
     def at(first_hour: float, last_hour: float) -> int:

@@ -142,7 +142,7 @@ class LakeGenerator:
         plan = ct.plan_day(
             identities,
             account,
-            day,
+            o.is_weekday(day),
             start,
             np.random.default_rng([o.seed, o.stream(day), ct.KEY, account]),
         )

@@ -18,6 +18,10 @@ SIGNIN_KINDS = ("signin_new_network", "access_key_new_address", "role_new_range"
 # streams of their own, so the kinds above are the same with or without them.
 RCF_KINDS = ("rcf_admin_port", "rcf_new_port_beacon", "rcf_volume_spike", "rcf_new_protocol")
 DAY_MS = 86_400_000
+# With an origin, the weekday the origin's day counts as (``GenerateOptions.is_weekday``): a
+# Tuesday, so the demo's default six quiet days run Tuesday to Sunday and its live day is a
+# Monday, the days its measured figures (docs/benchmarks.md) were taken on.
+ORIGIN_WEEKDAY_OF = date(2026, 12, 1)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,16 @@ class GenerateOptions:
     @property
     def first_day(self) -> date:
         return self.start or (datetime.now(UTC).date() - timedelta(days=self.days))
+
+    def is_weekday(self, day: date) -> bool:
+        """Whether people sign in on ``day`` as on a working day. With an ``origin``, the day
+        of the week is counted from it as though it were ``ORIGIN_WEEKDAY_OF``: the sign-ins
+        of a lake written relative to today (the demo's) followed the calendar, so its
+        figures changed with the day of the week it ran (seed 7's lateral movement 12 of 12
+        on a Monday, 8 of 12 on a Tuesday)."""
+        if self.origin is None:
+            return day.weekday() < 5
+        return (ORIGIN_WEEKDAY_OF + (day - self.origin)).weekday() < 5
 
     def stream(self, day: date) -> int:
         """The key of ``day``'s random streams (relative keys start at a million: no ordinal
