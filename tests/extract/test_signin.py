@@ -6,7 +6,7 @@ with their reason while the export keeps writing (entity, ip) only."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -534,6 +534,48 @@ def test_an_hourly_job_is_trained_on_not_only_held_out(version, tmp_path):
     ]
     assert len(splits) >= 20  # hourly, in each account
     assert 0 < splits.count("validation") < len(splits) / 4, splits
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_a_records_split_does_not_move_with_the_date(version, tmp_path):
+    """The same lake written relative to another day (``origin``: only its dates move) is split
+    the same: with the hours since 1970 in the key, every sign-in's split moved by 7 x 24 mod
+    10 a day, so the demo trained and thresholded on other pairs each day it ran."""
+    from datetime import date
+
+    from lakewatch.lake.synthetic import GenerateOptions
+    from lakewatch.lake.write import write_lake
+
+    def splits(start: date) -> list[tuple[str, str, str]]:
+        root = tmp_path / f"{start}"
+        options = GenerateOptions(
+            days=2,
+            start=start,
+            origin=start,
+            rows_per_day=8000,
+            seed=3,
+            source_version=version,
+            cloudtrail=True,
+        )
+        write_lake(options, LocalStore(root))
+        begin = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        ctx = _ctx(version, begin, begin + timedelta(days=2))
+        rows = DuckAthena(LakeLocation.open(str(root))).query(render("extract.sql", ctx), ctx)
+        return sorted(
+            (e, ip, split)
+            for e, ip, split, view in zip(
+                rows["entity"].to_pylist(),
+                rows["ip"].to_pylist(),
+                rows["split"].to_pylist(),
+                rows["view"].to_pylist(),
+                strict=True,
+            )
+            if view == "signin"
+        )
+
+    first = splits(date(2026, 11, 1))
+    assert first and {s for _, _, s in first} == {"train", "validation"}
+    assert splits(date(2026, 11, 2)) == first
 
 
 # --- how the view sits beside the network views ----------------------------------------------

@@ -46,9 +46,13 @@
     outcome ('Success', 'Failure', 'Unknown': status_id, else status) and is_mfa (1.0 mfa,
     2.0 is_mfa; NULL where CloudTrail did not say) ride beside the pair for the findings; the
     model and the training export never see them (extract.sql writes entity and ip only).
-    split_key is the record's second plus 7 x its hour: CloudTrail times are whole seconds, and
-    a scheduled job acts at the same second of every hour (often a multiple of 10: by its
-    second alone all its sign-ins fell in the validation tenth and it was never trained on). -#}
+    split_key is the record's second plus 7 x its hour of the day: CloudTrail times are whole
+    seconds, and a scheduled job acts at the same second of every hour (often a multiple of 10:
+    by its second alone all its sign-ins fell in the validation tenth and it was never trained
+    on). The hour of the day, not the hours since 1970: a day is 86,400 seconds (0 mod 10) but
+    24 hours (7 x 24 = 8 mod 10), so the absolute hour moved every record's split from one
+    date to the next and a lake written relative to today (the demo's) was split, trained and
+    thresholded anew each day. -#}
 {% from "_macros.sql" import interval with context %}
 {% if source_version == "1.0" %}
 {% set arn, account, target, mfa, ocsf = "actor.user.uuid", "actor.user.account_uid", '"user".uuid', "mfa", "1.0." %}
@@ -99,7 +103,7 @@ FROM (
                END AS {{ p }},
                coalesce(nullif(src_endpoint.ip, ''), nullif(src_endpoint.domain, '')) AS ip,
                CAST(floor("time" / 1000) AS BIGINT)
-                   + 7 * CAST(floor("time" / 3600000) AS BIGINT) AS split_key,
+                   + 7 * mod(CAST(floor("time" / 3600000) AS BIGINT), 24) AS split_key,
                "time" AS event_time,
                CASE
                    WHEN status_id = 1 THEN 'Success'
