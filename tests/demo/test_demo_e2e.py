@@ -24,18 +24,19 @@ from tests.demo.browser import check_review_page
 
 REPO = Path(__file__).resolve().parents[2]
 # Floors below what the demo measures on seeds 7 (the default, which this test runs), 1 and 2
-# (docs/benchmarks.md); its lake no longer depends on the date it runs, so a regression, not
-# the calendar, trips them.
+# (docs/benchmarks.md); its lake, split and first training no longer depend on the date, the
+# weekday or the hour it runs (they did until 2026-12-08), so a regression, not the calendar,
+# trips them.
 RECALL_FLOORS = {
     "c2_beacon": 0.8,
     "exfiltration": 0.8,
     "rare_domain": 0.8,
-    "lateral_movement": 0.8,  # measured 100% on seeds 7, 1, 2 (both ends of a connection)
-    "scan": 0.9,  # measured 100% on seeds 7, 1, 2 (an inbound sweep takes every target)
+    "lateral_movement": 0.8,  # measured 83%, 100%, 100% on seeds 7, 1, 2 (2026-12-08)
+    "scan": 0.9,  # measured 100% on seeds 7 and 1 (an inbound sweep takes every target), 79% on 2
 }
-PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 80-90
-INCIDENT_RECALL_FLOOR = 90  # percent of injected events; measured 100 on all three
-INCIDENT_PRECISION_FLOOR = 90  # percent of incidents that are injected (issue 29); measured 87-100
+PAIR_PRECISION_FLOOR = 80  # percent of flagged pairs that are injected; measured 90-94
+INCIDENT_RECALL_FLOOR = 90  # percent of injected events; measured 96-100
+INCIDENT_PRECISION_FLOOR = 90  # percent of incidents that are injected (issue 29); measured 90-97
 # percent of injected sign-ins: issue 29 asks for 90 (seed 7: 12 of 12 once the hourly job's
 # sign-ins were trained on and the principals' detector put the baseline first; docs/detector.md)
 SIGNIN_RECALL_FLOOR = 90
