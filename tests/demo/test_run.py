@@ -82,14 +82,11 @@ class _RecordingAPI:
         ]
 
 
-def test_the_backfill_is_created_before_the_dag_is_unpaused(capsys):
-    """Unpaused first, the scheduler may create the latest day's run (scheduled__...) before
-    the backfill does; its run id names the extract attempt and so the model id, and the demo's
-    figures would depend on that race."""
+def _recording_loop(api: _RecordingAPI) -> _Loop:
+    """A demo loop over the 2026-12-01..07 lake whose only live part is ``api``."""
     from datetime import date
 
-    api = _RecordingAPI()
-    loop = _Loop(
+    return _Loop(
         settings=None,
         clients=None,
         api=api,
@@ -102,6 +99,16 @@ def test_the_backfill_is_created_before_the_dag_is_unpaused(capsys):
         step=Step(1),
         supervisor=None,
     )
+
+
+def test_the_backfill_is_created_before_the_dag_is_unpaused(capsys):
+    """Unpaused first, the scheduler may create the latest day's run (scheduled__...) before
+    the backfill does; its run id names the extract attempt and so the model id, and the demo's
+    figures would depend on that race."""
+    from datetime import date
+
+    api = _RecordingAPI()
+    loop = _recording_loop(api)
     _backfill(loop, 6)
     assert api.calls == [
         ("backfill", "lakewatch_extract", date(2026, 12, 1), date(2026, 12, 6)),
@@ -113,25 +120,11 @@ def test_the_trainers_are_triggered_not_left_to_their_schedules(capsys, monkeypa
     """Unpaused, a trainer waits for its next time (``orchestration.schedules``); the demo
     triggers each (no logical date: the run's window ends today, whatever the hour) and
     waits for that run, after unpausing the consumers its deploy triggers."""
-    from datetime import date
-
     from lakewatch.demo import run
 
     monkeypatch.setattr(run, "epoch", lambda _: 0.0)
     api = _RecordingAPI()
-    loop = _Loop(
-        settings=None,
-        clients=None,
-        api=api,
-        lake=None,
-        queue_url="",
-        start=date(2026, 12, 1),
-        today=date(2026, 12, 7),
-        seed=7,
-        rows_per_day=1,
-        step=Step(1),
-        supervisor=None,
-    )
+    loop = _recording_loop(api)
     run._train_and_deploy(loop)
     consumers = [("unpause", d) for d in run.CONSUMERS]
     assert api.calls[: len(consumers)] == consumers
