@@ -29,7 +29,6 @@ from lakewatch.orchestration import train_tasks as shared
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_RCF_MODEL, TRAINING_PAIRS
 from lakewatch.orchestration.runtime import MACROS
-from lakewatch.orchestration.schedules import FIRST_RUN
 
 POOL = "lakewatch_endpoint"
 DEFAULT_ARGS = {
@@ -46,7 +45,7 @@ DEFAULT_ARGS = {
     # (schedules.py says why); trigger the first training once the extracts are in
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(
-            schedules.RCF_TRAIN, timezone="UTC", run_immediately=FIRST_RUN
+            schedules.RCF_TRAIN, timezone="UTC", run_immediately=schedules.FIRST_RUN
         ),
         assets=TRAINING_PAIRS,
     ),

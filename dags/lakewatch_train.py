@@ -34,7 +34,6 @@ from lakewatch.orchestration import train_tasks as steps
 from lakewatch.orchestration.alerts import failure_notifier, late_run_alert
 from lakewatch.orchestration.assets import DEPLOYED_MODEL, TRAINING_PAIRS
 from lakewatch.orchestration.runtime import MACROS
-from lakewatch.orchestration.schedules import FIRST_RUN
 
 POOL = "lakewatch_endpoint"
 DEFAULT_ARGS = {
@@ -50,7 +49,9 @@ DEFAULT_ARGS = {
     # no start_date: unpaused the first time, it waits for its next time or new extracts
     # (schedules.py says why); trigger the first training once the extracts are in
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(schedules.TRAIN, timezone="UTC", run_immediately=FIRST_RUN),
+        timetable=CronTriggerTimetable(
+            schedules.TRAIN, timezone="UTC", run_immediately=schedules.FIRST_RUN
+        ),
         assets=TRAINING_PAIRS,
     ),
     catchup=False,
