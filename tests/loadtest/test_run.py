@@ -2,11 +2,13 @@
 letters' reasons, and the accounting and figures of an outcome."""
 
 import json
+import time
 from types import SimpleNamespace
 
 import pytest
 
 from lakewatch.loadtest.run import (
+    LoadTest,
     Notification,
     Outcome,
     Sample,
@@ -161,3 +163,26 @@ def test_an_outcome_accounts_for_every_notification_sent():
     notes[3].outcome, notes[4].kind = "scored", "object"
     notes[3].done_at = 103.0
     assert out.ok
+
+
+class SlowSQS:
+    """A queue whose SendMessage reply comes late: the message is queued (and may be scored)
+    before the call returns, as under load on the emulator."""
+
+    def __init__(self, reply_s: float):
+        self.reply_s, self.queued_at = reply_s, []
+
+    def send_message(self, QueueUrl, MessageBody):
+        self.queued_at.append(time.time())
+        time.sleep(self.reply_s)
+        return {"MessageId": f"m{len(self.queued_at)}"}
+
+
+def test_a_notification_is_stamped_sent_no_later_than_it_was_queued():
+    sqs = SlowSQS(reply_s=0.05)
+    run = LoadTest(SimpleNamespace(queue_url="q"), rate=100, count=3, max_seconds=5)
+    notes = [Notification(i, "object", f"body{i}") for i in range(3)]
+    run._send(sqs, notes)
+    assert [n.message_id for n in notes] == ["m1", "m2", "m3"]
+    # a scorer's record of the message can only come after it was queued
+    assert all(0 < n.sent_at <= queued for n, queued in zip(notes, sqs.queued_at, strict=True))

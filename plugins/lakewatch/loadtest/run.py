@@ -432,9 +432,12 @@ class LoadTest:
                 time.sleep(min(wait, 0.05))
             if time.monotonic() - start > self.max_seconds:
                 break
+            # stamped before the call: the scorer may take the message before SendMessage
+            # returns (a slow reply under load), and latency counts from the request
+            sent_at = time.time()
             resp = sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=n.body)
             with self._lock:
-                n.message_id, n.sent_at = resp["MessageId"], time.time()
+                n.message_id, n.sent_at = resp["MessageId"], sent_at
         return time.monotonic() - start
 
     def _drain(self, outcome: Outcome, last_send: float) -> bool:
