@@ -42,6 +42,28 @@ def test_monotone_logistic_keeps_weights_non_negative():
     assert (coef >= 0).all()
 
 
+def test_monotone_logistic_fits_on_one_blas_thread_and_gives_them_back(monkeypatch):
+    import scipy.optimize
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    seen, minimize = [], scipy.optimize.minimize
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return minimize(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", recording)
+    before = blas_threads()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3))
+    monotone_logistic(x, (x[:, 0] > 0).astype(float))
+    assert seen and all(n == 1 for n in seen[0])  # the thin products on one thread
+    assert blas_threads() == before  # and the rest of training keeps its threads
+
+
 def test_detector_ranks_sibling_addresses_above_foreign_ranges_without_a_model():
     found = _build(lambda h, a: np.zeros(len(h)))  # no model signal at all
     assert all(found.weights()[c] >= 0 for c in COLUMNS)

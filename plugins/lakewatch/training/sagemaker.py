@@ -51,7 +51,7 @@ def source_tarball(package_root: Path | None = None) -> tuple[bytes, str]:
             b"from lakewatch.cli import main\n\n"
             b"if __name__ == '__main__':\n    raise SystemExit(main(['train']))\n"
         ),
-        "requirements.txt": b"pyarrow\nsafetensors\npydantic-settings\nboto3\n",
+        "requirements.txt": b"pyarrow\nsafetensors\npydantic-settings\nboto3\nthreadpoolctl\n",
     }
     for path in sorted(root.rglob("*.py")):
         files[f"lakewatch/{path.relative_to(root).as_posix()}"] = path.read_bytes()
