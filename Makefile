@@ -9,12 +9,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# make test spreads the suite over pytest-xdist workers, one a core and one more (at most 4:
-# the end-to-end tests spend much of their time waiting on Airflow and servers, so a third
-# worker on 2 cores keeps both busy; tests/conftest.py starts the longest first and keeps tests
-# that share state on one worker) and prints the ten slowest tests. PYTEST_WORKERS=0 runs it in
-# one process.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# make test spreads the suite over pytest-xdist workers, one a core and two more (at most 4:
+# the end-to-end tests spend much of their time waiting on Airflow and servers; on 2 cores 3
+# workers left the cores a quarter idle, 8 min 45 s, and 4 took 7 min 40 s, docs/testing.md;
+# tests/conftest.py starts the longest first and keeps tests that share state on one worker)
+# and prints the ten slowest tests. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup test lint fmt bench demo up down lock clean help
