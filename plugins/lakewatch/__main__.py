@@ -1,4 +1,4 @@
-from lakewatch.cli import main
+from lakewatch.cli import run
 
 if __name__ == "__main__":  # Airflow's plugin loader imports this module too
-    raise SystemExit(main())
+    run()

@@ -137,3 +137,35 @@ def test_cli_train_without_hp_writes_the_detector_and_score_detector_prints_it(
     assert combined != dots
     normal = [float(x) for x in combined[:50]]
     assert float(combined[50]) < min(normal)  # a never-seen documentation address
+
+
+def test_the_trainer_is_imported_on_a_thread_while_the_csv_is_read(csvs, tmp_path, monkeypatch):
+    """torch's import (1.4 s) overlaps the read: it is started before the pairs are read."""
+    import lakewatch.training.jobs as jobs
+
+    order = []
+    monkeypatch.setattr(jobs, "_start_importing", lambda module: order.append(module))
+    real = jobs.read_pairs
+    monkeypatch.setattr(jobs, "read_pairs", lambda *a, **k: order.append("read") or real(*a, **k))
+    run_training(csvs[0], str(tmp_path / "m"), csvs[1], ["epochs=1", "vector_dim=8"], log=print)
+    assert order[:2] == [jobs.TRAINER_MODULE, "read"]
+
+
+def test_start_importing_imports_on_another_thread(tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    from lakewatch.training.jobs import _start_importing
+
+    (tmp_path / "lw_probe_module.py").write_text(
+        "import threading\nTHREAD = threading.current_thread().name\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lw_probe_module", raising=False)
+    _start_importing("lw_probe_module")
+    for t in threading.enumerate():
+        if t.name == "import-lw_probe_module":
+            t.join(10)
+    import lw_probe_module  # waits on the import lock if the thread is still at it
+
+    assert lw_probe_module.THREAD == "import-lw_probe_module"

@@ -7,6 +7,7 @@ Sub-commands import their modules lazily so ``lakewatch --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -61,3 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError, TimeoutError, FileNotFoundError, OSError) as err:
         print(f"lakewatch: error: {err}", file=sys.stderr)
         return 2
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """The console script: ``main``, and an exit that skips the interpreter's last garbage
+    collections over everything the command made (``gc.freeze``): 0.5 s of a training run's
+    end, with torch loaded. Not for callers in a process that goes on (tests): ``main``."""
+    code = main(argv)
+    sys.stdout.flush()
+    gc.freeze()
+    raise SystemExit(code)

@@ -9,12 +9,14 @@ arguments win over all of these.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,17 @@ def sagemaker_hyperparameters(path: Path | None = None) -> dict[str, str]:
     return {k: str(v).strip('"') for k, v in raw.items() if not k.startswith("sagemaker_")}
 
 
+TRAINER_MODULE = "lakewatch.model.train"  # imports torch: 1.4 s of a run's start
+
+
+def _start_importing(module: str) -> None:
+    """Import ``module`` on a thread while the CSV is read (pyarrow reads without the GIL):
+    the first use waits on the import lock only for what is left of it."""
+    threading.Thread(
+        target=importlib.import_module, args=(module,), name=f"import-{module}", daemon=True
+    ).start()
+
+
 def run_training(
     train: str | None,
     model_dir: str | None,
@@ -73,6 +86,7 @@ def run_training(
     if not train or not model_dir:
         raise ValueError("--train and --model-dir are required outside SageMaker")
     given = {**sagemaker_hyperparameters(), **parse_assignments(hp_items or [])}
+    _start_importing(TRAINER_MODULE)
 
     # hashes only (no names), and the hold-out taken here so the pairs are held once
     pairs = read_pairs(

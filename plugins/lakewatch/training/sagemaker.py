@@ -48,8 +48,8 @@ def source_tarball(package_root: Path | None = None) -> tuple[bytes, str]:
     files: dict[str, bytes] = {
         _ENTRY: (
             b"from lakewatch.serving.sagemaker_entry import *  # noqa: F401,F403\n"
-            b"from lakewatch.cli import main\n\n"
-            b"if __name__ == '__main__':\n    raise SystemExit(main(['train']))\n"
+            b"from lakewatch.cli import run\n\n"
+            b"if __name__ == '__main__':\n    run(['train'])\n"
         ),
         "requirements.txt": b"pyarrow\nsafetensors\npydantic-settings\nboto3\nthreadpoolctl\n",
     }
