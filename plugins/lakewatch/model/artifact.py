@@ -101,9 +101,9 @@ class ModelArtifact:
         return self.start_saving(model_dir, tarball).result()
 
     def start_saving(self, model_dir: str | Path, tarball: bool = True) -> Future[Path]:
-        """``save``, the tarball compressed on a thread: the weights file is written before
-        this returns (the arrays may be released then); the future's ``result`` is the path
-        ``save`` returns, once the tarball is in place. Compressing the weights took 3.5 s of
+        """``save``, the weights written and compressed on a thread, which holds the arrays
+        until their file is written; the future's ``result`` is the path ``save`` returns,
+        once the tarball is in place. Writing and compressing the weights took 4.5 s of
         ``lakewatch train``'s fixed cost at 1.5M pairs; the detector's history is built
         meanwhile."""
         out = Path(model_dir)
@@ -169,15 +169,17 @@ class ModelArtifact:
 
 
 class _Gzip:
-    """A gzip stream of what is written, compressed with deflate's run-length strategy:
-    trained float32 weights hold few repeated strings, so the default strategy's search for
-    them was 16 s of CPU for 593 MB (2.7x the run-length strategy's 5.6 s) and compressed
-    them no smaller (85.2% of their size, against 85.0%). zlib writes the gzip header
-    itself: no name, no timestamp. Any gzip reader reads it (SageMaker, tar, ``gzip``)."""
+    """A gzip stream of what is written, in stored (uncompressed) deflate blocks: trained
+    float32 weights barely compress (the run-length strategy took 5.6 s of CPU for 593 MB and
+    kept 85% of it; the default strategy 16 s for the same), and that CPU was the end of
+    every training run: a stored stream is 17.6% larger and ``lakewatch train`` 3 s faster at
+    1.5M pairs (docs/benchmarks.md); a server reads it without inflating. zlib writes the
+    gzip header and CRC itself: no name, no timestamp. Any gzip reader reads it (SageMaker,
+    tar, ``gzip``)."""
 
     def __init__(self, raw: BinaryIO):
         self.raw, self.written = raw, 0
-        self.zip = zlib.compressobj(6, zlib.DEFLATED, 31, 8, zlib.Z_RLE)  # 31: gzip framing
+        self.zip = zlib.compressobj(0, zlib.DEFLATED, 31)  # level 0: stored; 31: gzip framing
 
     def write(self, data: bytes) -> int:  # tarfile's writes (the GIL released while deflating)
         self.raw.write(self.zip.compress(data))
@@ -281,9 +283,11 @@ def save_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Pa
 
 
 def start_saving_model_files(out: Path, tensors: dict, meta: bytes, tarball: bool) -> Future[Path]:
-    """``save_model_files`` with the tarball built on a thread; the weights (and, as plain
-    files, everything) are written before it returns. The future's result is what was
-    written, its exception what writing raised."""
+    """``save_model_files`` with the weights file and the tarball written on a thread, which
+    holds ``tensors`` until their file is written (safetensors writes without the GIL: 1 s
+    of a training run's fixed cost at 1.5M pairs, beside the detector's history); as plain
+    files (script mode), everything is written before it returns. The future's result is
+    what was written, its exception what writing raised."""
     done: Future[Path] = Future()
     if not tarball:
         write_tensors(out / WEIGHTS, tensors)
@@ -291,15 +295,12 @@ def start_saving_model_files(out: Path, tensors: dict, meta: bytes, tarball: boo
         done.set_result(out)
         return done
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".save-"))
-    try:
-        weights = write_tensors(tmp / WEIGHTS, tensors)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    held = [tensors]  # released once written: the thread alone holds the tables then
 
     def finish() -> None:
         failed: BaseException | None = None
         try:
+            weights = write_tensors(tmp / WEIGHTS, held.pop())
             write_tarball(tmp / TARBALL, weights, meta).replace(out / TARBALL)
         except BaseException as err:  # handed to whoever waits on the result
             failed = err

@@ -43,8 +43,9 @@ def train_with_detector(
     out (the quality bench calls it too).
 
     ``write_model`` takes the artifact as soon as the detector has the model's dot products;
-    the model is released before the detector's history is built (together they were the
-    run's peak memory: 2.3 GB at 10M pairs).
+    the model is released once its weights file is written, in the first second of the
+    detector's history build (held through the whole build, together they were the run's
+    peak memory: 2.3 GB at 10M pairs).
     """
     from lakewatch.model.train import train as fit
 
