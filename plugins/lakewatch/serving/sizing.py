@@ -156,26 +156,26 @@ SCORER_RATE = Figure(
     234_913, "records/s", MEASURED, "docs/benchmarks.md, bench scorer, 5M rows (2 cores)"
 )
 SCORER_HEADROOM = 1.25  # bench/scorer.py's memory headroom over the peak
-# `bench model` (one run, 2026-12-08, a quiet machine): lakewatch train, 1 epoch, 10M pairs,
+# `bench model` (one run, 2026-12-08, ninth session): lakewatch train, 1 epoch, 10M pairs,
 # 2 threads; the fixed cost and peak RSS of issue 32's 1.5M-pair runs
 TRAIN_PAIRS_PER_S = Figure(
-    328_853, "pairs/s/epoch", MEASURED, "docs/benchmarks.md, lakewatch train 10M pairs, 2 threads"
+    354_990, "pairs/s/epoch", MEASURED, "docs/benchmarks.md, lakewatch train 10M pairs, 2 threads"
 )
 TRAIN_FIXED_S = Figure(
-    10.5,
+    7.2,
     "s/run",
     MEASURED,
     "docs/benchmarks.md: one run's fixed cost, t1 - (t3 - t1)/2, 1.5M pairs",
 )
-# peak RSS 1,789 MB at 10M pairs (tables 608 MB) and 1,426 MB at 1.5M (tables 566 MB)
+# peak RSS 1,762 MB at 10M pairs (tables 608 MB) and 1,439 MB at 1.5M (tables 566 MB)
 TRAIN_BYTES_PER_PAIR = Figure(
-    ((1_789 - 608) - (1_426 - 566)) * 2**20 / 8_500_000,
+    ((1_762 - 608) - (1_439 - 566)) * 2**20 / 8_500_000,
     "B/pair",
     MEASURED,
     "docs/benchmarks.md: the RSS beside the tables, 10M pairs against 1.5M",
 )
 TRAIN_BASE_MB = Figure(
-    (1_426 - 566) - 1_500_000 * (((1_789 - 608) - (1_426 - 566)) / 8_500_000),
+    (1_439 - 566) - 1_500_000 * (((1_762 - 608) - (1_439 - 566)) / 8_500_000),
     "MB",
     MEASURED,
     "docs/benchmarks.md: the RSS beside the tables and the pairs",
