@@ -6,7 +6,9 @@
 
     A flow is the instance's whose interface logged it: outbound (direction_id 2) the
     instance on src_endpoint, inbound (1) on dst_endpoint; no instance ('-', NAT gateways,
-    Lambda, Fargate) or no direction (NODATA, 99), no row. A Route 53 query is the instance's
+    Lambda, Fargate) or no direction (NODATA, 99), no row. The row's subnet is that
+    interface's subnet_uid (the instance's group, which a new instance is measured against;
+    NULL when no flow names one). A Route 53 query is the instance's
     on src_endpoint.instance_uid; an hour of queries and no flows is a row with no flows.
     Every count is a BIGINT (DuckDB's count_if and sum would otherwise be HUGEINT).
     Denied: 2.0 (OCSF 1.1.0) action_id 2 (Denied); 1.0 (OCSF 1.0.0-rc.2) has no action,
@@ -16,6 +18,8 @@
 WITH flows AS (
     SELECT CASE WHEN connection_info.direction_id = 2 THEN src_endpoint.instance_uid
                 ELSE dst_endpoint.instance_uid END AS instance,
+           CASE WHEN connection_info.direction_id = 2 THEN src_endpoint.subnet_uid
+                ELSE dst_endpoint.subnet_uid END AS subnet,
            connection_info.direction_id AS direction,
            CASE WHEN connection_info.direction_id = 2 THEN dst_endpoint.ip
                 ELSE src_endpoint.ip END AS peer,
@@ -36,6 +40,7 @@ WITH flows AS (
 ),
 flow_hours AS (
     SELECT instance, hour_start,
+           max(CASE WHEN subnet NOT IN ('-', '') THEN subnet END) AS subnet,
            count_if(direction = 1) AS flows_in,
            count_if(direction = 2) AS flows_out,
            sum(CASE WHEN direction = 1 THEN nbytes ELSE 0 END) AS bytes_in,
@@ -79,13 +84,15 @@ SELECT {{ key.format("instance") }} AS instance,
 {% endfor %}
 {% if with_dns %}
        CAST(coalesce(d.dns_queries, 0) AS BIGINT) AS dns_queries,
-       CAST(coalesce(d.dns_domains, 0) AS BIGINT) AS dns_domains
+       CAST(coalesce(d.dns_domains, 0) AS BIGINT) AS dns_domains,
+       f.subnet AS subnet
 FROM flow_hours AS f
 FULL OUTER JOIN dns_hours AS d
     ON f.instance = d.instance AND f.hour_start = d.hour_start
 {% else %}
        CAST(0 AS BIGINT) AS dns_queries,
-       CAST(0 AS BIGINT) AS dns_domains
+       CAST(0 AS BIGINT) AS dns_domains,
+       subnet
 FROM flow_hours AS f
 {% endif %}
 ORDER BY instance, hour_start

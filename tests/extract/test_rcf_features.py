@@ -99,7 +99,7 @@ def _expected(objects, version):
 def test_one_row_per_instance_hour_matching_a_direct_count(lake):
     version, root, objects = lake
     rows = _query(version, root)
-    assert sorted(rows.column_names) == sorted([*rf.KEY_COLUMNS, *rf.RAW_COLUMNS])
+    assert sorted(rows.column_names) == sorted([*rf.KEY_COLUMNS, rf.SUBNET_COLUMN, *rf.RAW_COLUMNS])
     got = {(r["instance"], r["hour_start"]): r for r in rows.to_pylist()}
     assert len(got) == rows.num_rows > 100  # one row per (instance, hour)
     expected = _expected(objects, version)
@@ -372,3 +372,88 @@ def test_a_profile_saved_before_the_transform_still_loads_as_it_was_trained():
         rf.FeatureProfile.fit(rows, transform="rank")
     with pytest.raises(ValueError, match="lack column instance"):
         profile.apply(rows.drop_columns(["instance"]))
+
+
+def test_each_row_has_its_interfaces_subnet(lake):
+    """Outbound the instance's subnet is src_endpoint's, inbound dst_endpoint's; an hour of
+    Route 53 queries and no flow names none."""
+    version, root, objects = lake
+    subnet_of = {}
+    for obj in objects:
+        if obj.source is not Source.VPC_FLOW:
+            continue
+        for r in obj.table.to_pylist():
+            side = {2: "src_endpoint", 1: "dst_endpoint"}.get(r["connection_info"]["direction_id"])
+            if side and r[side]["instance_uid"] not in (None, "-", ""):
+                subnet_of.setdefault(r[side]["instance_uid"], set()).add(r[side]["subnet_uid"])
+    rows = _query(version, root).to_pylist()
+    flowing = [r for r in rows if r["flows_in"] + r["flows_out"]]
+    assert len({r["subnet"] for r in flowing}) > 1
+    for r in flowing:
+        assert {r["subnet"]} == subnet_of[r["instance"]], r["instance"]
+    assert all(r["subnet"] is None for r in rows if not r["flows_in"] + r["flows_out"])
+
+
+def _in_subnets(rows: pa.Table, subnets: dict[int, str]) -> pa.Table:
+    """``rows`` with a subnet column: instance number -> subnet (``normal_hours``' names)."""
+    names = rows["instance"].to_pylist()
+    return rows.append_column(
+        rf.SUBNET_COLUMN, pa.array([subnets[int(n[2:], 16)] for n in names], pa.string())
+    )
+
+
+def test_an_unknown_instance_is_measured_against_its_subnets_usual_hour():
+    """A new instance of a busy service (churn's replacement) scored as its subnet's instances
+    are, where against the fleet's median its normal hour is a deviation; instances the window
+    saw are as they were."""
+    rows = _in_subnets(
+        normal_hours(instances=4, hours=48, levels=(5, 6, 80, 90)),
+        {0: "subnet-quiet", 1: "subnet-quiet", 2: "subnet-busy", 3: "subnet-busy"},
+    )
+    profile = rf.FeatureProfile.fit(rows)
+    assert profile.subnets == {
+        f"i-{i:017x}": s for i, s in enumerate(["subnet-quiet"] * 2 + ["subnet-busy"] * 2)
+    }
+    assert (
+        sorted(profile.subnet_usual)
+        == sorted(profile.subnet_spread)
+        == [
+            "subnet-busy",
+            "subnet-quiet",
+        ]
+    )
+    i = rf.feature_names().index("flows_out")
+    busy, quiet = (
+        profile.usual_of("i-new", "subnet-busy"),
+        profile.usual_of("i-new", "subnet-quiet"),
+    )
+    assert busy[i] > profile.overall[i] > quiet[i]
+    assert profile.usual_of("i-new", "subnet-elsewhere") == profile.overall
+    assert profile.usual_of("i-new") == profile.overall
+    assert profile.spread_of("i-new", "subnet-busy") == profile.subnet_spread["subnet-busy"]
+    # known instances: the same rows with or without the column
+    assert np.array_equal(profile.apply(rows), profile.apply(rows.drop_columns(["subnet"])))
+    # a busy instance's normal hour, under a new id in its subnet: near that instance's own row
+    hour = _hour(rows, 2 * 48 + 5).set_column(0, "instance", pa.array(["i-new"]))
+    own = profile.apply(_hour(rows, 2 * 48 + 5))[0]
+    in_subnet = profile.apply(hour)[0]
+    fleet = profile.apply(hour.drop_columns(["subnet"]))[0]
+    assert np.linalg.norm(in_subnet - own) < np.linalg.norm(fleet - own) / 2
+    # saved and read back; a profile saved before subnets reads with none (the fleet's)
+    data = json.loads(json.dumps(profile.as_dict()))
+    assert rf.FeatureProfile.from_dict(data) == profile
+    old = rf.FeatureProfile.from_dict(
+        {k: v for k, v in data.items() if k not in ("subnets", "subnet_usual", "subnet_spread")}
+    )
+    assert old.usual_of("i-new", "subnet-busy") == profile.overall
+    assert np.allclose(old.apply(hour), fleet)
+    with pytest.raises(ValueError, match="spreads or floor are not"):
+        rf.FeatureProfile.from_dict(data | {"subnet_usual": {"subnet-busy": [1.0]}})
+
+
+def test_rows_without_any_subnet_give_a_profile_without_subnets():
+    rows = normal_hours(instances=3, hours=30)
+    unnamed = rows.append_column(rf.SUBNET_COLUMN, pa.nulls(rows.num_rows, pa.string()))
+    profile = rf.FeatureProfile.fit(unnamed)
+    assert profile.subnets == profile.subnet_usual == {}
+    assert profile == rf.FeatureProfile.fit(rows)

@@ -4,6 +4,7 @@ rcf, explained by the features that carry its score, in raw units beside the usu
 import io
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -244,3 +245,35 @@ def test_an_ip_insights_threshold_is_refused(trained):
             bucket="lake",
             now_ms=0,
         )
+
+
+def test_a_new_instance_is_explained_against_its_subnets_usual_hour():
+    """Rows carry the SQL's subnet column (a string, not a raw count); an instance the
+    window never saw is scored and explained against its subnet's usual values."""
+    rows = normal_hours(instances=4, hours=150, seed=0)
+    subnet = {
+        n: ("subnet-a" if n[-1] in "01" else "subnet-b") for n in rows["instance"].to_pylist()
+    }
+    rows = rows.append_column("subnet", pa.array([subnet[n] for n in rows["instance"].to_pylist()]))
+    profile = rf.FeatureProfile.fit(rows)
+    forest = fit(profile.apply(rows), RcfHyperparameters(feature_dim=len(rf.FEATURES)), seed=3)
+
+    class ScoresOnly:
+        def score(self, m):
+            return forest.score(m)
+
+    test = with_rdp(rows.slice(3 * 150, 1), 0, flows=40, bytes_out=48_000_000)
+    test = test.set_column(0, "instance", pa.array(["i-new"]))
+    names = rf.feature_names()
+    usual = rf.raw_value(
+        rf.FEATURES[names.index("flows_out")],
+        profile.usual_of("i-new", "subnet-b")[names.index("flows_out")],
+    )
+    assert usual != rf.raw_value(
+        rf.FEATURES[names.index("flows_out")], profile.overall[names.index("flows_out")]
+    )
+    for model in (forest, ScoresOnly()):
+        (hour,) = rc.score_hours(test, model, profile, 0.0, top=len(rf.FEATURES))
+        assert hour.instance == "i-new"
+        text = next(c.text for c in hour.contributions if c.feature == "flows_out")
+        assert text.endswith(f"(usual {rc._number(usual)})")

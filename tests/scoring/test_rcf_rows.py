@@ -171,3 +171,32 @@ def duckdb_limit(setting: str) -> str:
         return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     finally:
         con.close()
+
+
+def test_route53_columns_of_a_new_instance_take_its_subnets_usual_values():
+    train = normal_hours(instances=2, hours=48, levels=(5, 80))
+    names = sorted(set(train["instance"].to_pylist()))
+    train = train.append_column(
+        "subnet",
+        pa.array(
+            ["subnet-a" if n == names[0] else "subnet-b" for n in train["instance"].to_pylist()]
+        ),
+    )
+    busy = pc.equal(train["subnet"], "subnet-b")  # its queries ten times the other's
+    queries = pc.if_else(busy, pc.multiply(train["dns_queries"], 10), train["dns_queries"])
+    train = train.set_column(train.column_names.index("dns_queries"), "dns_queries", queries)
+    profile = rf.FeatureProfile.fit(train)
+    rows = pa.table(
+        {
+            "instance": ["i-unseen", "i-unseen"],
+            "hour_start": [0, 0],
+            **{c: [0, 0] for c in rf.RAW_COLUMNS},
+            "subnet": ["subnet-b", None],
+        }
+    )
+    filled = with_usual(rows, profile)
+    at = rf.feature_names().index("dns_queries")
+    theirs = rf.raw_value(rf.FEATURES[at], profile.subnet_usual["subnet-b"][at])
+    fleet = rf.raw_value(rf.FEATURES[at], profile.overall[at])
+    assert filled["dns_queries"].to_pylist() == [round(theirs), round(fleet)]
+    assert filled["dns_queries"][0].as_py() > 2 * filled["dns_queries"][1].as_py()

@@ -164,6 +164,9 @@ FEATURES: tuple[Feature, ...] = tuple(
 )
 # The SQL's row key, beside the raw aggregates: the instance and its hour's start (epoch ms).
 KEY_COLUMNS = ("instance", "hour_start")
+# and the subnet of the instance's interface (OCSF ``subnet_uid``; null where no flow names
+# one): the group a new instance is measured against (``FeatureProfile.usual_of``)
+SUBNET_COLUMN = "subnet"
 RAW_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c for f in FEATURES for c in f.raw_columns))
 # The raw columns the flow records give (the rest: the hour of day and Route 53's two).
 FLOW_COLUMNS = tuple(
@@ -397,18 +400,27 @@ class FeatureProfile:
     spread: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
     fleet_spread: tuple[float, ...] = ()
     floor: tuple[float, ...] = ()
+    # each training instance's subnet; each subnet's usual hour (its rows' median) and spread
+    # (its rows' around it): what an instance the training never saw is measured against
+    subnets: dict[str, str] = dataclasses.field(default_factory=dict)
+    subnet_usual: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    subnet_spread: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def fit(cls, rows: pa.Table, transform: str = DEVIATION) -> FeatureProfile:
         """From the training window's feature rows (``sql``'s: ``KEY_COLUMNS`` and
         ``RAW_COLUMNS``)."""
-        return cls.fit_matrix(scale(rows), _instances(rows), transform)
+        return cls.fit_matrix(scale(rows), _instances(rows), transform, _subnets(rows))
 
     @classmethod
     def fit_matrix(
-        cls, matrix: np.ndarray, instances: np.ndarray, transform: str = DEVIATION
+        cls,
+        matrix: np.ndarray,
+        instances: np.ndarray,
+        transform: str = DEVIATION,
+        subnets: np.ndarray | None = None,
     ) -> FeatureProfile:
-        """From scaled rows (``scale``'s) and each row's instance."""
+        """From scaled rows (``scale``'s), each row's instance and (where known) its subnet."""
         if transform not in TRANSFORMS:
             raise ValueError(f"unknown transform {transform!r}; choose from {TRANSFORMS}")
         instances = np.asarray(instances, dtype=object)
@@ -428,20 +440,39 @@ class FeatureProfile:
             fleet, transform=DEVIATION, spread=spread, fleet_spread=fleet_spread, floor=floor
         )
         z = Standardization.fit(partial._deviation(matrix, instances))
-        return dataclasses.replace(partial, standardization=z)
+        subnet_of, subnet_usual, subnet_spread = _subnet_figures(matrix, instances, subnets)
+        return dataclasses.replace(
+            partial,
+            standardization=z,
+            subnets=subnet_of,
+            subnet_usual=subnet_usual,
+            subnet_spread=subnet_spread,
+        )
 
-    def usual_of(self, instance: str) -> tuple[float, ...]:
-        return self.usual.get(instance, self.overall)
+    def usual_of(self, instance: str, subnet: str = "") -> tuple[float, ...]:
+        """The instance's usual hour; for one the training never saw, its subnet's (a new
+        instance of a service: its subnet's instances are its tier's), else the fleet's."""
+        if instance in self.usual:
+            return self.usual[instance]
+        return self.subnet_usual.get(subnet, self.overall)
 
-    def spread_of(self, instance: str) -> tuple[float, ...]:
-        return self.spread.get(instance, self.fleet_spread)
+    def spread_of(self, instance: str, subnet: str = "") -> tuple[float, ...]:
+        """The instance's spreads; a known instance of few hours takes the fleet's, an unknown
+        one its subnet's (measured against the subnet's usual hour, it varies as much)."""
+        if instance in self.spread:
+            return self.spread[instance]
+        if instance in self.usual:
+            return self.fleet_spread
+        return self.subnet_spread.get(subnet, self.fleet_spread)
 
-    def _centre(self, instances: np.ndarray) -> np.ndarray:
-        return _per_row(instances, self.usual_of)
+    def _centre(self, instances: np.ndarray, subnets: np.ndarray | None = None) -> np.ndarray:
+        return _per_row(instances, self.usual_of, subnets)
 
-    def _deviation(self, matrix: np.ndarray, instances: np.ndarray) -> np.ndarray:
-        centre = self._centre(instances)
-        spread = _per_row(instances, self.spread_of)
+    def _deviation(
+        self, matrix: np.ndarray, instances: np.ndarray, subnets: np.ndarray | None = None
+    ) -> np.ndarray:
+        centre = self._centre(instances, subnets)
+        spread = _per_row(instances, self.spread_of, subnets)
         return deviation(
             _no_flow_as_usual(matrix, centre),
             centre,
@@ -451,28 +482,32 @@ class FeatureProfile:
             np.asarray(self.floor),
         )
 
-    def transform_matrix(self, matrix: np.ndarray, instances) -> np.ndarray:
-        """Scaled rows (``scale``'s) of the given instances, one name a row, as the model's
-        rows: what it was trained on and scores."""
+    def transform_matrix(self, matrix: np.ndarray, instances, subnets=None) -> np.ndarray:
+        """Scaled rows (``scale``'s) of the given instances, one name a row (and, where
+        given, each row's subnet), as the model's rows: what it was trained on and scores."""
         if matrix.ndim != 2 or matrix.shape[1] != len(FEATURES):
             raise ValueError(f"rows of {matrix.shape[-1]} features, profiled for {len(FEATURES)}")
         names = np.asarray(list(instances), dtype=object)
         if len(names) != len(matrix):
             raise ValueError(f"{len(names)} instances for {len(matrix)} rows")
+        if subnets is not None and len(subnets) != len(matrix):
+            raise ValueError(f"{len(subnets)} subnets for {len(matrix)} rows")
         if self.transform == FLEET:
             return self.standardization.apply(matrix)
-        return self.standardization.apply(self._deviation(matrix, names))
+        return self.standardization.apply(self._deviation(matrix, names, subnets))
 
     def apply(self, rows: pa.Table) -> np.ndarray:
         """Feature rows (``KEY_COLUMNS`` and ``RAW_COLUMNS``: the SQL's, an object's) as the
-        model's rows: ``scale``, then ``transform_matrix`` by each row's instance."""
-        return self.transform_matrix(scale(rows), _instances(rows))
+        model's rows: ``scale``, then ``transform_matrix`` by each row's instance (and its
+        ``SUBNET_COLUMN``, where the rows have it)."""
+        return self.transform_matrix(scale(rows), _instances(rows), _subnets(rows))
 
-    def usual_rows(self, instances) -> np.ndarray:
+    def usual_rows(self, instances, subnets=None) -> np.ndarray:
         """The given instances' usual hours as the model's rows (every feature at the
-        instance's median)."""
+        instance's median, or its subnet's for an instance the training never saw)."""
         names = list(instances)
-        return self.transform_matrix(self._centre(np.asarray(names, dtype=object)), names)
+        at = np.asarray(names, dtype=object)
+        return self.transform_matrix(self._centre(at, subnets), names, subnets)
 
     def as_dict(self) -> dict:
         out = {
@@ -486,6 +521,9 @@ class FeatureProfile:
             out["spread"] = {k: list(v) for k, v in self.spread.items()}
             out["fleet_spread"] = list(self.fleet_spread)
             out["floor"] = list(self.floor)
+            out["subnets"] = dict(self.subnets)
+            out["subnet_usual"] = {k: list(v) for k, v in self.subnet_usual.items()}
+            out["subnet_spread"] = {k: list(v) for k, v in self.subnet_spread.items()}
         return out
 
     @classmethod
@@ -506,10 +544,18 @@ class FeatureProfile:
         spread = {str(k): tuple(map(float, v)) for k, v in data.get("spread", {}).items()}
         fleet_spread = tuple(map(float, data.get("fleet_spread", ())))
         floor = tuple(map(float, data.get("floor", ())))
+        # a profile saved before subnets: an unknown instance takes the fleet's figures
+        subnet_usual = {
+            str(k): tuple(map(float, v)) for k, v in data.get("subnet_usual", {}).items()
+        }
+        subnet_spread = {
+            str(k): tuple(map(float, v)) for k, v in data.get("subnet_spread", {}).items()
+        }
         if transform == DEVIATION and (
             len(fleet_spread) != width
             or len(floor) != width
             or any(len(v) != width for v in spread.values())
+            or any(len(v) != width for v in (*subnet_usual.values(), *subnet_spread.values()))
         ):
             raise ValueError(f"the profile's spreads or floor are not {width} features wide")
         return cls(
@@ -521,16 +567,46 @@ class FeatureProfile:
             spread,
             fleet_spread,
             floor,
+            {str(k): str(v) for k, v in data.get("subnets", {}).items()},
+            subnet_usual,
+            subnet_spread,
         )
 
 
-def _per_row(instances: np.ndarray, of) -> np.ndarray:
-    """``of(instance)`` (a row of figures) for each row's instance, looked up once each."""
-    names = np.asarray([str(i) for i in instances], dtype=object)
-    if not len(names):
+def _subnet_figures(
+    matrix: np.ndarray, instances: np.ndarray, subnets: np.ndarray | None
+) -> tuple[dict[str, str], dict[str, tuple[float, ...]], dict[str, tuple[float, ...]]]:
+    """``FeatureProfile``'s subnet fields from the training rows: each instance's subnet
+    (its rows' first named one), each subnet's median row, and each subnet's spreads about
+    it (``instance_spreads`` with the subnet as the instance: at least ``MIN_SPREAD_HOURS``
+    rows; fewer, and an unknown instance there takes the fleet's spreads)."""
+    if subnets is None:
+        return {}, {}, {}
+    named = np.asarray([bool(s) for s in subnets])
+    if not named.any():
+        return {}, {}, {}
+    groups = np.asarray(subnets, dtype=object)[named]
+    subnet_of: dict[str, str] = {}
+    for instance, subnet in zip(np.asarray(instances)[named], groups, strict=True):
+        subnet_of.setdefault(str(instance), str(subnet))
+    usual, _ = instance_medians(matrix[named], groups)
+    centre = _per_row(groups, lambda name, _subnet: usual[name])
+    spread, _ = instance_spreads(
+        _no_flow_as_usual(matrix[named], centre), groups, centre, HOUR_COLUMNS
+    )
+    return subnet_of, usual, spread
+
+
+def _per_row(instances: np.ndarray, of, subnets: np.ndarray | None = None) -> np.ndarray:
+    """``of(instance, subnet)`` (a row of figures) for each row's instance and subnet ("" where
+    none is known), looked up once each pair."""
+    names = [str(i) for i in instances]
+    if not names:
         return np.zeros((0, len(FEATURES)))
-    unique, inverse = np.unique(names, return_inverse=True)
-    table = np.asarray([of(str(name)) for name in unique], np.float64)
+    groups = [""] * len(names) if subnets is None else [str(s or "") for s in subnets]
+    keys = np.asarray([f"{n}\x00{g}" for n, g in zip(names, groups, strict=True)], dtype=object)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    table = np.asarray([of(*str(key).split("\x00", 1)) for key in unique], np.float64)
     return table[inverse.reshape(-1)]
 
 
@@ -538,6 +614,14 @@ def _instances(rows: pa.Table) -> np.ndarray:
     if "instance" not in rows.column_names:
         raise ValueError("the feature rows lack column instance")
     return np.asarray(rows["instance"].to_pylist(), dtype=object)
+
+
+def _subnets(rows: pa.Table) -> np.ndarray | None:
+    """Each row's subnet (None where null), or None for rows without the column (saved
+    before it, or made by hand)."""
+    if SUBNET_COLUMN not in rows.column_names:
+        return None
+    return np.asarray(rows[SUBNET_COLUMN].to_pylist(), dtype=object)
 
 
 def _no_flow_as_usual(matrix: np.ndarray, centre: np.ndarray) -> np.ndarray:

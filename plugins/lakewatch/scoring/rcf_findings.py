@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from lakewatch.extract.rcf_features import (
     FEATURES,
+    SUBNET_COLUMN,
     Feature,
     FeatureProfile,
     Scaling,
@@ -152,7 +153,18 @@ def describe(feature: Feature, value: float, usual: float) -> str:
 
 
 def _raw_hour_values(rows: pa.Table, i: int) -> dict[str, float]:
-    return {c: float(rows[c][i].as_py()) for c in rows.column_names if c not in ("instance",)}
+    return {
+        c: float(rows[c][i].as_py())
+        for c in rows.column_names
+        if c not in ("instance", SUBNET_COLUMN)
+    }
+
+
+def _subnet_at(rows: pa.Table, i: int) -> str:
+    """Row ``i``'s subnet ("" where the rows have none)."""
+    if SUBNET_COLUMN not in rows.column_names:
+        return ""
+    return str(rows[SUBNET_COLUMN][i].as_py() or "")
 
 
 def _raw_feature(feature: Feature, raw: dict[str, float]) -> float:
@@ -216,7 +228,7 @@ def score_hours(
                 instance,
                 int(rows["hour_start"][i].as_py()),
                 float(scores[i]),
-                contributions(total[k], raw, profile.usual_of(instance), top),
+                contributions(total[k], raw, profile.usual_of(instance, _subnet_at(rows, i)), top),
                 basis,
             )
         )
@@ -236,7 +248,10 @@ def _shares(
     if attribution is not None:
         parts: RcfAttribution = attribution(matrix)
         return np.asarray(parts.high) + np.asarray(parts.low), ATTRIBUTION
-    usual = profile.usual_rows(str(rows["instance"][i].as_py()) for i in flagged.tolist())
+    at = flagged.tolist()
+    usual = profile.usual_rows(
+        [str(rows["instance"][i].as_py()) for i in at], [_subnet_at(rows, i) for i in at]
+    )
     distance = np.abs(matrix - usual)
     hour = [j for j, f in enumerate(FEATURES) if f.scaling in (Scaling.HOUR_SIN, Scaling.HOUR_COS)]
     distance[:, hour] = 0.0

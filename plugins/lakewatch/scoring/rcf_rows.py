@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from lakewatch.extract import rcf_features
 from lakewatch.extract.engine import translate
-from lakewatch.extract.rcf_features import FEATURES, FeatureProfile, raw_value
+from lakewatch.extract.rcf_features import FEATURES, SUBNET_COLUMN, FeatureProfile, raw_value
 from lakewatch.extract.views import QueryContext
 from lakewatch.lake.layout import LakeKey, Source
 from lakewatch.scoring import pairs
@@ -137,11 +137,16 @@ def with_usual(
     instance's usual value: the profile's median, its log1p undone and rounded to a count."""
     index = {f.column: i for i, f in enumerate(FEATURES) if f.column in columns}
     instances = rows["instance"].to_pylist()
+    subnets = (
+        rows[SUBNET_COLUMN].to_pylist()
+        if SUBNET_COLUMN in rows.column_names
+        else [None] * len(instances)
+    )
     for column in columns:
         feature = FEATURES[index[column]]
         values = [
-            round(raw_value(feature, profile.usual_of(str(name))[index[column]]))
-            for name in instances
+            round(raw_value(feature, profile.usual_of(str(name), subnet or "")[index[column]]))
+            for name, subnet in zip(instances, subnets, strict=True)
         ]
         at = rows.schema.get_field_index(column)
         rows = rows.set_column(at, column, pa.array(values, pa.int64()))
