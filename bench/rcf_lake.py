@@ -56,10 +56,23 @@ LABELS = "labels.pkl"  # the live days' labels, beside the lake (for --lake)
 
 
 def write_lake(
-    root: Path, train_days: int, live_days: int, per_kind: int, scale: int, rows: int = 200_000
+    root: Path,
+    train_days: int,
+    live_days: int,
+    per_kind: int,
+    scale: int,
+    rows: int = 200_000,
+    churn: float = 0.0,
+    seed: int = 7,
 ) -> list:
     """The lake's objects on disk; returns the live days' labels."""
-    common = dict(seed=7, accounts=3, instances_per_account=20 * scale, rows_per_day=rows * scale)
+    common = dict(
+        seed=seed,
+        accounts=3,
+        instances_per_account=20 * scale,
+        rows_per_day=rows * scale,
+        churn=churn,
+    )
     quiet = GenerateOptions(days=train_days, start=START, anomalies_per_kind=0, **common)
     live = GenerateOptions(
         days=live_days,
@@ -82,8 +95,9 @@ def write_lake(
     return labels
 
 
-def features(root: Path, start: date, end: date, unit_ms: int):
-    """(keys, feature rows) of every instance-unit from ``start`` to ``end`` (exclusive)."""
+def features(root: Path, start: date, end: date, unit_ms: int, subnets: bool = True):
+    """(keys, feature rows) of every instance-unit from ``start`` to ``end`` (exclusive);
+    ``subnets`` False drops the rows' subnet (a new instance then takes the fleet's usual)."""
     ctx = QueryContext(
         region="us-east-1",
         source_version="2.0",
@@ -97,6 +111,8 @@ def features(root: Path, start: date, end: date, unit_ms: int):
     table = table.set_column(
         table.column_names.index("hour_of_day"), "hour_of_day", pa.array(hour, pa.int32())
     )
+    if not subnets:
+        table = table.drop_columns([rf.SUBNET_COLUMN])
     keys = list(zip(table["instance"].to_pylist(), table["hour_start"].to_pylist(), strict=True))
     return keys, table
 
@@ -120,16 +136,19 @@ def measure(
     held_days: int,
     labels: list,
     transform: str = rf.DEVIATION,
+    units: tuple[str, ...] = tuple(UNITS),
+    subnets: bool = True,
 ) -> list[str]:
     first_live = START + timedelta(days=train_days)
     held_out = first_live - timedelta(days=held_days)
     end = first_live + timedelta(days=live_days)
     lines = []
-    for unit, unit_ms in UNITS.items():
+    for unit in units:
+        unit_ms = UNITS[unit]
         started = time.perf_counter()
-        _, train_raw = features(root, START, held_out, unit_ms)
-        _, held_raw = features(root, held_out, first_live, unit_ms)
-        live_keys, live_raw = features(root, first_live, end, unit_ms)
+        _, train_raw = features(root, START, held_out, unit_ms, subnets)
+        _, held_raw = features(root, held_out, first_live, unit_ms, subnets)
+        live_keys, live_raw = features(root, first_live, end, unit_ms, subnets)
         profile = rf.FeatureProfile.fit(train_raw, transform=transform)
         train = profile.apply(train_raw).astype(np.float32)
         hp = RcfHyperparameters(feature_dim=train.shape[1], num_trees=100, num_samples_per_tree=256)
@@ -180,7 +199,40 @@ def measure(
         )
         lines.append(f"  thresholds from the held-out day, on the live normal rows: {picked}")
         lines += _nightly(live_keys, live, touched, held, best, live_days, unit_ms)
+        lines += _new_instances(profile, live_keys, live, touched, held, held_raw, events)
     return lines
+
+
+def _new_instances(profile, keys, live, touched, held, held_raw, events) -> list[str]:
+    """Instances the profile does not know (churn's replacements) against the known ones: the
+    false-positive rate of each's normal units at the nightly thresholds, held-out and live,
+    and the events on new instances found."""
+    new = np.array([k[0] not in profile.usual for k in keys])
+    held_new = np.array([str(i) not in profile.usual for i in held_raw["instance"].to_pylist()])
+    if not new.any() and not held_new.any():
+        return ["  new instances: none (no churn)"]
+    out = []
+    for target in FPRS:
+        t = quantile_threshold(held, target)
+        rates = []
+        for name, scores, mask in (
+            ("held-out", held, held_new),
+            ("live normal", live[~touched], new[~touched]),
+        ):
+            rates.append(
+                f"{name} FPR new {(scores[mask] > t).mean() if mask.any() else float('nan'):.4f} "
+                f"({int(mask.sum()):,} units) / old {(scores[~mask] > t).mean():.4f}"
+            )
+        found: dict[str, bool] = {}
+        for k, s, is_new in zip(keys, live, new, strict=True):
+            for event in events.get(k, ()):
+                if is_new:
+                    found[event] = found.get(event, False) or bool(s > t)
+        out.append(
+            f"  new instances at {target:.2%}: {'; '.join(rates)}; events on new instances "
+            f"found {sum(found.values())}/{len(found)}"
+        )
+    return out
 
 
 def _nightly(keys, live, touched, held, best, live_days: int, unit_ms: int) -> list[str]:
@@ -243,6 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lake", help="an existing lake from an earlier run (with its --out's labels.pkl)"
     )
+    parser.add_argument(
+        "--churn", type=float, default=0.0, help="share of instances replaced a day (the lake's)"
+    )
+    parser.add_argument("--units", nargs="+", choices=list(UNITS), default=list(UNITS))
+    parser.add_argument("--seed", type=int, default=7, help="the lake's seed")
+    parser.add_argument(
+        "--no-subnets",
+        action="store_true",
+        help="drop the rows' subnet: new instances measured against the fleet, as before",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.train_days, args.live_days, args.per_kind, args.held_out = 3, 1, 3, 1
@@ -255,11 +317,27 @@ def main(argv: list[str] | None = None) -> int:
         if root.exists() and any(root.iterdir()):
             raise SystemExit(f"{root} is not empty")
         labels = write_lake(
-            root, args.train_days, args.live_days, args.per_kind, args.scale, args.rows_per_day
+            root,
+            args.train_days,
+            args.live_days,
+            args.per_kind,
+            args.scale,
+            args.rows_per_day,
+            args.churn,
+            args.seed,
         )
         (root / LABELS).write_bytes(pickle.dumps(labels))
-    print(f"lake: {root}, written in {time.perf_counter() - started:.0f}s, seed 7")
-    lines = measure(root, args.train_days, args.live_days, args.held_out, labels, args.transform)
+    print(f"lake: {root}, written in {time.perf_counter() - started:.0f}s, seed {args.seed}")
+    lines = measure(
+        root,
+        args.train_days,
+        args.live_days,
+        args.held_out,
+        labels,
+        args.transform,
+        tuple(args.units),
+        subnets=not args.no_subnets,
+    )
     print("\n".join(lines))
     return 0
 
