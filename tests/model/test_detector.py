@@ -256,3 +256,53 @@ def test_a_model_of_instances_and_principals_gets_a_detector_for_each():
         np.zeros(len(train), bool), np.zeros(len(hold), bool), names=train.name_hashes,
     )  # fmt: skip
     assert one.signin is None  # no principals: one detector, as before
+
+
+def _fleet_both_ways(seed=0, services=4, per=6):
+    """``_fleet``'s instances with their inbound entities (``<id>/in``): each receives internet
+    clients (every one new) and the answers of its own calls (its service's /24s)."""
+    rng = np.random.default_rng(seed)
+    ents, ips = [], []
+    for s in range(services):
+        for i in range(per):
+            for _ in range(40):
+                ents.append(f"i-{s}-{i}")
+                ips.append(f"10.{s}.{rng.integers(0, 6)}.{rng.integers(1, 20)}")
+            for _ in range(40):
+                ents.append(f"i-{s}-{i}/in")
+                ips.append(
+                    f"{rng.integers(60, 90)}.{rng.integers(0, 256)}.{rng.integers(0, 256)}.9"
+                )
+            for _ in range(3):
+                ents.append(f"i-{s}-{i}/in")
+                ips.append(f"10.{s}.{rng.integers(0, 6)}.{rng.integers(1, 20)}")
+    return ents, ips
+
+
+def test_a_new_instances_inbound_entity_stands_in_as_an_inbound_entity():
+    """Its own /24s are its clients' (none shared) and its calls' answers, which its
+    siblings' outbound entities use most: the stand-in keeps the direction, through the
+    instance's outbound entity's sibling."""
+    ents, ips = _fleet_both_ways()
+    names: dict[str, int] = {}
+    pairs = pairs_from_lists(ents, ips)
+    hashes = entity_hashes(ents, names)
+    found = det.build(
+        hashes,
+        pairs.addrs,
+        hashes[::10],
+        pairs.addrs.take(np.arange(0, len(ents), 10)),
+        lambda h, a: np.zeros(len(h)),
+        names=names,
+    )
+    new = ["i-new"] * 3 + ["i-new/in"] * 3 + ["i-lone/in"] * 2
+    ips = ["10.2.0.4", "10.2.1.4", "10.2.3.4", "61.2.3.4", "62.2.3.4", "10.2.4.4"]
+    ips += ["10.2.5.4", "10.2.2.4"]
+    rows = found.stand_ins(new, ips)
+    out, inbound, lone = (found.name(int(rows[i])) for i in (0, 3, 6))
+    assert out.startswith("i-2-") and not out.endswith("/in")
+    assert inbound == out + "/in" and len({int(r) for r in rows[3:6]}) == 1
+    assert lone.startswith("i-2-") and lone.endswith("/in")  # no outbound twin: its own, turned
+    import pyarrow as pa
+
+    assert found.stand_ins(pa.array(new), pa.array(ips)).tolist() == rows.tolist()

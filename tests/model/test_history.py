@@ -5,7 +5,7 @@ import pytest
 from safetensors.numpy import load, save
 
 from lakewatch.model.encoding import entity_hashes, parse_addresses
-from lakewatch.model.history import FEATURES, History
+from lakewatch.model.history import FEATURES, History, _group_cap, _shared_cap
 
 
 def _history():
@@ -240,3 +240,28 @@ def test_a_lookup_gives_each_query_its_own_value_whatever_their_order():
     assert found.dtype == values.dtype
     assert (found == expected).all() and (found == 0).sum() >= 1
     assert _lookup(keys[:0], values[:0], query).sum() == 0
+
+
+def test_a_new_entity_finds_its_group_by_what_a_third_of_the_fleet_uses():
+    """Three services of 30 instances each, each service's /24s used by all its instances (a
+    third of the fleet, over the peer groups' 5% cap, as a churning fleet's shared
+    dependencies are over a window): a new instance still finds a sibling; a /24 everyone
+    uses says nothing."""
+    ents, ips = [], []
+    for s in range(3):
+        for i in range(30):
+            for r in range(4):
+                ents += [f"s{s}-{i}"]
+                ips += [f"10.{s}.{r}.{1 + (i + r) % 200}"]
+            ents += [f"s{s}-{i}"]
+            ips += [f"52.0.0.{1 + i}"]  # one /24 of all 90
+    names: dict[str, int] = {}
+    h = History.build(entity_hashes(ents, names), parse_addresses(ips), names=names)
+    assert _shared_cap(0, h.entities) < 30 <= _group_cap(0, h.entities) < 90
+    proxy, sim = h.stand_ins(
+        entity_hashes(["new"] * 3 + ["stranger"]),
+        parse_addresses(["10.2.0.77", "10.2.3.78", "52.0.0.99", "52.0.0.98"]),
+    )
+    row = int(np.searchsorted(h.entities, proxy[0]))
+    assert h.names.name(row).startswith("s2-") and sim[0] >= 0.3
+    assert proxy[3] == 0  # only the /24 everyone uses: no group

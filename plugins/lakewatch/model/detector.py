@@ -116,12 +116,59 @@ class Detector:
         no names: a detector written before stand-ins)."""
         if self.history.names is None:
             return np.full(len(entities), -1, np.int64)
-        proxy, _ = self.history.stand_ins(entity_hashes(entities), parse_addresses(addresses))
+        hashes = entity_hashes(entities)
+        proxy, _ = self.history.stand_ins(hashes, parse_addresses(addresses))
         rows = np.searchsorted(self.history.entities, proxy)
         out = np.where(proxy != 0, rows, -1)
+        out = self._same_direction(entities, hashes, out)
         if self.signin is not None:  # a principal is never scored as an instance
             out[principal_mask(entities)] = -1
         return out
+
+    def _same_direction(self, entities, hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``rows`` (each pair's stand-in row, -1: none) made to keep a pair's direction: an
+        instance's inbound entity (``<id>/in``) is scored as its stand-in's inbound entity,
+        and its outbound one as an outbound one. The instance's outbound pairs (its calls to
+        its service's dependencies) find its siblings best, so its inbound entity takes the
+        inbound entity of its outbound entity's stand-in where the history has it. (An inbound
+        entity's own /24s are mostly its clients' and the responses of its calls: its nearest
+        entity was often a sibling's outbound entity, which never saw a client, and every one
+        of its internet clients was flagged.) Only the new entities' names are read."""
+        new = np.flatnonzero(~self.history.known(hashes))
+        if not new.size or not (rows[new] >= 0).any():
+            return rows
+        picked = entities[new] if isinstance(entities, np.ndarray) else None
+        names = [str(n) for n in picked] if picked is not None else _names_at(entities, new)
+        found: dict[str, int] = {}  # each new entity's own stand-in row
+        for name, row in zip(names, rows[new].tolist(), strict=True):
+            if row >= 0:
+                found.setdefault(name, row)
+        chosen = {name: self._directed(name, found) for name in dict.fromkeys(names)}
+        out = rows.copy()
+        out[new] = [chosen[name] for name in names]
+        return out
+
+    def _directed(self, name: str, found: dict[str, int]) -> int:
+        """The stand-in row for new entity ``name``, of its direction (-1: none)."""
+        inbound = name.endswith(INBOUND)
+        instance = name.removesuffix(INBOUND)
+        if inbound and instance in found:  # the inbound entity of its outbound one's sibling
+            row = self._row_of(self.name(found[instance]).removesuffix(INBOUND) + INBOUND)
+            if row >= 0:
+                return row
+        if name not in found:
+            return -1
+        own = self.name(found[name])
+        if own.endswith(INBOUND) == inbound:
+            return found[name]
+        return self._row_of(own + INBOUND if inbound else own.removesuffix(INBOUND))
+
+    def _row_of(self, name: str) -> int:
+        """The history row of entity ``name``, -1 when the history does not know it."""
+        h = entity_hashes([name])
+        row = int(np.searchsorted(self.history.entities, h[0]))
+        known = row < self.history.entities.size and self.history.entities[row] == h[0]
+        return row if known else -1
 
     def name(self, row: int) -> str:
         """The name of the known entity in history row ``row`` (a stand-in's)."""
@@ -540,3 +587,16 @@ def concat_addresses(*parts: Addresses) -> Addresses:
         np.concatenate([p.hi for p in parts]),
         np.concatenate([p.lo for p in parts]),
     )
+
+
+INBOUND = "/in"  # the ingress view's entity: an instance's id and this (include/sql/_macros.sql)
+
+
+def _names_at(entities, rows: np.ndarray) -> list[str]:
+    """The names at ``rows`` of a list or an Arrow array of names (only those made Python
+    strings: a large object's pairs stay Arrow)."""
+    if isinstance(entities, list):
+        return [str(entities[i]) for i in rows.tolist()]
+    import pyarrow as pa
+
+    return [str(n) for n in entities.take(pa.array(rows)).to_pylist()]

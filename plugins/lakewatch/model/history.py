@@ -214,7 +214,8 @@ class History:
     activity: np.ndarray  # pairs per entity
     peers: np.ndarray  # (n_entities, k) peer hashes (0 = none)
     peer_weights: np.ndarray  # (n_entities, k) float32 similarities
-    # Who uses each informative /24 (``GroupIndex``): what finds a new entity's group
+    # Who uses each /24 of at most half the entities (``GroupIndex``): what finds a new
+    # entity's group
     groups: GroupIndex | None = None
     names: EntityNames | None = None  # the entities' names, when training read them
 
@@ -253,9 +254,7 @@ class History:
         entities, activity = blocks.activity()
         del blocks
         peer_hash, peer_weight = _peer_groups(peer_ent, peer_prefix, entities, peers, max_shared)
-        groups = GroupIndex.build(
-            peer_ent, peer_prefix, entities, _shared_cap(max_shared, entities)
-        )
+        groups = GroupIndex.build(peer_ent, peer_prefix, entities, _group_cap(max_shared, entities))
         return cls(
             ekeys,
             ecounts,
@@ -398,6 +397,15 @@ class History:
 def _shared_cap(max_shared: int, entities: np.ndarray) -> int:
     """A /24 more entities than this use says nothing of groups (a shared dependency)."""
     return max_shared or max(20, int(0.05 * entities.size))
+
+
+def _group_cap(max_shared: int, entities: np.ndarray) -> int:
+    """The /24s a new entity's stand-in is found by (``GroupIndex``): those at most half the
+    entities use, each weighed by its IDF. The peer groups' cap (``_shared_cap``) left out
+    nearly every /24 of a fleet whose instances churn: over a 6-day window with a fifth of
+    the instances replaced daily, the services' shared dependencies each had more users than
+    it, and 8 of 12 new instances found no sibling at all (docs/detector.md)."""
+    return max(_shared_cap(max_shared, entities), entities.size // 2)
 
 
 @dataclass
