@@ -158,6 +158,18 @@ def evaluate(ds: Dataset, given: dict | None = None) -> dict:
             "detector": trained.detector.combine(hashes, addrs, dots),
         }
 
+    def as_scored(pairs: tuple[list[str], list[str]]) -> np.ndarray:
+        """The detector's scores as the real-time scorer gives them: an entity the model does
+        not know scored as its stand-in (``Detector.stand_ins``, ``scoring.process``)."""
+        rows = trained.detector.stand_ins(list(pairs[0]), list(pairs[1]))
+        ents = [
+            trained.detector.name(int(r)) if r >= 0 else e
+            for r, e in zip(rows.tolist(), pairs[0], strict=True)
+        ]
+        hashes, addrs = entity_hashes(ents), parse_addresses(pairs[1])
+        dots = inference.score_parsed(hashes, addrs).dot_product.astype(np.float64)
+        return trained.detector.combine(hashes, addrs, dots)
+
     normal = score(ds.normal)
     kinds: dict[str, dict] = {}
     for kind, pairs in sorted(ds.anomalies.items()):
@@ -168,6 +180,13 @@ def evaluate(ds: Dataset, given: dict | None = None) -> dict:
     tags = (
         {name: tag_fpr(normal[name], ds.normal_tags) for name in SCORERS} if ds.normal_tags else {}
     )
+    scorer: dict = {}
+    if ds.normal_tags:  # new entities: how the scorer's stand-ins score them
+        scored = as_scored(ds.normal)
+        scorer = {
+            "tags": tag_fpr(scored, ds.normal_tags),
+            "kinds": {k: measure(scored, as_scored(p)) for k, p in sorted(ds.anomalies.items())},
+        }
     stats = trained.stats
     return {
         "set": ds.name,
@@ -181,6 +200,7 @@ def evaluate(ds: Dataset, given: dict | None = None) -> dict:
         "blend": float(getattr(trained.detector, "blend", 0.0)),
         "kinds": kinds,
         "tags": tags,
+        "scorer": scorer,
         "notes": ds.notes,
     }
 
@@ -330,6 +350,19 @@ def tag_lines(res: dict) -> list[str]:
             for t in names
         ]
         lines.append(f"      {s:<9} " + "; ".join(cells))
+    scorer = res.get("scorer")
+    if scorer:
+        cells = [
+            f"{t} {scorer['tags'][t]['fpr']:.2%} / {scorer['tags'][t]['fpr_1pct']:.2%}"
+            for t in names
+        ]
+        kinds = [
+            f"{k} TPR {m['tpr']:.1%} / {m['tpr_1pct']:.1%}" for k, m in scorer["kinds"].items()
+        ]
+        lines.append(
+            "      detector as the real-time scorer scores (new entities as their stand-ins): "
+            + "; ".join(cells + kinds)
+        )
     return lines
 
 
