@@ -65,8 +65,8 @@ def old_build(entity_hash, addrs, peers: int = 10, max_shared: int = 0):
         GroupIndex,
         History,
         _count,
+        _group_cap,
         _peer_groups,
-        _shared_cap,
         pair_keys,
         prefix_keys,
     )
@@ -95,8 +95,8 @@ def old_build(entity_hash, addrs, peers: int = 10, max_shared: int = 0):
     peer_hash, peer_weight = _peer_groups(
         ent[peer_first], peer_prefix[peer_first], entities, peers, max_shared
     )
-    groups = GroupIndex.build(
-        ent[peer_first], peer_prefix[peer_first], entities, _shared_cap(max_shared, entities)
+    groups = GroupIndex.build(  # the group index's cap as today's (not the algorithm's)
+        ent[peer_first], peer_prefix[peer_first], entities, _group_cap(max_shared, entities)
     )
     return History(
         ekeys, ecounts, gkeys, gcounts, entities, activity.astype(np.uint32), peer_hash,
