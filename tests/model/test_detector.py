@@ -189,12 +189,13 @@ def test_a_version_1_detector_reads_with_no_blend(tmp_path):
     assert _json.loads(meta["columns"]) == list(COLUMNS)
 
 
-def test_new_entities_are_scored_as_their_stand_in():
-    ents, ips = _fleet()
+def _named_build(ents: list[str], ips: list[str]) -> Detector:
+    """A detector of these pairs (a tenth held out) that keeps the entities' names, as
+    stand-ins need."""
     names: dict[str, int] = {}
     pairs = pairs_from_lists(ents, ips)
     hashes = entity_hashes(ents, names)
-    found = det.build(
+    return det.build(
         hashes,
         pairs.addrs,
         hashes[::10],
@@ -202,6 +203,10 @@ def test_new_entities_are_scored_as_their_stand_in():
         lambda h, a: np.zeros(len(h)),
         names=names,
     )
+
+
+def test_new_entities_are_scored_as_their_stand_in():
+    found = _named_build(*_fleet())
     rows = found.stand_ins(
         ["i-new"] * 3 + ["i-0-0"], ["10.3.0.4", "10.3.1.4", "10.3.2.4", "10.0.0.1"]
     )
@@ -283,18 +288,7 @@ def test_a_new_instances_inbound_entity_stands_in_as_an_inbound_entity():
     """Its own /24s are its clients' (none shared) and its calls' answers, which its
     siblings' outbound entities use most: the stand-in keeps the direction, through the
     instance's outbound entity's sibling."""
-    ents, ips = _fleet_both_ways()
-    names: dict[str, int] = {}
-    pairs = pairs_from_lists(ents, ips)
-    hashes = entity_hashes(ents, names)
-    found = det.build(
-        hashes,
-        pairs.addrs,
-        hashes[::10],
-        pairs.addrs.take(np.arange(0, len(ents), 10)),
-        lambda h, a: np.zeros(len(h)),
-        names=names,
-    )
+    found = _named_build(*_fleet_both_ways())
     new = ["i-new"] * 3 + ["i-new/in"] * 3 + ["i-lone/in"] * 2
     ips = ["10.2.0.4", "10.2.1.4", "10.2.3.4", "61.2.3.4", "62.2.3.4", "10.2.4.4"]
     ips += ["10.2.5.4", "10.2.2.4"]

@@ -604,10 +604,10 @@ def _per_row(instances: np.ndarray, of, subnets: np.ndarray | None = None) -> np
     if not names:
         return np.zeros((0, len(FEATURES)))
     groups = [""] * len(names) if subnets is None else [str(s or "") for s in subnets]
-    keys = np.asarray([f"{n}\x00{g}" for n, g in zip(names, groups, strict=True)], dtype=object)
-    unique, inverse = np.unique(keys, return_inverse=True)
-    table = np.asarray([of(*str(key).split("\x00", 1)) for key in unique], np.float64)
-    return table[inverse.reshape(-1)]
+    keys = list(zip(names, groups, strict=True))
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    table = np.asarray([of(*key) for key in index], np.float64)
+    return table[[index[key] for key in keys]]
 
 
 def _instances(rows: pa.Table) -> np.ndarray:

@@ -137,8 +137,7 @@ class Detector:
         new = np.flatnonzero(~self.history.known(hashes))
         if not new.size or not (rows[new] >= 0).any():
             return rows
-        picked = entities[new] if isinstance(entities, np.ndarray) else None
-        names = [str(n) for n in picked] if picked is not None else _names_at(entities, new)
+        names = _names_at(entities, new)
         found: dict[str, int] = {}  # each new entity's own stand-in row
         for name, row in zip(names, rows[new].tolist(), strict=True):
             if row >= 0:
@@ -165,10 +164,8 @@ class Detector:
 
     def _row_of(self, name: str) -> int:
         """The history row of entity ``name``, -1 when the history does not know it."""
-        h = entity_hashes([name])
-        row = int(np.searchsorted(self.history.entities, h[0]))
-        known = row < self.history.entities.size and self.history.entities[row] == h[0]
-        return row if known else -1
+        pos, known = self.history._rows(entity_hashes([name]))
+        return int(pos[0]) if known[0] else -1
 
     def name(self, row: int) -> str:
         """The name of the known entity in history row ``row`` (a stand-in's)."""
@@ -593,9 +590,9 @@ INBOUND = "/in"  # the ingress view's entity: an instance's id and this (include
 
 
 def _names_at(entities, rows: np.ndarray) -> list[str]:
-    """The names at ``rows`` of a list or an Arrow array of names (only those made Python
-    strings: a large object's pairs stay Arrow)."""
-    if isinstance(entities, list):
+    """The names at ``rows`` of a list, an array or an Arrow array of names (only those made
+    Python strings: a large object's pairs stay Arrow)."""
+    if isinstance(entities, list | np.ndarray):
         return [str(entities[i]) for i in rows.tolist()]
     import pyarrow as pa
 
